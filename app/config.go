@@ -1,0 +1,329 @@
+package app
+
+import (
+	"cmp"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"gopkg.in/yaml.v3"
+
+	"github.com/driftwatch/driftwatch/eval"
+	"github.com/driftwatch/driftwatch/internal/yamldoc"
+)
+
+// Defaults for config fields left empty.
+const (
+	SamplesDefault     = 5
+	ConcurrencyDefault = 8
+	TimeoutDefault     = 60 * time.Second
+	RetriesDefault     = 4
+	ConfigFileDefault  = "driftwatch.yaml"
+)
+
+// Config is driftwatch.yaml (DESIGN.md section 13, a contract). Every field
+// is optional unless said otherwise; zero means the documented default.
+type Config struct {
+	// File is where the config was read from; suite paths are relative to
+	// its folder.
+	File string `yaml:"-"`
+	// DatabaseURL of PostgreSQL. Empty: the embedded default cluster in
+	// DataDir.
+	DatabaseURL string `yaml:"database_url"`
+	// DataDir holds the embedded cluster. Default $XDG_DATA_HOME/driftwatch
+	// (or ~/.local/share/driftwatch).
+	DataDir string `yaml:"data_dir"`
+	// Samples is k, samples per case, for suites that set none. Default 5.
+	Samples int `yaml:"samples"`
+	// Targets are the models under test. Required for run.
+	Targets []TargetConfig `yaml:"targets"`
+	// Suites lists YAML suite files or folders (searched for *.yaml and
+	// *.yml), relative to the config file.
+	Suites []string `yaml:"suites"`
+	// Baseline says how a baseline is built.
+	Baseline BaselineConfig `yaml:"baseline"`
+	// Drift tunes the statistics (DRIFT_METHOD.md defaults when zero).
+	Drift DriftConfig `yaml:"drift"`
+	// MaxCostUSD caps one run's spend; 0 means no cap.
+	MaxCostUSD float64 `yaml:"max_cost_usd"`
+	// Prices overrides or extends the built-in price table, per model name:
+	// USD per 1M input and output tokens.
+	Prices map[string]Price `yaml:"prices"`
+	// Judge names the target used by llm-rubric checks; Embedder the one used
+	// for embedding similarity. Both must be pinned models.
+	Judge    string `yaml:"judge"`
+	Embedder string `yaml:"embedder"`
+	// Schedules for driftwatch serve.
+	Schedules []ScheduleConfig `yaml:"schedules"`
+	Alerts    AlertsConfig     `yaml:"alerts"`
+	Web       WebConfig        `yaml:"web"`
+}
+
+// TargetConfig is one model endpoint.
+type TargetConfig struct {
+	Name string `yaml:"name"`
+	// Provider selects the API family: openai, azure, anthropic (native),
+	// anthropic-openai, gemini, mistral, groq, together, openrouter, vllm,
+	// ollama, llamacpp, tgi, lmstudio. Default openai.
+	Provider string `yaml:"provider"`
+	// BaseURL of the API; defaults per provider.
+	BaseURL string `yaml:"base_url"`
+	Model   string `yaml:"model"`
+	// APIKey is a secret: write it as ${ENV_VAR}; it is never logged or
+	// stored. APIKeyFile reads it from a file instead.
+	APIKey     string `yaml:"api_key"`
+	APIKeyFile string `yaml:"api_key_file"`
+	// APIVersion and Deployment are for Azure OpenAI.
+	APIVersion string            `yaml:"api_version"`
+	Deployment string            `yaml:"deployment"`
+	Headers    map[string]string `yaml:"headers"`
+	// Concurrency bounds in-flight requests. Default 8.
+	Concurrency int `yaml:"concurrency"`
+	// RPM and TPM are requests and tokens per minute; 0 means unlimited.
+	RPM int `yaml:"rpm"`
+	TPM int `yaml:"tpm"`
+	// Timeout per call. Default 60s.
+	Timeout time.Duration `yaml:"timeout"`
+	// Retries after the first attempt on 429/5xx/transport errors. Default 4.
+	Retries *int `yaml:"retries"`
+	// Params are default sampling parameters; suites and cases override.
+	Params eval.Params `yaml:"params"`
+	// Stream uses the streaming API.
+	Stream bool `yaml:"stream"`
+	// Pin declares the identity the target must have.
+	Pin *PinConfig `yaml:"pin"`
+}
+
+// PinConfig pins a target's identity. In YAML it is either a mapping with the
+// fields below or a scalar: `pin: true` (or `strict`) pins to the identity
+// seen in the baseline, `pin: warn` does the same but only warns.
+type PinConfig struct {
+	// Model is the exact resolved model the responses must name.
+	Model string `yaml:"model"`
+	// Digest is the open model's digest (Ollama digest, TGI sha, ...).
+	Digest string `yaml:"digest"`
+	// Fingerprints is the set of accepted system_fingerprint values.
+	Fingerprints []string `yaml:"fingerprints"`
+	// Mode is "fail" (default: stop the run, exit 1) or "warn".
+	Mode string `yaml:"mode"`
+	// Baseline pins to the identity recorded with the baseline.
+	Baseline bool `yaml:"-"`
+}
+
+// UnmarshalYAML accepts the scalar and mapping forms.
+func (p *PinConfig) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		switch strings.ToLower(n.Value) {
+		case "true", "strict", "fail", "baseline":
+			*p = PinConfig{Baseline: true, Mode: "fail"}
+		case "warn":
+			*p = PinConfig{Baseline: true, Mode: "warn"}
+		case "false", "", "off":
+			*p = PinConfig{}
+		default:
+			return fmt.Errorf("line %d: pin: want true, warn or a mapping {model, digest, fingerprints, mode}, got %q", n.Line, n.Value)
+		}
+		return nil
+	}
+	type plain PinConfig
+	return n.Decode((*plain)(p))
+}
+
+// Warn reports whether a mismatch only warns.
+func (p *PinConfig) Warn() bool { return p != nil && p.Mode == "warn" }
+
+// BaselineConfig says how baselines are built.
+type BaselineConfig struct {
+	// Runs is how many accepted runs a baseline pools once available. Default 1.
+	Runs int `yaml:"runs"`
+}
+
+// DriftConfig tunes the comparison. Zero fields take DRIFT_METHOD.md defaults.
+type DriftConfig struct {
+	Alpha        float64 `yaml:"alpha"`
+	QCase        float64 `yaml:"q_case"`
+	MinPassDelta float64 `yaml:"min_pass_delta"`
+	MaxErrorRate float64 `yaml:"max_error_rate"`
+	MinSamples   int     `yaml:"min_samples"`
+	Seed         uint64  `yaml:"seed"`
+	// Confirm re-runs the suite once before a DRIFT verdict is final; the
+	// verdict stands only if the confirmation run also drifts.
+	Confirm bool `yaml:"confirm"`
+}
+
+// Price is USD per million tokens.
+type Price struct {
+	Input  float64 `yaml:"input"`
+	Output float64 `yaml:"output"`
+}
+
+// ScheduleConfig is one cron schedule for serve.
+type ScheduleConfig struct {
+	Name     string   `yaml:"name"`
+	Cron     string   `yaml:"cron"`
+	Timezone string   `yaml:"timezone"`
+	Suites   []string `yaml:"suites"`
+	Targets  []string `yaml:"targets"`
+	Samples  int      `yaml:"samples"`
+	Confirm  bool     `yaml:"confirm"`
+}
+
+// AlertsConfig configures notifiers.
+type AlertsConfig struct {
+	Slack   *SlackConfig   `yaml:"slack"`
+	Webhook *WebhookConfig `yaml:"webhook"`
+	// RepeatInterval after which an unchanged finding is alerted again.
+	// Default 24h.
+	RepeatInterval time.Duration `yaml:"repeat_interval"`
+}
+
+// SlackConfig is a Slack incoming webhook. The URL is a secret.
+type SlackConfig struct {
+	WebhookURL string `yaml:"webhook_url"`
+	Channel    string `yaml:"channel"`
+}
+
+// WebhookConfig is a generic JSON webhook.
+type WebhookConfig struct {
+	URL     string            `yaml:"url"`
+	Headers map[string]string `yaml:"headers"`
+}
+
+// WebConfig configures the dashboard.
+type WebConfig struct {
+	Addr string `yaml:"addr"`
+	// Token enables the dashboard's actions (accept baseline, run now).
+	// Empty: actions are off.
+	Token string `yaml:"token"`
+	// URL is the dashboard's public address, used in alert links.
+	URL string `yaml:"url"`
+}
+
+// knownProviders lists valid provider names.
+var knownProviders = []string{"openai", "azure", "anthropic", "anthropic-openai", "gemini", "mistral", "groq", "together", "openrouter", "vllm", "ollama", "llamacpp", "tgi", "lmstudio"}
+
+// LoadConfig reads, expands and validates a config file. Errors name the
+// file, line and field.
+func LoadConfig(path string) (*Config, error) {
+	doc, err := yamldoc.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var c Config
+	if err := doc.Decode(&c, os.LookupEnv); err != nil {
+		return nil, err
+	}
+	c.File = path
+	if err := c.validate(doc); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (c *Config) validate(doc *yamldoc.Doc) error {
+	var errs yamldoc.Errors
+	add := func(path []any, format string, args ...any) {
+		errs = append(errs, doc.Errorf(path, format, args...))
+	}
+	if c.Samples < 0 {
+		add([]any{"samples"}, "must be at least 1")
+	}
+	seen := map[string]bool{}
+	for i, t := range c.Targets {
+		p := func(f string) []any { return []any{"targets", i, f} }
+		switch {
+		case t.Name == "":
+			add(p("name"), "a target needs a name")
+		case seen[t.Name]:
+			add(p("name"), "duplicate target name %q", t.Name)
+		}
+		seen[t.Name] = true
+		prov := cmp.Or(t.Provider, "openai")
+		if !slices.Contains(knownProviders, prov) {
+			add(p("provider"), "unknown provider %q (known: %s)", prov, strings.Join(knownProviders, ", "))
+		}
+		if t.Model == "" && t.Deployment == "" {
+			add(p("model"), "a target needs a model")
+		}
+		if t.Concurrency < 0 || t.RPM < 0 || t.TPM < 0 {
+			add(p("concurrency"), "concurrency, rpm and tpm must not be negative")
+		}
+		if t.Pin != nil && t.Pin.Mode != "" && t.Pin.Mode != "fail" && t.Pin.Mode != "warn" {
+			add(p("pin"), "mode must be fail or warn, got %q", t.Pin.Mode)
+		}
+	}
+	for _, ref := range []struct{ field, name string }{{"judge", c.Judge}, {"embedder", c.Embedder}} {
+		if ref.name != "" && !seen[ref.name] {
+			add([]any{ref.field}, "names unknown target %q", ref.name)
+		}
+	}
+	for i, s := range c.Schedules {
+		p := func(f string) []any { return []any{"schedules", i, f} }
+		if s.Name == "" {
+			add(p("name"), "a schedule needs a name")
+		}
+		if _, err := cron.ParseStandard(s.Cron); err != nil {
+			add(p("cron"), "schedule %q: invalid cron spec %q: %v", s.Name, s.Cron, err)
+		}
+		if s.Timezone != "" {
+			if _, err := time.LoadLocation(s.Timezone); err != nil {
+				add(p("timezone"), "schedule %q: unknown time zone %q", s.Name, s.Timezone)
+			}
+		}
+		for j, tn := range s.Targets {
+			if !seen[tn] {
+				add([]any{"schedules", i, "targets", j}, "schedule %q names unknown target %q", s.Name, tn)
+			}
+		}
+	}
+	return errs.Err()
+}
+
+// Target returns the named target config.
+func (c *Config) Target(name string) (*TargetConfig, error) {
+	for i := range c.Targets {
+		if c.Targets[i].Name == name {
+			return &c.Targets[i], nil
+		}
+	}
+	names := make([]string, len(c.Targets))
+	for i, t := range c.Targets {
+		names[i] = t.Name
+	}
+	sort.Strings(names)
+	return nil, fmt.Errorf("unknown target %q (config %s defines: %s)", name, c.File, strings.Join(names, ", "))
+}
+
+// SuitePaths resolves the suites entries against the config's folder.
+func (c *Config) SuitePaths() []string {
+	base := filepath.Dir(c.File)
+	out := make([]string, len(c.Suites))
+	for i, s := range c.Suites {
+		if filepath.IsAbs(s) {
+			out[i] = s
+		} else {
+			out[i] = filepath.Join(base, s)
+		}
+	}
+	return out
+}
+
+// ResolvedDataDir returns DataDir or its default.
+func (c *Config) ResolvedDataDir() string {
+	if c.DataDir != "" {
+		return c.DataDir
+	}
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "driftwatch")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "driftwatch")
+	}
+	return filepath.Join(home, ".local", "share", "driftwatch")
+}

@@ -1,0 +1,422 @@
+// Package report renders the outcome of a run against its baseline as the
+// --json contract (DESIGN.md section 10), JUnit XML for CI systems, and
+// Markdown for people.
+//
+// The JSON field names are a contract: scripts parse them. Add fields, never
+// rename or remove them.
+package report
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/driftwatch/driftwatch/drift"
+)
+
+// Report is the outcome of one (suite, target) run. It is one object of the
+// --json output.
+type Report struct {
+	Suite          string  `json:"suite"`
+	Target         string  `json:"target"`
+	RunID          int64   `json:"run_id"`
+	BaselineRunIDs []int64 `json:"baseline_run_ids"`
+	// Verdict is STABLE, DRIFT, INCONCLUSIVE or BASELINE.
+	Verdict string `json:"verdict"`
+	Reason  string `json:"reason"`
+	// IdentityChanged is the separate identity signal; PinViolated says a
+	// pinned target did not match its pin (exit code 1).
+	IdentityChanged  bool      `json:"identity_changed"`
+	PinViolated      bool      `json:"pin_violated,omitempty"`
+	Identity         *Identity `json:"identity,omitempty"`
+	BaselineIdentity *Identity `json:"baseline_identity,omitempty"`
+	// Status of the run: completed, stopped (interrupted or budget) or failed.
+	Status       string          `json:"status"`
+	Error        string          `json:"error,omitempty"`
+	Metrics      Metrics         `json:"metrics"`
+	Findings     []drift.Finding `json:"findings"`
+	DriftedCases []string        `json:"drifted_cases"`
+	ChangedCases []string        `json:"changed_cases,omitempty"`
+	// MDE is the minimum detectable pass-rate drop at 80% power for this
+	// suite's cases and samples.
+	MDE float64 `json:"mde"`
+	// ConfirmRunID is the confirmation run, when one was made.
+	ConfirmRunID int64     `json:"confirm_run_id,omitempty"`
+	StartedAt    time.Time `json:"started_at"`
+	FinishedAt   time.Time `json:"finished_at"`
+	WallSeconds  float64   `json:"wall_seconds"`
+	// Cases summarises each case of the current run (JUnit and Markdown use
+	// it; --json includes it).
+	Cases []Case `json:"cases,omitempty"`
+}
+
+// Identity is who answered.
+type Identity struct {
+	Provider       string            `json:"provider,omitempty"`
+	RequestedModel string            `json:"requested_model,omitempty"`
+	ResolvedModel  string            `json:"resolved_model,omitempty"`
+	Fingerprint    string            `json:"fingerprint,omitempty"`
+	Digest         string            `json:"digest,omitempty"`
+	Extra          map[string]string `json:"extra,omitempty"`
+}
+
+// Metrics are the run's suite-level numbers next to the baseline's.
+type Metrics struct {
+	PassRate       *Value  `json:"pass_rate"`
+	RefusalRate    *Value  `json:"refusal_rate"`
+	JSONValidRate  *Value  `json:"json_valid_rate,omitempty"`
+	CodeFenceRate  *Value  `json:"code_fence_rate,omitempty"`
+	OutputLength   *Value  `json:"output_length,omitempty"`
+	FinishLength   *Value  `json:"finish_length_rate,omitempty"`
+	ErrorRate      float64 `json:"error_rate"`
+	ErrorCount     int     `json:"error_count"`
+	Samples        int     `json:"samples"`
+	Cases          int     `json:"cases"`
+	SamplesPerCase int     `json:"samples_per_case"`
+	InputTokens    int64   `json:"input_tokens"`
+	OutputTokens   int64   `json:"output_tokens"`
+	CostUSD        float64 `json:"cost_usd"`
+}
+
+// Value is one metric: the current value, the baseline's, the change with its
+// 95% CI and the test's p-value where there is one.
+type Value struct {
+	Value    float64         `json:"value"`
+	Baseline *float64        `json:"baseline,omitempty"`
+	Delta    *float64        `json:"delta,omitempty"`
+	CI       *drift.Interval `json:"ci,omitempty"`
+	P        *float64        `json:"p,omitempty"`
+}
+
+// Case summarises one case of the run.
+type Case struct {
+	Key      string   `json:"key"`
+	Samples  int      `json:"samples"`
+	Passed   int      `json:"passed"`
+	Failed   int      `json:"failed"`
+	Errored  int      `json:"errored"`
+	Baseline *float64 `json:"baseline_pass_rate,omitempty"`
+	Drifted  bool     `json:"drifted,omitempty"`
+	Changed  bool     `json:"changed,omitempty"`
+	// Reason is the first failure or error message of the case.
+	Reason string `json:"reason,omitempty"`
+	File   string `json:"-"`
+}
+
+// WriteJSON writes one compact JSON object per report, one per line (JSON
+// Lines; a single report is a single JSON object).
+func WriteJSON(w io.Writer, reports []*Report) error {
+	enc := json.NewEncoder(w)
+	for _, r := range reports {
+		if err := enc.Encode(r.normalized()); err != nil {
+			return fmt.Errorf("encode report: %w", err)
+		}
+	}
+	return nil
+}
+
+// normalized returns r with nil slices as empty ones, so that fields are
+// always arrays in JSON, and NaN/Inf replaced (JSON cannot carry them).
+func (r *Report) normalized() *Report {
+	c := *r
+	if c.BaselineRunIDs == nil {
+		c.BaselineRunIDs = []int64{}
+	}
+	if c.DriftedCases == nil {
+		c.DriftedCases = []string{}
+	}
+	c.Findings = make([]drift.Finding, len(r.Findings))
+	for i, f := range r.Findings {
+		f.P, f.Q, f.Effect = finite(f.P), finite(f.Q), finite(f.Effect)
+		f.Baseline, f.Current = finite(f.Baseline), finite(f.Current)
+		if f.CI != nil {
+			ci := drift.Interval{Low: finite(f.CI.Low), High: finite(f.CI.High)}
+			f.CI = &ci
+		}
+		c.Findings[i] = f
+	}
+	c.MDE = finite(c.MDE)
+	return &c
+}
+
+func finite(x float64) float64 {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return 0
+	}
+	return x
+}
+
+// ExitCode is the run's exit code contract: 1 when any report drifted or a
+// pinned identity did not match, else 2 when any is inconclusive or stopped,
+// else 0.
+func ExitCode(reports []*Report) int {
+	code := 0
+	for _, r := range reports {
+		switch {
+		case r.Verdict == string(drift.Drift) || r.PinViolated:
+			return 1
+		case r.Verdict == string(drift.Inconclusive) || r.Status != "completed":
+			code = 2
+		}
+	}
+	return code
+}
+
+type junitSuites struct {
+	XMLName xml.Name     `xml:"testsuites"`
+	Suites  []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name     string      `xml:"name,attr"`
+	Tests    int         `xml:"tests,attr"`
+	Failures int         `xml:"failures,attr"`
+	Errors   int         `xml:"errors,attr"`
+	Skipped  int         `xml:"skipped,attr"`
+	Time     float64     `xml:"time,attr"`
+	Props    []junitProp `xml:"properties>property"`
+	Cases    []junitCase `xml:"testcase"`
+}
+
+type junitProp struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	Failure   *junitMessage `xml:"failure,omitempty"`
+	Error     *junitMessage `xml:"error,omitempty"`
+	Skipped   *junitMessage `xml:"skipped,omitempty"`
+}
+
+type junitMessage struct {
+	Message string `xml:"message,attr"`
+	Body    string `xml:",chardata"`
+}
+
+// WriteJUnit writes one testsuite per report and one testcase per case. A case
+// fails when it is localised as drifted; a case whose samples all errored is
+// an error; a case changed since the baseline is skipped (not compared).
+func WriteJUnit(w io.Writer, reports []*Report) error {
+	var out junitSuites
+	for _, r := range reports {
+		s := junitSuite{
+			Name: r.Suite + "@" + r.Target,
+			Time: r.WallSeconds,
+			Props: []junitProp{
+				{"run_id", fmt.Sprint(r.RunID)},
+				{"verdict", r.Verdict},
+				{"reason", r.Reason},
+			},
+		}
+		drifted := map[string]bool{}
+		for _, k := range r.DriftedCases {
+			drifted[k] = true
+		}
+		for _, c := range r.Cases {
+			jc := junitCase{Name: c.Key, Classname: r.Suite}
+			switch {
+			case drifted[c.Key]:
+				msg := fmt.Sprintf("drifted: pass rate %s -> %.2f", fmtRate(c.Baseline), rate(c.Passed, c.Passed+c.Failed))
+				jc.Failure = &junitMessage{Message: msg, Body: caseFindings(r, c.Key)}
+				s.Failures++
+			case c.Errored > 0 && c.Errored == c.Samples:
+				jc.Error = &junitMessage{Message: "all samples errored", Body: c.Reason}
+				s.Errors++
+			case c.Changed:
+				jc.Skipped = &junitMessage{Message: "case changed since the baseline: not compared"}
+				s.Skipped++
+			}
+			s.Cases = append(s.Cases, jc)
+		}
+		if r.Verdict == string(drift.Drift) && len(r.DriftedCases) == 0 {
+			// The suite drifted as a whole without any single case standing
+			// out: report it as one failing pseudo-case so CI fails.
+			s.Cases = append(s.Cases, junitCase{Name: "(suite)", Classname: r.Suite,
+				Failure: &junitMessage{Message: "suite drifted: " + r.Reason, Body: suiteFindings(r)}})
+			s.Failures++
+		}
+		s.Tests = len(s.Cases)
+		out.Suites = append(out.Suites, s)
+	}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return fmt.Errorf("encode junit: %w", err)
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+func caseFindings(r *Report, key string) string {
+	var b strings.Builder
+	for _, f := range r.Findings {
+		if f.Scope == drift.ScopeCasePrefix+key {
+			fmt.Fprintf(&b, "%s: %.3f -> %.3f (p=%.2g, q=%.2g) %s\n", f.Metric, f.Baseline, f.Current, f.P, f.Q, f.Reason)
+			for _, ex := range f.Examples {
+				fmt.Fprintf(&b, "before: %s\nafter:  %s\n", oneLine(ex.Baseline, 300), oneLine(ex.Current, 300))
+			}
+		}
+	}
+	return b.String()
+}
+
+func suiteFindings(r *Report) string {
+	var b strings.Builder
+	for _, f := range r.Findings {
+		if f.Scope == drift.ScopeSuite && f.Verdict == drift.Drift {
+			fmt.Fprintf(&b, "%s: %.3f -> %.3f (effect %+.3f, p=%.2g, q=%.2g) %s\n", f.Metric, f.Baseline, f.Current, f.Effect, f.P, f.Q, f.Reason)
+		}
+	}
+	return b.String()
+}
+
+func rate(n, d int) float64 {
+	if d == 0 {
+		return 0
+	}
+	return float64(n) / float64(d)
+}
+
+func fmtRate(p *float64) string {
+	if p == nil {
+		return "?"
+	}
+	return fmt.Sprintf("%.2f", *p)
+}
+
+func oneLine(s string, max int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	r := []rune(s)
+	if len(r) > max {
+		return string(r[:max]) + "…"
+	}
+	return s
+}
+
+// WriteMarkdown writes a human report: what changed, how sure, examples.
+func WriteMarkdown(w io.Writer, reports []*Report) error {
+	var b strings.Builder
+	for _, r := range reports {
+		fmt.Fprintf(&b, "# %s on %s: %s\n\n", r.Suite, r.Target, r.Verdict)
+		fmt.Fprintf(&b, "Run %d", r.RunID)
+		if len(r.BaselineRunIDs) > 0 {
+			fmt.Fprintf(&b, " compared with baseline run(s) %s", joinIDs(r.BaselineRunIDs))
+		}
+		fmt.Fprintf(&b, ". %s\n\n", r.Reason)
+		if r.IdentityChanged && r.BaselineIdentity != nil && r.Identity != nil {
+			fmt.Fprintf(&b, "**Identity changed**: %s → %s\n\n", identityLine(r.BaselineIdentity), identityLine(r.Identity))
+		} else if r.Identity != nil {
+			fmt.Fprintf(&b, "Identity: %s\n\n", identityLine(r.Identity))
+		}
+		m := r.Metrics
+		b.WriteString("| metric | baseline | current | change (95% CI) | p |\n|---|---|---|---|---|\n")
+		for _, row := range []struct {
+			name string
+			v    *Value
+		}{{"pass rate", m.PassRate}, {"refusal rate", m.RefusalRate}, {"JSON valid", m.JSONValidRate}, {"code fences", m.CodeFenceRate}, {"output length (tokens)", m.OutputLength}, {"finish=length", m.FinishLength}} {
+			if row.v == nil {
+				continue
+			}
+			fmt.Fprintf(&b, "| %s | %s | %.3f | %s | %s |\n", row.name, optF(row.v.Baseline), row.v.Value, deltaCI(row.v), optG(row.v.P))
+		}
+		fmt.Fprintf(&b, "\n%d cases × %d samples, %d errors (%.1f%%), %d+%d tokens, $%.4f. Minimum detectable pass-rate drop at 80%% power: %.1f points.\n\n",
+			m.Cases, m.SamplesPerCase, m.ErrorCount, 100*m.ErrorRate, m.InputTokens, m.OutputTokens, m.CostUSD, 100*r.MDE)
+		var alarms []drift.Finding
+		for _, f := range r.Findings {
+			if f.Scope == drift.ScopeSuite {
+				alarms = append(alarms, f)
+			}
+		}
+		if len(alarms) > 0 {
+			b.WriteString("## What changed\n\n")
+			for _, f := range alarms {
+				fmt.Fprintf(&b, "- **%s** (%s): %.3f → %.3f, effect %+.3f", f.Metric, f.Verdict, f.Baseline, f.Current, f.Effect)
+				if f.CI != nil {
+					fmt.Fprintf(&b, " [%+.3f, %+.3f]", f.CI.Low, f.CI.High)
+				}
+				fmt.Fprintf(&b, ", p=%.2g, Holm q=%.2g. %s\n", f.P, f.Q, f.Reason)
+				for _, ex := range f.Examples {
+					fmt.Fprintf(&b, "  - case `%s`\n    - before: %s\n    - after: %s\n", ex.Case, mdQuote(ex.Baseline), mdQuote(ex.Current))
+				}
+			}
+			b.WriteString("\n")
+		}
+		if len(r.DriftedCases) > 0 {
+			keys := append([]string{}, r.DriftedCases...)
+			sort.Strings(keys)
+			fmt.Fprintf(&b, "## Drifted cases (%d)\n\n", len(keys))
+			for _, k := range keys {
+				fmt.Fprintf(&b, "- `%s`\n", k)
+			}
+			b.WriteString("\n")
+		}
+		if len(r.ChangedCases) > 0 {
+			fmt.Fprintf(&b, "%d case(s) changed since the baseline and were not compared.\n\n", len(r.ChangedCases))
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func joinIDs(ids []int64) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = fmt.Sprint(id)
+	}
+	return strings.Join(s, ", ")
+}
+
+func identityLine(id *Identity) string {
+	parts := []string{}
+	for _, p := range []string{id.ResolvedModel, id.Fingerprint, id.Digest} {
+		if p != "" {
+			parts = append(parts, "`"+p+"`")
+		}
+	}
+	if len(parts) == 0 {
+		return "`" + id.RequestedModel + "`"
+	}
+	return strings.Join(parts, " ")
+}
+
+func optF(p *float64) string {
+	if p == nil {
+		return "–"
+	}
+	return fmt.Sprintf("%.3f", *p)
+}
+
+func optG(p *float64) string {
+	if p == nil {
+		return "–"
+	}
+	return fmt.Sprintf("%.2g", *p)
+}
+
+func deltaCI(v *Value) string {
+	if v.Delta == nil {
+		return "–"
+	}
+	s := fmt.Sprintf("%+.3f", *v.Delta)
+	if v.CI != nil {
+		s += fmt.Sprintf(" [%+.3f, %+.3f]", v.CI.Low, v.CI.High)
+	}
+	return s
+}
+
+func mdQuote(s string) string {
+	s = oneLine(s, 300)
+	s = strings.ReplaceAll(s, "`", "'")
+	return "`" + s + "`"
+}
