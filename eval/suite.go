@@ -114,6 +114,16 @@ type SampleResult struct {
 	Duration  time.Duration
 	Usage     Usage   // summed over all calls of the case
 	CostUSD   float64 // summed over all calls of the case
+	// Subcases lists the subcases the case started with T.Run, in the order
+	// they finished. They are part of this one sample: a failed subcase
+	// fails the sample.
+	Subcases []SubcaseResult
+}
+
+// SubcaseResult records one subcase (T.Run) of a sample.
+type SubcaseResult struct {
+	Name    string  `json:"name"` // "case/variant"
+	Outcome Outcome `json:"outcome"`
 }
 
 // Metric is a value a case reported with T.ReportMetric.
