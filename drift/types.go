@@ -73,6 +73,10 @@ type Settings struct {
 	Permutations int
 	MonteCarlo   int
 	Bootstrap    int
+	// DeterministicNoise is the assumed per-case probability that an output
+	// changes between runs when neither side has replicates (k=1 on both
+	// sides), used to calibrate the changed-output count. Default 0.01.
+	DeterministicNoise float64
 }
 
 // Metric names used in findings and metrics. They are part of the --json
@@ -90,8 +94,13 @@ const (
 	MetricIdentity  = "identity"
 	MetricCUSUM     = "pass_rate_cusum"
 	MetricCasePass  = "case_pass_rate"
-	ScopeSuite      = "suite"
-	ScopeCasePrefix = "case:"
+	// MetricPassRateUp is the one-sided test for a pass-rate improvement:
+	// reported as a Metric, never an alarm.
+	MetricPassRateUp = "pass_rate_improvement"
+	// MetricFinishLength is the rate of finish reason "length" (truncation).
+	MetricFinishLength = "finish_reason_length_rate"
+	ScopeSuite         = "suite"
+	ScopeCasePrefix    = "case:"
 )
 
 // Interval is a two-sided confidence interval.
@@ -156,4 +165,7 @@ type Result struct {
 	BaselineSamples int `json:"baseline_samples"`
 	CurrentSamples  int `json:"current_samples"`
 	Errors          int `json:"errors"`
+	// PassZ is the standardised CMH pass-rate statistic of this run against
+	// the baseline (negative: drop). Feed the history of PassZ to CUSUM.
+	PassZ float64 `json:"pass_z"`
 }

@@ -1,0 +1,742 @@
+package drift
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"strings"
+)
+
+// Per-sample flag bits.
+const (
+	fPass uint8 = 1 << iota
+	fRefused
+	fJSON
+	fFence
+	fFinLen
+)
+
+// RNG streams: each randomised procedure has its own stream so that adding
+// or skipping a test does not change the others.
+const (
+	streamSparse uint64 = iota + 1
+	streamBoot
+	streamAnswer
+	streamText
+)
+
+// maxCaseFindings caps the case-scope findings (DriftedCases lists all).
+const maxCaseFindings = 50
+
+// exampleRunes is the length to which example outputs are cut.
+const exampleRunes = 500
+
+type sideData struct {
+	n, errs int
+	flags   []uint8
+	tokens  []float64
+	outputs []string
+	answers []string // samples with HasAnswer only
+}
+
+func (d *sideData) count(bit uint8) int {
+	c := 0
+	for _, f := range d.flags {
+		if f&bit != 0 {
+			c++
+		}
+	}
+	return c
+}
+
+func (d *sideData) rate(bit uint8) float64 {
+	if d.n == 0 {
+		return 0
+	}
+	return float64(d.count(bit)) / float64(d.n)
+}
+
+type caseData struct {
+	key  string
+	b, c sideData
+}
+
+// candidate is one suite-level test of the alarm family.
+type candidate struct {
+	f        Finding
+	testable bool // the test has information (otherwise left out of Holm)
+	floorOK  bool
+}
+
+type comparer struct {
+	s      Settings
+	cases  []*caseData // present with comparable samples on both sides, sorted by key
+	det    bool        // no replicates on either side: deterministic mode
+	res    Result
+	cands  []candidate
+	passZ  float64
+	drifts []string
+}
+
+func group(samples []Sample, cur bool, m map[string]*caseData) {
+	for i := range samples {
+		x := &samples[i]
+		cd := m[x.Case]
+		if cd == nil {
+			cd = &caseData{key: x.Case}
+			m[x.Case] = cd
+		}
+		d := &cd.b
+		if cur {
+			d = &cd.c
+		}
+		if x.Errored {
+			d.errs++
+			continue
+		}
+		d.n++
+		var f uint8
+		if x.Passed {
+			f |= fPass
+		}
+		if x.Refused {
+			f |= fRefused
+		}
+		if x.JSONValid {
+			f |= fJSON
+		}
+		if x.CodeFence {
+			f |= fFence
+		}
+		if x.FinishReason == "length" {
+			f |= fFinLen
+		}
+		d.flags = append(d.flags, f)
+		d.tokens = append(d.tokens, float64(x.Tokens))
+		d.outputs = append(d.outputs, x.Output)
+		if x.HasAnswer {
+			d.answers = append(d.answers, strings.TrimSpace(x.Answer))
+		}
+	}
+}
+
+// Compare compares the current run with the baseline and returns the
+// verdict, the suite metrics, the findings and the drifted cases. It is a
+// pure function of its inputs (randomness comes from s.Seed).
+func Compare(baseline, current []Sample, s Settings) Result {
+	s = s.WithDefaults()
+	res := Result{
+		Metrics:         []Metric{},
+		Findings:        []Finding{},
+		DriftedCases:    []string{},
+		BaselineSamples: len(baseline),
+		CurrentSamples:  len(current),
+	}
+	curErr, baseErr := 0, 0
+	for i := range current {
+		if current[i].Errored {
+			curErr++
+		}
+	}
+	for i := range baseline {
+		if baseline[i].Errored {
+			baseErr++
+		}
+	}
+	res.Errors = curErr
+	identityFinding(baseline, current, &res)
+	if len(baseline) == 0 {
+		res.Verdict = Inconclusive
+		res.Reason = "no baseline samples"
+		return res
+	}
+
+	m := make(map[string]*caseData)
+	group(baseline, false, m)
+	group(current, true, m)
+	c := &comparer{s: s, res: res, det: true}
+	for _, cd := range m {
+		if cd.b.n > 0 && cd.c.n > 0 {
+			c.cases = append(c.cases, cd)
+			if cd.b.n > 1 || cd.c.n > 1 {
+				c.det = false
+			}
+		}
+	}
+	sort.Slice(c.cases, func(i, j int) bool { return c.cases[i].key < c.cases[j].key })
+	c.res.Cases = len(c.cases)
+	comparable := 0
+	for _, cd := range c.cases {
+		comparable += cd.c.n
+	}
+	errRate := 0.0
+	if len(current) > 0 {
+		errRate = float64(curErr) / float64(len(current))
+	}
+	baseErrRate := float64(baseErr) / float64(len(baseline))
+
+	if len(c.cases) > 0 {
+		c.passRate()
+		c.binary(MetricRefusal, fRefused, "refusal rate")
+		c.binary(MetricJSONValid, fJSON, "JSON-valid rate")
+		c.binary(MetricCodeFence, fFence, "code-fence rate")
+		c.length()
+		c.binary(MetricFinishLength, fFinLen, `finish reason "length" rate`)
+		c.answers()
+		c.text()
+		c.mde()
+	}
+	c.res.Metrics = append(c.res.Metrics, Metric{
+		Name: MetricErrorRate, Baseline: baseErrRate, Current: errRate, Delta: errRate - baseErrRate,
+	})
+	c.decide()
+
+	switch {
+	case len(current) == 0:
+		c.inconclusive("no current samples")
+	case errRate > s.MaxErrorRate:
+		c.inconclusive(fmt.Sprintf("current error rate %.3f (%d of %d samples errored) exceeds the maximum %.3f",
+			errRate, curErr, len(current), s.MaxErrorRate))
+	case comparable < s.MinSamples:
+		c.inconclusive(fmt.Sprintf("only %d comparable current samples (errors excluded, cases in the baseline), minimum %d",
+			comparable, s.MinSamples))
+	}
+	return c.res
+}
+
+func (c *comparer) inconclusive(reason string) {
+	c.res.Verdict = Inconclusive
+	c.res.Reason = reason
+	for i := range c.res.Findings {
+		if c.res.Findings[i].Verdict == Drift {
+			c.res.Findings[i].Verdict = Warn
+		}
+	}
+}
+
+func identityFinding(baseline, current []Sample, res *Result) {
+	seen := map[string]bool{}
+	for i := range baseline {
+		if id := baseline[i].Identity; id != "" {
+			seen[id] = true
+		}
+	}
+	var added []string
+	dup := map[string]bool{}
+	for i := range current {
+		id := current[i].Identity
+		if id != "" && !seen[id] && !dup[id] {
+			dup[id] = true
+			added = append(added, id)
+		}
+	}
+	if len(added) == 0 || len(baseline) == 0 {
+		return
+	}
+	sort.Strings(added)
+	var old []string
+	for id := range seen {
+		old = append(old, id)
+	}
+	sort.Strings(old)
+	res.IdentityChanged = true
+	res.Findings = append(res.Findings, Finding{
+		Metric:    MetricIdentity,
+		Scope:     ScopeSuite,
+		Statistic: "set of sample identities",
+		Verdict:   IdentityChanged,
+		P:         1,
+		Q:         1,
+		Reason: fmt.Sprintf("new identity %s not seen in the baseline (baseline: %s); a hint, not an alarm",
+			strings.Join(added, ", "), strings.Join(old, ", ")),
+	})
+}
+
+func ptr(v float64) *float64 { return &v }
+
+// rates returns the per-case rates of bit on both sides and their differences.
+func (c *comparer) rates(bit uint8) (r0, r1 float64, d []float64) {
+	d = make([]float64, len(c.cases))
+	for i, cd := range c.cases {
+		a, b := cd.b.rate(bit), cd.c.rate(bit)
+		r0 += a
+		r1 += b
+		d[i] = b - a
+	}
+	n := float64(len(c.cases))
+	return r0 / n, r1 / n, d
+}
+
+func (c *comparer) strata(bit uint8) []stratum {
+	st := make([]stratum, len(c.cases))
+	for i, cd := range c.cases {
+		st[i] = stratum{cd.b.count(bit), cd.b.n, cd.c.count(bit), cd.c.n}
+	}
+	return st
+}
+
+// passRate runs the suite pass-rate test (CMH one-sided + sparse collapse,
+// min-p with Bonferroni) and the per-case localisation.
+func (c *comparer) passRate() {
+	s := c.s
+	st := c.strata(fPass)
+	z, inf := cmh(st)
+	c.passZ = z
+	c.res.PassZ = z
+	pCMH := 1.0
+	if inf > 0 {
+		pCMH = normCDF(z)
+	}
+	sObs, pSparse := sparseCollapse(st, s.MonteCarlo, rand.New(rand.NewPCG(s.Seed, streamSparse)))
+	p := min(1, 2*min(pCMH, pSparse))
+	r0, r1, d := c.rates(fPass)
+	delta, ci := bootstrapMean(d, s.Bootstrap, rand.New(rand.NewPCG(s.Seed, streamBoot)))
+	c.res.Metrics = append(c.res.Metrics, Metric{
+		Name: MetricPassRate, Baseline: r0, Current: r1, Delta: delta, CI: &ci, P: ptr(p),
+	})
+	pUp := 1.0
+	if inf > 0 {
+		pUp = normCDF(-z)
+	}
+	c.res.Metrics = append(c.res.Metrics, Metric{
+		Name: MetricPassRateUp, Baseline: r0, Current: r1, Delta: delta, CI: &ci, P: ptr(pUp),
+	})
+	c.cands = append(c.cands, candidate{
+		testable: inf > 0,
+		floorOK:  delta <= -s.MinPassDelta,
+		f: Finding{
+			Metric:    MetricPassRate,
+			Scope:     ScopeSuite,
+			Statistic: fmt.Sprintf("CMH z=%.2f (one-sided p=%.3g) + sparse-collapse S=%.1f (Monte Carlo p=%.3g), min-p x2", z, pCMH, sObs, pSparse),
+			Baseline:  r0, Current: r1, Effect: delta, CI: &ci, P: p,
+			Reason:   fmt.Sprintf("pass rate %.3f -> %.3f (delta %+.3f, 95%% CI %+.3f..%+.3f, floor %.3f)", r0, r1, delta, ci.Low, ci.High, -s.MinPassDelta),
+			Examples: c.flagExamples(d, fPass, false),
+		},
+	})
+	c.localise(d)
+}
+
+// localise runs Boschloo per case and BH at QCase.
+func (c *comparer) localise(d []float64) {
+	ps := make([]float64, len(c.cases))
+	for i, cd := range c.cases {
+		ps[i] = 1
+		if d[i] < 0 {
+			ps[i] = BoschlooDrop(cd.b.count(fPass), cd.b.n, cd.c.count(fPass), cd.c.n)
+		}
+	}
+	qs := BH(ps)
+	type hit struct {
+		i int
+		q float64
+	}
+	var hits []hit
+	for i := range c.cases {
+		if qs[i] <= c.s.QCase && -d[i] >= c.s.MinCaseDelta {
+			hits = append(hits, hit{i, qs[i]})
+		}
+	}
+	sort.SliceStable(hits, func(a, b int) bool { return ps[hits[a].i] < ps[hits[b].i] })
+	for n, h := range hits {
+		cd := c.cases[h.i]
+		c.drifts = append(c.drifts, cd.key)
+		if n >= maxCaseFindings {
+			continue
+		}
+		x0, x1 := cd.b.count(fPass), cd.c.count(fPass)
+		c.res.Findings = append(c.res.Findings, Finding{
+			Metric:    MetricCasePass,
+			Scope:     ScopeCasePrefix + cd.key,
+			Statistic: "Boschloo one-sided (drop), BH over cases",
+			Baseline:  cd.b.rate(fPass), Current: cd.c.rate(fPass), Effect: d[h.i],
+			P: ps[h.i], Q: h.q, Verdict: Warn,
+			Reason: fmt.Sprintf("case %s passed %d/%d in the baseline and %d/%d now (BH q=%.3g <= %.2f, drop >= %.2f)",
+				cd.key, x0, cd.b.n, x1, cd.c.n, h.q, c.s.QCase, c.s.MinCaseDelta),
+			Examples: []Example{c.example(cd, fPass, false)},
+		})
+	}
+	sort.Strings(c.drifts)
+}
+
+// binary runs a two-sided stratified CMH test on a per-sample flag.
+func (c *comparer) binary(name string, bit uint8, label string) {
+	st := c.strata(bit)
+	z, inf := cmh(st)
+	p := 1.0
+	if inf > 0 {
+		p = twoSided(z)
+	}
+	r0, r1, d := c.rates(bit)
+	delta, ci := cltMean(d)
+	c.res.Metrics = append(c.res.Metrics, Metric{Name: name, Baseline: r0, Current: r1, Delta: delta, CI: &ci, P: ptr(p)})
+	c.cands = append(c.cands, candidate{
+		testable: inf > 0,
+		floorOK:  math.Abs(delta) >= FloorRate,
+		f: Finding{
+			Metric: name, Scope: ScopeSuite,
+			Statistic: fmt.Sprintf("CMH two-sided z=%.2f", z),
+			Baseline:  r0, Current: r1, Effect: delta, CI: &ci, P: p,
+			Reason:   fmt.Sprintf("%s %.3f -> %.3f (delta %+.3f, floor %.2f)", label, r0, r1, delta, FloorRate),
+			Examples: c.flagExamples(d, bit, delta > 0),
+		},
+	})
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	w := append([]float64(nil), v...)
+	sort.Float64s(w)
+	n := len(w)
+	if n%2 == 1 {
+		return w[n/2]
+	}
+	return (w[n/2-1] + w[n/2]) / 2
+}
+
+// length runs the paired Wilcoxon signed-rank test on the log ratio of the
+// per-case median lengths.
+func (c *comparer) length() {
+	d := make([]float64, len(c.cases))
+	var s0, s1 float64
+	for i, cd := range c.cases {
+		m0, m1 := median(cd.b.tokens), median(cd.c.tokens)
+		s0 += m0
+		s1 += m1
+		d[i] = math.Log((m1 + 1) / (m0 + 1))
+	}
+	_, z, p, n := WilcoxonSignedRank(d)
+	nc := float64(len(c.cases))
+	rel := 0.0
+	if s0 > 0 {
+		rel = s1/s0 - 1
+	}
+	c.res.Metrics = append(c.res.Metrics, Metric{Name: MetricLength, Baseline: s0 / nc, Current: s1 / nc, Delta: (s1 - s0) / nc, P: ptr(p)})
+	c.cands = append(c.cands, candidate{
+		testable: n > 0,
+		floorOK:  math.Abs(rel) >= FloorLength,
+		f: Finding{
+			Metric: MetricLength, Scope: ScopeSuite,
+			Statistic: fmt.Sprintf("Wilcoxon signed-rank on per-case median log-length ratio, z=%.2f, %d cases changed", z, n),
+			Baseline:  s0 / nc, Current: s1 / nc, Effect: rel, P: p,
+			Reason: fmt.Sprintf("mean per-case median length %.1f -> %.1f tokens (relative change %+.1f%%, floor %.0f%%)",
+				s0/nc, s1/nc, 100*rel, 100*FloorLength),
+			Examples: c.topExamples(d, true),
+		},
+	})
+}
+
+// answers tests the answer distribution.
+func (c *comparer) answers() {
+	var pcs []permCase
+	var idx []int
+	m := 0
+	score := make([]float64, len(c.cases))
+	changed := 0
+	for i, cd := range c.cases {
+		b, a := cd.b.answers, cd.c.answers
+		if len(b) == 0 || len(a) == 0 {
+			continue
+		}
+		m++
+		if c.det {
+			if b[0] != a[0] {
+				changed++
+				score[i] = 1
+			}
+			continue
+		}
+		ids := map[string]int{}
+		cat := make([]int, 0, len(b)+len(a))
+		for _, x := range append(append([]string(nil), b...), a...) {
+			g, ok := ids[x]
+			if !ok {
+				g = len(ids)
+				ids[x] = g
+			}
+			cat = append(cat, g)
+		}
+		if len(ids) < 2 {
+			continue
+		}
+		pcs = append(pcs, permCase{n: len(cat), n1: len(a), cat: cat, ncat: len(ids)})
+		idx = append(idx, i)
+	}
+	if m == 0 {
+		return
+	}
+	fm := float64(m)
+	var cand candidate
+	if c.det {
+		p := binomUpper(changed, m, c.s.DeterministicNoise)
+		eff := float64(changed) / fm
+		cand = candidate{testable: changed > 0, floorOK: eff >= FloorAnswer, f: Finding{
+			Metric: MetricAnswer, Scope: ScopeSuite,
+			Statistic: fmt.Sprintf("changed answers %d of %d cases (k=1, binomial against noise %.3f)", changed, m, c.s.DeterministicNoise),
+			Baseline:  0, Current: eff, Effect: eff, P: p,
+			Reason: fmt.Sprintf("answer changed on %d of %d cases (%.1f%%, floor %.0f%%)", changed, m, 100*eff, 100*FloorAnswer),
+		}}
+	} else {
+		r := permTest(pcs, c.s.Permutations, c.s.Seed, streamAnswer)
+		for j, i := range idx {
+			score[i] = r.caseObs[j]
+		}
+		eff := (r.obs - r.nullMean) / fm
+		cand = candidate{testable: len(pcs) > 0, floorOK: eff >= FloorAnswer, f: Finding{
+			Metric: MetricAnswer, Scope: ScopeSuite,
+			Statistic: fmt.Sprintf("sum of per-case total-variation distances, within-case permutation (%d permutations)", r.perms),
+			Baseline:  r.nullMean / fm, Current: r.obs / fm, Effect: eff, P: r.p,
+			Reason: fmt.Sprintf("mean per-case answer TV distance %.3f vs %.3f expected from noise (excess %.3f, floor %.2f)",
+				r.obs/fm, r.nullMean/fm, eff, FloorAnswer),
+		}}
+	}
+	cand.f.Examples = c.topExamples(score, false)
+	c.res.Metrics = append(c.res.Metrics, Metric{Name: MetricAnswer, Baseline: cand.f.Baseline, Current: cand.f.Current, Delta: cand.f.Effect, P: ptr(cand.f.P)})
+	c.cands = append(c.cands, cand)
+}
+
+// text tests the free-text distribution: per-case MMD^2 with a character
+// 3-5-gram cosine kernel, summed over cases, within-case permutation null;
+// without replicates, the count of changed normalised outputs.
+func (c *comparer) text() {
+	m := len(c.cases)
+	fm := float64(m)
+	score := make([]float64, m)
+	var cand candidate
+	if c.det {
+		changed := 0
+		for i, cd := range c.cases {
+			if normText(cd.b.outputs[0]) != normText(cd.c.outputs[0]) {
+				changed++
+				score[i] = 1
+			}
+		}
+		p := binomUpper(changed, m, c.s.DeterministicNoise)
+		eff := float64(changed) / fm
+		cand = candidate{testable: changed > 0, floorOK: eff >= FloorChanged, f: Finding{
+			Metric: MetricText, Scope: ScopeSuite,
+			Statistic: fmt.Sprintf("changed outputs %d of %d cases (k=1, whitespace-normalised exact match, binomial against noise %.3f)", changed, m, c.s.DeterministicNoise),
+			Baseline:  0, Current: eff, Effect: eff, P: p,
+			Reason: fmt.Sprintf("output changed on %d of %d cases (%.1f%%, floor %.0f%%)", changed, m, 100*eff, 100*FloorChanged),
+		}}
+	} else {
+		var groups [][]string
+		var idx []int
+		var n1s []int
+		for i, cd := range c.cases {
+			b := cd.b.outputs[:min(len(cd.b.outputs), maxTextPerSide)]
+			a := cd.c.outputs[:min(len(cd.c.outputs), maxTextPerSide)]
+			same := true
+			for _, x := range append(b[1:], a...) {
+				if x != b[0] {
+					same = false
+					break
+				}
+			}
+			if same {
+				continue
+			}
+			groups = append(groups, append(append(make([]string, 0, len(a)+len(b)), b...), a...))
+			idx = append(idx, i)
+			n1s = append(n1s, len(a))
+		}
+		ks := kernels(groups)
+		pcs := make([]permCase, len(groups))
+		var gapSum, wSum, xSum float64
+		for j, k := range ks {
+			n, n1 := len(groups[j]), n1s[j]
+			pcs[j] = permCase{n: n, n1: n1, kern: k}
+			n0 := n - n1
+			var wb, wc, x float64
+			for r := range n {
+				for q := range n {
+					v := float64(k[r*n+q])
+					switch {
+					case r < n0 && q < n0 && r != q:
+						wb += v
+					case r >= n0 && q >= n0 && r != q:
+						wc += v
+					case r < n0 && q >= n0:
+						x += v
+					}
+				}
+			}
+			x /= float64(n0 * n1)
+			var within float64
+			switch {
+			case n0 > 1 && n1 > 1:
+				within = (wb/float64(n0*(n0-1)) + wc/float64(n1*(n1-1))) / 2
+			case n0 > 1:
+				within = wb / float64(n0*(n0-1))
+			case n1 > 1:
+				within = wc / float64(n1*(n1-1))
+			default:
+				within = 1
+			}
+			gapSum += within - x
+			wSum += within
+			xSum += x
+		}
+		// Cases with identical outputs everywhere have within = cross = 1.
+		same := fm - float64(len(groups))
+		wMean, xMean, gap := (wSum+same)/fm, (xSum+same)/fm, gapSum/fm
+		r := permTest(pcs, c.s.Permutations, c.s.Seed, streamText)
+		for j, i := range idx {
+			score[i] = r.caseObs[j]
+		}
+		cand = candidate{testable: len(pcs) > 0, floorOK: gap >= c.s.MinSimilarityGap, f: Finding{
+			Metric: MetricText, Scope: ScopeSuite,
+			Statistic: fmt.Sprintf("sum of per-case MMD^2 (char 3-5-gram cosine kernel), within-case permutation (%d permutations), MMD^2 sum %.3f vs null %.3f", r.perms, r.obs, r.nullMean),
+			Baseline:  wMean, Current: xMean, Effect: gap, P: r.p,
+			Reason: fmt.Sprintf("mean within-version similarity %.3f, cross-version %.3f (gap %.3f, floor %.2f)",
+				wMean, xMean, gap, c.s.MinSimilarityGap),
+		}}
+	}
+	cand.f.Examples = c.topExamples(score, false)
+	c.res.Metrics = append(c.res.Metrics, Metric{Name: MetricText, Baseline: cand.f.Baseline, Current: cand.f.Current, Delta: cand.f.Effect, P: ptr(cand.f.P)})
+	c.cands = append(c.cands, cand)
+}
+
+// mde estimates the minimum detectable pass-rate drop from the baseline.
+func (c *comparer) mde() {
+	var v, pbar, k0, k1 float64
+	repl := false
+	for _, cd := range c.cases {
+		p := cd.b.rate(fPass)
+		pbar += p
+		if cd.b.n > 1 {
+			repl = true
+			v += p * (1 - p) * float64(cd.b.n) / float64(cd.b.n-1)
+		}
+		k0 += float64(cd.b.n)
+		k1 += float64(cd.c.n)
+	}
+	n := float64(len(c.cases))
+	v, pbar, k0, k1 = v/n, pbar/n, k0/n, k1/n
+	if !repl {
+		// No replicates: the noise cannot be estimated; use the upper bound.
+		v = pbar * (1 - pbar)
+	}
+	c.res.MDE = MDE(v*(1/k0+1/k1)/2, len(c.cases), 1, c.s.AlphaFamily, Power80)
+}
+
+// decide applies Holm (alarms) and BH (warnings) over the suite family.
+func (c *comparer) decide() {
+	var ps []float64
+	var ix []int
+	for i, cd := range c.cands {
+		if cd.testable {
+			ps = append(ps, cd.f.P)
+			ix = append(ix, i)
+		}
+	}
+	holm, bh := Holm(ps), BH(ps)
+	var drift, warn []Finding
+	var names []string
+	for j, i := range ix {
+		cd := c.cands[i]
+		f := cd.f
+		f.Q = holm[j]
+		switch {
+		case holm[j] <= c.s.AlphaFamily && cd.floorOK:
+			f.Verdict = Drift
+			f.Reason += fmt.Sprintf("; Holm q=%.3g <= %.3g", f.Q, c.s.AlphaFamily)
+			drift = append(drift, f)
+			names = append(names, fmt.Sprintf("%s (effect %+.3f, q=%.2g)", f.Metric, f.Effect, f.Q))
+		case bh[j] <= c.s.QWarn:
+			f.Verdict = Warn
+			if holm[j] <= c.s.AlphaFamily {
+				f.Reason += fmt.Sprintf("; significant (Holm q=%.3g) but below the effect floor", f.Q)
+			} else {
+				f.Reason += fmt.Sprintf("; BH q=%.3g <= %.2f but Holm q=%.3g > %.3g", bh[j], c.s.QWarn, f.Q, c.s.AlphaFamily)
+			}
+			warn = append(warn, f)
+		}
+	}
+	sort.SliceStable(drift, func(a, b int) bool { return drift[a].Q < drift[b].Q })
+	sort.SliceStable(warn, func(a, b int) bool { return warn[a].Q < warn[b].Q })
+	out := append(append(drift, warn...), c.res.Findings...)
+	c.res.Findings = out
+	c.res.DriftedCases = append([]string{}, c.drifts...)
+	if len(drift) > 0 {
+		c.res.Verdict = Drift
+		c.res.Reason = "drift in " + strings.Join(names, ", ")
+		for i := range c.res.Findings {
+			if c.res.Findings[i].Metric == MetricCasePass {
+				c.res.Findings[i].Verdict = Drift
+			}
+		}
+		return
+	}
+	c.res.Verdict = Stable
+	c.res.Reason = fmt.Sprintf("no suite-level test survived Holm at %.3g together with its effect floor (%d tests)", c.s.AlphaFamily, len(ps))
+}
+
+// example returns a before/after pair for a case: a baseline sample without
+// the flag and a current sample with it when up (and the reverse when not).
+func (c *comparer) example(cd *caseData, bit uint8, up bool) Example {
+	pick := func(d *sideData, want bool) string {
+		for i, f := range d.flags {
+			if (f&bit != 0) == want {
+				return d.outputs[i]
+			}
+		}
+		if len(d.outputs) > 0 {
+			return d.outputs[0]
+		}
+		return ""
+	}
+	return Example{
+		Case:     cd.key,
+		Baseline: truncate(pick(&cd.b, !up), exampleRunes),
+		Current:  truncate(pick(&cd.c, up), exampleRunes),
+	}
+}
+
+// flagExamples picks up to 3 cases whose flag rate moved most in the
+// direction up (up: increase).
+func (c *comparer) flagExamples(d []float64, bit uint8, up bool) []Example {
+	sign := -1.0
+	if up {
+		sign = 1
+	}
+	var out []Example
+	for _, i := range topIdx(d, sign) {
+		out = append(out, c.example(c.cases[i], bit, up))
+	}
+	return out
+}
+
+// topExamples picks up to 3 cases with the largest score (abs: |score|),
+// showing the first output of each side.
+func (c *comparer) topExamples(score []float64, abs bool) []Example {
+	v := score
+	if abs {
+		v = make([]float64, len(score))
+		for i, x := range score {
+			v[i] = math.Abs(x)
+		}
+	}
+	var out []Example
+	for _, i := range topIdx(v, 1) {
+		cd := c.cases[i]
+		out = append(out, Example{Case: cd.key,
+			Baseline: truncate(cd.b.outputs[0], exampleRunes),
+			Current:  truncate(cd.c.outputs[0], exampleRunes)})
+	}
+	return out
+}
+
+// topIdx returns up to 3 indices with the largest positive sign*v.
+func topIdx(v []float64, sign float64) []int {
+	var idx []int
+	for i, x := range v {
+		if sign*x > 0 {
+			idx = append(idx, i)
+		}
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return sign*v[idx[a]] > sign*v[idx[b]] })
+	return idx[:min(3, len(idx))]
+}

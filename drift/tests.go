@@ -1,0 +1,239 @@
+package drift
+
+import (
+	"math"
+	"math/rand/v2"
+	"sort"
+
+	"gonum.org/v1/gonum/stat/distuv"
+)
+
+// normCDF is the standard normal CDF.
+func normCDF(z float64) float64 { return 0.5 * math.Erfc(-z/math.Sqrt2) }
+
+// normQuantile is the standard normal quantile.
+func normQuantile(p float64) float64 { return distuv.UnitNormal.Quantile(p) }
+
+// twoSided returns the two-sided normal p-value of z.
+func twoSided(z float64) float64 { return min(1, 2*normCDF(-math.Abs(z))) }
+
+// stratum is one case's 2x2 table: x0 of n0 baseline samples and x1 of n1
+// current samples have the property.
+type stratum struct{ x0, n0, x1, n1 int }
+
+// moments returns the hypergeometric mean and variance of x1 given the
+// margins of the stratum.
+func (s stratum) moments() (e, v float64) {
+	n := float64(s.n0 + s.n1)
+	t := float64(s.x0 + s.x1)
+	if n < 2 {
+		return float64(s.x1), 0
+	}
+	e = float64(s.n1) * t / n
+	v = float64(s.n0) * float64(s.n1) * t * (n - t) / (n * n * (n - 1))
+	return e, v
+}
+
+// CMH is the Cochran-Mantel-Haenszel statistic stratified by case for
+// unequal sample counts per side: Z = sum(x1 - E) / sqrt(sum Var), with E
+// and Var of the hypergeometric law of x1 given each case's totals. Z < 0
+// means the current rate is lower. informative is the number of strata with
+// positive variance (zero: Z = 0 and no test is possible).
+func cmh(strata []stratum) (z float64, informative int) {
+	var num, den float64
+	for _, s := range strata {
+		e, v := s.moments()
+		if v <= 0 {
+			continue
+		}
+		informative++
+		num += float64(s.x1) - e
+		den += v
+	}
+	if den <= 0 {
+		return 0, 0
+	}
+	return num / math.Sqrt(den), informative
+}
+
+// sparseTable is the null distribution of one case's contribution
+// max(0, -z_i)^2 to the sparse-collapse statistic: only the lower tail
+// contributes, so it stores the cumulative probabilities of x1 below E and
+// the matching contributions.
+type sparseTable struct {
+	cdf     []float64 // P(X1 <= lo+j) for the contributing values
+	contrib []float64
+}
+
+type sigKey struct{ n0, n1, t int }
+
+// sparseCollapse returns S = sum max(0,-z_i)^2 and its Monte Carlo p-value
+// under the exact per-case hypergeometric null conditional on the case
+// totals (draws draws, add-one estimate).
+func sparseCollapse(strata []stratum, draws int, rng *rand.Rand) (sObs, p float64) {
+	tables := map[sigKey]*sparseTable{}
+	var cases []*sparseTable
+	for _, s := range strata {
+		e, v := s.moments()
+		if v <= 0 {
+			continue
+		}
+		sd := math.Sqrt(v)
+		if z := (float64(s.x1) - e) / sd; z < 0 {
+			sObs += z * z
+		}
+		k := sigKey{s.n0, s.n1, s.x0 + s.x1}
+		tb, ok := tables[k]
+		if !ok {
+			lo, pmf := hyperPMF(s.n0, s.n1, k.t)
+			tb = &sparseTable{}
+			c := 0.0
+			for j, pr := range pmf {
+				x := float64(lo + j)
+				if x >= e {
+					break
+				}
+				c += pr
+				z := (x - e) / sd
+				tb.cdf = append(tb.cdf, c)
+				tb.contrib = append(tb.contrib, z*z)
+			}
+			tables[k] = tb
+		}
+		if len(tb.cdf) > 0 {
+			cases = append(cases, tb)
+		}
+	}
+	if sObs <= 0 || len(cases) == 0 {
+		return sObs, 1
+	}
+	thr := sObs * (1 - 1e-9)
+	ge := 0
+	for range draws {
+		s := 0.0
+		for _, tb := range cases {
+			u := rng.Float64()
+			if u >= tb.cdf[len(tb.cdf)-1] {
+				continue
+			}
+			j := 0
+			for u >= tb.cdf[j] {
+				j++
+			}
+			s += tb.contrib[j]
+		}
+		if s >= thr {
+			ge++
+		}
+	}
+	return sObs, float64(ge+1) / float64(draws+1)
+}
+
+// meanCI returns the mean of d and a 95% case-bootstrap percentile interval
+// (b resamples of the cases).
+func bootstrapMean(d []float64, b int, rng *rand.Rand) (mean float64, ci Interval) {
+	n := len(d)
+	if n == 0 {
+		return 0, Interval{}
+	}
+	for _, v := range d {
+		mean += v
+	}
+	mean /= float64(n)
+	means := make([]float64, b)
+	for i := range means {
+		s := 0.0
+		for range n {
+			s += d[rng.IntN(n)]
+		}
+		means[i] = s / float64(n)
+	}
+	sort.Float64s(means)
+	lo := means[int(math.Floor(0.025*float64(b-1)))]
+	hi := means[int(math.Ceil(0.975*float64(b-1)))]
+	return mean, Interval{Low: lo, High: hi}
+}
+
+// cltMean returns the mean of d and a 95% normal interval.
+func cltMean(d []float64) (mean float64, ci Interval) {
+	n := float64(len(d))
+	if n == 0 {
+		return 0, Interval{}
+	}
+	var ss float64
+	for _, v := range d {
+		mean += v
+	}
+	mean /= n
+	for _, v := range d {
+		ss += (v - mean) * (v - mean)
+	}
+	se := 0.0
+	if n > 1 {
+		se = math.Sqrt(ss / (n - 1) / n)
+	}
+	return mean, Interval{Low: mean - 1.96*se, High: mean + 1.96*se}
+}
+
+// WilcoxonSignedRank is the two-sided Wilcoxon signed-rank test of the
+// paired differences d (zeros dropped, average ranks for ties, normal
+// approximation with tie and continuity correction). It returns W+ (sum of
+// the ranks of positive differences), the z statistic, the p-value and the
+// number of non-zero differences used.
+func WilcoxonSignedRank(d []float64) (wPlus, z, p float64, n int) {
+	type ad struct {
+		a   float64
+		pos bool
+	}
+	var xs []ad
+	for _, v := range d {
+		if v != 0 && !math.IsNaN(v) {
+			xs = append(xs, ad{math.Abs(v), v > 0})
+		}
+	}
+	n = len(xs)
+	if n == 0 {
+		return 0, 0, 1, 0
+	}
+	sort.Slice(xs, func(i, j int) bool { return xs[i].a < xs[j].a })
+	tie := 0.0
+	for i := 0; i < n; {
+		j := i
+		for j < n && xs[j].a == xs[i].a {
+			j++
+		}
+		r := float64(i+j+1) / 2 // average of ranks i+1..j
+		for m := i; m < j; m++ {
+			if xs[m].pos {
+				wPlus += r
+			}
+		}
+		t := float64(j - i)
+		tie += t*t*t - t
+		i = j
+	}
+	nf := float64(n)
+	mu := nf * (nf + 1) / 4
+	v := nf*(nf+1)*(2*nf+1)/24 - tie/48
+	if v <= 0 {
+		return wPlus, 0, 1, n
+	}
+	diff := wPlus - mu
+	cc := 0.5
+	if math.Abs(diff) < cc {
+		cc = math.Abs(diff)
+	}
+	z = (diff - math.Copysign(cc, diff)) / math.Sqrt(v)
+	return wPlus, z, twoSided(z), n
+}
+
+// binomUpper returns P(X >= x) for X ~ Binomial(n, p).
+func binomUpper(x, n int, p float64) float64 {
+	if x <= 0 {
+		return 1
+	}
+	if x > n {
+		return 0
+	}
+	return 1 - distuv.Binomial{N: float64(n), P: p}.CDF(float64(x-1))
+}
