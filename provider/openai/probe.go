@@ -1,0 +1,303 @@
+package openai
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/driftwatch/driftwatch/eval"
+	"github.com/driftwatch/driftwatch/provider"
+)
+
+// Probe asks the server which artifact it serves and returns the identity
+// every sample should carry: for Ollama the digest, quantization and size
+// (/api/show, falling back to /api/tags for the digest); for vLLM the served
+// model, its root and max_model_len (/v1/models); for llama.cpp the model
+// path, context size, build and any hash /props exposes; for TGI model_id,
+// model_sha and dtype (/info). Closed APIs have no such endpoint: their
+// identity comes from responses, and Probe returns only provider and
+// requested model.
+//
+// The probe endpoints of open servers sit at the server root, so Probe
+// strips a trailing /v1 from BaseURL.
+func (c *Client) Probe(ctx context.Context) (eval.Identity, error) {
+	id := eval.Identity{Provider: c.name, RequestedModel: c.model, Extra: map[string]string{}}
+	var err error
+	switch c.fl.Probe {
+	case ProbeOllama:
+		err = c.probeOllama(ctx, &id)
+	case ProbeVLLM:
+		err = c.probeVLLM(ctx, &id)
+	case ProbeLlamaCPP:
+		err = c.probeLlamaCPP(ctx, &id)
+	case ProbeTGI:
+		err = c.probeTGI(ctx, &id)
+	default:
+		id.Extra = nil
+		return id, nil
+	}
+	if err != nil {
+		return id, c.fail(1, err)
+	}
+	for k, v := range id.Extra {
+		if v == "" {
+			delete(id.Extra, k)
+		}
+	}
+	if len(id.Extra) == 0 {
+		id.Extra = nil
+	}
+	return id, nil
+}
+
+// serverRoot is BaseURL without its OpenAI-compatible /v1 suffix.
+func (c *Client) serverRoot() string {
+	u := strings.TrimRight(c.cfg.BaseURL, "/")
+	return strings.TrimSuffix(u, "/v1")
+}
+
+// getJSON sends one probe request (retried like completions) and decodes
+// the JSON answer into v.
+func (c *Client) getJSON(ctx context.Context, method, url string, body any, v any) error {
+	var payload []byte
+	if body != nil {
+		var err error
+		if payload, err = json.Marshal(body); err != nil {
+			return fmt.Errorf("encode probe request: %w", err)
+		}
+	}
+	_, err := c.cfg.Retry.Do(ctx, func(parent context.Context, _ int) error {
+		ctx, cancel := context.WithTimeout(parent, c.cfg.Timeout)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(payload))
+		if err != nil {
+			return &provider.AttemptError{Kind: eval.ErrBadRequest, Err: err}
+		}
+		if payload != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		req.Header.Set("Accept", "application/json")
+		if c.cfg.APIKey != "" {
+			req.Header.Set("Authorization", "Bearer "+c.cfg.APIKey.Reveal())
+		}
+		for k, val := range c.cfg.Headers {
+			req.Header.Set(k, val)
+		}
+		resp, err := c.do(req)
+		if err != nil {
+			if parent.Err() == nil && ctx.Err() != nil {
+				return &provider.AttemptError{Kind: eval.ErrTimeout, Err: fmt.Errorf("probe %s: no response within %s", req.URL.Path, c.cfg.Timeout)}
+			}
+			return &provider.AttemptError{Kind: eval.ErrTransport, Err: fmt.Errorf("probe %s: %s", req.URL.Path, provider.SafeMessage(err.Error(), nil, c.cfg.APIKey))}
+		}
+		b, err := provider.ReadBody(resp.Body, resp.ContentLength)
+		resp.Body.Close()
+		if err != nil {
+			return &provider.AttemptError{Kind: eval.ErrTransport, Err: fmt.Errorf("probe %s: read body: %w", req.URL.Path, err)}
+		}
+		if resp.StatusCode >= 300 {
+			return &provider.AttemptError{Kind: provider.KindForStatus(resp.StatusCode), Status: resp.StatusCode,
+				RetryAfter: provider.RetryAfter(resp.Header, time.Now()),
+				Err:        fmt.Errorf("probe %s: %s", req.URL.Path, provider.SafeMessage(bodyMessage(b), nil, c.cfg.APIKey))}
+		}
+		if err := json.Unmarshal(b, v); err != nil {
+			return &provider.AttemptError{Kind: eval.ErrMalformed, Status: resp.StatusCode, Err: fmt.Errorf("probe %s: malformed JSON: %w", req.URL.Path, err)}
+		}
+		return nil
+	}, c.onRetry)
+	return err
+}
+
+type ollamaDetails struct {
+	Format            string   `json:"format"`
+	Family            string   `json:"family"`
+	Families          []string `json:"families"`
+	ParameterSize     string   `json:"parameter_size"`
+	QuantizationLevel string   `json:"quantization_level"`
+	ParentModel       string   `json:"parent_model"`
+}
+
+func (c *Client) probeOllama(ctx context.Context, id *eval.Identity) error {
+	root := c.serverRoot()
+	var show struct {
+		Digest     string        `json:"digest"` // not documented; used when present
+		Details    ollamaDetails `json:"details"`
+		ModifiedAt string        `json:"modified_at"`
+		Template   string        `json:"template"`
+	}
+	if err := c.getJSON(ctx, http.MethodPost, root+"/api/show", map[string]string{"model": c.model}, &show); err != nil {
+		return err
+	}
+	id.Extra["format"] = show.Details.Format
+	id.Extra["family"] = show.Details.Family
+	id.Extra["parameter_size"] = show.Details.ParameterSize
+	id.Extra["quantization_level"] = show.Details.QuantizationLevel
+	if show.Template != "" {
+		id.Extra["template_sha256"] = shortHash(show.Template)
+	}
+	id.Digest = show.Digest
+	if id.Digest == "" {
+		var tags struct {
+			Models []struct {
+				Name    string        `json:"name"`
+				Model   string        `json:"model"`
+				Digest  string        `json:"digest"`
+				Size    int64         `json:"size"`
+				Details ollamaDetails `json:"details"`
+			} `json:"models"`
+		}
+		if err := c.getJSON(ctx, http.MethodGet, root+"/api/tags", nil, &tags); err != nil {
+			return err
+		}
+		want := c.model
+		if !strings.Contains(want, ":") {
+			want += ":latest"
+		}
+		for _, m := range tags.Models {
+			if m.Name == c.model || m.Model == c.model || m.Name == want || m.Model == want {
+				id.Digest = m.Digest
+				id.ResolvedModel = m.Name
+				if m.Size > 0 {
+					id.Extra["size"] = strconv.FormatInt(m.Size, 10)
+				}
+				break
+			}
+		}
+		if id.Digest == "" {
+			return &provider.AttemptError{Kind: eval.ErrIdentity, Err: fmt.Errorf("model %q not in /api/tags", c.model)}
+		}
+	}
+	var ver struct {
+		Version string `json:"version"`
+	}
+	if c.getJSON(ctx, http.MethodGet, root+"/api/version", nil, &ver) == nil {
+		id.Extra["server_version"] = ver.Version
+	}
+	return nil
+}
+
+func (c *Client) probeVLLM(ctx context.Context, id *eval.Identity) error {
+	var models struct {
+		Data []struct {
+			ID          string `json:"id"`
+			Root        string `json:"root"`
+			Parent      string `json:"parent"`
+			MaxModelLen int    `json:"max_model_len"`
+		} `json:"data"`
+	}
+	if err := c.getJSON(ctx, http.MethodGet, strings.TrimRight(c.cfg.BaseURL, "/")+"/models", nil, &models); err != nil {
+		return err
+	}
+	found := false
+	for _, m := range models.Data {
+		if m.ID != c.model {
+			continue
+		}
+		found = true
+		id.ResolvedModel = m.ID
+		id.Extra["root"] = m.Root
+		id.Extra["parent"] = m.Parent
+		if m.MaxModelLen > 0 {
+			id.Extra["max_model_len"] = strconv.Itoa(m.MaxModelLen)
+		}
+		// A root in the Hugging Face cache names the revision:
+		// …/models--org--name/snapshots/<commit sha>.
+		if _, after, ok := strings.Cut(m.Root, "/snapshots/"); ok {
+			id.Digest, _, _ = strings.Cut(after, "/")
+		}
+	}
+	if !found {
+		return &provider.AttemptError{Kind: eval.ErrIdentity, Err: fmt.Errorf("model %q not served (see /v1/models)", c.model)}
+	}
+	var ver struct {
+		Version string `json:"version"`
+	}
+	if c.getJSON(ctx, http.MethodGet, c.serverRoot()+"/version", nil, &ver) == nil {
+		id.Extra["server_version"] = ver.Version
+	}
+	return nil
+}
+
+func (c *Client) probeLlamaCPP(ctx context.Context, id *eval.Identity) error {
+	var props struct {
+		ModelPath    string `json:"model_path"`
+		ChatTemplate string `json:"chat_template"`
+		BuildInfo    string `json:"build_info"`
+		TotalSlots   int    `json:"total_slots"`
+		// Not in every build; taken when present.
+		ModelHash   string `json:"model_hash"`
+		ModelSHA256 string `json:"model_sha256"`
+		Settings    struct {
+			Model string `json:"model"`
+			NCtx  int    `json:"n_ctx"`
+		} `json:"default_generation_settings"`
+	}
+	if err := c.getJSON(ctx, http.MethodGet, c.serverRoot()+"/props", nil, &props); err != nil {
+		return err
+	}
+	path := props.ModelPath
+	if path == "" {
+		path = props.Settings.Model
+	}
+	if path == "" {
+		return &provider.AttemptError{Kind: eval.ErrIdentity, Err: errors.New("/props names no model")}
+	}
+	id.ResolvedModel = path
+	id.Digest = props.ModelSHA256
+	if id.Digest == "" {
+		id.Digest = props.ModelHash
+	}
+	id.Extra["model_path"] = path
+	id.Extra["build_info"] = props.BuildInfo
+	if props.Settings.NCtx > 0 {
+		id.Extra["n_ctx"] = strconv.Itoa(props.Settings.NCtx)
+	}
+	if props.ChatTemplate != "" {
+		id.Extra["chat_template_sha256"] = shortHash(props.ChatTemplate)
+	}
+	return nil
+}
+
+func (c *Client) probeTGI(ctx context.Context, id *eval.Identity) error {
+	var info struct {
+		ModelID         string `json:"model_id"`
+		ModelSHA        string `json:"model_sha"`
+		ModelDtype      string `json:"model_dtype"`
+		ModelDeviceType string `json:"model_device_type"`
+		MaxTotalTokens  int    `json:"max_total_tokens"`
+		Version         string `json:"version"`
+		SHA             string `json:"sha"`
+	}
+	if err := c.getJSON(ctx, http.MethodGet, c.serverRoot()+"/info", nil, &info); err != nil {
+		return err
+	}
+	if info.ModelID == "" {
+		return &provider.AttemptError{Kind: eval.ErrIdentity, Err: errors.New("/info names no model_id")}
+	}
+	id.ResolvedModel = info.ModelID
+	id.Digest = info.ModelSHA
+	id.Extra["model_dtype"] = info.ModelDtype
+	id.Extra["model_device_type"] = info.ModelDeviceType
+	id.Extra["server_version"] = info.Version
+	if info.SHA != "null" {
+		id.Extra["server_sha"] = info.SHA
+	}
+	if info.MaxTotalTokens > 0 {
+		id.Extra["max_total_tokens"] = strconv.Itoa(info.MaxTotalTokens)
+	}
+	return nil
+}
+
+// shortHash fingerprints text that shapes behaviour (a chat template).
+func shortHash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:8])
+}
