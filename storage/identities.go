@@ -1,0 +1,43 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// RecordIdentity notes that target produced identity (keyed by hash) in run:
+// the first sighting inserts it, later ones move last_seen and last_run_id.
+func (s *Store) RecordIdentity(ctx context.Context, targetID, runID int64, hash string, identity json.RawMessage) error {
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO identities (target_id, identity_hash, identity, first_run_id, last_run_id)
+		VALUES ($1, $2, coalesce($3::jsonb, '{}'::jsonb), $4, $4)
+		ON CONFLICT (target_id, identity_hash) DO UPDATE SET
+			last_seen = greatest(identities.last_seen, now()), last_run_id = EXCLUDED.last_run_id`,
+		targetID, hash, jsonArg(identity), nullID(runID))
+	if err != nil {
+		return fmt.Errorf("record identity %s of target %d: %w", hash, targetID, translate(err))
+	}
+	return nil
+}
+
+// IdentityHistory returns every identity seen for a target, oldest first.
+func (s *Store) IdentityHistory(ctx context.Context, targetID int64) ([]Identity, error) {
+	rows, _ := s.pool.Query(ctx, `
+		SELECT id, target_id, identity_hash, identity, first_seen, last_seen, first_run_id, last_run_id
+		FROM identities WHERE target_id = $1 ORDER BY first_seen, id`, targetID)
+	ids, err := pgx.CollectRows(rows, pgx.RowToStructByName[Identity])
+	if err != nil {
+		return nil, fmt.Errorf("identity history of target %d: %w", targetID, translate(err))
+	}
+	return ids, nil
+}
+
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}

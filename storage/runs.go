@@ -1,0 +1,162 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// EnsureTarget returns the id of the target called name, creating it or
+// updating its provider and model.
+func (s *Store) EnsureTarget(ctx context.Context, name, provider, model string) (int64, error) {
+	var id int64
+	err := s.pool.QueryRow(ctx, `
+		INSERT INTO targets (name, provider, model) VALUES ($1, $2, $3)
+		ON CONFLICT (name) DO UPDATE SET provider = EXCLUDED.provider, model = EXCLUDED.model
+		RETURNING id`, name, provider, model).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("ensure target %q: %w", name, translate(err))
+	}
+	return id, nil
+}
+
+// EnsureSuite returns the id of the suite called name, creating it if needed.
+func (s *Store) EnsureSuite(ctx context.Context, name string) (int64, error) {
+	var id int64
+	err := s.pool.QueryRow(ctx, `
+		INSERT INTO suites (name) VALUES ($1)
+		ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
+		RETURNING id`, name).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("ensure suite %q: %w", name, translate(err))
+	}
+	return id, nil
+}
+
+// UpsertCases records case versions for a suite. Versions already recorded
+// (same key and content hash) are left untouched.
+func (s *Store) UpsertCases(ctx context.Context, suiteID int64, cases []Case) error {
+	if len(cases) == 0 {
+		return nil
+	}
+	keys := make([]string, len(cases))
+	hashes := make([]string, len(cases))
+	specs := make([]*string, len(cases))
+	for i, c := range cases {
+		keys[i], hashes[i] = c.Key, c.ContentHash
+		if len(c.Spec) > 0 {
+			spec := string(c.Spec)
+			specs[i] = &spec
+		}
+	}
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO cases (suite_id, key, content_hash, spec)
+		SELECT $1, k, h, coalesce(sp::jsonb, '{}'::jsonb)
+		FROM unnest($2::text[], $3::text[], $4::text[]) AS u(k, h, sp)
+		ON CONFLICT (suite_id, key, content_hash) DO NOTHING`, suiteID, keys, hashes, specs)
+	if err != nil {
+		return fmt.Errorf("upsert %d cases for suite %d: %w", len(cases), suiteID, translate(err))
+	}
+	return nil
+}
+
+const runColumns = `id, suite_id, target_id, trigger, coalesce(schedule, '') AS schedule, status,
+	coalesce(verdict, '') AS verdict, verdict_reason, samples_per_case, started_at, finished_at,
+	config, harness_version, summary, baseline_run_ids, error, cost_usd`
+
+// CreateRun inserts a run in status "running".
+func (s *Store) CreateRun(ctx context.Context, nr NewRun) (Run, error) {
+	if nr.SamplesPerCase <= 0 {
+		nr.SamplesPerCase = 1
+	}
+	var started any
+	if !nr.StartedAt.IsZero() {
+		started = nr.StartedAt
+	}
+	rows, _ := s.pool.Query(ctx, `
+		INSERT INTO runs (suite_id, target_id, trigger, schedule, samples_per_case, config, harness_version, started_at)
+		VALUES ($1, $2, $3, nullif($4, ''), $5, coalesce($6::jsonb, '{}'::jsonb), $7, coalesce($8::timestamptz, now()))
+		RETURNING `+runColumns,
+		nr.SuiteID, nr.TargetID, nr.Trigger, nr.Schedule, nr.SamplesPerCase, jsonArg(nr.Config), nr.HarnessVersion, started)
+	run, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Run])
+	if err != nil {
+		return Run{}, fmt.Errorf("insert run: %w", translate(err))
+	}
+	return run, nil
+}
+
+// FinishRun records a run's final status, verdict and summary.
+func (s *Store) FinishRun(ctx context.Context, id int64, f FinishRun) error {
+	if f.FinishedAt.IsZero() {
+		f.FinishedAt = time.Now()
+	}
+	if f.BaselineRunIDs == nil {
+		f.BaselineRunIDs = []int64{}
+	}
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE runs SET status = $2, verdict = nullif($3, ''), verdict_reason = $4, summary = $5::jsonb,
+			baseline_run_ids = $6, error = $7, cost_usd = $8, finished_at = $9
+		WHERE id = $1`,
+		id, f.Status, f.Verdict, f.Reason, jsonArg(f.Summary), f.BaselineRunIDs, f.Error, f.CostUSD, f.FinishedAt)
+	if err != nil {
+		return fmt.Errorf("finish run %d: %w", id, translate(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("finish run %d: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// GetRun returns the run with the given id.
+func (s *Store) GetRun(ctx context.Context, id int64) (Run, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+runColumns+` FROM runs WHERE id = $1`, id)
+	run, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Run])
+	if err != nil {
+		return Run{}, fmt.Errorf("get run %d: %w", id, translate(err))
+	}
+	return run, nil
+}
+
+// ListRuns returns runs matching f, newest first.
+func (s *Store) ListRuns(ctx context.Context, f RunFilter) ([]Run, error) {
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	f.Limit = min(f.Limit, 1000)
+	rows, _ := s.pool.Query(ctx, `
+		SELECT `+runColumns+` FROM runs
+		WHERE ($1::bigint = 0 OR suite_id = $1) AND ($2::bigint = 0 OR target_id = $2)
+			AND ($3::text = '' OR status = $3)
+		ORDER BY started_at DESC, id DESC
+		LIMIT $4 OFFSET $5`, f.SuiteID, f.TargetID, f.Status, f.Limit, max(f.Offset, 0))
+	runs, err := pgx.CollectRows(rows, pgx.RowToStructByName[Run])
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", translate(err))
+	}
+	return runs, nil
+}
+
+// LatestCompletedRun returns the newest completed run of a suite on a target,
+// or ErrNotFound.
+func (s *Store) LatestCompletedRun(ctx context.Context, suiteID, targetID int64) (Run, error) {
+	rows, _ := s.pool.Query(ctx, `
+		SELECT `+runColumns+` FROM runs
+		WHERE suite_id = $1 AND target_id = $2 AND status = 'completed'
+		ORDER BY started_at DESC, id DESC
+		LIMIT 1`, suiteID, targetID)
+	run, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Run])
+	if err != nil {
+		return Run{}, fmt.Errorf("latest completed run of suite %d on target %d: %w", suiteID, targetID, translate(err))
+	}
+	return run, nil
+}
+
+// jsonArg passes raw JSON as a query argument: nil/empty becomes NULL.
+func jsonArg(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return string(b)
+}

@@ -1,0 +1,223 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Sample writer defaults.
+const (
+	SampleWriterBatchSizeDefault     = 500
+	SampleWriterFlushIntervalDefault = 200 * time.Millisecond
+)
+
+// ErrWriterClosed is returned by SampleWriter.Write after Close.
+var ErrWriterClosed = errors.New("sample writer closed")
+
+// SampleWriterOpts are optional knobs for NewSampleWriter. Zero means default.
+type SampleWriterOpts struct {
+	// BatchSize is the number of samples per flush. Default 500.
+	BatchSize int
+	// FlushInterval bounds how long a written sample waits before it is
+	// flushed. Default 200ms.
+	FlushInterval time.Duration
+	// Buffer is the number of samples Write can queue before it blocks
+	// (backpressure). Default 2*BatchSize.
+	Buffer int
+	// Retries is how many times a failed flush is retried (writes are
+	// idempotent, so retrying is safe). Default 3; negative disables.
+	Retries int
+}
+
+// SampleWriter batches samples in the background and writes them with the
+// idempotency rules of WriteSamples. Write and Close are safe for concurrent
+// use. The writer's goroutine exits on Close or when the ctx given to
+// NewSampleWriter is cancelled; samples not yet flushed at cancellation are
+// lost, which a resumed run repairs (see DoneSamples).
+type SampleWriter struct {
+	store *Store
+	runID int64
+	opts  SampleWriterOpts
+
+	ch     chan Sample
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu     sync.RWMutex // guards closed against sends on a closed ch
+	closed bool
+
+	closeErr error // result of the first Close; written before done is observed by later Closes
+
+	errMu sync.Mutex
+	err   error // first flush error; sticky
+}
+
+// NewSampleWriter starts a batching writer. If runID is not zero, samples with
+// a zero RunID get it, and samples with another RunID are rejected.
+func (s *Store) NewSampleWriter(ctx context.Context, runID int64, opts SampleWriterOpts) *SampleWriter {
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = SampleWriterBatchSizeDefault
+	}
+	if opts.FlushInterval <= 0 {
+		opts.FlushInterval = SampleWriterFlushIntervalDefault
+	}
+	if opts.Buffer <= 0 {
+		opts.Buffer = 2 * opts.BatchSize
+	}
+	if opts.Retries == 0 {
+		opts.Retries = 3
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	w := &SampleWriter{
+		store:  s,
+		runID:  runID,
+		opts:   opts,
+		ch:     make(chan Sample, opts.Buffer),
+		ctx:    ctx,
+		cancel: cancel,
+		done:   make(chan struct{}),
+	}
+	go w.loop()
+	return w
+}
+
+// Write queues a sample. It blocks while the buffer is full, and returns an
+// error after Close, after the writer's ctx is cancelled, or once a flush has
+// failed for good (the error of that flush).
+func (w *SampleWriter) Write(s Sample) error {
+	if w.runID != 0 {
+		if s.RunID == 0 {
+			s.RunID = w.runID
+		} else if s.RunID != w.runID {
+			return fmt.Errorf("write sample %s/%d: run %d does not match writer's run %d", s.CaseKey, s.SampleIdx, s.RunID, w.runID)
+		}
+	}
+	if err := w.Err(); err != nil {
+		return err
+	}
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if w.closed {
+		return ErrWriterClosed
+	}
+	select {
+	case w.ch <- s:
+		return nil
+	case <-w.ctx.Done():
+		return fmt.Errorf("write sample %s/%d: %w", s.CaseKey, s.SampleIdx, context.Cause(w.ctx))
+	}
+}
+
+// Err returns the first flush error, if any.
+func (w *SampleWriter) Err() error {
+	w.errMu.Lock()
+	defer w.errMu.Unlock()
+	return w.err
+}
+
+// Close flushes every queued sample and stops the writer. It returns the first
+// flush error, or ctx's error if ctx expires first (the remaining samples are
+// then abandoned). If the writer's own ctx was cancelled before Close, queued
+// samples were abandoned and Close says so. Close is idempotent.
+func (w *SampleWriter) Close(ctx context.Context) error {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		select {
+		case <-w.done:
+			return w.closeErr
+		case <-ctx.Done():
+			return fmt.Errorf("close sample writer: %w", ctx.Err())
+		}
+	}
+	w.closed = true
+	close(w.ch)
+	w.mu.Unlock()
+
+	var err error
+	select {
+	case <-w.done:
+		if cerr := w.ctx.Err(); cerr != nil { // the writer's ctx ended first
+			err = fmt.Errorf("close sample writer: stopped before close, unflushed samples lost: %w", context.Cause(w.ctx))
+		}
+	case <-ctx.Done():
+		w.cancel()
+		<-w.done
+		err = fmt.Errorf("close sample writer: %w", ctx.Err())
+	}
+	w.cancel()
+	w.closeErr = errors.Join(err, w.Err())
+	return w.closeErr
+}
+
+func (w *SampleWriter) setErr(err error) {
+	w.errMu.Lock()
+	defer w.errMu.Unlock()
+	if w.err == nil {
+		w.err = err
+	}
+}
+
+func (w *SampleWriter) loop() {
+	defer close(w.done)
+	batch := make([]Sample, 0, w.opts.BatchSize)
+	ticker := time.NewTicker(w.opts.FlushInterval)
+	defer ticker.Stop()
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		if w.Err() == nil { // after a permanent failure, drain without writing
+			w.flush(batch)
+		}
+		batch = batch[:0]
+	}
+	for {
+		select {
+		case s, ok := <-w.ch:
+			if !ok {
+				flush()
+				return
+			}
+			batch = append(batch, s)
+			if len(batch) >= w.opts.BatchSize {
+				flush()
+			}
+		case <-ticker.C:
+			flush()
+		case <-w.ctx.Done():
+			return
+		}
+	}
+}
+
+func (w *SampleWriter) flush(batch []Sample) {
+	samples := dedupeSamples(batch)
+	var err error
+	for attempt := 0; attempt <= max(w.opts.Retries, 0); attempt++ {
+		if attempt > 0 {
+			t := time.NewTimer(time.Duration(attempt*attempt) * 100 * time.Millisecond)
+			select {
+			case <-w.ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			w.store.logger.WarnContext(w.ctx, "retrying sample flush", "run_id", w.runID, "attempt", attempt, "error", err)
+		}
+		if err = w.store.writeSamplesCopy(w.ctx, samples); err == nil {
+			return
+		}
+		if w.ctx.Err() != nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict) {
+			break // cancelled or not retryable
+		}
+	}
+	if w.ctx.Err() != nil {
+		return // abandoned: Close or the caller reports the cancellation
+	}
+	w.setErr(fmt.Errorf("flush %d samples: %w", len(samples), err))
+}

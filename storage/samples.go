@@ -1,0 +1,243 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// sampleWriteColumns are the samples columns a write sets, in order.
+var sampleWriteColumns = []string{
+	"run_id", "case_key", "case_hash", "sample_idx", "request", "output", "raw", "identity",
+	"identity_hash", "input_tokens", "output_tokens", "latency_ms", "cost_usd", "error",
+	"error_kind", "outcome", "passed", "score", "checks", "answer", "refused", "json_valid",
+	"code_fence", "finish_reason",
+}
+
+// sampleConflictClause makes sample writes idempotent: an existing sample is
+// replaced only if it had errored.
+const sampleConflictClause = `
+	ON CONFLICT (run_id, case_key, sample_idx) DO UPDATE SET
+		case_hash = EXCLUDED.case_hash, request = EXCLUDED.request, output = EXCLUDED.output,
+		raw = EXCLUDED.raw, identity = EXCLUDED.identity, identity_hash = EXCLUDED.identity_hash,
+		input_tokens = EXCLUDED.input_tokens, output_tokens = EXCLUDED.output_tokens,
+		latency_ms = EXCLUDED.latency_ms, cost_usd = EXCLUDED.cost_usd, error = EXCLUDED.error,
+		error_kind = EXCLUDED.error_kind, outcome = EXCLUDED.outcome, passed = EXCLUDED.passed,
+		score = EXCLUDED.score, checks = EXCLUDED.checks, answer = EXCLUDED.answer,
+		refused = EXCLUDED.refused, json_valid = EXCLUDED.json_valid, code_fence = EXCLUDED.code_fence,
+		finish_reason = EXCLUDED.finish_reason, created_at = now()
+	WHERE samples.error IS NOT NULL`
+
+// WriteSamples stores samples synchronously in one statement batch, with the
+// idempotency rules of the package doc. Samples may belong to several runs.
+func (s *Store) WriteSamples(ctx context.Context, samples []Sample) error {
+	if len(samples) == 0 {
+		return nil
+	}
+	if err := s.writeSamplesCopy(ctx, dedupeSamples(samples)); err != nil {
+		return fmt.Errorf("write %d samples: %w", len(samples), err)
+	}
+	return nil
+}
+
+// writeSamplesCopy COPYs samples into a per-session temporary staging table
+// and moves them into samples with INSERT ... ON CONFLICT, in one transaction.
+// samples must not repeat a key.
+func (s *Store) writeSamplesCopy(ctx context.Context, samples []Sample) error {
+	return translate(s.withTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `
+			CREATE TEMP TABLE IF NOT EXISTS driftwatch_samples_stage (
+				run_id bigint, case_key text, case_hash text, sample_idx integer, request jsonb,
+				output text, raw jsonb, identity jsonb, identity_hash text, input_tokens integer,
+				output_tokens integer, latency_ms double precision, cost_usd double precision,
+				error text, error_kind text, outcome text, passed boolean, score double precision,
+				checks jsonb, answer text, refused boolean, json_valid boolean, code_fence boolean,
+				finish_reason text
+			) ON COMMIT DELETE ROWS`); err != nil {
+			return fmt.Errorf("create staging table: %w", err)
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"driftwatch_samples_stage"}, sampleWriteColumns,
+			copyRows(samples)); err != nil {
+			return fmt.Errorf("copy into staging table: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO samples (`+columnList+`)
+			SELECT `+columnList+` FROM driftwatch_samples_stage`+sampleConflictClause); err != nil {
+			return fmt.Errorf("insert from staging table: %w", err)
+		}
+		return nil
+	}))
+}
+
+// writeSamplesUnnest inserts samples with one INSERT ... SELECT FROM
+// unnest(arrays) ... ON CONFLICT statement. samples must not repeat a key.
+func (s *Store) writeSamplesUnnest(ctx context.Context, samples []Sample) error {
+	n := len(samples)
+	cols := make([][]any, len(sampleWriteColumns))
+	for c := range cols {
+		cols[c] = make([]any, n)
+	}
+	for i := range samples {
+		for c, v := range sampleValues(&samples[i]) {
+			cols[c][i] = v
+		}
+	}
+	args := make([]any, len(cols))
+	for c := range cols {
+		args[c] = cols[c]
+	}
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO samples (`+columnList+`)
+		SELECT u.run_id, u.case_key, u.case_hash, u.sample_idx, u.request::jsonb, u.output, u.raw::jsonb,
+			u.identity::jsonb, u.identity_hash, u.input_tokens, u.output_tokens, u.latency_ms, u.cost_usd,
+			u.error, u.error_kind, u.outcome, u.passed, u.score, u.checks::jsonb, u.answer, u.refused,
+			u.json_valid, u.code_fence, u.finish_reason
+		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::integer[], $5::text[], $6::text[], $7::text[],
+			$8::text[], $9::text[], $10::integer[], $11::integer[], $12::float8[], $13::float8[], $14::text[],
+			$15::text[], $16::text[], $17::boolean[], $18::float8[], $19::text[], $20::text[], $21::boolean[],
+			$22::boolean[], $23::boolean[], $24::text[])
+			AS u(`+columnList+`)`+sampleConflictClause, args...)
+	return translate(err)
+}
+
+func copyRows(samples []Sample) pgx.CopyFromSource {
+	return pgx.CopyFromSlice(len(samples), func(i int) ([]any, error) { return sampleValues(&samples[i]), nil })
+}
+
+var columnList = func() string {
+	out := ""
+	for i, c := range sampleWriteColumns {
+		if i > 0 {
+			out += ", "
+		}
+		out += c
+	}
+	return out
+}()
+
+// sampleValues returns the values of sampleWriteColumns for s.
+func sampleValues(s *Sample) []any {
+	outcome := s.Outcome
+	if outcome == "" {
+		switch {
+		case s.Error != "":
+			outcome = OutcomeErrored
+		case s.Passed:
+			outcome = OutcomePassed
+		default:
+			outcome = OutcomeFailed
+		}
+	}
+	var errText, score, answer any
+	if s.Error != "" {
+		errText = s.Error
+	}
+	if s.Score != nil {
+		score = *s.Score
+	}
+	if s.Answer != nil {
+		answer = *s.Answer
+	}
+	return []any{
+		s.RunID, s.CaseKey, s.CaseHash, int32(s.SampleIdx), jsonArg(s.Request), s.Output, jsonArg(s.Raw),
+		jsonArg(s.Identity), s.IdentityHash, int32(s.InputTokens), int32(s.OutputTokens), s.LatencyMS,
+		s.CostUSD, errText, s.ErrorKind, outcome, s.Passed, score, jsonArg(s.Checks), answer,
+		s.Refused, s.JSONValid, s.CodeFence, s.FinishReason,
+	}
+}
+
+// dedupeSamples removes repeated (run, case, sample) keys from one batch,
+// applying the same rule as the database: a later copy replaces an earlier one
+// only if the earlier one had errored. Order is otherwise kept.
+func dedupeSamples(samples []Sample) []Sample {
+	type key struct {
+		run int64
+		SampleKey
+	}
+	seen := make(map[key]int, len(samples))
+	out := samples[:0:0]
+	for _, s := range samples {
+		k := key{s.RunID, s.Key()}
+		if i, ok := seen[k]; ok {
+			if out[i].Error != "" {
+				out[i] = s
+			}
+			continue
+		}
+		seen[k] = len(out)
+		out = append(out, s)
+	}
+	return out
+}
+
+// DoneSamples returns the keys of a run's samples stored without error. A
+// resumed run skips these and re-runs everything else.
+func (s *Store) DoneSamples(ctx context.Context, runID int64) (map[SampleKey]struct{}, error) {
+	rows, err := s.pool.Query(ctx, `SELECT case_key, sample_idx FROM samples WHERE run_id = $1 AND error IS NULL`, runID)
+	if err != nil {
+		return nil, fmt.Errorf("list done samples of run %d: %w", runID, translate(err))
+	}
+	defer rows.Close()
+	done := make(map[SampleKey]struct{})
+	var k SampleKey
+	for rows.Next() {
+		if err := rows.Scan(&k.CaseKey, &k.SampleIdx); err != nil {
+			return nil, fmt.Errorf("list done samples of run %d: %w", runID, translate(err))
+		}
+		done[k] = struct{}{}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list done samples of run %d: %w", runID, translate(err))
+	}
+	return done, nil
+}
+
+// StreamSamples calls fn for every sample of runIDs, ordered by run, case and
+// sample index, without holding them all in memory. Only the fields the drift
+// engine needs are set: RunID, CaseKey, CaseHash, SampleIdx, Error, Outcome,
+// Passed, Score, Refused, Output, Answer, JSONValid, CodeFence, OutputTokens,
+// FinishReason and IdentityHash. An error from fn stops the stream and is
+// returned unwrapped.
+func (s *Store) StreamSamples(ctx context.Context, runIDs []int64, fn func(Sample) error) error {
+	rows, err := s.pool.Query(ctx, `
+		SELECT run_id, case_key, case_hash, sample_idx, coalesce(error, ''), outcome, passed, score,
+			refused, output, answer, json_valid, code_fence, output_tokens, finish_reason, identity_hash
+		FROM samples WHERE run_id = ANY($1)
+		ORDER BY run_id, case_key, sample_idx`, runIDs)
+	if err != nil {
+		return fmt.Errorf("stream samples of runs %v: %w", runIDs, translate(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var sm Sample
+		if err := rows.Scan(&sm.RunID, &sm.CaseKey, &sm.CaseHash, &sm.SampleIdx, &sm.Error, &sm.Outcome,
+			&sm.Passed, &sm.Score, &sm.Refused, &sm.Output, &sm.Answer, &sm.JSONValid, &sm.CodeFence,
+			&sm.OutputTokens, &sm.FinishReason, &sm.IdentityHash); err != nil {
+			return fmt.Errorf("stream samples of runs %v: %w", runIDs, translate(err))
+		}
+		if err := fn(sm); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("stream samples of runs %v: %w", runIDs, translate(err))
+	}
+	return nil
+}
+
+// ListSamples returns every column of a run's samples for reports, ordered by
+// case and sample index. An empty caseKey lists all cases.
+func (s *Store) ListSamples(ctx context.Context, runID int64, caseKey string) ([]Sample, error) {
+	rows, _ := s.pool.Query(ctx, `
+		SELECT id, run_id, case_key, case_hash, sample_idx, request, output, raw, identity, identity_hash,
+			input_tokens, output_tokens, latency_ms, cost_usd, coalesce(error, '') AS error, error_kind,
+			outcome, passed, score, checks, answer, refused, json_valid, code_fence, finish_reason, created_at
+		FROM samples WHERE run_id = $1 AND ($2::text = '' OR case_key = $2)
+		ORDER BY case_key, sample_idx`, runID, caseKey)
+	samples, err := pgx.CollectRows(rows, pgx.RowToStructByName[Sample])
+	if err != nil {
+		return nil, fmt.Errorf("list samples of run %d: %w", runID, translate(err))
+	}
+	return samples, nil
+}
