@@ -1,0 +1,332 @@
+package app
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/driftwatch/driftwatch/drift"
+	"github.com/driftwatch/driftwatch/report"
+	"github.com/driftwatch/driftwatch/storage"
+)
+
+var nan = math.NaN()
+
+// loaded is a run's (or a pooled baseline's) samples as the drift engine
+// sees them, with each case's content hash and a per-case summary.
+type loaded struct {
+	samples []drift.Sample
+	hashes  map[string]string
+	cases   map[string]*report.Case
+}
+
+func (a *App) loadSamples(ctx context.Context, runIDs []int64) (*loaded, error) {
+	l := &loaded{hashes: map[string]string{}, cases: map[string]*report.Case{}}
+	err := a.store.StreamSamples(ctx, runIDs, func(s storage.Sample) error {
+		ds := drift.Sample{
+			Case:         s.CaseKey,
+			Index:        s.SampleIdx,
+			Errored:      s.Error != "" || s.Outcome == storage.OutcomeErrored,
+			Passed:       s.Passed,
+			Refused:      s.Refused,
+			Output:       s.Output,
+			JSONValid:    s.JSONValid,
+			CodeFence:    s.CodeFence,
+			Tokens:       s.OutputTokens,
+			FinishReason: s.FinishReason,
+			Identity:     s.IdentityHash,
+		}
+		if s.Score != nil {
+			ds.Score = *s.Score
+		}
+		if s.Answer != nil {
+			ds.Answer, ds.HasAnswer = *s.Answer, true
+		}
+		if s.Outcome == storage.OutcomeSkipped {
+			return nil
+		}
+		l.samples = append(l.samples, ds)
+		l.hashes[s.CaseKey] = s.CaseHash
+		c := l.cases[s.CaseKey]
+		if c == nil {
+			c = &report.Case{Key: s.CaseKey}
+			l.cases[s.CaseKey] = c
+		}
+		c.Samples++
+		switch {
+		case ds.Errored:
+			c.Errored++
+			if c.Reason == "" {
+				c.Reason = s.Error
+			}
+		case s.Passed:
+			c.Passed++
+		default:
+			c.Failed++
+			if c.Reason == "" {
+				c.Reason = failReason(s.Checks)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load samples of runs %v: %w", runIDs, err)
+	}
+	return l, nil
+}
+
+func failReason(checks json.RawMessage) string {
+	var rs []struct {
+		Name   string `json:"name"`
+		Pass   bool   `json:"pass"`
+		Reason string `json:"reason"`
+	}
+	_ = json.Unmarshal(checks, &rs)
+	for _, r := range rs {
+		if !r.Pass {
+			return r.Name + ": " + r.Reason
+		}
+	}
+	return ""
+}
+
+// settings returns the drift settings from the config, seeded per run so the
+// verdict of a stored run can be recomputed exactly.
+func (a *App) settings(runID int64) drift.Settings {
+	d := a.cfg.Drift
+	return drift.Settings{
+		Seed:         cmp.Or(d.Seed, uint64(runID)),
+		AlphaFamily:  d.Alpha,
+		QCase:        d.QCase,
+		MinPassDelta: d.MinPassDelta,
+		MaxErrorRate: d.MaxErrorRate,
+		MinSamples:   d.MinSamples,
+	}.WithDefaults()
+}
+
+// compare runs the drift engine on a run against a set of baseline runs,
+// excluding cases whose content changed in between.
+func (a *App) compare(ctx context.Context, runID int64, baseRunIDs []int64) (drift.Result, *loaded, error) {
+	cur, err := a.loadSamples(ctx, []int64{runID})
+	if err != nil {
+		return drift.Result{}, nil, err
+	}
+	base, err := a.loadSamples(ctx, baseRunIDs)
+	if err != nil {
+		return drift.Result{}, nil, err
+	}
+	var changed []string
+	for k, h := range cur.hashes {
+		if bh, ok := base.hashes[k]; ok && bh != h {
+			changed = append(changed, k)
+		}
+	}
+	sort.Strings(changed)
+	if len(changed) > 0 {
+		skip := map[string]bool{}
+		for _, k := range changed {
+			skip[k] = true
+			cur.cases[k].Changed = true
+		}
+		keep := func(ss []drift.Sample) []drift.Sample {
+			out := ss[:0:0]
+			for _, s := range ss {
+				if !skip[s.Case] {
+					out = append(out, s)
+				}
+			}
+			return out
+		}
+		base.samples, cur.samples = keep(base.samples), keep(cur.samples)
+	}
+	res := drift.Compare(base.samples, cur.samples, a.settings(runID))
+	res.ChangedCases = changed
+	for _, k := range res.DriftedCases {
+		if c := cur.cases[k]; c != nil {
+			c.Drifted = true
+		}
+	}
+	for k, c := range cur.cases {
+		if bc := base.cases[k]; bc != nil && bc.Passed+bc.Failed > 0 {
+			r := float64(bc.Passed) / float64(bc.Passed+bc.Failed)
+			c.Baseline = &r
+		}
+	}
+	return res, cur, nil
+}
+
+// analyzeAndFinish compares a finished run with its baseline (or makes it the
+// baseline), stores the findings and the verdict, and fills rep.
+func (a *App) analyzeAndFinish(ctx context.Context, rep *report.Report, run storage.Run, suiteID, targetID int64, bl *storage.Baseline, k int, pinWarn error) error {
+	var (
+		res drift.Result
+		cur *loaded
+		err error
+	)
+	set := a.settings(run.ID)
+	if bl == nil {
+		cur, err = a.loadSamples(ctx, []int64{run.ID})
+		if err != nil {
+			return configError(err)
+		}
+		res = firstRunResult(cur.samples, set)
+		if res.Verdict == drift.Baseline {
+			if err := a.store.AcceptBaseline(ctx, storage.AcceptBaseline{SuiteID: suiteID, TargetID: targetID,
+				RunIDs: []int64{run.ID}, AcceptedBy: "driftwatch", Note: "first completed run"}); err != nil {
+				return configError(err)
+			}
+			rep.BaselineRunIDs = []int64{run.ID}
+		}
+	} else {
+		rep.BaselineRunIDs = bl.RunIDs
+		res, cur, err = a.compare(ctx, run.ID, bl.RunIDs)
+		if err != nil {
+			return configError(err)
+		}
+		if res.Verdict == drift.Stable && len(bl.RunIDs) < cmp.Or(a.cfg.Baseline.Runs, 1) {
+			ids := append(append([]int64{}, bl.RunIDs...), run.ID)
+			if err := a.store.AcceptBaseline(ctx, storage.AcceptBaseline{SuiteID: suiteID, TargetID: targetID,
+				RunIDs: ids, AcceptedBy: "driftwatch", Note: fmt.Sprintf("pooled: %d of %d baseline runs", len(ids), a.cfg.Baseline.Runs)}); err != nil {
+				return configError(err)
+			}
+		}
+	}
+	fillReport(rep, res, cur, k)
+	if pinWarn != nil {
+		rep.IdentityChanged = true
+		rep.Findings = append(rep.Findings, drift.Finding{Metric: drift.MetricIdentity, Scope: drift.ScopeSuite, Statistic: "pin",
+			Verdict: drift.IdentityChanged, Reason: "pin (warn): " + pinWarn.Error()})
+	}
+	if err := a.store.InsertFindings(ctx, run.ID, storageFindings(rep.Findings, rep.BaselineRunIDs)); err != nil {
+		return configError(err)
+	}
+	summary, _ := json.Marshal(rep)
+	if err := a.store.FinishRun(ctx, run.ID, storage.FinishRun{Status: storage.RunCompleted, Verdict: rep.Verdict,
+		Reason: rep.Reason, Summary: summary, BaselineRunIDs: rep.BaselineRunIDs, CostUSD: rep.Metrics.CostUSD}); err != nil {
+		return configError(err)
+	}
+	return nil
+}
+
+// firstRunResult decides whether a run with no baseline can become one: it
+// must have enough comparable samples and a tolerable error rate.
+func firstRunResult(samples []drift.Sample, set drift.Settings) drift.Result {
+	res := drift.Result{Verdict: drift.Baseline, Reason: "first completed run: it is the baseline for later runs"}
+	var errs, ok int
+	for _, s := range samples {
+		if s.Errored {
+			errs++
+		} else {
+			ok++
+		}
+	}
+	res.CurrentSamples, res.Errors = len(samples), errs
+	if len(samples) > 0 && float64(errs)/float64(len(samples)) > set.MaxErrorRate {
+		res.Verdict = drift.Inconclusive
+		res.Reason = fmt.Sprintf("error rate %.1f%% is above %.0f%%: not accepted as a baseline", 100*float64(errs)/float64(len(samples)), 100*set.MaxErrorRate)
+	} else if ok < set.MinSamples {
+		res.Verdict = drift.Inconclusive
+		res.Reason = fmt.Sprintf("only %d samples without error (at least %d needed): not accepted as a baseline", ok, set.MinSamples)
+	}
+	return res
+}
+
+// fillReport copies a drift result and the run's own numbers into rep.
+func fillReport(rep *report.Report, res drift.Result, cur *loaded, k int) {
+	rep.Status = storage.RunCompleted
+	rep.Verdict, rep.Reason = string(res.Verdict), res.Reason
+	rep.Findings, rep.DriftedCases, rep.ChangedCases = res.Findings, res.DriftedCases, res.ChangedCases
+	rep.IdentityChanged = rep.IdentityChanged || res.IdentityChanged
+	rep.MDE = res.MDE
+	own := ownMetrics(cur.samples)
+	m := &rep.Metrics
+	m.Samples, m.Cases, m.SamplesPerCase = len(cur.samples), len(cur.cases), k
+	m.ErrorCount = own.errors
+	if len(cur.samples) > 0 {
+		m.ErrorRate = float64(own.errors) / float64(len(cur.samples))
+	}
+	m.PassRate = &report.Value{Value: own.pass}
+	m.RefusalRate = &report.Value{Value: own.refusal}
+	m.JSONValidRate = &report.Value{Value: own.json}
+	m.CodeFenceRate = &report.Value{Value: own.fence}
+	m.OutputLength = &report.Value{Value: own.length}
+	m.FinishLength = &report.Value{Value: own.finishLength}
+	byName := map[string]*report.Value{
+		drift.MetricPassRate: m.PassRate, drift.MetricRefusal: m.RefusalRate, drift.MetricJSONValid: m.JSONValidRate,
+		drift.MetricCodeFence: m.CodeFenceRate, drift.MetricLength: m.OutputLength, drift.MetricFinish: m.FinishLength,
+	}
+	for _, dm := range res.Metrics {
+		v := byName[dm.Name]
+		if v == nil || math.IsNaN(dm.Baseline) {
+			continue
+		}
+		b, d := dm.Baseline, dm.Delta
+		v.Value = dm.Current
+		v.Baseline, v.Delta, v.CI, v.P = &b, &d, dm.CI, dm.P
+	}
+	keys := make([]string, 0, len(cur.cases))
+	for k := range cur.cases {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	rep.Cases = make([]report.Case, len(keys))
+	for i, k := range keys {
+		rep.Cases[i] = *cur.cases[k]
+	}
+}
+
+type own struct {
+	errors                                          int
+	pass, refusal, json, fence, length, finishLength float64
+}
+
+// ownMetrics are the run's rates over its comparable samples, macro-averaged
+// over cases like the drift engine's pass rate.
+func ownMetrics(samples []drift.Sample) own {
+	type acc struct{ n, pass, ref, js, fence, length, fin int }
+	per := map[string]*acc{}
+	var o own
+	for _, s := range samples {
+		if s.Errored {
+			o.errors++
+			continue
+		}
+		c := per[s.Case]
+		if c == nil {
+			c = &acc{}
+			per[s.Case] = c
+		}
+		c.n++
+		c.pass += b2i(s.Passed)
+		c.ref += b2i(s.Refused)
+		c.js += b2i(s.JSONValid)
+		c.fence += b2i(s.CodeFence)
+		c.fin += b2i(s.FinishReason == "length")
+		c.length += s.Tokens
+	}
+	if len(per) == 0 {
+		return o
+	}
+	for _, c := range per {
+		n := float64(c.n)
+		o.pass += float64(c.pass) / n
+		o.refusal += float64(c.ref) / n
+		o.json += float64(c.js) / n
+		o.fence += float64(c.fence) / n
+		o.finishLength += float64(c.fin) / n
+		o.length += float64(c.length) / n
+	}
+	n := float64(len(per))
+	o.pass, o.refusal, o.json, o.fence, o.finishLength, o.length = o.pass/n, o.refusal/n, o.json/n, o.fence/n, o.finishLength/n, o.length/n
+	return o
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

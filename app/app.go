@@ -1,0 +1,139 @@
+// Package app wires Driftwatch together: config, suites, targets, storage,
+// the runner, the drift engine and the reports. cmd/driftwatch only parses
+// flags and calls into it; users who build their own binary with their own Go
+// suites call Main with their registry.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/driftwatch/driftwatch/eval"
+	"github.com/driftwatch/driftwatch/storage"
+	"github.com/driftwatch/driftwatch/storage/pglocal"
+)
+
+// Version is the harness version stored with every run.
+var Version = "0.1.0-dev"
+
+// ExitError carries the process exit code for an error.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// Exit codes (DESIGN.md section 10, a contract).
+const (
+	ExitOK           = 0
+	ExitDrift        = 1
+	ExitInconclusive = 2
+	ExitConfig       = 3
+)
+
+// configError marks an error as a configuration, usage or infrastructure
+// problem (exit code 3).
+func configError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return err
+	}
+	return &ExitError{Code: ExitConfig, Err: err}
+}
+
+// Options configure an App.
+type Options struct {
+	// Registry holds Go suites; nil means none.
+	Registry *eval.Registry
+	Logger   *slog.Logger
+	// Stderr receives progress and summaries; default os.Stderr.
+	Stderr io.Writer
+	// DataDir overrides the config's data_dir (the --data-dir flag).
+	DataDir string
+}
+
+// App is one configured Driftwatch process.
+type App struct {
+	cfg      *Config
+	opts     Options
+	logger   *slog.Logger
+	stderr   io.Writer
+	store    *storage.Store
+	cluster  *pglocal.Cluster
+	registry *eval.Registry
+}
+
+// New returns an App for cfg. It opens nothing until a command needs it.
+func New(cfg *Config, opts Options) *App {
+	a := &App{cfg: cfg, opts: opts, logger: opts.Logger, stderr: opts.Stderr, registry: opts.Registry}
+	if a.logger == nil {
+		a.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if a.stderr == nil {
+		a.stderr = os.Stderr
+	}
+	if a.registry == nil {
+		a.registry = eval.NewRegistry()
+	}
+	if opts.DataDir != "" {
+		cfg.DataDir = opts.DataDir
+	}
+	return a
+}
+
+// Store opens (once) the database: DATABASE_URL from the config or the
+// environment, else the embedded cluster; and applies migrations.
+func (a *App) Store(ctx context.Context) (*storage.Store, error) {
+	if a.store != nil {
+		return a.store, nil
+	}
+	url := a.cfg.DatabaseURL
+	if url == "" {
+		url = os.Getenv("DATABASE_URL")
+	}
+	if url == "" {
+		cl, err := pglocal.Start(ctx, pglocal.Config{DataDir: a.cfg.ResolvedDataDir(), Logger: a.logger})
+		if err != nil {
+			return nil, configError(fmt.Errorf("start the embedded PostgreSQL: %w", err))
+		}
+		a.cluster = cl
+		url = cl.URL()
+	}
+	st, err := storage.Open(ctx, url, storage.WithLogger(a.logger))
+	if err != nil {
+		return nil, configError(err)
+	}
+	if err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, configError(fmt.Errorf("migrate: %w", err))
+	}
+	a.store = st
+	return st, nil
+}
+
+// Close releases the database and stops the embedded cluster if this process
+// started it.
+func (a *App) Close() error {
+	if a.store != nil {
+		a.store.Close()
+		a.store = nil
+	}
+	if a.cluster != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		err := a.cluster.Stop(ctx)
+		a.cluster = nil
+		return err
+	}
+	return nil
+}

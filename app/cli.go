@@ -1,0 +1,490 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/driftwatch/driftwatch/drift"
+	"github.com/driftwatch/driftwatch/eval"
+	"github.com/driftwatch/driftwatch/eval/yamlsuite"
+	"github.com/driftwatch/driftwatch/report"
+	"github.com/driftwatch/driftwatch/storage"
+)
+
+// Main runs the driftwatch command line with args (without the program
+// name) and returns the exit code. Users with their own Go suites build their
+// own binary:
+//
+//	func main() {
+//		reg := eval.NewRegistry()
+//		mysuites.Register(reg)
+//		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+//		defer stop()
+//		os.Exit(app.Main(ctx, os.Args[1:], reg, os.Stdout, os.Stderr))
+//	}
+func Main(ctx context.Context, args []string, reg *eval.Registry, stdout, stderr io.Writer) int {
+	c := &cli{reg: reg, stdout: stdout, stderr: stderr}
+	root := c.root()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return c.code
+	}
+	fmt.Fprintln(stderr, "driftwatch:", err)
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return ee.Code
+	}
+	return ExitConfig
+}
+
+type cli struct {
+	reg            *eval.Registry
+	stdout, stderr io.Writer
+	code           int
+	configPath     string
+	dataDir        string
+	verbose        bool
+}
+
+func (c *cli) root() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "driftwatch",
+		Short:         "Catch silent behaviour changes in LLMs",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&c.configPath, "config", ConfigFileDefault, "config file")
+	root.PersistentFlags().StringVar(&c.dataDir, "data-dir", "", "data directory of the embedded PostgreSQL (default $XDG_DATA_HOME/driftwatch)")
+	root.PersistentFlags().BoolVarP(&c.verbose, "verbose", "v", false, "log debug information to stderr")
+	root.AddCommand(c.runCmd(), c.suitesCmd(), c.migrateCmd(), c.baselineCmd(), c.diffCmd(), c.reportCmd(),
+		c.powerCmd(), c.simCmd(), c.demoCmd())
+	return root
+}
+
+func (c *cli) logger() *slog.Logger {
+	level := slog.LevelWarn
+	if c.verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// open loads the config and builds an App. Without --config and without a
+// driftwatch.yaml in the working folder, commands that only read the
+// database (report, diff, baseline) work on the defaults.
+func (c *cli) open() (*App, error) {
+	cfg, err := LoadConfig(c.configPath)
+	if errors.Is(err, os.ErrNotExist) && c.configPath == ConfigFileDefault {
+		cfg, err = &Config{File: ConfigFileDefault}, nil
+	}
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, configError(fmt.Errorf("config file %s not found (use --config)", c.configPath))
+		}
+		return nil, configError(err)
+	}
+	return New(cfg, Options{Registry: c.reg, Logger: c.logger(), Stderr: c.stderr, DataDir: c.dataDir}), nil
+}
+
+func (c *cli) runCmd() *cobra.Command {
+	var (
+		p                        RunParams
+		jsonOut, junit, markdown string
+		dryRun, noProgress       bool
+		confirm                  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run suites on targets, compare with the baseline, report",
+		Long: `Run every selected suite on every selected target, store each sample, compare the run
+with its baseline and print a verdict. Exit codes: 0 stable or baseline, 1 drift (or a pinned
+identity changed), 2 inconclusive, 3 configuration, usage or infrastructure error.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := c.open()
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			if cmd.Flags().Changed("confirm") {
+				p.Confirm = &confirm
+			}
+			if dryRun {
+				return a.DryRun(cmd.Context(), p, c.stdout)
+			}
+			p.Progress = !noProgress
+			reports, err := a.Run(cmd.Context(), p)
+			if len(reports) > 0 {
+				a.printSummary(reports)
+				if werr := writeReports(reports, jsonOut, junit, markdown, c.stdout); werr != nil {
+					return configError(werr)
+				}
+			}
+			if err != nil {
+				return err
+			}
+			c.code = report.ExitCode(reports)
+			if cmd.Context().Err() != nil {
+				c.code = ExitConfig
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&p.Suites, "suite", nil, "suite to run (repeatable; default all)")
+	f.StringArrayVar(&p.Targets, "target", nil, "target to run on (repeatable; default all)")
+	f.IntVar(&p.Samples, "samples", 0, "samples per case (k), overriding suites and config")
+	f.StringVar(&p.Case, "case", "", "run only cases matching this -run style pattern")
+	f.StringVar(&jsonOut, "json", "", "write the JSON report to this file (- for stdout)")
+	f.StringVar(&junit, "junit", "", "write a JUnit XML report to this file")
+	f.StringVar(&markdown, "markdown", "", "write a Markdown report to this file")
+	f.Int64Var(&p.Resume, "resume", 0, "finish the unfinished samples of this run")
+	f.BoolVar(&dryRun, "dry-run", false, "print the expected calls, tokens and cost, and send nothing")
+	f.BoolVar(&noProgress, "no-progress", false, "do not print progress")
+	f.BoolVar(&confirm, "confirm", false, "re-run once to confirm a DRIFT verdict (default from config drift.confirm)")
+	return cmd
+}
+
+// writeReports writes the requested report files.
+func writeReports(reports []*report.Report, jsonOut, junit, markdown string, stdout io.Writer) error {
+	write := func(path string, fn func(io.Writer, []*report.Report) error) error {
+		if path == "" {
+			return nil
+		}
+		if path == "-" {
+			return fn(stdout, reports)
+		}
+		if dir := filepath.Dir(path); dir != "." {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return fmt.Errorf("create report folder: %w", err)
+			}
+		}
+		tmp := path + ".tmp"
+		f, err := os.Create(tmp)
+		if err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
+		if err := fn(f, reports); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("write report %s: %w", path, err)
+		}
+		return os.Rename(tmp, path)
+	}
+	return errors.Join(write(jsonOut, report.WriteJSON), write(junit, report.WriteJUnit), write(markdown, report.WriteMarkdown))
+}
+
+// printSummary prints one line per (suite, target) to stderr.
+func (a *App) printSummary(reports []*report.Report) {
+	tw := tabwriter.NewWriter(a.stderr, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SUITE\tTARGET\tRUN\tVERDICT\tPASS RATE\tCHANGE (95% CI)\tERRORS\tSAMPLES\tTOKENS\tCOST\tWALL")
+	for _, r := range reports {
+		m := r.Metrics
+		pass, change := "–", "–"
+		if m.PassRate != nil {
+			pass = fmt.Sprintf("%.1f%%", 100*m.PassRate.Value)
+			if m.PassRate.Delta != nil {
+				change = fmt.Sprintf("%+.1f pts", 100*(*m.PassRate.Delta))
+				if ci := m.PassRate.CI; ci != nil {
+					change += fmt.Sprintf(" [%+.1f, %+.1f]", 100*ci.Low, 100*ci.High)
+				}
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%d\t%d\t%d\t$%.4f\t%.1fs\n", r.Suite, r.Target, r.RunID, r.Verdict, pass, change,
+			m.ErrorCount, m.Samples, m.InputTokens+m.OutputTokens, m.CostUSD, r.WallSeconds)
+	}
+	tw.Flush()
+	for _, r := range reports {
+		fmt.Fprintf(a.stderr, "%s@%s: %s", r.Suite, r.Target, r.Reason)
+		if r.MDE > 0 {
+			fmt.Fprintf(a.stderr, " (minimum detectable drop at 80%% power: %.1f points)", 100*r.MDE)
+		}
+		fmt.Fprintln(a.stderr)
+		for _, f := range r.Findings {
+			if f.Verdict == drift.Drift || f.Verdict == drift.IdentityChanged {
+				fmt.Fprintf(a.stderr, "  %s %s (%s): %.3f -> %.3f, p=%.2g, q=%.2g\n", f.Verdict, f.Metric, f.Scope, f.Baseline, f.Current, f.P, f.Q)
+			}
+		}
+		if n := len(r.DriftedCases); n > 0 {
+			show := r.DriftedCases[:min(n, 10)]
+			fmt.Fprintf(a.stderr, "  drifted cases (%d): %s\n", n, strings.Join(show, ", "))
+		}
+	}
+}
+
+func (c *cli) suitesCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "suites", Short: "Work with suites"}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "lint [PATH]...",
+		Short: "Validate suites and print each problem with file:line",
+		RunE: func(cmd *cobra.Command, paths []string) error {
+			if len(paths) == 0 {
+				cfg, err := LoadConfig(c.configPath)
+				if err != nil {
+					return configError(err)
+				}
+				paths = cfg.SuitePaths()
+			}
+			suites, err := yamlsuite.LoadPaths(paths, yamlsuite.Options{})
+			if err != nil {
+				fmt.Fprintln(c.stderr, err)
+				return &ExitError{Code: ExitConfig, Err: errors.New("suites have problems")}
+			}
+			n := 0
+			for _, s := range suites {
+				n += len(s.Cases())
+			}
+			fmt.Fprintf(c.stdout, "ok: %d suites, %d cases\n", len(suites), n)
+			return nil
+		},
+	})
+	return cmd
+}
+
+func (c *cli) migrateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply database migrations",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := c.open()
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			if _, err := a.Store(cmd.Context()); err != nil {
+				return err
+			}
+			fmt.Fprintln(c.stdout, "migrations applied")
+			return nil
+		},
+	}
+}
+
+func (c *cli) baselineCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "baseline", Short: "Manage baselines"}
+	var note, by string
+	accept := &cobra.Command{
+		Use:   "accept RUN_ID",
+		Short: "Make a completed run the baseline of its suite and target",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil {
+				return configError(fmt.Errorf("run id %q: not a number", args[0]))
+			}
+			a, err := c.open()
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			if by == "" {
+				by = os.Getenv("USER")
+			}
+			if err := a.AcceptBaseline(cmd.Context(), id, by, note); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.stdout, "run %d is now the baseline\n", id)
+			return nil
+		},
+	}
+	accept.Flags().StringVar(&note, "note", "", "why the baseline changes (stored)")
+	accept.Flags().StringVar(&by, "by", "", "who accepts it (default $USER)")
+	cmd.AddCommand(accept)
+	return cmd
+}
+
+// AcceptBaseline makes run id the active baseline of its suite and target.
+func (a *App) AcceptBaseline(ctx context.Context, id int64, by, note string) error {
+	st, err := a.Store(ctx)
+	if err != nil {
+		return err
+	}
+	run, err := st.GetRun(ctx, id)
+	if err != nil {
+		return configError(fmt.Errorf("run %d: %w", id, err))
+	}
+	if run.Status != storage.RunCompleted {
+		return configError(fmt.Errorf("run %d is %s: only a completed run can be a baseline", id, run.Status))
+	}
+	return configErrorIf(st.AcceptBaseline(ctx, storage.AcceptBaseline{SuiteID: run.SuiteID, TargetID: run.TargetID,
+		RunIDs: []int64{id}, AcceptedBy: by, Note: note}))
+}
+
+func parseIDs(args []string) ([]int64, error) {
+	ids := make([]int64, len(args))
+	for i, s := range args {
+		id, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return nil, configError(fmt.Errorf("run id %q: not a number", s))
+		}
+		ids[i] = id
+	}
+	return ids, nil
+}
+
+func (c *cli) diffCmd() *cobra.Command {
+	var jsonOut, markdown string
+	cmd := &cobra.Command{
+		Use:   "diff RUN_A RUN_B",
+		Short: "Compare two stored runs (A as the baseline, B as the current run)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ids, err := parseIDs(args)
+			if err != nil {
+				return err
+			}
+			a, err := c.open()
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			rep, err := a.Diff(cmd.Context(), ids[0], ids[1])
+			if err != nil {
+				return err
+			}
+			reports := []*report.Report{rep}
+			if jsonOut == "" && markdown == "" {
+				markdown = "-"
+			}
+			if err := writeReports(reports, jsonOut, "", markdown, c.stdout); err != nil {
+				return configError(err)
+			}
+			c.code = report.ExitCode(reports)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&jsonOut, "json", "", "write the JSON report to this file (- for stdout)")
+	cmd.Flags().StringVar(&markdown, "markdown", "", "write the Markdown report to this file (default stdout)")
+	return cmd
+}
+
+// Diff compares run b with run a as if a were b's baseline.
+func (a *App) Diff(ctx context.Context, ra, rb int64) (*report.Report, error) {
+	st, err := a.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	runA, err := st.GetRun(ctx, ra)
+	if err != nil {
+		return nil, configError(fmt.Errorf("run %d: %w", ra, err))
+	}
+	runB, err := st.GetRun(ctx, rb)
+	if err != nil {
+		return nil, configError(fmt.Errorf("run %d: %w", rb, err))
+	}
+	var snap runSnapshot
+	_ = json.Unmarshal(runB.Config, &snap)
+	rep := &report.Report{Suite: snap.Suite, Target: snap.Target, RunID: rb, BaselineRunIDs: []int64{ra},
+		StartedAt: runB.StartedAt}
+	if runB.FinishedAt != nil {
+		rep.FinishedAt = *runB.FinishedAt
+	}
+	res, cur, err := a.compare(ctx, rb, []int64{ra})
+	if err != nil {
+		return nil, configError(err)
+	}
+	fillReport(rep, res, cur, runB.SamplesPerCase)
+	if runA.SuiteID != runB.SuiteID {
+		rep.Reason += " (note: the runs are of different suites)"
+	}
+	if id, err := a.runIdentity(ctx, runA.TargetID, []int64{ra}); err == nil && id != nil {
+		rep.BaselineIdentity = toReportIdentity(*id)
+	}
+	if id, err := a.runIdentity(ctx, runB.TargetID, []int64{rb}); err == nil && id != nil {
+		rep.Identity = toReportIdentity(*id)
+	}
+	return rep, nil
+}
+
+func (c *cli) reportCmd() *cobra.Command {
+	var jsonOut, junit, markdown string
+	cmd := &cobra.Command{
+		Use:   "report RUN_ID",
+		Short: "Write the reports of a stored run",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ids, err := parseIDs(args)
+			if err != nil {
+				return err
+			}
+			a, err := c.open()
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			rep, err := a.StoredReport(cmd.Context(), ids[0])
+			if err != nil {
+				return err
+			}
+			if jsonOut == "" && junit == "" && markdown == "" {
+				markdown = "-"
+			}
+			return configErrorIf(writeReports([]*report.Report{rep}, jsonOut, junit, markdown, c.stdout))
+		},
+	}
+	cmd.Flags().StringVar(&jsonOut, "json", "", "write the JSON report to this file (- for stdout)")
+	cmd.Flags().StringVar(&junit, "junit", "", "write a JUnit XML report to this file")
+	cmd.Flags().StringVar(&markdown, "markdown", "", "write the Markdown report to this file (default stdout)")
+	return cmd
+}
+
+// StoredReport reads back the report stored with a finished run.
+func (a *App) StoredReport(ctx context.Context, id int64) (*report.Report, error) {
+	st, err := a.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	run, err := st.GetRun(ctx, id)
+	if err != nil {
+		return nil, configError(fmt.Errorf("run %d: %w", id, err))
+	}
+	var rep report.Report
+	if len(run.Summary) == 0 || json.Unmarshal(run.Summary, &rep) != nil || rep.RunID == 0 {
+		return nil, configError(fmt.Errorf("run %d has no stored report (status %s)", id, run.Status))
+	}
+	rep.Verdict, rep.Reason = run.Verdict, run.VerdictReason
+	return &rep, nil
+}
+
+func (c *cli) powerCmd() *cobra.Command {
+	var (
+		p0, p1, alpha float64
+		cases         int
+	)
+	cmd := &cobra.Command{
+		Use:   "power",
+		Short: "Recommend samples per case to detect a pass-rate drop with 80% power",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if p0 <= 0 || p0 > 1 || p1 < 0 || p1 >= p0 || cases < 1 {
+				return configError(errors.New("want 0 < --p1 < --p0 <= 1 and --cases >= 1"))
+			}
+			k := drift.Power(p0, p1, cases, alpha)
+			fmt.Fprintf(c.stdout, "samples per case (k): %d\n", k)
+			fmt.Fprintf(c.stdout, "to detect a drop from %.3f to %.3f over %d cases at one-sided alpha %.3g with 80%% power\n", p0, p1, cases, alpha)
+			return nil
+		},
+	}
+	cmd.Flags().Float64Var(&p0, "p0", 0, "baseline pass rate")
+	cmd.Flags().Float64Var(&p1, "p1", 0, "pass rate to detect")
+	cmd.Flags().IntVar(&cases, "cases", 200, "cases in the suite")
+	cmd.Flags().Float64Var(&alpha, "alpha", 0.01, "one-sided significance level")
+	return cmd
+}

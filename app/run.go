@@ -1,0 +1,556 @@
+package app
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/driftwatch/driftwatch/drift"
+	"github.com/driftwatch/driftwatch/eval"
+	"github.com/driftwatch/driftwatch/eval/check"
+	"github.com/driftwatch/driftwatch/provider"
+	"github.com/driftwatch/driftwatch/report"
+	"github.com/driftwatch/driftwatch/storage"
+)
+
+// RunParams select what `driftwatch run` runs.
+type RunParams struct {
+	Suites  []string // names; empty: all
+	Targets []string // names; empty: all
+	// Samples overrides k for every suite; 0 keeps the suite's or config's.
+	Samples int
+	// Case is a -run style pattern selecting cases.
+	Case string
+	// Resume finishes the unfinished samples of this run id.
+	Resume int64
+	// Trigger and Schedule are stored with the run.
+	Trigger  string
+	Schedule string
+	// Confirm overrides the config's drift.confirm.
+	Confirm *bool
+	// Progress prints a progress bar or lines to stderr.
+	Progress bool
+}
+
+// pair is one (suite, target) to run.
+type pair struct {
+	suite  eval.Suite
+	target *targetRef
+}
+
+// Run executes the selected suites on the selected targets, stores every
+// sample, compares each run with its baseline and returns one report per
+// (suite, target). Configuration and infrastructure problems are returned as
+// *ExitError with code 3 before anything is sent to a model.
+func (a *App) Run(ctx context.Context, p RunParams) ([]*report.Report, error) {
+	pairs, err := a.plan(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := a.Store(ctx); err != nil {
+		return nil, err
+	}
+	var reports []*report.Report
+	for _, pr := range pairs {
+		rep, err := a.runPair(ctx, pr, p)
+		if err != nil {
+			return reports, err
+		}
+		reports = append(reports, rep)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return reports, nil
+}
+
+// plan resolves suites and targets, so every config and suite problem is
+// found before a database or a model is touched.
+func (a *App) plan(ctx context.Context, p RunParams) ([]pair, error) {
+	suites, err := a.Suites()
+	if err != nil {
+		return nil, configError(err)
+	}
+	if p.Resume != 0 {
+		return a.planResume(ctx, p, suites)
+	}
+	sel, err := selectSuites(suites, p.Suites)
+	if err != nil {
+		return nil, configError(err)
+	}
+	targets, err := a.targets(p.Targets)
+	if err != nil {
+		return nil, configError(err)
+	}
+	var pairs []pair
+	for _, s := range sel {
+		for _, t := range targets {
+			pairs = append(pairs, pair{suite: s, target: t})
+		}
+	}
+	return pairs, nil
+}
+
+func (a *App) planResume(ctx context.Context, p RunParams, suites []eval.Suite) ([]pair, error) {
+	st, err := a.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	run, err := st.GetRun(ctx, p.Resume)
+	if err != nil {
+		return nil, configError(fmt.Errorf("resume run %d: %w", p.Resume, err))
+	}
+	var snap runSnapshot
+	if err := json.Unmarshal(run.Config, &snap); err != nil || snap.Suite == "" {
+		return nil, configError(fmt.Errorf("resume run %d: the run has no usable config snapshot", p.Resume))
+	}
+	if run.Status == storage.RunCompleted {
+		return nil, configError(fmt.Errorf("run %d is already completed; nothing to resume", p.Resume))
+	}
+	sel, err := selectSuites(suites, []string{snap.Suite})
+	if err != nil {
+		return nil, configError(fmt.Errorf("resume run %d: %w", p.Resume, err))
+	}
+	targets, err := a.targets([]string{snap.Target})
+	if err != nil {
+		return nil, configError(fmt.Errorf("resume run %d: %w", p.Resume, err))
+	}
+	return []pair{{suite: sel[0], target: targets[0]}}, nil
+}
+
+func selectSuites(all []eval.Suite, names []string) ([]eval.Suite, error) {
+	if len(names) == 0 {
+		if len(all) == 0 {
+			return nil, errors.New("no suites: list suite files or folders under suites: in the config, or register Go suites")
+		}
+		return all, nil
+	}
+	var out []eval.Suite
+	for _, n := range names {
+		i := slices.IndexFunc(all, func(s eval.Suite) bool { return s.Name() == n })
+		if i < 0 {
+			known := make([]string, len(all))
+			for j, s := range all {
+				known[j] = s.Name()
+			}
+			sort.Strings(known)
+			return nil, fmt.Errorf("unknown suite %q (known: %s)", n, strings.Join(known, ", "))
+		}
+		out = append(out, all[i])
+	}
+	return out, nil
+}
+
+// runSnapshot is the redacted config stored with a run: what it ran and how.
+type runSnapshot struct {
+	Suite    string      `json:"suite"`
+	Target   string      `json:"target"`
+	Provider string      `json:"provider"`
+	Model    string      `json:"model"`
+	BaseURL  string      `json:"base_url,omitempty"`
+	Samples  int         `json:"samples"`
+	Case     string      `json:"case,omitempty"`
+	Params   eval.Params `json:"params"`
+	Seed     uint64      `json:"seed"`
+}
+
+func (a *App) samplesFor(s eval.Suite, p RunParams) int {
+	if p.Samples > 0 {
+		return p.Samples
+	}
+	if si, ok := s.(eval.SuiteInfo); ok && si.Samples() > 0 {
+		return si.Samples()
+	}
+	return cmp.Or(a.cfg.Samples, SamplesDefault)
+}
+
+// runState collects what the sink sees while a run executes.
+type runState struct {
+	mu         sync.Mutex
+	identities map[string]eval.Identity
+	idCount    map[string]int
+	pinErr     error
+	errors     atomic.Int64
+	done       atomic.Int64
+	inTok      atomic.Int64
+	outTok     atomic.Int64
+	costMicros atomic.Int64
+}
+
+func (a *App) runPair(ctx context.Context, pr pair, p RunParams) (*report.Report, error) {
+	st := a.store
+	s, t := pr.suite, pr.target
+	start := time.Now()
+	suiteID, err := st.EnsureSuite(ctx, s.Name())
+	if err != nil {
+		return nil, configError(err)
+	}
+	targetID, err := st.EnsureTarget(ctx, t.cfg.Name, t.provider, t.model)
+	if err != nil {
+		return nil, configError(err)
+	}
+	cases := s.Cases()
+	k := a.samplesFor(s, p)
+	var (
+		run  storage.Run
+		done map[storage.SampleKey]struct{}
+	)
+	if p.Resume != 0 {
+		run, err = st.GetRun(ctx, p.Resume)
+		if err != nil {
+			return nil, configError(err)
+		}
+		k = run.SamplesPerCase
+		done, err = st.DoneSamples(ctx, run.ID)
+		if err != nil {
+			return nil, configError(err)
+		}
+		var snap runSnapshot
+		_ = json.Unmarshal(run.Config, &snap)
+		p.Case = snap.Case
+	} else {
+		if err := st.UpsertCases(ctx, suiteID, caseRows(cases)); err != nil {
+			return nil, configError(err)
+		}
+		snap, _ := json.Marshal(runSnapshot{Suite: s.Name(), Target: t.cfg.Name, Provider: t.provider, Model: t.model,
+			BaseURL: t.baseURL, Samples: k, Case: p.Case, Params: t.cfg.Params, Seed: a.cfg.Drift.Seed})
+		run, err = st.CreateRun(ctx, storage.NewRun{SuiteID: suiteID, TargetID: targetID, Trigger: cmp.Or(p.Trigger, storage.TriggerCLI),
+			Schedule: p.Schedule, SamplesPerCase: k, Config: snap, HarnessVersion: Version})
+		if err != nil {
+			return nil, configError(err)
+		}
+	}
+	rep := &report.Report{Suite: s.Name(), Target: t.cfg.Name, RunID: run.ID, StartedAt: start}
+	baseline, baseIdentity, err := a.baselineOf(ctx, suiteID, targetID)
+	if err != nil {
+		return nil, configError(err)
+	}
+	if baseIdentity != nil {
+		rep.BaselineIdentity = toReportIdentity(*baseIdentity)
+	}
+
+	// Pin check before any case is sent, for targets that can be probed.
+	if id, perr := t.probeIdentity(ctx); perr == nil && id != nil {
+		if err := t.checkPin(*id, baseIdentity); err != nil {
+			return a.finishPinned(ctx, rep, run, targetID, *id, err, t)
+		}
+	} else if perr != nil {
+		a.logger.Warn("identity probe failed", "target", t.cfg.Name, "err", perr)
+	}
+
+	runCtx, cancelRun := context.WithCancelCause(ctx)
+	defer cancelRun(nil)
+	state := &runState{identities: map[string]eval.Identity{}, idCount: map[string]int{}}
+	writer := st.NewSampleWriter(ctx, storage.WriterOpts{})
+	total := len(cases) * k
+	prog := newProgress(a.stderr, p.Progress, fmt.Sprintf("%s@%s", s.Name(), t.cfg.Name), total-len(done))
+	var budgetHit atomic.Bool
+	sink := func(r eval.SampleResult) error {
+		row, idHash, id := a.sampleRow(run.ID, r)
+		if id != nil {
+			state.mu.Lock()
+			if _, seen := state.identities[idHash]; !seen {
+				state.identities[idHash] = *id
+				if state.pinErr == nil {
+					if err := t.checkPin(*id, baseIdentity); err != nil {
+						state.pinErr = err
+						if !t.cfg.Pin.Warn() {
+							cancelRun(err)
+						}
+					}
+				}
+			}
+			state.idCount[idHash]++
+			state.mu.Unlock()
+		}
+		if r.Outcome == eval.Errored {
+			state.errors.Add(1)
+			if r.ErrorKind == eval.ErrBudget {
+				budgetHit.Store(true)
+				cancelRun(errBudget)
+			}
+		}
+		state.inTok.Add(int64(r.Usage.InputTokens))
+		state.outTok.Add(int64(r.Usage.OutputTokens))
+		state.costMicros.Add(int64(r.CostUSD * 1e6))
+		n := state.done.Add(1)
+		prog.update(int(n), int(state.errors.Load()))
+		if r.ErrorKind == eval.ErrCanceled && runCtx.Err() != nil {
+			return nil // not stored: it will be run again on resume
+		}
+		return writer.Write(row)
+	}
+	target := t.target
+	if a.cfg.MaxCostUSD > 0 {
+		target = provider.WithBudget(target, provider.NewBudget(a.cfg.MaxCostUSD))
+	}
+	_, runErr := eval.Run(runCtx, eval.RunParams{
+		Suite:       s,
+		Target:      target,
+		Samples:     k,
+		Concurrency: cmp.Or(t.cfg.Concurrency, ConcurrencyDefault),
+		Filter:      p.Case,
+		Skip: func(key string, idx int) bool {
+			_, ok := done[storage.SampleKey{CaseKey: key, SampleIdx: idx}]
+			return ok
+		},
+		Sink:   sink,
+		Seed:   uint64(run.ID),
+		Logger: a.logger,
+	})
+	prog.finish()
+	werr := writer.Close(context.WithoutCancel(ctx))
+	rep.Metrics.InputTokens, rep.Metrics.OutputTokens = state.inTok.Load(), state.outTok.Load()
+	if err := a.recordIdentities(context.WithoutCancel(ctx), targetID, run.ID, state); err != nil {
+		a.logger.Warn("record identities", "err", err)
+	}
+	if id := state.dominant(); id != nil {
+		rep.Identity = toReportIdentity(*id)
+	}
+	if werr != nil {
+		return nil, configError(fmt.Errorf("store samples of run %d: %w", run.ID, werr))
+	}
+	switch cause := context.Cause(runCtx); {
+	case state.pinErr != nil && !t.cfg.Pin.Warn():
+		return a.finishPinned(context.WithoutCancel(ctx), rep, run, targetID, *state.firstIdentity(), state.pinErr, t)
+	case budgetHit.Load():
+		return a.finishStopped(context.WithoutCancel(ctx), rep, run, fmt.Sprintf("budget cap of $%.2f reached; resume with --resume %d after raising max_cost_usd", a.cfg.MaxCostUSD, run.ID))
+	case ctx.Err() != nil:
+		return a.finishStopped(context.WithoutCancel(ctx), rep, run, fmt.Sprintf("interrupted; finish it with: driftwatch run --resume %d", run.ID))
+	case runErr != nil && cause == nil:
+		return nil, configError(fmt.Errorf("run %d: %w", run.ID, runErr))
+	}
+	confirm := a.cfg.Drift.Confirm
+	if p.Confirm != nil {
+		confirm = *p.Confirm
+	}
+	if err := a.analyzeAndFinish(ctx, rep, run, suiteID, targetID, baseline, k, state.pinErr); err != nil {
+		return nil, err
+	}
+	if confirm && rep.Verdict == string(drift.Drift) && p.Trigger != storage.TriggerConfirm {
+		if err := a.confirm(ctx, pr, p, rep); err != nil {
+			return nil, err
+		}
+	}
+	rep.FinishedAt = time.Now()
+	rep.WallSeconds = rep.FinishedAt.Sub(start).Seconds()
+	return rep, nil
+}
+
+var errBudget = errors.New("budget cap reached")
+
+func caseRows(cases []eval.Case) []storage.Case {
+	rows := make([]storage.Case, len(cases))
+	for i, c := range cases {
+		rows[i] = storage.Case{Key: c.ID, ContentHash: c.Hash}
+	}
+	return rows
+}
+
+// sampleRow converts a runner result into a storage row, with the behaviour
+// flags the drift engine compares.
+func (a *App) sampleRow(runID int64, r eval.SampleResult) (storage.Sample, string, *eval.Identity) {
+	row := storage.Sample{
+		RunID:     runID,
+		CaseKey:   r.Case,
+		CaseHash:  r.CaseHash,
+		SampleIdx: r.Index,
+		Output:    r.Output,
+		Error:     r.Err,
+		ErrorKind: string(r.ErrorKind),
+		Outcome:   string(r.Outcome),
+		Passed:    r.Outcome == eval.Passed,
+		CostUSD:   r.CostUSD,
+	}
+	if r.Outcome == eval.Skipped {
+		row.Error = ""
+	}
+	if r.Outcome != eval.Errored {
+		score := r.Score
+		row.Score = &score
+		row.Refused = check.IsRefusal(r.Output)
+		row.JSONValid = check.JSONValid(r.Output)
+		row.CodeFence = check.HasCodeFence(r.Output)
+	}
+	if len(r.Checks) > 0 {
+		row.Checks, _ = json.Marshal(r.Checks)
+	}
+	if r.HasAnswer {
+		ans := r.Answer
+		row.Answer = &ans
+	}
+	if r.Request != nil {
+		row.Request, _ = json.Marshal(r.Request)
+	}
+	row.InputTokens, row.OutputTokens = r.Usage.InputTokens, r.Usage.OutputTokens
+	var (
+		idHash string
+		id     *eval.Identity
+	)
+	if resp := r.Response; resp != nil {
+		row.LatencyMS = float64(resp.Latency) / float64(time.Millisecond)
+		row.FinishReason = resp.FinishReason
+		if len(resp.Raw) > 0 && json.Valid(resp.Raw) {
+			row.Raw = resp.Raw
+		}
+		if row.OutputTokens == 0 {
+			row.OutputTokens = provider.EstimateTokens(r.Output)
+		}
+		id = &resp.Identity
+		idHash = identityHash(resp.Identity)
+		row.Identity, _ = json.Marshal(resp.Identity)
+		row.IdentityHash = idHash
+	}
+	return row, idHash, id
+}
+
+// identityHash digests the parts of an identity that say which model
+// answered.
+func identityHash(id eval.Identity) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s", id.Provider, id.RequestedModel, id.ResolvedModel, id.Fingerprint, id.Digest)
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+func (s *runState) dominant() *eval.Identity {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	best, n := "", -1
+	for h, c := range s.idCount {
+		if c > n || (c == n && h < best) {
+			best, n = h, c
+		}
+	}
+	if n < 0 {
+		return nil
+	}
+	id := s.identities[best]
+	return &id
+}
+
+func (s *runState) firstIdentity() *eval.Identity {
+	if id := s.dominant(); id != nil {
+		return id
+	}
+	return &eval.Identity{}
+}
+
+func (a *App) recordIdentities(ctx context.Context, targetID, runID int64, s *runState) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for h, id := range s.identities {
+		b, _ := json.Marshal(id)
+		errs = append(errs, a.store.RecordIdentity(ctx, targetID, runID, h, b))
+	}
+	return errors.Join(errs...)
+}
+
+func toReportIdentity(id eval.Identity) *report.Identity {
+	return &report.Identity{Provider: id.Provider, RequestedModel: id.RequestedModel, ResolvedModel: id.ResolvedModel,
+		Fingerprint: id.Fingerprint, Digest: id.Digest, Extra: id.Extra}
+}
+
+// baselineOf returns the active baseline and the identity most often seen in
+// its samples (nil when there is no baseline).
+func (a *App) baselineOf(ctx context.Context, suiteID, targetID int64) (*storage.Baseline, *eval.Identity, error) {
+	bl, err := a.store.ActiveBaseline(ctx, suiteID, targetID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	id, err := a.runIdentity(ctx, targetID, bl.RunIDs)
+	return &bl, id, err
+}
+
+// runIdentity finds the identity recorded last for the given runs.
+func (a *App) runIdentity(ctx context.Context, targetID int64, runIDs []int64) (*eval.Identity, error) {
+	hist, err := a.store.IdentityHistory(ctx, targetID)
+	if err != nil {
+		return nil, err
+	}
+	var best *storage.Identity
+	for i := range hist {
+		h := &hist[i]
+		if h.LastRunID != nil && slices.Contains(runIDs, *h.LastRunID) || h.FirstRunID != nil && slices.Contains(runIDs, *h.FirstRunID) {
+			if best == nil || h.LastSeen.After(best.LastSeen) {
+				best = h
+			}
+		}
+	}
+	if best == nil {
+		return nil, nil
+	}
+	var id eval.Identity
+	if err := json.Unmarshal(best.Identity, &id); err != nil {
+		return nil, fmt.Errorf("decode identity %s: %w", best.IdentityHash, err)
+	}
+	return &id, nil
+}
+
+func (a *App) finishStopped(ctx context.Context, rep *report.Report, run storage.Run, reason string) (*report.Report, error) {
+	rep.Status, rep.Verdict, rep.Reason = storage.RunStopped, string(drift.Inconclusive), reason
+	err := a.store.FinishRun(ctx, run.ID, storage.FinishRun{Status: storage.RunStopped, Verdict: rep.Verdict, Reason: reason,
+		CostUSD: rep.Metrics.CostUSD})
+	fmt.Fprintf(a.stderr, "run %d stopped: %s\n", run.ID, reason)
+	rep.FinishedAt = time.Now()
+	return rep, configErrorIf(err)
+}
+
+func configErrorIf(err error) error {
+	if err == nil {
+		return nil
+	}
+	return configError(err)
+}
+
+func (a *App) finishPinned(ctx context.Context, rep *report.Report, run storage.Run, targetID int64, id eval.Identity, pinErr error, t *targetRef) (*report.Report, error) {
+	b, _ := json.Marshal(id)
+	h := identityHash(id)
+	if err := a.store.RecordIdentity(ctx, targetID, run.ID, h, b); err != nil {
+		a.logger.Warn("record identity", "err", err)
+	}
+	rep.Identity = toReportIdentity(id)
+	rep.IdentityChanged, rep.PinViolated = true, true
+	rep.Status, rep.Verdict = storage.RunFailed, string(drift.Inconclusive)
+	rep.Reason = "pinned identity mismatch: " + pinErr.Error() + "; the run was stopped before comparing"
+	rep.Findings = []drift.Finding{{Metric: drift.MetricIdentity, Scope: drift.ScopeSuite, Statistic: "pin",
+		Verdict: drift.IdentityChanged, Reason: pinErr.Error(), P: 0, Q: 0}}
+	if err := a.store.InsertFindings(ctx, run.ID, storageFindings(rep.Findings, nil)); err != nil {
+		return nil, configError(err)
+	}
+	summary, _ := json.Marshal(rep)
+	err := a.store.FinishRun(ctx, run.ID, storage.FinishRun{Status: storage.RunFailed, Verdict: string(drift.IdentityChanged),
+		Reason: rep.Reason, Summary: summary, Error: pinErr.Error()})
+	fmt.Fprintf(a.stderr, "run %d stopped: %s\n", run.ID, rep.Reason)
+	rep.FinishedAt = time.Now()
+	return rep, configErrorIf(err)
+}
+
+func storageFindings(fs []drift.Finding, baselineRunIDs []int64) []storage.Finding {
+	out := make([]storage.Finding, len(fs))
+	for i, f := range fs {
+		ex, _ := json.Marshal(f.Examples)
+		sf := storage.Finding{BaselineRunIDs: baselineRunIDs, Scope: f.Scope, Metric: f.Metric, Statistic: f.Statistic,
+			P: f.P, Q: f.Q, Effect: f.Effect, BaselineValue: f.Baseline, CurrentValue: f.Current,
+			Verdict: string(f.Verdict), Reason: f.Reason, Examples: ex}
+		sf.CILow, sf.CIHigh = nan, nan
+		if f.CI != nil {
+			sf.CILow, sf.CIHigh = f.CI.Low, f.CI.High
+		}
+		out[i] = sf
+	}
+	return out
+}

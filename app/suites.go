@@ -1,0 +1,134 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/driftwatch/driftwatch/drift"
+	"github.com/driftwatch/driftwatch/eval"
+	"github.com/driftwatch/driftwatch/eval/check"
+	"github.com/driftwatch/driftwatch/eval/yamlsuite"
+	"github.com/driftwatch/driftwatch/report"
+	"github.com/driftwatch/driftwatch/storage"
+)
+
+// Suites loads the config's YAML suites and adds the registry's Go suites.
+// A name used by both is an error.
+func (a *App) Suites() ([]eval.Suite, error) {
+	opts, err := a.checkOptions()
+	if err != nil {
+		return nil, err
+	}
+	var out []eval.Suite
+	if len(a.cfg.Suites) > 0 {
+		ys, err := yamlsuite.LoadPaths(a.cfg.SuitePaths(), yamlsuite.Options{Check: opts})
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range ys {
+			out = append(out, s)
+		}
+	}
+	for _, s := range a.registry.Suites() {
+		for _, y := range out {
+			if y.Name() == s.Name() {
+				return nil, fmt.Errorf("suite %q is defined both in YAML and in Go", s.Name())
+			}
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// checkOptions gives checks their judge and embedder targets.
+func (a *App) checkOptions() (check.Options, error) {
+	var opts check.Options
+	if a.cfg.Judge != "" {
+		refs, err := a.targets([]string{a.cfg.Judge})
+		if err != nil {
+			return opts, err
+		}
+		opts.Judge = refs[0].target
+	}
+	return opts, nil
+}
+
+// confirm re-runs a drifted suite once (fresh samples) before the verdict is
+// final. The DRIFT verdict stands only when the confirmation run drifts too;
+// otherwise the first run's verdict becomes STABLE with the reason noted.
+func (a *App) confirm(ctx context.Context, pr pair, p RunParams, rep *report.Report) error {
+	cp := p
+	cp.Trigger, cp.Resume, cp.Confirm = storage.TriggerConfirm, 0, nil
+	fmt.Fprintf(a.stderr, "%s@%s: DRIFT; confirming with a fresh run...\n", pr.suite.Name(), pr.target.cfg.Name)
+	crep, err := a.runPair(ctx, pr, cp)
+	if err != nil {
+		return err
+	}
+	rep.ConfirmRunID = crep.RunID
+	if crep.Verdict == string(drift.Drift) {
+		rep.Reason += fmt.Sprintf(" Confirmed by run %d.", crep.RunID)
+		return nil
+	}
+	rep.Verdict = string(drift.Stable)
+	rep.Reason = fmt.Sprintf("not confirmed: confirmation run %d was %s (first run said: %s)", crep.RunID, crep.Verdict, rep.Reason)
+	return a.store.FinishRun(ctx, rep.RunID, storage.FinishRun{Status: storage.RunCompleted, Verdict: rep.Verdict,
+		Reason: rep.Reason, BaselineRunIDs: rep.BaselineRunIDs, CostUSD: rep.Metrics.CostUSD})
+}
+
+// progress prints a bar on a terminal and a line every 10% otherwise.
+type progress struct {
+	mu       sync.Mutex
+	w        io.Writer
+	on, tty  bool
+	label    string
+	total    int
+	start    time.Time
+	last     time.Time
+	lastTick int
+}
+
+func newProgress(w io.Writer, on bool, label string, total int) *progress {
+	p := &progress{w: w, on: on && total > 0, label: label, total: total, start: time.Now()}
+	if f, ok := w.(interface{ Fd() uintptr }); ok {
+		p.tty = term.IsTerminal(int(f.Fd()))
+	}
+	return p
+}
+
+func (p *progress) update(done, errs int) {
+	if !p.on {
+		return
+	}
+	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tty {
+		if now.Sub(p.last) < 100*time.Millisecond && done < p.total {
+			return
+		}
+		p.last = now
+		const width = 30
+		fill := width * done / p.total
+		rate := float64(done) / now.Sub(p.start).Seconds()
+		fmt.Fprintf(p.w, "\r%s [%s%s] %d/%d samples, %d errors, %.0f/s ", p.label,
+			strings.Repeat("=", fill), strings.Repeat(" ", width-fill), done, p.total, errs, rate)
+		return
+	}
+	tick := 10 * done / p.total
+	if tick > p.lastTick {
+		p.lastTick = tick
+		fmt.Fprintf(p.w, "%s: %d/%d samples (%d%%), %d errors\n", p.label, done, p.total, 100*done/p.total, errs)
+	}
+}
+
+func (p *progress) finish() {
+	if p.on && p.tty {
+		fmt.Fprintln(p.w)
+	}
+}

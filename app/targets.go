@@ -1,0 +1,200 @@
+package app
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/driftwatch/driftwatch/eval"
+	"github.com/driftwatch/driftwatch/provider"
+	"github.com/driftwatch/driftwatch/provider/openai"
+)
+
+// prober is what open-server providers offer: the identity of the served
+// model, read before any case is sent.
+type prober interface {
+	Probe(ctx context.Context) (eval.Identity, error)
+}
+
+// targetRef is a configured target, ready to call.
+type targetRef struct {
+	cfg      *TargetConfig
+	target   eval.Target
+	probe    prober
+	provider string
+	model    string
+	baseURL  string
+	// probed is the identity read from the server before the run; its
+	// digest and details are merged into every response's identity.
+	probed atomic.Pointer[eval.Identity]
+}
+
+// targets builds the named targets (all when names is empty).
+func (a *App) targets(names []string) ([]*targetRef, error) {
+	if len(a.cfg.Targets) == 0 {
+		return nil, fmt.Errorf("config %s defines no targets", a.cfg.File)
+	}
+	if len(names) == 0 {
+		for _, t := range a.cfg.Targets {
+			names = append(names, t.Name)
+		}
+	}
+	var out []*targetRef
+	for _, n := range names {
+		tc, err := a.cfg.Target(n)
+		if err != nil {
+			return nil, err
+		}
+		ref, err := a.buildTarget(tc)
+		if err != nil {
+			return nil, fmt.Errorf("%s: target %q: %w", a.cfg.File, n, err)
+		}
+		out = append(out, ref)
+	}
+	return out, nil
+}
+
+func (a *App) prices() provider.Prices {
+	p := provider.DefaultPrices()
+	if len(a.cfg.Prices) > 0 {
+		extra := provider.Prices{}
+		for m, pr := range a.cfg.Prices {
+			extra[m] = provider.Price{Input: pr.Input, Output: pr.Output}
+		}
+		p = p.With(extra)
+	}
+	return p
+}
+
+func (a *App) buildTarget(tc *TargetConfig) (*targetRef, error) {
+	key := tc.APIKey
+	if tc.APIKeyFile != "" {
+		b, err := os.ReadFile(tc.APIKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("api_key_file: %w", err)
+		}
+		key = strings.TrimSpace(string(b))
+	}
+	retry := provider.Retry{}
+	if tc.Retries != nil {
+		retry.MaxAttempts = *tc.Retries + 1
+	}
+	prices := a.prices()
+	prov := cmp.Or(tc.Provider, "openai")
+	ref := &targetRef{cfg: tc, provider: prov, model: cmp.Or(tc.Model, tc.Deployment)}
+	var t eval.Target
+	switch prov {
+	case "anthropic":
+		c, err := newAnthropic(tc, key, retry, prices, a)
+		if err != nil {
+			return nil, err
+		}
+		t = c
+	default:
+		c, err := openai.New(openai.Config{
+			Name:       tc.Name,
+			Flavor:     prov,
+			BaseURL:    tc.BaseURL,
+			Model:      tc.Model,
+			APIKey:     provider.Secret(key),
+			APIVersion: tc.APIVersion,
+			Deployment: tc.Deployment,
+			Headers:    tc.Headers,
+			Timeout:    cmp.Or(tc.Timeout, TimeoutDefault),
+			Retry:      retry,
+			Prices:     &prices,
+		}, a.logger)
+		if err != nil {
+			return nil, err
+		}
+		t = c
+	}
+	ref.baseURL = tc.BaseURL
+	if p, ok := t.(prober); ok {
+		ref.probe = p
+	}
+	if tc.RPM > 0 || tc.TPM > 0 {
+		t = provider.Limit(t, provider.LimitConfig{RPM: tc.RPM, TPM: tc.TPM})
+	}
+	params := tc.Params
+	stream := tc.Stream
+	ref.target = eval.TargetFunc(func(ctx context.Context, req *eval.Request) (*eval.Response, error) {
+		r := *req
+		r.Params = params.Merge(req.Params)
+		r.Stream = r.Stream || stream
+		resp, err := t.Complete(ctx, &r)
+		if resp != nil {
+			if id := ref.probed.Load(); id != nil {
+				mergeIdentity(&resp.Identity, id)
+			}
+		}
+		return resp, err
+	})
+	return ref, nil
+}
+
+// probeIdentity reads an open server's identity; nil when the target cannot
+// be probed.
+func (t *targetRef) probeIdentity(ctx context.Context) (*eval.Identity, error) {
+	if t.probe == nil {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, cmp.Or(t.cfg.Timeout, 30*time.Second))
+	defer cancel()
+	id, err := t.probe.Probe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t.probed.Store(&id)
+	return &id, nil
+}
+
+// mergeIdentity fills what a response does not say from the probed identity.
+func mergeIdentity(dst *eval.Identity, probed *eval.Identity) {
+	dst.Digest = cmp.Or(dst.Digest, probed.Digest)
+	dst.ResolvedModel = cmp.Or(dst.ResolvedModel, probed.ResolvedModel)
+	for k, v := range probed.Extra {
+		if _, ok := dst.Extra[k]; !ok {
+			if dst.Extra == nil {
+				dst.Extra = map[string]string{}
+			}
+			dst.Extra[k] = v
+		}
+	}
+}
+
+// checkPin compares an observed identity with the target's pin. A pin on the
+// baseline compares with the baseline's identity (nothing to compare on the
+// first run).
+func (t *targetRef) checkPin(id eval.Identity, baseline *eval.Identity) error {
+	pin := t.cfg.Pin
+	if pin == nil {
+		return nil
+	}
+	if pin.Baseline {
+		if baseline == nil {
+			return nil
+		}
+		switch {
+		case baseline.Digest != "" && id.Digest != "" && baseline.Digest != id.Digest:
+			return fmt.Errorf("digest %s, baseline had %s", id.Digest, baseline.Digest)
+		case baseline.ResolvedModel != "" && id.ResolvedModel != "" && baseline.ResolvedModel != id.ResolvedModel:
+			return fmt.Errorf("resolved model %s, baseline had %s", id.ResolvedModel, baseline.ResolvedModel)
+		}
+		return nil
+	}
+	switch {
+	case pin.Model != "" && id.ResolvedModel != "" && id.ResolvedModel != pin.Model:
+		return fmt.Errorf("resolved model %s, pinned %s", id.ResolvedModel, pin.Model)
+	case pin.Digest != "" && id.Digest != "" && id.Digest != pin.Digest:
+		return fmt.Errorf("digest %s, pinned %s", id.Digest, pin.Digest)
+	case len(pin.Fingerprints) > 0 && id.Fingerprint != "" && !slices.Contains(pin.Fingerprints, id.Fingerprint):
+		return fmt.Errorf("system fingerprint %s, pinned %s", id.Fingerprint, strings.Join(pin.Fingerprints, ", "))
+	}
+	return nil
+}

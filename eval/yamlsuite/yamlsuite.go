@@ -1,0 +1,644 @@
+// Package yamlsuite loads suites written as YAML plus an optional dataset
+// (DESIGN.md section 13, a contract) into eval.Suite values.
+//
+// A suite file names a prompt template (Go text/template over the case's
+// variables), an optional system prompt or a list of messages, sampling
+// params, samples per case, checks (eval/check specs whose string values are
+// templates too), an optional answer extractor, and cases given inline and/or
+// in a JSONL or CSV dataset. Every template is rendered when the suite loads,
+// so a reference to a missing variable is reported with the file and line of
+// the case before anything is sent to a model.
+package yamlsuite
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"text/template"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/driftwatch/driftwatch/eval"
+	"github.com/driftwatch/driftwatch/eval/check"
+	"github.com/driftwatch/driftwatch/eval/extract"
+	"github.com/driftwatch/driftwatch/internal/yamldoc"
+)
+
+// Options are the dependencies some checks need.
+type Options struct {
+	Check check.Options
+}
+
+// file is the YAML suite format.
+type file struct {
+	Name        string         `yaml:"name"`
+	Description string         `yaml:"description"`
+	Samples     int            `yaml:"samples"`
+	Params      eval.Params    `yaml:"params"`
+	System      string         `yaml:"system"`
+	Prompt      string         `yaml:"prompt"`
+	Messages    []message      `yaml:"messages"`
+	Tools       []tool         `yaml:"tools"`
+	Dataset     string         `yaml:"dataset"`
+	Extract     *extract.Spec  `yaml:"extract"`
+	Checks      []yaml.Node    `yaml:"checks"`
+	Threshold   *float64       `yaml:"threshold"`
+	Tags        []string       `yaml:"tags"`
+	Vars        map[string]any `yaml:"vars"`
+	Cases       []caseSpec     `yaml:"cases"`
+}
+
+type message struct {
+	Role    string `yaml:"role"`
+	Content string `yaml:"content"`
+}
+
+type tool struct {
+	Name        string         `yaml:"name"`
+	Description string         `yaml:"description"`
+	Parameters  map[string]any `yaml:"parameters"`
+}
+
+type caseSpec struct {
+	ID        string         `yaml:"id"`
+	Vars      map[string]any `yaml:"vars"`
+	Prompt    string         `yaml:"prompt"`
+	System    *string        `yaml:"system"`
+	Messages  []message      `yaml:"messages"`
+	Params    *eval.Params   `yaml:"params"`
+	Checks    []yaml.Node    `yaml:"checks"`
+	Threshold *float64       `yaml:"threshold"`
+	Extract   *extract.Spec  `yaml:"extract"`
+	Tags      []string       `yaml:"tags"`
+}
+
+// Suite is a loaded YAML suite.
+type Suite struct {
+	name        string
+	File        string
+	Description string
+	samples     int
+	cases       []eval.Case
+	requests    map[string]*eval.Request
+}
+
+// Name implements eval.Suite.
+func (s *Suite) Name() string { return s.name }
+
+// Cases implements eval.Suite.
+func (s *Suite) Cases() []eval.Case { return s.cases }
+
+// Request returns the request a case sends (nil for an unknown id). Dry
+// runs use it to estimate tokens and cost.
+func (s *Suite) Request(caseID string) *eval.Request { return s.requests[caseID] }
+
+// Samples implements eval.SuiteInfo.
+func (s *Suite) Samples() int { return s.samples }
+
+// Load reads one suite file. The error, if any, is a yamldoc.Errors listing
+// every problem found, each with file:line.
+func Load(path string, opts Options) (*Suite, error) {
+	doc, err := yamldoc.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var f file
+	if err := doc.Decode(&f, nil); err != nil {
+		return nil, err
+	}
+	l := loader{doc: doc, f: &f, opts: opts, tmpls: map[string]*template.Template{}}
+	return l.load()
+}
+
+// LoadPaths loads every suite in paths (files, or folders searched for
+// *.yaml / *.yml files, non-recursively into hidden folders or datasets).
+// Suite names must be unique. All problems of all files are reported together.
+func LoadPaths(paths []string, opts Options) ([]*Suite, error) {
+	files, err := SuiteFiles(paths)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		out    []*Suite
+		errs   yamldoc.Errors
+		byName = map[string]string{}
+	)
+	for _, p := range files {
+		s, err := Load(p, opts)
+		if err != nil {
+			var es yamldoc.Errors
+			var e *yamldoc.Error
+			switch {
+			case errors.As(err, &es):
+				errs = append(errs, es...)
+			case errors.As(err, &e):
+				errs = append(errs, e)
+			default:
+				errs = append(errs, &yamldoc.Error{File: p, Msg: err.Error()})
+			}
+			continue
+		}
+		if prev, dup := byName[s.name]; dup {
+			errs = append(errs, &yamldoc.Error{File: p, Line: 1, Field: "name", Msg: fmt.Sprintf("duplicate suite name %q (also in %s)", s.name, prev)})
+			continue
+		}
+		byName[s.name] = p
+		out = append(out, s)
+	}
+	return out, errs.Err()
+}
+
+// SuiteFiles expands folders into the suite files they contain, sorted.
+func SuiteFiles(paths []string) ([]string, error) {
+	var files []string
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("suite path %s: %w", p, err)
+		}
+		if !st.IsDir() {
+			files = append(files, p)
+			continue
+		}
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() && path != p && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata") {
+				return filepath.SkipDir
+			}
+			if !d.IsDir() && (strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml")) {
+				files = append(files, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("walk %s: %w", p, err)
+		}
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+type loader struct {
+	doc   *yamldoc.Doc
+	f     *file
+	opts  Options
+	errs  yamldoc.Errors
+	tmpls map[string]*template.Template
+}
+
+// row is one case before rendering, with where it came from.
+type row struct {
+	spec caseSpec
+	file string
+	line int
+	path []any // YAML path for inline cases
+}
+
+var idRE = regexp.MustCompile(`^[A-Za-z0-9_.:@+-]+(/[A-Za-z0-9_.:@+-]+)*$`)
+
+func (l *loader) errorf(path []any, format string, args ...any) {
+	l.errs = append(l.errs, l.doc.Errorf(path, format, args...))
+}
+
+func (l *loader) load() (*Suite, error) {
+	f := l.f
+	if f.Name == "" {
+		l.errorf([]any{"name"}, "a suite needs a name")
+	} else if strings.ContainsAny(f.Name, "/ \t") {
+		l.errorf([]any{"name"}, "suite name %q must not contain slashes or spaces", f.Name)
+	}
+	if f.Samples < 0 {
+		l.errorf([]any{"samples"}, "must be at least 1")
+	}
+	if f.Prompt == "" && len(f.Messages) == 0 {
+		hasOwn := len(f.Cases) > 0
+		for _, c := range f.Cases {
+			if c.Prompt == "" && len(c.Messages) == 0 {
+				hasOwn = false
+			}
+		}
+		if !hasOwn {
+			l.errorf([]any{"prompt"}, "a suite needs a prompt (or messages), at the top or in every case")
+		}
+	}
+	for i, m := range f.Messages {
+		l.checkRole(m.Role, []any{"messages", i, "role"})
+	}
+	var rows []row
+	for i, c := range f.Cases {
+		rows = append(rows, row{spec: c, file: l.doc.File, line: l.doc.Line("cases", i), path: []any{"cases", i}})
+	}
+	if f.Dataset != "" {
+		ds := f.Dataset
+		if !filepath.IsAbs(ds) {
+			ds = filepath.Join(filepath.Dir(l.doc.File), ds)
+		}
+		dr, err := readDataset(ds)
+		if err != nil {
+			l.errorf([]any{"dataset"}, "%v", err)
+		}
+		rows = append(rows, dr...)
+	}
+	if len(rows) == 0 && len(l.errs) == 0 {
+		l.errorf([]any{"cases"}, "a suite needs cases (inline cases: or a dataset:)")
+	}
+	var extractor eval.Extractor
+	if f.Extract != nil {
+		ex, err := extract.New(*f.Extract)
+		if err != nil {
+			l.errorf([]any{"extract"}, "%v", err)
+		}
+		extractor = ex
+	}
+	tools, err := convertTools(f.Tools)
+	if err != nil {
+		l.errorf([]any{"tools"}, "%v", err)
+	}
+	s := &Suite{name: f.Name, File: l.doc.File, Description: f.Description, samples: f.Samples, requests: map[string]*eval.Request{}}
+	ids := map[string]row{}
+	for _, r := range rows {
+		c, req, ok := l.buildCase(r, extractor, tools)
+		if !ok {
+			continue
+		}
+		if prev, dup := ids[c.ID]; dup {
+			l.rowErrorf(r, "id", "duplicate case id %q (first at %s:%d)", c.ID, prev.file, prev.line)
+			continue
+		}
+		ids[c.ID] = r
+		s.cases = append(s.cases, c)
+		s.requests[c.ID] = req
+	}
+	if err := l.errs.Err(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (l *loader) checkRole(role string, path []any) {
+	switch role {
+	case eval.RoleSystem, eval.RoleUser, eval.RoleAssistant:
+	default:
+		l.errorf(path, "unknown role %q (want system, user or assistant)", role)
+	}
+}
+
+func (l *loader) rowErrorf(r row, field, format string, args ...any) {
+	if r.path != nil {
+		p := append(append([]any{}, r.path...), field)
+		l.errorf(p, format, args...)
+		return
+	}
+	l.errs = append(l.errs, &yamldoc.Error{File: r.file, Line: r.line, Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+// buildCase renders the templates of one row and compiles its checks.
+func (l *loader) buildCase(r row, suiteEx eval.Extractor, tools []eval.Tool) (eval.Case, *eval.Request, bool) {
+	f, cs := l.f, r.spec
+	vars := map[string]any{}
+	for k, v := range f.Vars {
+		vars[k] = v
+	}
+	for k, v := range cs.Vars {
+		vars[k] = v
+	}
+	vars["id"] = cs.ID
+	nerr := len(l.errs)
+	render := func(field, text string) string {
+		if !strings.Contains(text, "{{") {
+			return text
+		}
+		out, err := l.render(text, vars)
+		if err != nil {
+			l.rowErrorf(r, field, "%v", err)
+		}
+		return out
+	}
+
+	var msgs []eval.Message
+	system := f.System
+	if cs.System != nil {
+		system = *cs.System
+	}
+	if system != "" {
+		msgs = append(msgs, eval.Message{Role: eval.RoleSystem, Content: render("system", system)})
+	}
+	switch {
+	case len(cs.Messages) > 0:
+		for i, m := range cs.Messages {
+			if r.path != nil {
+				l.checkRole(m.Role, append(append([]any{}, r.path...), "messages", i, "role"))
+			}
+			msgs = append(msgs, eval.Message{Role: m.Role, Content: render("messages", m.Content)})
+		}
+	case cs.Prompt != "":
+		msgs = append(msgs, eval.Message{Role: eval.RoleUser, Content: render("prompt", cs.Prompt)})
+	case len(f.Messages) > 0:
+		for _, m := range f.Messages {
+			msgs = append(msgs, eval.Message{Role: m.Role, Content: render("messages", m.Content)})
+		}
+	default:
+		msgs = append(msgs, eval.Message{Role: eval.RoleUser, Content: render("prompt", f.Prompt)})
+	}
+	params := f.Params
+	if cs.Params != nil {
+		params = params.Merge(*cs.Params)
+	}
+
+	checkNodes := append(append([]yaml.Node{}, f.Checks...), cs.Checks...)
+	var (
+		checks    []eval.Checker
+		weights   []float64
+		specsJSON []json.RawMessage
+	)
+	for i := range checkNodes {
+		n := l.renderNode(&checkNodes[i], vars, r)
+		var spec check.Spec
+		if err := n.Decode(&spec); err != nil {
+			l.rowErrorf(r, "checks", "check %d: %v", i+1, err)
+			continue
+		}
+		c, err := check.New(spec, l.opts.Check)
+		if err != nil {
+			l.errs = append(l.errs, &yamldoc.Error{File: l.doc.File, Line: checkNodes[i].Line, Field: "checks", Msg: caseLabel(cs.ID) + err.Error()})
+			continue
+		}
+		checks = append(checks, c)
+		weights = append(weights, spec.Weight)
+		b, _ := json.Marshal(spec)
+		specsJSON = append(specsJSON, b)
+	}
+	threshold := f.Threshold
+	if cs.Threshold != nil {
+		threshold = cs.Threshold
+	}
+	if threshold != nil && len(checks) > 0 {
+		ws := make([]check.WeightedCheck, len(checks))
+		for i, c := range checks {
+			ws[i] = check.WeightedCheck{Check: c, Weight: weights[i]}
+		}
+		checks = []eval.Checker{check.Weighted(ws, *threshold)}
+	}
+	ex := suiteEx
+	if cs.Extract != nil {
+		e, err := extract.New(*cs.Extract)
+		if err != nil {
+			l.rowErrorf(r, "extract", "%v", err)
+		}
+		ex = e
+	}
+	if len(l.errs) > nerr {
+		return eval.Case{}, nil, false
+	}
+
+	req := &eval.Request{Messages: msgs, Params: params, Tools: tools}
+	h := sha256.New()
+	_ = json.NewEncoder(h).Encode(struct {
+		Req     *eval.Request
+		Checks  []json.RawMessage
+		Extract any
+		T       *float64
+	}{req, specsJSON, extractSpec(f, cs), threshold})
+	hash := hex.EncodeToString(h.Sum(nil))[:16]
+	id := cs.ID
+	if id == "" {
+		id = hash
+	} else if !idRE.MatchString(id) {
+		l.rowErrorf(r, "id", "case id %q may only contain letters, digits, _ . : @ + - and /", id)
+		return eval.Case{}, nil, false
+	}
+	tags := append(append([]string{}, f.Tags...), cs.Tags...)
+	return eval.Case{
+		ID:   id,
+		Hash: hash,
+		Tags: tags,
+		File: r.file,
+		Line: r.line,
+		Func: caseFunc(req, checks, ex),
+	}, req, true
+}
+
+func caseLabel(id string) string {
+	if id == "" {
+		return ""
+	}
+	return fmt.Sprintf("case %q: ", id)
+}
+
+func extractSpec(f *file, cs caseSpec) any {
+	if cs.Extract != nil {
+		return cs.Extract
+	}
+	return f.Extract
+}
+
+// caseFunc is what runs for each sample of a YAML case: one call, the checks
+// on its output, and the extraction. The request is built once at load.
+func caseFunc(req *eval.Request, checks []eval.Checker, ex eval.Extractor) func(*eval.T) {
+	return func(t *eval.T) {
+		resp := t.ChatRequest(req)
+		if len(checks) > 0 {
+			t.Check(resp.Text, checks...)
+		}
+		if ex != nil {
+			t.Extract(resp.Text, ex)
+		}
+	}
+}
+
+func (l *loader) render(text string, vars map[string]any) (string, error) {
+	tm, ok := l.tmpls[text]
+	if !ok {
+		var err error
+		tm, err = template.New("t").Option("missingkey=error").Parse(text)
+		if err != nil {
+			return "", fmt.Errorf("bad template %q: %v", text, trimTemplateErr(err))
+		}
+		l.tmpls[text] = tm
+	}
+	var b bytes.Buffer
+	if err := tm.Execute(&b, vars); err != nil {
+		return "", trimTemplateErr(err)
+	}
+	return b.String(), nil
+}
+
+var missingKeyRE = regexp.MustCompile(`map has no entry for key "([^"]+)"`)
+
+func trimTemplateErr(err error) error {
+	msg := err.Error()
+	if m := missingKeyRE.FindStringSubmatch(msg); m != nil {
+		return fmt.Errorf("template refers to missing variable %q", m[1])
+	}
+	if i := strings.Index(msg, ": "); strings.HasPrefix(msg, "template: ") && i >= 0 {
+		msg = msg[i+2:]
+	}
+	return errors.New(msg)
+}
+
+// renderNode returns a copy of n whose string scalars are rendered as
+// templates.
+func (l *loader) renderNode(n *yaml.Node, vars map[string]any, r row) *yaml.Node {
+	c := *n
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if strings.Contains(n.Value, "{{") {
+			v, err := l.render(n.Value, vars)
+			if err != nil {
+				l.errs = append(l.errs, &yamldoc.Error{File: l.doc.File, Line: n.Line, Field: "checks", Msg: caseLabel(r.spec.ID) + err.Error()})
+			}
+			c.Value = v
+		}
+	case yaml.MappingNode, yaml.SequenceNode:
+		c.Content = make([]*yaml.Node, len(n.Content))
+		for i, ch := range n.Content {
+			c.Content[i] = l.renderNode(ch, vars, r)
+		}
+	}
+	return &c
+}
+
+func convertTools(ts []tool) ([]eval.Tool, error) {
+	var out []eval.Tool
+	for _, t := range ts {
+		if t.Name == "" {
+			return nil, errors.New("a tool needs a name")
+		}
+		var params json.RawMessage
+		if t.Parameters != nil {
+			b, err := json.Marshal(normalize(t.Parameters))
+			if err != nil {
+				return nil, fmt.Errorf("tool %q parameters: %v", t.Name, err)
+			}
+			params = b
+		}
+		out = append(out, eval.Tool{Name: t.Name, Description: t.Description, Parameters: params})
+	}
+	return out, nil
+}
+
+// normalize turns yaml's map[string]any trees into JSON-encodable values.
+func normalize(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = normalize(e)
+		}
+		return m
+	case map[any]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[fmt.Sprint(k)] = normalize(e)
+		}
+		return m
+	case []any:
+		for i := range x {
+			x[i] = normalize(x[i])
+		}
+		return x
+	default:
+		return v
+	}
+}
+
+// readDataset reads a JSONL or CSV dataset; each row becomes a case whose
+// variables are the row's fields. An "id" field names the case.
+func readDataset(path string) ([]row, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("dataset file %s not found", path)
+		}
+		return nil, fmt.Errorf("open dataset: %v", err)
+	}
+	defer fh.Close()
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".jsonl", ".ndjson":
+		return readJSONL(path, fh)
+	case ".csv":
+		return readCSV(path, fh)
+	default:
+		return nil, fmt.Errorf("dataset %s: unsupported format (want .jsonl or .csv)", path)
+	}
+}
+
+func readJSONL(path string, r io.Reader) ([]row, error) {
+	var rows []row
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
+	line := 0
+	for sc.Scan() {
+		line++
+		b := bytes.TrimSpace(sc.Bytes())
+		if len(b) == 0 {
+			continue
+		}
+		var vars map[string]any
+		if err := json.Unmarshal(b, &vars); err != nil {
+			return nil, fmt.Errorf("%s:%d: invalid JSON: %v", path, line, err)
+		}
+		rows = append(rows, datasetRow(path, line, vars))
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s:%d: %v", path, line+1, err)
+	}
+	return rows, nil
+}
+
+func readCSV(path string, r io.Reader) ([]row, error) {
+	cr := csv.NewReader(r)
+	header, err := cr.Read()
+	if err != nil {
+		return nil, fmt.Errorf("%s:1: read CSV header: %v", path, err)
+	}
+	var rows []row
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		line, _ := cr.FieldPos(0)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", path, err)
+		}
+		vars := make(map[string]any, len(header))
+		for i, h := range header {
+			if i < len(rec) {
+				vars[h] = rec[i]
+			}
+		}
+		rows = append(rows, datasetRow(path, line, vars))
+	}
+	return rows, nil
+}
+
+func datasetRow(path string, line int, vars map[string]any) row {
+	cs := caseSpec{Vars: vars}
+	if id, ok := vars["id"]; ok {
+		switch v := id.(type) {
+		case string:
+			cs.ID = v
+		case float64:
+			cs.ID = strconv.FormatFloat(v, 'f', -1, 64)
+		default:
+			cs.ID = fmt.Sprint(v)
+		}
+	}
+	return row{spec: cs, file: path, line: line}
+}
