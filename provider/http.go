@@ -85,6 +85,11 @@ func SafeMessage(msg string, req *eval.Request, secrets ...Secret) string {
 		if len(s) >= 4 {
 			msg = strings.ReplaceAll(msg, string(s), Redacted)
 		}
+		if len(s) >= 12 {
+			// Servers echo masked keys ("sk-proj-abc***wxyz"): drop any word
+			// that starts like the key.
+			msg = redactPrefixed(msg, string(s[:8]))
+		}
 	}
 	if req != nil {
 		for i := range req.Messages {
@@ -100,6 +105,20 @@ func SafeMessage(msg string, req *eval.Request, secrets ...Secret) string {
 		msg = string(r[:maxMessageRunes]) + "…"
 	}
 	return msg
+}
+
+func redactPrefixed(msg, prefix string) string {
+	for {
+		i := strings.Index(msg, prefix)
+		if i < 0 {
+			return msg
+		}
+		j := i + len(prefix)
+		for j < len(msg) && !strings.ContainsRune(" \t\n\"'`,;", rune(msg[j])) {
+			j++
+		}
+		msg = msg[:i] + Redacted + msg[j:]
+	}
 }
 
 // NewTargetError turns the result of Retry.Do into an *eval.TargetError
