@@ -155,25 +155,26 @@ func validate(s *jsonschema.Schema, v any) error {
 	return nil
 }
 
-// schemaErr flattens a validation error to its first leaf causes.
+// schemaErr flattens a validation error to its first few lines, e.g.
+// "at '/answer': got string, want integer; at '': missing property 'id'".
 func schemaErr(ve *jsonschema.ValidationError) string {
-	var leaves []string
-	var walk func(e *jsonschema.ValidationError)
-	walk = func(e *jsonschema.ValidationError) {
-		if len(leaves) >= 3 {
-			return
+	lines := strings.Split(ve.Error(), "\n")
+	var out []string
+	for _, l := range lines[1:] {
+		l = strings.TrimPrefix(strings.TrimSpace(l), "- ")
+		if l == "" {
+			continue
 		}
-		if len(e.Causes) == 0 {
-			loc := "/" + strings.Join(e.InstanceLocation, "/")
-			leaves = append(leaves, fmt.Sprintf("at %s: %s", loc, e.ErrorKind))
-			return
+		if len(out) == 4 {
+			out = append(out, fmt.Sprintf("and %d more", len(lines)-1-len(out)))
+			break
 		}
-		for _, c := range e.Causes {
-			walk(c)
-		}
+		out = append(out, l)
 	}
-	walk(ve)
-	return strings.Join(leaves, "; ")
+	if len(out) == 0 {
+		return ve.Error()
+	}
+	return strings.Join(out, "; ")
 }
 
 // JSONSchema passes when the output is valid JSON (see JSONValid) that
