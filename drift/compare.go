@@ -302,19 +302,24 @@ func (c *comparer) passRate() {
 	c.res.Metrics = append(c.res.Metrics, Metric{
 		Name: MetricPassRateUp, Baseline: r0, Current: r1, Delta: delta, CI: &ci, P: ptr(pUp),
 	})
+	c.localise(d)
+	// Effect floor (DRIFT_METHOD 4.3): a suite drop of at least MinPassDelta,
+	// or at least one case localised with a drop of at least MinCaseDelta
+	// (a sparse collapse of a few cases is practically significant even
+	// when the suite mean moves less than the floor).
+	floorOK := delta <= -s.MinPassDelta || (delta < 0 && len(c.drifts) > 0)
 	c.cands = append(c.cands, candidate{
 		testable: inf > 0,
-		floorOK:  delta <= -s.MinPassDelta,
+		floorOK:  floorOK,
 		f: Finding{
 			Metric:    MetricPassRate,
 			Scope:     ScopeSuite,
 			Statistic: fmt.Sprintf("CMH z=%.2f (one-sided p=%.3g) + sparse-collapse S=%.1f (Monte Carlo p=%.3g), min-p x2", z, pCMH, sObs, pSparse),
 			Baseline:  r0, Current: r1, Effect: delta, CI: &ci, P: p,
-			Reason:   fmt.Sprintf("pass rate %.3f -> %.3f (delta %+.3f, 95%% CI %+.3f..%+.3f, floor %.3f)", r0, r1, delta, ci.Low, ci.High, -s.MinPassDelta),
+			Reason:   fmt.Sprintf("pass rate %.3f -> %.3f (delta %+.3f, 95%% CI %+.3f..%+.3f, floor %.3f or a localised case)", r0, r1, delta, ci.Low, ci.High, -s.MinPassDelta),
 			Examples: c.flagExamples(d, fPass, false),
 		},
 	})
-	c.localise(d)
 }
 
 // localise runs Boschloo per case and BH at QCase.
