@@ -156,7 +156,7 @@ func validate(s *jsonschema.Schema, v any) error {
 }
 
 // schemaErr flattens a validation error to its first few lines, e.g.
-// "at '/answer': got string, want integer; at '': missing property 'id'".
+// "at '/answer': got string, want integer; at ”: missing property 'id'".
 func schemaErr(ve *jsonschema.ValidationError) string {
 	lines := strings.Split(ve.Error(), "\n")
 	var out []string
