@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -391,5 +390,4 @@ func TestTransportRefused(t *testing.T) {
 	require.Equal(t, eval.ErrTransport, eval.KindOf(err), fmt.Sprint(err))
 	require.Contains(t, err.Error(), "after 2 attempts")
 	require.NotContains(t, err.Error(), "PLANTED")
-	_ = strings.TrimSpace
 }
