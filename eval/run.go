@@ -306,10 +306,15 @@ func (e *runEnv) caseHash(c *Case) string {
 // sample runs one sample of c in a new goroutine and waits for it. done is
 // a channel with a buffer of one, reused across calls.
 func (e *runEnv) sample(ctx context.Context, c *Case, hash string, index int, done chan struct{}) SampleResult {
-	ctx, cancel := context.WithCancel(ctx)
-	s := &sample{target: e.target, filter: e.filter}
+	// One allocation for the sample state and its T.
+	st := &struct {
+		s sample
+		t T
+	}{}
+	s, t := &st.s, &st.t
+	s.target, s.filter = e.target, e.filter
 	s.res = SampleResult{Suite: e.suite, Case: c.ID, CaseHash: hash, Index: index, Started: time.Now()}
-	t := &T{s: s, name: c.ID, ctx: ctx, cancel: cancel, system: e.opts.System, params: e.opts.Params}
+	*t = T{s: s, name: c.ID, base: ctx, system: e.opts.System, params: e.opts.Params}
 	go t.run(c.Func, done)
 	<-done
 

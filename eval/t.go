@@ -29,14 +29,18 @@ type T struct {
 	s      *sample
 	parent *T
 	name   string // case name below the suite: "case" or "case/variant"
-	ctx    context.Context
-	cancel context.CancelFunc
+	// base is the context t.Context derives from. The derived, cancellable
+	// context is created on first use, which most samples never need.
+	base context.Context
 
 	// Guarded by s.mu.
-	failed   bool
-	skipped  bool
-	done     bool
-	cleanups []func()
+	ctx       context.Context
+	cancel    context.CancelFunc
+	cancelled bool // t's context is (or, once created, will be) cancelled
+	failed    bool
+	skipped   bool
+	done      bool
+	cleanups  []func()
 
 	// Case-goroutine only.
 	system string
@@ -67,10 +71,41 @@ func (t *T) Name() string { return t.name }
 // Context returns a context that is cancelled just before the case's Cleanup
 // functions run, or when the run is stopped. Target calls made through T use
 // it.
-func (t *T) Context() context.Context { return t.ctx }
+func (t *T) Context() context.Context {
+	t.s.mu.Lock()
+	defer t.s.mu.Unlock()
+	if t.ctx == nil {
+		t.ctx, t.cancel = context.WithCancel(t.base)
+		if t.cancelled {
+			t.cancel()
+		}
+	}
+	return t.ctx
+}
+
+// callContext is the context of calls made through t: t.Context if it was
+// created, else its parent, which nothing can tell apart while t runs.
+func (t *T) callContext() context.Context {
+	t.s.mu.Lock()
+	defer t.s.mu.Unlock()
+	if t.ctx != nil {
+		return t.ctx
+	}
+	return t.base
+}
+
+// cancelContext cancels t's context, now or when it is created.
+func (t *T) cancelContext() {
+	t.s.mu.Lock()
+	defer t.s.mu.Unlock()
+	t.cancelled = true
+	if t.cancel != nil {
+		t.cancel()
+	}
+}
 
 // Deadline reports the deadline of t.Context, if any.
-func (t *T) Deadline() (time.Time, bool) { return t.ctx.Deadline() }
+func (t *T) Deadline() (time.Time, bool) { return t.base.Deadline() }
 
 // Parallel is accepted for familiarity with testing.T and does nothing:
 // samples already run concurrently, up to the runner's Concurrency limit.
@@ -251,9 +286,8 @@ func (t *T) Run(name string, f func(t *T)) bool {
 	if !t.s.filter.match(full) {
 		return true
 	}
-	ctx, cancel := context.WithCancel(t.ctx)
 	sub := &T{
-		s: t.s, parent: t, name: full, ctx: ctx, cancel: cancel,
+		s: t.s, parent: t, name: full, base: t.callContext(),
 		system: t.system, params: t.params, tools: t.tools,
 	}
 	done := make(chan struct{})
@@ -320,7 +354,7 @@ func (t *T) run(f func(*T), done chan<- struct{}) {
 		t.s.mu.Lock()
 		t.done = true
 		t.s.mu.Unlock()
-		t.cancel()
+		t.cancelContext()
 		t.runCleanups()
 	}()
 	f(t)
@@ -416,13 +450,18 @@ func (t *T) SetTools(tools []Tool) { t.tools = tools }
 // set) and returns the response text. On a target error the sample ends as
 // Errored (see ChatRequest).
 func (t *T) Ask(prompt string) string {
-	var msgs []Message
-	if t.system != "" {
-		msgs = []Message{{Role: RoleSystem, Content: t.system}, {Role: RoleUser, Content: prompt}}
-	} else {
-		msgs = []Message{{Role: RoleUser, Content: prompt}}
+	// One allocation for the request and its messages.
+	a := &struct {
+		req  Request
+		msgs [2]Message
+	}{}
+	a.msgs[0] = Message{Role: RoleSystem, Content: t.system}
+	a.msgs[1] = Message{Role: RoleUser, Content: prompt}
+	a.req = Request{Messages: a.msgs[:], Params: t.params, Tools: t.tools}
+	if t.system == "" {
+		a.req.Messages = a.msgs[1:]
 	}
-	return t.ChatRequest(&Request{Messages: msgs, Params: t.params, Tools: t.tools}).Text
+	return t.ChatRequest(&a.req).Text
 }
 
 // Chat sends msgs with t's parameters and tools, prepending the system
@@ -443,7 +482,7 @@ func (t *T) Chat(msgs ...Message) *Response {
 // KindOf) and the case ends with runtime.Goexit: a target error is never a
 // Failed case. It must be called from the case goroutine.
 func (t *T) ChatRequest(req *Request) *Response {
-	resp, err := t.s.target.Complete(t.ctx, req)
+	resp, err := t.s.target.Complete(t.callContext(), req)
 	if err == nil && resp == nil {
 		err = &TargetError{Kind: ErrMalformed, Err: errors.New("target returned no response and no error")}
 	}
@@ -496,8 +535,9 @@ func (t *T) Check(output string, checks ...Checker) bool {
 	t.s.mu.Unlock()
 
 	all := true
+	ctx := t.callContext()
 	for _, c := range checks {
-		cr := c.Check(t.ctx, in)
+		cr := c.Check(ctx, in)
 		w := cr.Weight
 		if w == 0 {
 			w = 1
