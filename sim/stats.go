@@ -96,8 +96,9 @@ func (w *rateWindow) hit(now time.Time) {
 // Stats is a snapshot of the simulator's counters. Generation requests are
 // POST /v1/chat/completions and POST /v1/messages.
 type Stats struct {
-	// Requests counts generation requests, including those that got an
-	// injected error or were rejected.
+	// Requests counts generation requests that reached a model, including
+	// those that got an injected error. Rejections (bad key, bad body,
+	// unknown model) are counted in Errors only.
 	Requests int64 `json:"requests"`
 	// Served counts generation requests answered with a generated response
 	// (not an injected error, not a rejection).
