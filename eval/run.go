@@ -174,6 +174,7 @@ func Run(ctx context.Context, p RunParams) (RunStats, error) {
 	logger.Info("eval: run starting", "suite", env.suite, "cases", len(sel), "samples", k,
 		"total", total, "concurrency", workers, "seed", p.Seed)
 
+	debug := logger.Enabled(ctx, slog.LevelDebug)
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
@@ -220,6 +221,10 @@ func Run(ctx context.Context, p RunParams) (RunStats, error) {
 					res := env.sample(wctx, c, hashes[sel[job/k]], idx, done)
 					if res.Outcome == Errored && runCtx.Err() != nil && res.ErrorKind == ErrCanceled {
 						return // interrupted, not a real result
+					}
+					if res.Outcome == Errored && debug {
+						logger.Debug("eval: sample errored", "suite", env.suite, "case", c.ID,
+							"index", idx, "kind", res.ErrorKind, "error", res.Err)
 					}
 					if p.Sink != nil {
 						if err := p.Sink(res); err != nil {
