@@ -108,7 +108,7 @@ func TestRegex(t *testing.T) {
 func TestRegexCatastrophicPatternIsLinear(t *testing.T) {
 	t.Parallel()
 	c := check.MustRegex(`(a+)+$`)
-	in := strings.Repeat("a", check.MaxInputBytes-10) + "b"
+	in := strings.Repeat("a", 100_000) + "b" // exponential backtracking would never finish
 	start := time.Now()
 	r := c.Check(context.Background(), out(in))
 	require.Less(t, time.Since(start), 5*time.Second)
