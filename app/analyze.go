@@ -174,7 +174,7 @@ func (a *App) analyzeAndFinish(ctx context.Context, rep *report.Report, run stor
 		}
 		res = firstRunResult(cur.samples, set)
 		if res.Verdict == drift.Baseline {
-			if err := a.store.AcceptBaseline(ctx, storage.AcceptBaseline{SuiteID: suiteID, TargetID: targetID,
+			if _, err := a.store.AcceptBaseline(ctx, storage.AcceptBaseline{SuiteID: suiteID, TargetID: targetID,
 				RunIDs: []int64{run.ID}, AcceptedBy: "driftwatch", Note: "first completed run"}); err != nil {
 				return configError(err)
 			}
@@ -188,7 +188,7 @@ func (a *App) analyzeAndFinish(ctx context.Context, rep *report.Report, run stor
 		}
 		if res.Verdict == drift.Stable && len(bl.RunIDs) < cmp.Or(a.cfg.Baseline.Runs, 1) {
 			ids := append(append([]int64{}, bl.RunIDs...), run.ID)
-			if err := a.store.AcceptBaseline(ctx, storage.AcceptBaseline{SuiteID: suiteID, TargetID: targetID,
+			if _, err := a.store.AcceptBaseline(ctx, storage.AcceptBaseline{SuiteID: suiteID, TargetID: targetID,
 				RunIDs: ids, AcceptedBy: "driftwatch", Note: fmt.Sprintf("pooled: %d of %d baseline runs", len(ids), a.cfg.Baseline.Runs)}); err != nil {
 				return configError(err)
 			}
@@ -200,7 +200,7 @@ func (a *App) analyzeAndFinish(ctx context.Context, rep *report.Report, run stor
 		rep.Findings = append(rep.Findings, drift.Finding{Metric: drift.MetricIdentity, Scope: drift.ScopeSuite, Statistic: "pin",
 			Verdict: drift.IdentityChanged, Reason: "pin (warn): " + pinWarn.Error()})
 	}
-	if err := a.store.InsertFindings(ctx, run.ID, storageFindings(rep.Findings, rep.BaselineRunIDs)); err != nil {
+	if _, err := a.store.InsertFindings(ctx, run.ID, storageFindings(rep.Findings, rep.BaselineRunIDs)); err != nil {
 		return configError(err)
 	}
 	summary, _ := json.Marshal(rep)
@@ -279,7 +279,7 @@ func fillReport(rep *report.Report, res drift.Result, cur *loaded, k int) {
 }
 
 type own struct {
-	errors                                          int
+	errors                                           int
 	pass, refusal, json, fence, length, finishLength float64
 }
 

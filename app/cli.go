@@ -323,8 +323,9 @@ func (a *App) AcceptBaseline(ctx context.Context, id int64, by, note string) err
 	if run.Status != storage.RunCompleted {
 		return configError(fmt.Errorf("run %d is %s: only a completed run can be a baseline", id, run.Status))
 	}
-	return configErrorIf(st.AcceptBaseline(ctx, storage.AcceptBaseline{SuiteID: run.SuiteID, TargetID: run.TargetID,
-		RunIDs: []int64{id}, AcceptedBy: by, Note: note}))
+	_, err = st.AcceptBaseline(ctx, storage.AcceptBaseline{SuiteID: run.SuiteID, TargetID: run.TargetID,
+		RunIDs: []int64{id}, AcceptedBy: by, Note: note})
+	return configErrorIf(err)
 }
 
 func parseIDs(args []string) ([]int64, error) {

@@ -251,7 +251,7 @@ func (a *App) runPair(ctx context.Context, pr pair, p RunParams) (*report.Report
 	runCtx, cancelRun := context.WithCancelCause(ctx)
 	defer cancelRun(nil)
 	state := &runState{identities: map[string]eval.Identity{}, idCount: map[string]int{}}
-	writer := st.NewSampleWriter(ctx, storage.WriterOpts{})
+	writer := st.NewSampleWriter(ctx, run.ID, storage.SampleWriterOpts{})
 	total := len(cases) * k
 	prog := newProgress(a.stderr, p.Progress, fmt.Sprintf("%s@%s", s.Name(), t.cfg.Name), total-len(done))
 	var budgetHit atomic.Bool
@@ -292,7 +292,8 @@ func (a *App) runPair(ctx context.Context, pr pair, p RunParams) (*report.Report
 	}
 	target := t.target
 	if a.cfg.MaxCostUSD > 0 {
-		target = provider.WithBudget(target, provider.NewBudget(a.cfg.MaxCostUSD))
+		maxOut := cmp.Or(t.cfg.Params.MaxTokens, 512)
+		target = provider.Guard(target, provider.NewBudget(a.cfg.MaxCostUSD), a.prices().Estimator(t.model, maxOut))
 	}
 	_, runErr := eval.Run(runCtx, eval.RunParams{
 		Suite:       s,
@@ -528,7 +529,7 @@ func (a *App) finishPinned(ctx context.Context, rep *report.Report, run storage.
 	rep.Reason = "pinned identity mismatch: " + pinErr.Error() + "; the run was stopped before comparing"
 	rep.Findings = []drift.Finding{{Metric: drift.MetricIdentity, Scope: drift.ScopeSuite, Statistic: "pin",
 		Verdict: drift.IdentityChanged, Reason: pinErr.Error(), P: 0, Q: 0}}
-	if err := a.store.InsertFindings(ctx, run.ID, storageFindings(rep.Findings, nil)); err != nil {
+	if _, err := a.store.InsertFindings(ctx, run.ID, storageFindings(rep.Findings, nil)); err != nil {
 		return nil, configError(err)
 	}
 	summary, _ := json.Marshal(rep)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/driftwatch/driftwatch/eval"
 	"github.com/driftwatch/driftwatch/provider"
+	"github.com/driftwatch/driftwatch/provider/anthropic"
 	"github.com/driftwatch/driftwatch/provider/openai"
 )
 
@@ -197,4 +198,19 @@ func (t *targetRef) checkPin(id eval.Identity, baseline *eval.Identity) error {
 		return fmt.Errorf("system fingerprint %s, pinned %s", id.Fingerprint, strings.Join(pin.Fingerprints, ", "))
 	}
 	return nil
+}
+
+func newAnthropic(tc *TargetConfig, key string, retry provider.Retry, prices provider.Prices, a *App) (eval.Target, error) {
+	return anthropic.New(anthropic.Config{
+		Name:       tc.Name,
+		BaseURL:    tc.BaseURL,
+		Model:      tc.Model,
+		APIKey:     provider.Secret(key),
+		APIVersion: tc.APIVersion,
+		MaxTokens:  tc.Params.MaxTokens,
+		Headers:    tc.Headers,
+		Timeout:    cmp.Or(tc.Timeout, TimeoutDefault),
+		Retry:      retry,
+		Prices:     &prices,
+	}, a.logger)
 }
