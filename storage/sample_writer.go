@@ -212,7 +212,7 @@ func (w *SampleWriter) flush(batch []Sample) {
 		if err = w.store.writeSamplesCopy(w.ctx, samples); err == nil {
 			return
 		}
-		if w.ctx.Err() != nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict) {
+		if w.ctx.Err() != nil || isPermanent(err) {
 			break // cancelled or not retryable
 		}
 	}

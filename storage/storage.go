@@ -161,7 +161,23 @@ func translate(err error) error {
 		case "23503": // foreign_key_violation
 			return fmt.Errorf("%w: referenced row missing (%s)", ErrNotFound, pgErr.ConstraintName)
 		}
-		return fmt.Errorf("postgres: %s (SQLSTATE %s)", pgErr.Message, pgErr.Code)
+		return &dbError{code: pgErr.Code, msg: pgErr.Message}
 	}
 	return err
+}
+
+// dbError is a PostgreSQL error without pgx types.
+type dbError struct{ code, msg string }
+
+func (e *dbError) Error() string { return fmt.Sprintf("postgres: %s (SQLSTATE %s)", e.msg, e.code) }
+
+// permanent reports errors that retrying the same statement cannot fix: data
+// exceptions (22), integrity violations (23) and syntax/access errors (42).
+func (e *dbError) permanent() bool {
+	return strings.HasPrefix(e.code, "22") || strings.HasPrefix(e.code, "23") || strings.HasPrefix(e.code, "42")
+}
+
+func isPermanent(err error) bool {
+	var de *dbError
+	return errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict) || (errors.As(err, &de) && de.permanent())
 }

@@ -25,6 +25,11 @@ type testBundle struct {
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
+	return setupTB(t)
+}
+
+func setupTB(t testing.TB) *testBundle {
+	t.Helper()
 	ctx := context.Background()
 	st := storagetest.NewStore(t)
 	suiteID, err := st.EnsureSuite(ctx, "prime")
@@ -397,10 +402,11 @@ func TestSampleWriterFlushError(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	b := setup(t)
-	w := b.store.NewSampleWriter(ctx, 0, storage.SampleWriterOpts{FlushInterval: time.Millisecond, Retries: -1})
-	require.NoError(t, w.Write(sample(987654, "orphan", 0, "", ""))) // no such run
+	w := b.store.NewSampleWriter(ctx, 0, storage.SampleWriterOpts{FlushInterval: time.Millisecond})
+	require.NoError(t, w.Write(sample(987654, "orphan", 0, "", ""))) // no such run: not retried
 	err := w.Close(ctx)
 	require.ErrorIs(t, err, storage.ErrNotFound)
+	require.ErrorIs(t, w.Write(sample(987654, "orphan", 1, "", "")), storage.ErrNotFound, "flush errors are sticky")
 }
 
 func TestIdentities(t *testing.T) {

@@ -153,6 +153,9 @@ func (c *Cluster) Stop(ctx context.Context) error {
 	if out, err := c.run(ctx, "pg_ctl", "stop", "-D", c.dataDir, "-m", "fast", "-w", "-t", "60"); err != nil {
 		return fmt.Errorf("stop embedded postgres: pg_ctl stop: %w: %s", err, out)
 	}
+	if c.socketDir != c.pgDir {
+		_ = os.Remove(c.socketDir) // the short fallback dir; fails harmlessly unless empty
+	}
 	return nil
 }
 
