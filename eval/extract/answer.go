@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/driftwatch/driftwatch/eval"
 	"github.com/ohler55/ojg/jp"
@@ -206,28 +207,46 @@ func NormalizeNumber(s string) (string, bool) {
 func Number() eval.Extractor {
 	return Func(func(out string) (string, bool) {
 		s := bound(out)
-		ms := numberRe.FindAllStringIndex(s, -1)
-		for i := len(ms) - 1; i >= 0; i-- {
-			a, b := ms[i][0], ms[i][1]
-			if a > 0 {
-				if p := s[a-1]; isLetter(p) || p >= '0' && p <= '9' {
-					switch {
-					case s[a] == '-':
-						a++
-					case strings.HasPrefix(s[a:], "−"):
-						a += len("−")
-					}
+		// Look at the tail first: the last number is usually near the end,
+		// and scanning a megabyte of numbers is slow.
+		if len(s) > 4096 {
+			tail := s[len(s)-4096:]
+			for len(tail) > 0 && !utf8.RuneStart(tail[0]) {
+				tail = tail[1:]
+			}
+			// Skip a number the cut may have split.
+			if i := strings.IndexFunc(tail, func(r rune) bool { return r == ' ' || r == '\n' }); i >= 0 {
+				if n, ok := lastNumber(tail[i:]); ok {
+					return n, true
 				}
 			}
-			if a > 0 && (s[a-1] >= '0' && s[a-1] <= '9' || s[a-1] == '.') {
-				continue // part of something like "1.2.3" or a version
-			}
-			if n, ok := NormalizeNumber(s[a:b]); ok {
-				return n, true
+		}
+		return lastNumber(s)
+	})
+}
+
+func lastNumber(s string) (string, bool) {
+	ms := numberRe.FindAllStringIndex(s, -1)
+	for i := len(ms) - 1; i >= 0; i-- {
+		a, b := ms[i][0], ms[i][1]
+		if a > 0 {
+			if p := s[a-1]; isLetter(p) || p >= '0' && p <= '9' {
+				switch {
+				case s[a] == '-':
+					a++
+				case strings.HasPrefix(s[a:], "−"):
+					a += len("−")
+				}
 			}
 		}
-		return "", false
-	})
+		if a > 0 && (s[a-1] >= '0' && s[a-1] <= '9' || s[a-1] == '.') {
+			continue // part of something like "1.2.3" or a version
+		}
+		if n, ok := NormalizeNumber(s[a:b]); ok {
+			return n, true
+		}
+	}
+	return "", false
 }
 
 var (

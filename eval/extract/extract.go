@@ -33,6 +33,8 @@ const (
 	MaxInputBytes = 1 << 20
 	// MaxPatternLen bounds a regular expression's length in bytes.
 	MaxPatternLen = 4096
+	// MaxFirstLineRunes bounds a FirstLine answer: a category, not a text.
+	MaxFirstLineRunes = 200
 )
 
 // Func adapts a function to eval.Extractor.
@@ -96,7 +98,8 @@ func MustRegex(pattern string) eval.Extractor {
 }
 
 // FirstLine extracts the first non-empty line, trimmed, without surrounding
-// Markdown emphasis (**, __, `, a leading "#"s) or one final period.
+// Markdown emphasis (**, __, `, a leading "#"s) or one final period, cut to
+// MaxFirstLineRunes.
 func FirstLine() eval.Extractor {
 	return Func(func(out string) (string, bool) {
 		for line := range strings.Lines(bound(out)) {
@@ -108,6 +111,9 @@ func FirstLine() eval.Extractor {
 				}
 			}
 			l = strings.TrimSuffix(l, ".")
+			if r := []rune(l); len(r) > MaxFirstLineRunes {
+				l = strings.TrimSpace(string(r[:MaxFirstLineRunes]))
+			}
 			if l != "" {
 				return l, true
 			}
