@@ -2,7 +2,7 @@ package sim
 
 import (
 	"encoding/json"
-	"math/big"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -120,7 +120,7 @@ func analyze(prompt string) task {
 		if n, ok := firstInt(clean); ok && n >= 0 {
 			t.kind = kindPrime
 			t.num = n
-			t.isPrime = big.NewInt(n).ProbablyPrime(0)
+			t.isPrime = isPrime(uint64(n))
 			t.answer = yesNo(t.isPrime)
 			return t
 		}
@@ -577,4 +577,55 @@ func estimateTokens(n int) int {
 		return 0
 	}
 	return (n + 3) / 4
+}
+
+// isPrime is a deterministic Miller-Rabin test, exact for every uint64
+// (math/big's ProbablyPrime seeds a math/rand source per call, which is too
+// slow for the hot path).
+func isPrime(n uint64) bool {
+	if n < 2 {
+		return false
+	}
+	for _, p := range [...]uint64{2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37} {
+		if n%p == 0 {
+			return n == p
+		}
+	}
+	d, r := n-1, 0
+	for d%2 == 0 {
+		d /= 2
+		r++
+	}
+	mulMod := func(a, b uint64) uint64 {
+		hi, lo := bits.Mul64(a, b)
+		_, rem := bits.Div64(hi, lo, n)
+		return rem
+	}
+	powMod := func(a, e uint64) uint64 {
+		res := uint64(1)
+		a %= n
+		for e > 0 {
+			if e&1 == 1 {
+				res = mulMod(res, a)
+			}
+			a = mulMod(a, a)
+			e >>= 1
+		}
+		return res
+	}
+next:
+	for _, a := range [...]uint64{2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37} {
+		x := powMod(a, d)
+		if x == 1 || x == n-1 {
+			continue
+		}
+		for range r - 1 {
+			x = mulMod(x, x)
+			if x == n-1 {
+				continue next
+			}
+		}
+		return false
+	}
+	return true
 }

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"encoding/json"
+	"math/big"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -180,4 +181,14 @@ func TestPromptHash(t *testing.T) {
 	require.Equal(t, PromptHash("What is  2+2?\n"), PromptHash("what is 2+2?"))
 	require.NotEqual(t, PromptHash("ab", "c"), PromptHash("a", "bc"))
 	require.Len(t, PromptHash("x"), 16)
+}
+
+func TestIsPrime(t *testing.T) {
+	t.Parallel()
+	for n := range uint64(2000) {
+		require.Equal(t, big.NewInt(int64(n)).ProbablyPrime(20), isPrime(n), n)
+	}
+	for _, n := range []uint64{1<<61 - 1, 18446744073709551557, 3215031751, 341550071728321, 1<<62 + 1} {
+		require.Equal(t, new(big.Int).SetUint64(n).ProbablyPrime(20), isPrime(n), n)
+	}
 }

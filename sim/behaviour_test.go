@@ -437,3 +437,33 @@ func BenchmarkHandler(b *testing.B) {
 		}
 	})
 }
+
+func TestInjectedErrorShapes(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sim.Config{Models: []sim.Model{
+		fixedModel("limited", sim.Profile{Errors: sim.Errors{RateLimit: 1}}),
+		fixedModel("broken", sim.Profile{Errors: sim.Errors{Malformed: 1}}),
+	}})
+	an := map[string]any{"model": "limited", "max_tokens": 10, "messages": []map[string]any{{"role": "user", "content": "hi"}}}
+	resp, data := b.do(t, http.MethodPost, "/v1/messages", an)
+	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	require.Equal(t, "1", resp.Header.Get("Retry-After"))
+	var e struct {
+		Type  string `json:"type"`
+		Error struct {
+			Type string `json:"type"`
+		} `json:"error"`
+	}
+	require.NoError(t, json.Unmarshal(data, &e))
+	require.Equal(t, "error", e.Type)
+	require.Equal(t, "rate_limit_error", e.Error.Type)
+
+	body := modelMsg("broken", "hi")
+	body["stream"] = true
+	resp, data = b.do(t, http.MethodPost, "/v1/chat/completions", body)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.NotContains(t, string(data), "[DONE]")
+	_, datas := readSSE(t, data)
+	require.False(t, json.Valid([]byte(datas[0])))
+	require.Equal(t, int64(1), b.srv.Stats().Errors["malformed"])
+}

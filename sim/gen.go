@@ -100,7 +100,16 @@ func (x *exchange) generate(buf []byte, callPrefix string) genOutput {
 		return out
 	}
 
-	t := analyze(last.content)
+	var t task
+	if x.entry == nil {
+		t = analyze(last.content)
+	} else if cached := x.entry.task.Load(); cached != nil {
+		t = *cached
+	} else {
+		t = analyze(last.content)
+		tc := t
+		x.entry.task.Store(&tc)
+	}
 	if last.role == "tool" {
 		t.kind = kindToolResult
 		t.answer = strings.TrimSpace(last.content)

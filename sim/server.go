@@ -339,6 +339,7 @@ type promptKey struct {
 type promptEntry struct {
 	calls  atomic.Int64 // all requests, used to seed the k-th sample
 	served atomic.Int64 // requests answered with a generated response
+	task   atomic.Pointer[task]
 }
 
 func (s *Server) promptEntry(m *model, ph uint64) *promptEntry {
