@@ -44,8 +44,8 @@ const (
 const (
 	maxTextRunes      = 2000 // runes of an output used for n-grams
 	maxTextPerSide    = 32   // outputs per case and side used for MMD
-	permWorkBudget    = 2e8  // kernel-entry visits for all permutations
-	minPermutations   = 100  // never fewer permutations than this
+	permWorkBudget    = 5e7  // kernel-entry visits for all permutations
+	minPermutations   = 50   // never fewer permutations than this
 	normalApproxCases = 30   // permutation p by normal fit from this many cases
 )
 

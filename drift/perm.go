@@ -23,21 +23,26 @@ func (c *permCase) stat(cur []bool, buf []float64) float64 {
 	n0 := float64(c.n - c.n1)
 	n1 := float64(c.n1)
 	if c.kern != nil {
-		var sBB, sCC, sAll float64
+		// Diagonal entries are 1: n0 of them in BB, n1 in CC.
+		sBB, sCC, sAll := n0, n1, n0+n1
 		for i := 0; i < c.n; i++ {
 			row := c.kern[i*c.n : (i+1)*c.n]
 			ci := cur[i]
-			for j := 0; j < c.n; j++ {
+			var bb, cc, all float64
+			for j := i + 1; j < c.n; j++ {
 				v := float64(row[j])
-				sAll += v
+				all += v
 				if cur[j] == ci {
 					if ci {
-						sCC += v
+						cc += v
 					} else {
-						sBB += v
+						bb += v
 					}
 				}
 			}
+			sBB += 2 * bb
+			sCC += 2 * cc
+			sAll += 2 * all
 		}
 		sBC := (sAll - sBB - sCC) / 2
 		return sBB/(n0*n0) + sCC/(n1*n1) - 2*sBC/(n0*n1)
@@ -89,7 +94,7 @@ func permTest(cases []permCase, perms int, seed, stream uint64) permResult {
 		maxN = max(maxN, c.n)
 		maxCat = max(maxCat, c.ncat)
 		if c.kern != nil {
-			work += float64(c.n * c.n)
+			work += float64(c.n * c.n / 2)
 		} else {
 			work += float64(c.n)
 		}

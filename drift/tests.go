@@ -3,7 +3,9 @@ package drift
 import (
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"sort"
+	"sync"
 
 	"gonum.org/v1/gonum/stat/distuv"
 )
@@ -67,6 +69,11 @@ type sparseTable struct {
 
 type sigKey struct{ n0, n1, t int }
 
+// sparseStopHits is the exceedance count per chunk after which the Monte
+// Carlo stops early (the p-value is then about 8*sparseStopHits/draws or
+// more, far above any alarm level).
+const sparseStopHits = 25
+
 // sparseCollapse returns S = sum max(0,-z_i)^2 and its Monte Carlo p-value
 // under the exact per-case hypergeometric null conditional on the case
 // totals (draws draws, add-one estimate).
@@ -108,23 +115,59 @@ func sparseCollapse(strata []stratum, draws int, rng *rand.Rand) (sObs, p float6
 		return sObs, 1
 	}
 	thr := sObs * (1 - 1e-9)
-	ge := 0
-	for range draws {
-		s := 0.0
-		for _, tb := range cases {
-			u := rng.Float64()
-			if u >= tb.cdf[len(tb.cdf)-1] {
-				continue
-			}
-			j := 0
-			for u >= tb.cdf[j] {
-				j++
-			}
-			s += tb.contrib[j]
+	// Draws are split over fixed chunks with their own RNG streams, so the
+	// result does not depend on the number of CPUs.
+	seed := rng.Uint64()
+	per := (draws + permChunks - 1) / permChunks
+	counts := make([]int, permChunks)
+	dones := make([]int, permChunks)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
+	for ch := range permChunks {
+		from, to := ch*per, min(draws, (ch+1)*per)
+		if from >= to {
+			break
 		}
-		if s >= thr {
-			ge++
-		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			r := rand.New(rand.NewPCG(seed, uint64(ch)))
+			ge, done := 0, 0
+			for range to - from {
+				if ge >= sparseStopHits {
+					break
+				}
+				done++
+				s := 0.0
+				for _, tb := range cases {
+					u := r.Float64()
+					if u >= tb.cdf[len(tb.cdf)-1] {
+						continue
+					}
+					j := 0
+					for u >= tb.cdf[j] {
+						j++
+					}
+					s += tb.contrib[j]
+				}
+				if s >= thr {
+					ge++
+				}
+			}
+			counts[ch], dones[ch] = ge, done
+		}()
+	}
+	wg.Wait()
+	ge, done := 0, 0
+	for ch := range counts {
+		ge += counts[ch]
+		done += dones[ch]
+	}
+	if done < draws {
+		// Sequential Monte Carlo (Besag and Clifford 1991): a chunk stops
+		// after sparseStopHits exceedances; p is then clearly large.
+		return sObs, min(1, float64(ge)/float64(done))
 	}
 	return sObs, float64(ge+1) / float64(draws+1)
 }

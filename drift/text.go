@@ -8,7 +8,7 @@ import (
 	"unicode/utf8"
 )
 
-const gramBits = 18
+const gramBits = 16
 
 // textScratch holds reusable buffers for hashed character n-gram vectors.
 type textScratch struct {
@@ -56,13 +56,15 @@ func (sc *textScratch) vector(s string, i int) {
 		}
 		add(h)
 	}
-	for n := 3; n <= 5; n++ {
-		for p := 0; p+n <= len(rs); p++ {
-			h := uint32(2166136261) ^ uint32(n)
-			for _, r := range rs[p : p+n] {
-				h = (h ^ uint32(r)) * 16777619
+	// One pass per start position: the 3-, 4- and 5-gram hashes extend
+	// each other.
+	for p := 0; p+3 <= len(rs); p++ {
+		h := uint32(2166136261)
+		for n := 0; n < 5 && p+n < len(rs); n++ {
+			h = (h ^ uint32(rs[p+n])) * 16777619
+			if n >= 2 {
+				add(h ^ uint32(n)*0x9e3779b9)
 			}
-			add(h)
 		}
 	}
 	ids := sc.ids[i][:0]
