@@ -248,8 +248,17 @@ func (a *App) runPair(ctx context.Context, pr pair, p RunParams) (*report.Report
 		a.logger.Warn("identity probe failed", "target", t.cfg.Name, "err", perr)
 	}
 
-	runCtx, cancelRun := context.WithCancelCause(ctx)
+	// Ctrl-C (ctx done) stops scheduling new samples but lets the ones in
+	// flight finish and be stored, so a resumed run makes no extra calls;
+	// in-flight calls are cancelled only after SoftStopTimeout.
+	runCtx, cancelRun := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer cancelRun(nil)
+	softStop := make(chan struct{})
+	stopWatch := context.AfterFunc(ctx, func() {
+		close(softStop)
+		time.AfterFunc(SoftStopTimeout, func() { cancelRun(context.Cause(ctx)) })
+	})
+	defer stopWatch()
 	state := &runState{identities: map[string]eval.Identity{}, idCount: map[string]int{}}
 	writer := st.NewSampleWriter(ctx, run.ID, storage.SampleWriterOpts{})
 	total := len(cases) * k
@@ -305,9 +314,10 @@ func (a *App) runPair(ctx context.Context, pr pair, p RunParams) (*report.Report
 			_, ok := done[storage.SampleKey{CaseKey: key, SampleIdx: idx}]
 			return ok
 		},
-		Sink:   sink,
-		Seed:   uint64(run.ID),
-		Logger: a.logger,
+		Sink:     sink,
+		SoftStop: softStop,
+		Seed:     uint64(run.ID),
+		Logger:   a.logger,
 	})
 	prog.finish()
 	werr := writer.Close(context.WithoutCancel(ctx))
@@ -328,7 +338,7 @@ func (a *App) runPair(ctx context.Context, pr pair, p RunParams) (*report.Report
 		return a.finishStopped(context.WithoutCancel(ctx), rep, run, fmt.Sprintf("budget cap of $%.2f reached; resume with --resume %d after raising max_cost_usd", a.cfg.MaxCostUSD, run.ID))
 	case ctx.Err() != nil:
 		return a.finishStopped(context.WithoutCancel(ctx), rep, run, fmt.Sprintf("interrupted; finish it with: driftwatch run --resume %d", run.ID))
-	case runErr != nil && cause == nil:
+	case runErr != nil && cause == nil && !errors.Is(runErr, eval.ErrStopped):
 		return nil, configError(fmt.Errorf("run %d: %w", run.ID, runErr))
 	}
 	confirm := a.cfg.Drift.Confirm
@@ -349,6 +359,10 @@ func (a *App) runPair(ctx context.Context, pr pair, p RunParams) (*report.Report
 }
 
 var errBudget = errors.New("budget cap reached")
+
+// SoftStopTimeout is how long in-flight samples may finish after Ctrl-C
+// before they are cancelled (and re-run on resume).
+const SoftStopTimeout = 30 * time.Second
 
 func caseRows(cases []eval.Case) []storage.Case {
 	rows := make([]storage.Case, len(cases))
