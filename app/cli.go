@@ -18,6 +18,7 @@ import (
 	"github.com/driftwatch/driftwatch/drift"
 	"github.com/driftwatch/driftwatch/eval"
 	"github.com/driftwatch/driftwatch/eval/yamlsuite"
+	"github.com/driftwatch/driftwatch/internal/yamldoc"
 	"github.com/driftwatch/driftwatch/report"
 	"github.com/driftwatch/driftwatch/storage"
 )
@@ -43,7 +44,13 @@ func Main(ctx context.Context, args []string, reg *eval.Registry, stdout, stderr
 	if err == nil {
 		return c.code
 	}
-	fmt.Fprintln(stderr, "driftwatch:", err)
+	var located yamldoc.Errors
+	if errors.As(err, &located) {
+		fmt.Fprintln(stderr, "driftwatch:", err)
+	} else {
+		// One line: drivers' multi-line errors are folded.
+		fmt.Fprintln(stderr, "driftwatch:", strings.Join(strings.Fields(err.Error()), " "))
+	}
 	var ee *ExitError
 	if errors.As(err, &ee) {
 		return ee.Code
@@ -71,7 +78,7 @@ func (c *cli) root() *cobra.Command {
 	root.PersistentFlags().StringVar(&c.dataDir, "data-dir", "", "data directory of the embedded PostgreSQL (default $XDG_DATA_HOME/driftwatch)")
 	root.PersistentFlags().BoolVarP(&c.verbose, "verbose", "v", false, "log debug information to stderr")
 	root.AddCommand(c.runCmd(), c.suitesCmd(), c.migrateCmd(), c.baselineCmd(), c.diffCmd(), c.reportCmd(),
-		c.powerCmd(), c.simCmd(), c.demoCmd())
+		c.powerCmd(), c.simCmd(), c.demoCmd(), c.serveCmd(), c.workerCmd())
 	return root
 }
 
@@ -415,11 +422,14 @@ func (a *App) Diff(ctx context.Context, ra, rb int64) (*report.Report, error) {
 }
 
 func (c *cli) reportCmd() *cobra.Command {
-	var jsonOut, junit, markdown string
+	var jsonOut, junit, markdown, html string
 	cmd := &cobra.Command{
 		Use:   "report RUN_ID",
 		Short: "Write the reports of a stored run",
-		Args:  cobra.ExactArgs(1),
+		Long: `Write the reports of a stored run: Markdown (the default, on stdout), JSON, JUnit XML, or
+--html: the dashboard's run page as one self-contained HTML file (CSS inline, no scripts, no
+external references) to attach to a ticket or mail.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ids, err := parseIDs(args)
 			if err != nil {
@@ -434,7 +444,12 @@ func (c *cli) reportCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if jsonOut == "" && junit == "" && markdown == "" {
+			if html != "" {
+				if err := writeRunHTML(cmd.Context(), a, ids[0], html, c.stdout); err != nil {
+					return err
+				}
+			}
+			if jsonOut == "" && junit == "" && markdown == "" && html == "" {
 				markdown = "-"
 			}
 			return configErrorIf(writeReports([]*report.Report{rep}, jsonOut, junit, markdown, c.stdout))
@@ -443,6 +458,7 @@ func (c *cli) reportCmd() *cobra.Command {
 	cmd.Flags().StringVar(&jsonOut, "json", "", "write the JSON report to this file (- for stdout)")
 	cmd.Flags().StringVar(&junit, "junit", "", "write a JUnit XML report to this file")
 	cmd.Flags().StringVar(&markdown, "markdown", "", "write the Markdown report to this file (default stdout)")
+	cmd.Flags().StringVar(&html, "html", "", "write the run page as a self-contained HTML file (- for stdout)")
 	return cmd
 }
 

@@ -162,6 +162,10 @@ type runSnapshot struct {
 	Case     string      `json:"case,omitempty"`
 	Params   eval.Params `json:"params"`
 	Seed     uint64      `json:"seed"`
+	// Confirm and ConfirmOf are set on runs made by serve's jobs: re-run
+	// once before a DRIFT verdict is final; the run this one confirms.
+	Confirm   bool  `json:"confirm,omitempty"`
+	ConfirmOf int64 `json:"confirm_of,omitempty"`
 }
 
 func (a *App) samplesFor(s eval.Suite, p RunParams) int {
@@ -259,10 +263,95 @@ func (a *App) runPair(ctx context.Context, pr pair, p RunParams) (*report.Report
 		time.AfterFunc(SoftStopTimeout, func() { cancelRun(context.Cause(ctx)) })
 	})
 	defer stopWatch()
-	state := &runState{identities: map[string]eval.Identity{}, idCount: map[string]int{}}
-	writer := st.NewSampleWriter(ctx, run.ID, storage.SampleWriterOpts{})
 	total := len(cases) * k
 	prog := newProgress(a.stderr, p.Progress, fmt.Sprintf("%s@%s", s.Name(), t.cfg.Name), total-len(done))
+	res := a.execute(runCtx, cancelRun, execution{run: run, suite: s, target: t, targetID: targetID, k: k, filter: p.Case,
+		baseIdentity: baseIdentity, prog: prog, budget: true, softStop: softStop,
+		skip: func(key string, idx int) bool {
+			_, ok := done[storage.SampleKey{CaseKey: key, SampleIdx: idx}]
+			return ok
+		}})
+	state, runErr := res.state, res.runErr
+	rep.Metrics.InputTokens, rep.Metrics.OutputTokens = state.inTok.Load(), state.outTok.Load()
+	if id := state.dominant(); id != nil {
+		rep.Identity = toReportIdentity(*id)
+	}
+	if res.werr != nil {
+		return nil, configError(fmt.Errorf("store samples of run %d: %w", run.ID, res.werr))
+	}
+	switch cause := context.Cause(runCtx); {
+	case state.pinErr != nil && !t.cfg.Pin.Warn():
+		return a.finishPinned(context.WithoutCancel(ctx), rep, run, targetID, *state.firstIdentity(), state.pinErr, t)
+	case res.budgetHit:
+		return a.finishStopped(context.WithoutCancel(ctx), rep, run, fmt.Sprintf("budget cap of $%.2f reached; resume with --resume %d after raising max_cost_usd", a.cfg.MaxCostUSD, run.ID))
+	case ctx.Err() != nil:
+		return a.finishStopped(context.WithoutCancel(ctx), rep, run, fmt.Sprintf("interrupted; finish it with: driftwatch run --resume %d", run.ID))
+	case runErr != nil && cause == nil && !errors.Is(runErr, eval.ErrStopped):
+		return nil, configError(fmt.Errorf("run %d: %w", run.ID, runErr))
+	}
+	confirm := a.cfg.Drift.Confirm
+	if p.Confirm != nil {
+		confirm = *p.Confirm
+	}
+	if err := a.analyzeAndFinish(ctx, rep, run, suiteID, targetID, baseline, k, state.pinErr); err != nil {
+		return nil, err
+	}
+	if confirm && rep.Verdict == string(drift.Drift) && p.Trigger != storage.TriggerConfirm {
+		if err := a.confirm(ctx, pr, p, rep); err != nil {
+			return nil, err
+		}
+	}
+	rep.FinishedAt = time.Now()
+	rep.WallSeconds = rep.FinishedAt.Sub(start).Seconds()
+	return rep, nil
+}
+
+var errBudget = errors.New("budget cap reached")
+
+// execution is one pass of the runner over a run's cases (all of them for
+// `driftwatch run`, one batch under serve): every executed sample goes to
+// storage, identities are checked against the pin as they arrive.
+type execution struct {
+	run          storage.Run
+	suite        eval.Suite
+	target       *targetRef
+	targetID     int64
+	k            int
+	filter       string
+	skip         func(key string, idx int) bool
+	baseIdentity *eval.Identity
+	prog         *progress // nil: none
+	// call, if set, replaces target.target (serve wraps it in the
+	// process-wide concurrency bound and the cluster-wide rate limit).
+	call eval.Target
+	// budget applies max_cost_usd to this execution.
+	budget bool
+	// softStop stops scheduling samples; in-flight ones finish and are
+	// stored.
+	softStop <-chan struct{}
+	// onSample observes every stored sample (metrics).
+	onSample func(eval.SampleResult)
+}
+
+// executed is what an execution saw.
+type executed struct {
+	state     *runState
+	budgetHit bool
+	runErr    error
+	werr      error
+}
+
+// execute runs x under runCtx and stores its samples; a pin mismatch or the
+// budget cancels runCtx with cancelRun. Samples cancelled by runCtx are not
+// stored: a later execution with the same skip runs them again.
+func (a *App) execute(runCtx context.Context, cancelRun context.CancelCauseFunc, x execution) executed {
+	st, t, run := a.store, x.target, x.run
+	state := &runState{identities: map[string]eval.Identity{}, idCount: map[string]int{}}
+	writer := st.NewSampleWriter(context.WithoutCancel(runCtx), run.ID, storage.SampleWriterOpts{})
+	prog := x.prog
+	if prog == nil {
+		prog = newProgress(a.stderr, false, "", 0)
+	}
 	var budgetHit atomic.Bool
 	sink := func(r eval.SampleResult) error {
 		row, idHash, id := a.sampleRow(run.ID, r)
@@ -271,7 +360,7 @@ func (a *App) runPair(ctx context.Context, pr pair, p RunParams) (*report.Report
 			if _, seen := state.identities[idHash]; !seen {
 				state.identities[idHash] = *id
 				if state.pinErr == nil {
-					if err := t.checkPin(*id, baseIdentity); err != nil {
+					if err := t.checkPin(*id, x.baseIdentity); err != nil {
 						state.pinErr = err
 						if !t.cfg.Pin.Warn() {
 							cancelRun(err)
@@ -297,68 +386,38 @@ func (a *App) runPair(ctx context.Context, pr pair, p RunParams) (*report.Report
 		if r.ErrorKind == eval.ErrCanceled && runCtx.Err() != nil {
 			return nil // not stored: it will be run again on resume
 		}
+		if x.onSample != nil {
+			x.onSample(r)
+		}
 		return writer.Write(row)
 	}
 	target := t.target
-	if a.cfg.MaxCostUSD > 0 {
+	if x.call != nil {
+		target = x.call
+	}
+	if x.budget && a.cfg.MaxCostUSD > 0 {
 		maxOut := cmp.Or(t.cfg.Params.MaxTokens, 512)
 		target = provider.Guard(target, provider.NewBudget(a.cfg.MaxCostUSD), a.prices().Estimator(t.model, maxOut))
 	}
 	_, runErr := eval.Run(runCtx, eval.RunParams{
-		Suite:       s,
+		Suite:       x.suite,
 		Target:      target,
-		Samples:     k,
+		Samples:     x.k,
 		Concurrency: cmp.Or(t.cfg.Concurrency, ConcurrencyDefault),
-		Filter:      p.Case,
-		Skip: func(key string, idx int) bool {
-			_, ok := done[storage.SampleKey{CaseKey: key, SampleIdx: idx}]
-			return ok
-		},
-		Sink:     sink,
-		SoftStop: softStop,
-		Seed:     uint64(run.ID),
-		Logger:   a.logger,
+		Filter:      x.filter,
+		Skip:        x.skip,
+		Sink:        sink,
+		SoftStop:    x.softStop,
+		Seed:        uint64(run.ID),
+		Logger:      a.logger,
 	})
 	prog.finish()
-	werr := writer.Close(context.WithoutCancel(ctx))
-	rep.Metrics.InputTokens, rep.Metrics.OutputTokens = state.inTok.Load(), state.outTok.Load()
-	if err := a.recordIdentities(context.WithoutCancel(ctx), targetID, run.ID, state); err != nil {
+	werr := writer.Close(context.WithoutCancel(runCtx))
+	if err := a.recordIdentities(context.WithoutCancel(runCtx), x.targetID, run.ID, state); err != nil {
 		a.logger.Warn("record identities", "err", err)
 	}
-	if id := state.dominant(); id != nil {
-		rep.Identity = toReportIdentity(*id)
-	}
-	if werr != nil {
-		return nil, configError(fmt.Errorf("store samples of run %d: %w", run.ID, werr))
-	}
-	switch cause := context.Cause(runCtx); {
-	case state.pinErr != nil && !t.cfg.Pin.Warn():
-		return a.finishPinned(context.WithoutCancel(ctx), rep, run, targetID, *state.firstIdentity(), state.pinErr, t)
-	case budgetHit.Load():
-		return a.finishStopped(context.WithoutCancel(ctx), rep, run, fmt.Sprintf("budget cap of $%.2f reached; resume with --resume %d after raising max_cost_usd", a.cfg.MaxCostUSD, run.ID))
-	case ctx.Err() != nil:
-		return a.finishStopped(context.WithoutCancel(ctx), rep, run, fmt.Sprintf("interrupted; finish it with: driftwatch run --resume %d", run.ID))
-	case runErr != nil && cause == nil && !errors.Is(runErr, eval.ErrStopped):
-		return nil, configError(fmt.Errorf("run %d: %w", run.ID, runErr))
-	}
-	confirm := a.cfg.Drift.Confirm
-	if p.Confirm != nil {
-		confirm = *p.Confirm
-	}
-	if err := a.analyzeAndFinish(ctx, rep, run, suiteID, targetID, baseline, k, state.pinErr); err != nil {
-		return nil, err
-	}
-	if confirm && rep.Verdict == string(drift.Drift) && p.Trigger != storage.TriggerConfirm {
-		if err := a.confirm(ctx, pr, p, rep); err != nil {
-			return nil, err
-		}
-	}
-	rep.FinishedAt = time.Now()
-	rep.WallSeconds = rep.FinishedAt.Sub(start).Seconds()
-	return rep, nil
+	return executed{state: state, budgetHit: budgetHit.Load(), runErr: runErr, werr: werr}
 }
-
-var errBudget = errors.New("budget cap reached")
 
 // SoftStopTimeout is how long in-flight samples may finish after Ctrl-C
 // before they are cancelled (and re-run on resume).

@@ -1,0 +1,469 @@
+package app_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/driftwatch/driftwatch/app"
+	"github.com/driftwatch/driftwatch/eval"
+	"github.com/driftwatch/driftwatch/sim"
+	"github.com/driftwatch/driftwatch/storage"
+	"github.com/driftwatch/driftwatch/storage/storagetest"
+)
+
+// mixture is a realistic spread of case difficulty (DRIFT_METHOD 4.2).
+var mixture = []sim.Component{{Weight: 0.6, P: 0.97}, {Weight: 0.2, P: 0.05}, {Weight: 0.2, Min: 0.2, Max: 0.8}}
+
+// testEnv is a simulator, a fresh database and a config pointing at both.
+type testEnv struct {
+	dir     string
+	cfgPath string
+	sim     *sim.Server
+	simURL  string
+	dbURL   string
+}
+
+const suiteYAML = `name: arith
+samples: 4
+params: {temperature: 0.7, max_tokens: 64}
+prompt: "What is {{.a}} {{.op}} {{.b}}?"
+dataset: arith.jsonl
+extract: {type: regex, value: '(-?\d+)'}
+checks:
+  - type: regex
+    value: '(^|[^0-9-]){{.answer}}([^0-9]|$)'
+`
+
+// writeDataset writes n arithmetic cases.
+func writeDataset(t *testing.T, path string, n int) {
+	t.Helper()
+	var b bytes.Buffer
+	for i := 0; i < n; i++ {
+		a, c := 100+7*i, 13+3*i
+		fmt.Fprintf(&b, `{"id":"c%03d","a":%d,"op":"+","b":%d,"answer":"%d"}`+"\n", i, a, c, a+c)
+	}
+	require.NoError(t, os.WriteFile(path, b.Bytes(), 0o644))
+}
+
+type envOpts struct {
+	cases   int
+	targets string // YAML of extra target fields appended to the sim target
+	sim     sim.Config
+}
+
+func setup(t *testing.T, o envOpts) *testEnv {
+	t.Helper()
+	if o.cases == 0 {
+		o.cases = 120
+	}
+	e := &testEnv{dir: t.TempDir(), dbURL: storagetest.NewDatabaseURL(t)}
+	srv, err := sim.New(o.sim)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	url, stop, err := srv.Start(ctx, "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		cancel()
+		sctx, c2 := context.WithTimeout(context.Background(), 5*time.Second)
+		defer c2()
+		_ = stop(sctx)
+	})
+	e.sim, e.simURL = srv, url
+	suites := filepath.Join(e.dir, "suites")
+	require.NoError(t, os.MkdirAll(suites, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(suites, "arith.yaml"), []byte(suiteYAML), 0o644))
+	writeDataset(t, filepath.Join(suites, "arith.jsonl"), o.cases)
+	cfg := fmt.Sprintf(`database_url: %q
+targets:
+  - name: gpt
+    provider: openai
+    base_url: %s/v1
+    model: sim-gpt
+    api_key: ${DW_TEST_KEY:-sk-test-planted-secret-0123456789}
+    concurrency: 8
+%s
+suites: [suites/]
+`, e.dbURL, url, o.targets)
+	e.cfgPath = filepath.Join(e.dir, "driftwatch.yaml")
+	require.NoError(t, os.WriteFile(e.cfgPath, []byte(cfg), 0o600))
+	return e
+}
+
+// run invokes the CLI in-process and returns its exit code and output.
+func (e *testEnv) run(t *testing.T, ctx context.Context, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	args = append(args, "--config", e.cfgPath)
+	code := app.Main(ctx, args, eval.NewRegistry(), &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+// jsonReport is the documented --json contract (README "JSON report").
+type jsonReport struct {
+	Suite           string  `json:"suite"`
+	Target          string  `json:"target"`
+	RunID           int64   `json:"run_id"`
+	BaselineRunIDs  []int64 `json:"baseline_run_ids"`
+	Verdict         string  `json:"verdict"`
+	Reason          string  `json:"reason"`
+	IdentityChanged bool    `json:"identity_changed"`
+	PinViolated     bool    `json:"pin_violated"`
+	Status          string  `json:"status"`
+	Identity        *struct {
+		ResolvedModel string `json:"resolved_model"`
+		Fingerprint   string `json:"fingerprint"`
+		Digest        string `json:"digest"`
+	} `json:"identity"`
+	Metrics struct {
+		PassRate *struct {
+			Value    float64  `json:"value"`
+			Baseline *float64 `json:"baseline"`
+			Delta    *float64 `json:"delta"`
+			CI       *struct {
+				Low  float64 `json:"low"`
+				High float64 `json:"high"`
+			} `json:"ci"`
+		} `json:"pass_rate"`
+		RefusalRate *struct {
+			Value float64 `json:"value"`
+		} `json:"refusal_rate"`
+		ErrorCount int `json:"error_count"`
+		Samples    int `json:"samples"`
+		Cases      int `json:"cases"`
+	} `json:"metrics"`
+	Findings []struct {
+		Metric  string  `json:"metric"`
+		Scope   string  `json:"scope"`
+		Effect  float64 `json:"effect"`
+		P       float64 `json:"p"`
+		Q       float64 `json:"q"`
+		Verdict string  `json:"verdict"`
+		Reason  string  `json:"reason"`
+	} `json:"findings"`
+	DriftedCases []string `json:"drifted_cases"`
+}
+
+func readReports(t *testing.T, path string) []jsonReport {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	var out []jsonReport
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 64<<20)
+	for sc.Scan() {
+		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
+		dec.DisallowUnknownFields()
+		var raw map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &raw))
+		for _, field := range []string{"suite", "target", "run_id", "baseline_run_ids", "verdict", "reason", "identity_changed", "status", "metrics", "findings", "drifted_cases", "mde"} {
+			require.Contains(t, raw, field, "--json object lacks documented field %q", field)
+		}
+		var r jsonReport
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &r))
+		out = append(out, r)
+	}
+	require.NoError(t, sc.Err())
+	return out
+}
+
+func updatingGPT() sim.Config {
+	worse := sim.Profile{Seed: 1, Mixture: mixture, CollapseFraction: 0.1, CollapseBy: 0.7, Drop: 0.05}
+	return sim.Config{Seed: 3, Models: []sim.Model{{
+		Name:     "sim-gpt",
+		Identity: sim.Identity{ResolvedModel: "sim-gpt-2026-01", SystemFingerprint: "fp_a"},
+		Profile:  sim.Profile{Seed: 1, Mixture: mixture},
+		Updates: []sim.Update{
+			{Name: "silent", Profile: &worse, Identity: &sim.Identity{ResolvedModel: "sim-gpt-2026-02", SystemFingerprint: "fp_b"}},
+			{Name: "fixed", Profile: &sim.Profile{Seed: 1, Mixture: mixture}},
+		},
+	}}}
+}
+
+// TestRunVerdictsEndToEnd: the first run is the baseline (exit 0), a silent
+// update drifts (exit 1, cases named, JSON per contract), and after the
+// drifted run is accepted as the new baseline the next run is stable (exit 0).
+func TestRunVerdictsEndToEnd(t *testing.T) {
+	t.Parallel()
+	e := setup(t, envOpts{sim: updatingGPT()})
+	ctx := context.Background()
+	out := filepath.Join(e.dir, "out")
+
+	// k=10: enough samples per case to localise collapsed cases
+	// (DRIFT_METHOD 4.1); suite-level detection works at k=4 too.
+	code, _, stderr := e.run(t, ctx, "run", "--samples", "10", "--json", filepath.Join(out, "1.json"))
+	require.Equal(t, 0, code, stderr)
+	r1 := readReports(t, filepath.Join(out, "1.json"))
+	require.Len(t, r1, 1)
+	require.Equal(t, "BASELINE", r1[0].Verdict)
+	require.Equal(t, "arith", r1[0].Suite)
+	require.Equal(t, "gpt", r1[0].Target)
+	require.Equal(t, 1200, r1[0].Metrics.Samples)
+	require.Equal(t, "sim-gpt-2026-01", r1[0].Identity.ResolvedModel)
+
+	_, err := e.sim.Update("sim-gpt")
+	require.NoError(t, err)
+	code, _, stderr = e.run(t, ctx, "run", "--samples", "10", "--json", filepath.Join(out, "2.json"), "--junit", filepath.Join(out, "2.xml"), "--markdown", filepath.Join(out, "2.md"))
+	require.Equal(t, 1, code, stderr)
+	r2 := readReports(t, filepath.Join(out, "2.json"))[0]
+	require.Equal(t, "DRIFT", r2.Verdict, r2.Reason)
+	require.Equal(t, []int64{r1[0].RunID}, r2.BaselineRunIDs)
+	require.True(t, r2.IdentityChanged)
+	require.NotNil(t, r2.Metrics.PassRate.Delta)
+	require.Less(t, *r2.Metrics.PassRate.Delta, -0.03)
+	require.NotNil(t, r2.Metrics.PassRate.CI)
+	require.Less(t, r2.Metrics.PassRate.CI.High, 0.0)
+	require.NotEmpty(t, r2.DriftedCases, "collapsed cases are localised")
+	var passAlarm bool
+	for _, f := range r2.Findings {
+		if f.Metric == "pass_rate" && f.Scope == "suite" && f.Verdict == "DRIFT" {
+			passAlarm = true
+			require.Less(t, f.Q, 0.01)
+		}
+	}
+	require.True(t, passAlarm, "the pass-rate finding names the metric")
+	require.Contains(t, stderr, "DRIFT")
+	require.Contains(t, stderr, r2.DriftedCases[0])
+
+	var junit struct {
+		Suites []struct {
+			Failures int `xml:"failures,attr"`
+			Cases    []struct {
+				Name    string    `xml:"name,attr"`
+				Failure *struct{} `xml:"failure"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	b, err := os.ReadFile(filepath.Join(out, "2.xml"))
+	require.NoError(t, err)
+	require.NoError(t, xml.Unmarshal(b, &junit))
+	require.Len(t, junit.Suites, 1)
+	require.Equal(t, len(r2.DriftedCases), junit.Suites[0].Failures)
+	require.Len(t, junit.Suites[0].Cases, 120)
+	md, err := os.ReadFile(filepath.Join(out, "2.md"))
+	require.NoError(t, err)
+	require.Contains(t, string(md), "# arith on gpt: DRIFT")
+	require.Contains(t, string(md), "pass_rate")
+
+	// diff reproduces the comparison between any two runs.
+	code, stdout, stderr := e.run(t, ctx, "diff", fmt.Sprint(r1[0].RunID), fmt.Sprint(r2.RunID))
+	require.Equal(t, 1, code, stderr)
+	require.Contains(t, stdout, "DRIFT")
+
+	code, stdout, stderr = e.run(t, ctx, "baseline", "accept", fmt.Sprint(r2.RunID), "--note", "vendor update acknowledged", "--by", "tester")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "baseline")
+
+	code, _, stderr = e.run(t, ctx, "run", "--samples", "10", "--json", filepath.Join(out, "3.json"))
+	require.Equal(t, 0, code, stderr)
+	r3 := readReports(t, filepath.Join(out, "3.json"))[0]
+	require.Equal(t, "STABLE", r3.Verdict, r3.Reason)
+	require.Equal(t, []int64{r2.RunID}, r3.BaselineRunIDs)
+
+	// report re-renders a stored run.
+	code, stdout, stderr = e.run(t, ctx, "report", fmt.Sprint(r2.RunID))
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "DRIFT")
+}
+
+// TestResumeAfterInterrupt: a run stopped mid-way and resumed stores each
+// (case, sample) exactly once and pays for no sample twice.
+func TestResumeAfterInterrupt(t *testing.T) {
+	t.Parallel()
+	cfg := sim.Config{Seed: 5, Models: []sim.Model{{Name: "sim-gpt",
+		Profile: sim.Profile{Seed: 1, Mixture: mixture, Latency: sim.Latency{Fixed: sim.Duration(2 * time.Millisecond)}}}}}
+	e := setup(t, envOpts{sim: cfg})
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		defer cancel()
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) && e.sim.Stats().Requests < 150 {
+			time.Sleep(2 * time.Millisecond) // polling the simulator's counter, bounded
+		}
+	}()
+	jsonPath := filepath.Join(e.dir, "stopped.json")
+	code, _, stderr := e.run(t, ctx, "run", "--json", jsonPath)
+	require.Equal(t, 3, code, stderr)
+	require.Contains(t, stderr, "--resume")
+	stopped := readReports(t, jsonPath)[0]
+	require.Equal(t, "stopped", stopped.Status)
+	before := e.sim.Stats().Requests
+	require.Less(t, before, int64(480))
+
+	code, _, stderr = e.run(t, context.Background(), "run", "--resume", fmt.Sprint(stopped.RunID), "--json", jsonPath)
+	require.Equal(t, 0, code, stderr)
+	done := readReports(t, jsonPath)[0]
+	require.Equal(t, stopped.RunID, done.RunID)
+	require.Equal(t, "BASELINE", done.Verdict)
+	require.Equal(t, 480, done.Metrics.Samples)
+
+	st := e.sim.Stats()
+	require.Equal(t, int64(480), st.Requests, "no extra model calls")
+	require.Equal(t, int64(4), st.MaxPerPrompt, "no (case, sample) requested twice")
+
+	store, err := storage.Open(context.Background(), e.dbURL)
+	require.NoError(t, err)
+	defer store.Close()
+	samples, err := store.ListSamples(context.Background(), done.RunID, "")
+	require.NoError(t, err)
+	require.Len(t, samples, 480)
+}
+
+// TestErrorsAreStoredNotFailed: under injected 429s and 500s every sample
+// either succeeds after retries or is stored as an error with a message;
+// errors are never failed checks.
+func TestErrorsAreStoredNotFailed(t *testing.T) {
+	t.Parallel()
+	cfg := sim.Config{Seed: 9, Models: []sim.Model{{Name: "sim-gpt", Profile: sim.Profile{Seed: 1, Accuracy: 0.9,
+		Errors: sim.Errors{RateLimit: 0.15, Server: 0.15, RetryAfter: sim.Duration(5 * time.Millisecond)}}}}}
+	e := setup(t, envOpts{cases: 60, sim: cfg, targets: "    retries: 1\n"})
+	jsonPath := filepath.Join(e.dir, "r.json")
+	code, _, stderr := e.run(t, context.Background(), "run", "--json", jsonPath, "--samples", "2")
+	r := readReports(t, jsonPath)[0]
+	require.Contains(t, []int{0, 2}, code, stderr)
+	require.Equal(t, 120, r.Metrics.Samples)
+	require.Positive(t, r.Metrics.ErrorCount, "some samples still fail after one retry at a 30%% error rate")
+	require.Less(t, r.Metrics.ErrorCount, 40)
+
+	store, err := storage.Open(context.Background(), e.dbURL)
+	require.NoError(t, err)
+	defer store.Close()
+	samples, err := store.ListSamples(context.Background(), r.RunID, "")
+	require.NoError(t, err)
+	var errored int
+	for _, s := range samples {
+		if s.Error != "" {
+			errored++
+			require.Equal(t, storage.OutcomeErrored, s.Outcome)
+			require.False(t, s.Passed)
+			require.Contains(t, []string{"rate_limited", "server"}, s.ErrorKind)
+			require.Contains(t, s.Error, "HTTP")
+		}
+	}
+	require.Equal(t, r.Metrics.ErrorCount, errored)
+}
+
+// TestPinnedOpenModelDigestChange: a pinned Ollama target whose digest changes
+// between two runs is stopped before any case is sent, reports the identity
+// change and exits 1.
+func TestPinnedOpenModelDigestChange(t *testing.T) {
+	t.Parallel()
+	const d1 = "1111111111111111111111111111111111111111111111111111111111111111"
+	const d2 = "2222222222222222222222222222222222222222222222222222222222222222"
+	cfg := sim.Config{Seed: 2, Models: []sim.Model{{Name: "sim-gpt", Identity: sim.Identity{Digest: d1, Quantization: "Q4_K_M"},
+		Profile: sim.Profile{Seed: 1, Accuracy: 0.9},
+		Updates: []sim.Update{{Name: "requantized", Identity: &sim.Identity{Digest: d2, Quantization: "Q8_0"}}}}}}
+	e := setup(t, envOpts{cases: 30, sim: cfg})
+	// Re-point the target as a pinned Ollama model.
+	b, err := os.ReadFile(e.cfgPath)
+	require.NoError(t, err)
+	c := strings.Replace(string(b), "provider: openai", "provider: ollama", 1)
+	c = strings.Replace(c, "concurrency: 8", "concurrency: 8\n    pin: {digest: \""+d1+"\"}", 1)
+	require.NoError(t, os.WriteFile(e.cfgPath, []byte(c), 0o600))
+
+	jsonPath := filepath.Join(e.dir, "r.json")
+	code, _, stderr := e.run(t, context.Background(), "run", "--json", jsonPath)
+	require.Equal(t, 0, code, stderr)
+	r1 := readReports(t, jsonPath)[0]
+	require.Equal(t, d1, r1.Identity.Digest, "the probed digest is recorded with the run")
+
+	_, err = e.sim.Update("sim-gpt")
+	require.NoError(t, err)
+	before := e.sim.Stats().Requests
+	code, _, stderr = e.run(t, context.Background(), "run", "--json", jsonPath)
+	require.Equal(t, 1, code, stderr)
+	r2 := readReports(t, jsonPath)[0]
+	require.True(t, r2.PinViolated)
+	require.True(t, r2.IdentityChanged)
+	require.Equal(t, d2, r2.Identity.Digest)
+	require.Equal(t, "identity", r2.Findings[0].Metric)
+	require.Equal(t, "IDENTITY_CHANGED", r2.Findings[0].Verdict)
+	require.Equal(t, before, e.sim.Stats().Requests, "no case was sent to the changed model")
+	require.Contains(t, stderr, "pinned identity mismatch")
+}
+
+// TestSecretsNeverLeak plants an API key and checks every output channel:
+// stdout, stderr (verbose logs), the report files and every stored row.
+func TestSecretsNeverLeak(t *testing.T) {
+	t.Parallel()
+	const key = "sk-planted-4e1d2c3b4a5f6e7d8c9b"
+	cfg := sim.Config{Seed: 4, APIKey: key, Models: []sim.Model{{Name: "sim-gpt", Profile: sim.Profile{Seed: 1, Accuracy: 0.8,
+		Errors: sim.Errors{Server: 0.2, Malformed: 0.05}}}}}
+	e := setup(t, envOpts{cases: 30, sim: cfg, targets: "    retries: 0\n"})
+	b, err := os.ReadFile(e.cfgPath)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(e.cfgPath, bytes.Replace(b, []byte("${DW_TEST_KEY:-sk-test-planted-secret-0123456789}"), []byte(key), 1), 0o600))
+	dir := filepath.Join(e.dir, "out")
+	code, stdout, stderr := e.run(t, context.Background(), "run", "-v", "--json", filepath.Join(dir, "r.json"),
+		"--junit", filepath.Join(dir, "r.xml"), "--markdown", filepath.Join(dir, "r.md"))
+	require.Contains(t, []int{0, 2}, code, stderr)
+	require.NotContains(t, stdout+stderr, key)
+	for _, f := range []string{"r.json", "r.xml", "r.md"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		require.NoError(t, err)
+		require.NotContains(t, string(b), key, f)
+	}
+	r := readReports(t, filepath.Join(dir, "r.json"))[0]
+	require.Positive(t, r.Metrics.ErrorCount, "errors were exercised")
+	store, err := storage.Open(context.Background(), e.dbURL)
+	require.NoError(t, err)
+	defer store.Close()
+	samples, err := store.ListSamples(context.Background(), r.RunID, "")
+	require.NoError(t, err)
+	rows, err := json.Marshal(samples)
+	require.NoError(t, err)
+	require.NotContains(t, string(rows), key)
+	run, err := store.GetRun(context.Background(), r.RunID)
+	require.NoError(t, err)
+	rb, err := json.Marshal(run)
+	require.NoError(t, err)
+	require.NotContains(t, string(rb), key)
+}
+
+// TestBadInputsExitThree: configuration and infrastructure problems give one
+// clear error and exit code 3, and nothing is stored.
+func TestBadInputsExitThree(t *testing.T) {
+	t.Parallel()
+	e := setup(t, envOpts{cases: 10, sim: sim.Config{Models: []sim.Model{{Name: "sim-gpt", Profile: sim.Profile{Accuracy: 1}}}}})
+	ctx := context.Background()
+
+	code, _, stderr := e.run(t, ctx, "run", "--target", "nope")
+	require.Equal(t, 3, code)
+	require.Contains(t, stderr, `unknown target "nope"`)
+
+	code, _, stderr = e.run(t, ctx, "run", "--suite", "nope")
+	require.Equal(t, 3, code)
+	require.Contains(t, stderr, `unknown suite "nope"`)
+
+	bad := filepath.Join(e.dir, "bad.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte("targets:\n  - name: x\n    provider: openai\n    model: m\n    temprature: 3\n"), 0o600))
+	var so, se bytes.Buffer
+	code = app.Main(ctx, []string{"run", "--config", bad}, eval.NewRegistry(), &so, &se)
+	require.Equal(t, 3, code)
+	require.Contains(t, se.String(), bad+":5")
+	require.Contains(t, se.String(), `unknown field "temprature"`)
+
+	b, err := os.ReadFile(e.cfgPath)
+	require.NoError(t, err)
+	unreachable := strings.Replace(string(b), e.dbURL, "postgres://driftwatch:hunter2pass@127.0.0.1:1/nope?connect_timeout=2", 1)
+	cfg2 := filepath.Join(e.dir, "unreachable.yaml")
+	require.NoError(t, os.WriteFile(cfg2, []byte(unreachable), 0o600))
+	so.Reset()
+	se.Reset()
+	code = app.Main(ctx, []string{"run", "--config", cfg2}, eval.NewRegistry(), &so, &se)
+	require.Equal(t, 3, code)
+	require.NotContains(t, se.String(), "hunter2pass")
+	require.Equal(t, int64(0), e.sim.Stats().Requests, "no model call before the database is known to work")
+	require.Equal(t, 1, strings.Count(strings.TrimSpace(se.String()), "\n")+1, "one error line: %s", se.String())
+}
