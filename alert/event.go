@@ -66,16 +66,18 @@ func (s Severity) String() string {
 	return "severity(" + strconv.Itoa(int(s)) + ")"
 }
 
-// MarshalText encodes the severity by name.
+// MarshalText encodes the severity by name; an unset or unknown severity
+// is "" (so that encoding never fails).
 func (s Severity) MarshalText() ([]byte, error) {
-	if _, ok := severityNames[s]; !ok {
-		return nil, fmt.Errorf("unknown severity %d", int(s))
-	}
-	return []byte(s.String()), nil
+	return []byte(severityNames[s]), nil
 }
 
-// UnmarshalText accepts "info", "warning" (or "warn") and "critical".
+// UnmarshalText accepts "info", "warning" (or "warn"), "critical" and "" (unset).
 func (s *Severity) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*s = 0
+		return nil
+	}
 	v, err := ParseSeverity(string(b))
 	if err != nil {
 		return err
