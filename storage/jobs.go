@@ -161,3 +161,21 @@ func (s *Store) ReserveTokens(ctx context.Context, key string, n, ratePerSec, bu
 	}
 	return balance, nil
 }
+
+// QueueCount is the number of River jobs in one queue and state.
+type QueueCount struct {
+	Queue string `db:"queue"`
+	State string `db:"state"`
+	N     int64  `db:"n"`
+}
+
+// QueueCounts counts the job queue's jobs (River's river_job table) by queue
+// and state, for the queue-depth metric.
+func (s *Store) QueueCounts(ctx context.Context) ([]QueueCount, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT queue, state::text AS state, count(*) AS n FROM river_job GROUP BY 1, 2`)
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByName[QueueCount])
+	if err != nil {
+		return nil, fmt.Errorf("count jobs: %w", translate(err))
+	}
+	return out, nil
+}

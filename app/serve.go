@@ -1,0 +1,689 @@
+package app
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/spf13/cobra"
+
+	"github.com/driftwatch/driftwatch/drift"
+	"github.com/driftwatch/driftwatch/eval"
+	"github.com/driftwatch/driftwatch/jobs"
+	"github.com/driftwatch/driftwatch/report"
+	"github.com/driftwatch/driftwatch/schedule"
+	"github.com/driftwatch/driftwatch/storage"
+)
+
+// Serve defaults (ServeOptions).
+const (
+	BatchSizeDefault       = 100
+	BatchWorkersDefault    = 2
+	BatchTimeoutDefault    = 30 * time.Minute
+	ServeSoftStopDefault   = 30 * time.Second
+	RescueAfterDefault     = time.Hour
+	ControlWorkersDefault  = 4
+	serveShutdownHardLimit = 30 * time.Second
+)
+
+// ServeOptions configure Serve. Zero means the default.
+type ServeOptions struct {
+	// Addr is the HTTP listen address (dashboard, /healthz, /metrics).
+	// Empty: no HTTP server (worker).
+	Addr string
+	// Scheduler fires the config's schedules (serve); false runs only
+	// workers (worker).
+	Scheduler bool
+	// BatchSize is the number of cases per batch job. Default 100.
+	BatchSize int
+	// BatchWorkers is how many batch jobs this process runs at once. Each
+	// runs up to the target's concurrency samples, and all batches of a
+	// target in this process share that bound. Default 2.
+	BatchWorkers int
+	// BatchTimeout bounds one attempt of a batch job. Default 30m.
+	BatchTimeout time.Duration
+	// RescueAfter is when a job left running by a dead process is retried;
+	// it must exceed BatchTimeout. Default 1h (River's).
+	RescueAfter time.Duration
+	// SoftStopTimeout is how long in-flight samples may finish on shutdown
+	// before they are cancelled (and re-run later by the retried batch).
+	// Default 30s.
+	SoftStopTimeout time.Duration
+	// Clock drives the scheduler. Default the wall clock.
+	Clock schedule.Clock
+	// OnListen, if set, receives the HTTP server's bound address.
+	OnListen func(addr string)
+}
+
+func (o ServeOptions) withDefaults() ServeOptions {
+	o.BatchSize = cmp.Or(o.BatchSize, BatchSizeDefault)
+	o.BatchWorkers = cmp.Or(o.BatchWorkers, BatchWorkersDefault)
+	o.BatchTimeout = cmp.Or(o.BatchTimeout, BatchTimeoutDefault)
+	o.RescueAfter = cmp.Or(o.RescueAfter, max(RescueAfterDefault, o.BatchTimeout+time.Minute))
+	o.SoftStopTimeout = cmp.Or(o.SoftStopTimeout, ServeSoftStopDefault)
+	return o
+}
+
+func (c *cli) serveCmd() *cobra.Command {
+	var o ServeOptions
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the scheduler, workers, alerting and the dashboard",
+		Long: `Fire the config's schedules as durable jobs (River, on the same PostgreSQL), work them,
+alert, and serve the dashboard, /healthz and /metrics. Several replicas may run against one
+database: each schedule firing runs once. SIGINT/SIGTERM stop fetching jobs, let in-flight
+samples finish (up to --soft-stop-timeout), then cancel; unfinished work is retried.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := c.open()
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			o.Scheduler = true
+			o.OnListen = func(addr string) { fmt.Fprintf(c.stdout, "driftwatch serving on http://%s\n", addr) }
+			return a.Serve(cmd.Context(), o)
+		},
+	}
+	cmd.Flags().StringVar(&o.Addr, "addr", "127.0.0.1:8080", "HTTP listen address")
+	serveFlags(cmd, &o)
+	return cmd
+}
+
+func (c *cli) workerCmd() *cobra.Command {
+	var o ServeOptions
+	cmd := &cobra.Command{
+		Use:   "worker",
+		Short: "Work scheduled runs (no scheduler, no HTTP), to add machines",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := c.open()
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			return a.Serve(cmd.Context(), o)
+		},
+	}
+	serveFlags(cmd, &o)
+	return cmd
+}
+
+func serveFlags(cmd *cobra.Command, o *ServeOptions) {
+	f := cmd.Flags()
+	f.IntVar(&o.BatchSize, "batch-size", BatchSizeDefault, "cases per batch job")
+	f.IntVar(&o.BatchWorkers, "batch-workers", BatchWorkersDefault, "batch jobs worked at once by this process")
+	f.DurationVar(&o.BatchTimeout, "batch-timeout", BatchTimeoutDefault, "time limit of one batch attempt")
+	f.DurationVar(&o.RescueAfter, "rescue-after", 0, "retry jobs left running by a dead process after this long (default max(1h, batch-timeout+1m))")
+	f.DurationVar(&o.SoftStopTimeout, "soft-stop-timeout", ServeSoftStopDefault, "on shutdown, how long in-flight samples may finish")
+}
+
+// node is one serve or worker process: a River client with Driftwatch's
+// workers, optionally the scheduler and the HTTP server.
+type node struct {
+	a       *App
+	st      *storage.Store
+	opts    ServeOptions
+	client  *river.Client[pgx.Tx]
+	metrics *metrics
+
+	softStop     chan struct{}
+	softStopOnce sync.Once
+
+	mu      sync.Mutex
+	targets map[string]*nodeTarget
+}
+
+// nodeTarget is a target as this process calls it: one concurrency bound
+// shared by all its batches, and the cluster-wide rate limit.
+type nodeTarget struct {
+	ref  *targetRef
+	call eval.Target
+}
+
+// migrateRiver applies River's migrations under an advisory lock, so
+// replicas starting together do not race.
+func migrateRiver(ctx context.Context, st *storage.Store) error {
+	return st.WithAdvisoryLock(ctx, "driftwatch.river.migrate", func(ctx context.Context) error {
+		return jobs.Migrate(ctx, st.Pool())
+	})
+}
+
+// Serve runs a serve (opts.Scheduler) or worker process until ctx is done,
+// then shuts down in two stages: stop fetching jobs and scheduling samples,
+// let in-flight samples finish up to SoftStopTimeout, then cancel them.
+func (a *App) Serve(ctx context.Context, opts ServeOptions) error {
+	opts = opts.withDefaults()
+	st, err := a.Store(ctx)
+	if err != nil {
+		return err
+	}
+	if err := migrateRiver(ctx, st); err != nil {
+		return configError(err)
+	}
+	n := &node{a: a, st: st, opts: opts, softStop: make(chan struct{}), targets: map[string]*nodeTarget{}}
+	n.metrics = newMetrics(st)
+	if err := n.newClient(); err != nil {
+		return configError(err)
+	}
+	var sched *schedule.Scheduler
+	if opts.Scheduler {
+		if sched, err = n.newScheduler(); err != nil {
+			return configError(err)
+		}
+	}
+	var srv *http.Server
+	var ln net.Listener
+	if opts.Addr != "" {
+		h, err := n.handler(ctx)
+		if err != nil {
+			return configError(err)
+		}
+		ln, err = net.Listen("tcp", opts.Addr)
+		if err != nil {
+			return configError(fmt.Errorf("listen on %s: %w", opts.Addr, err))
+		}
+		srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	}
+
+	// Start River with a context that our shutdown, not ctx, cancels.
+	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRun()
+	if err := n.client.Start(runCtx); err != nil {
+		if ln != nil {
+			ln.Close()
+		}
+		return configError(fmt.Errorf("start job client: %w", err))
+	}
+	if sched != nil {
+		_ = sched.Start(runCtx)
+	}
+	var wg sync.WaitGroup
+	errc := make(chan error, 1)
+	if srv != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+		if opts.OnListen != nil {
+			opts.OnListen(ln.Addr().String())
+		}
+	}
+	a.logger.Info("serving", "scheduler", opts.Scheduler, "addr", opts.Addr)
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	// Stage 1: no new firings, no new jobs, no new samples.
+	stopCtx, cancelStop := context.WithTimeout(context.Background(), opts.SoftStopTimeout)
+	defer cancelStop()
+	var errs []error
+	if sched != nil {
+		errs = append(errs, sched.Stop(stopCtx))
+	}
+	n.softStopOnce.Do(func() { close(n.softStop) })
+	if err := n.client.Stop(stopCtx); err != nil {
+		// Stage 2: cancel what is still in flight; the batches are retried.
+		hardCtx, cancelHard := context.WithTimeout(context.Background(), serveShutdownHardLimit)
+		errs = append(errs, n.client.StopAndCancel(hardCtx))
+		cancelHard()
+	}
+	if srv != nil {
+		shutCtx, cancelShut := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, srv.Shutdown(shutCtx))
+		cancelShut()
+	}
+	wg.Wait()
+	errs = append(errs, serveErr)
+	return errors.Join(errs...)
+}
+
+func (n *node) newClient() error {
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &jobs.Worker[jobs.TriggerArgs]{Fn: n.workTrigger})
+	river.AddWorker(workers, &jobs.Worker[jobs.RunArgs]{Fn: n.workRun})
+	river.AddWorker(workers, &jobs.Worker[jobs.BatchArgs]{Fn: n.workBatch, JobTimeout: n.opts.BatchTimeout})
+	river.AddWorker(workers, &jobs.Worker[jobs.AnalyzeArgs]{Fn: n.workAnalyze})
+	river.AddWorker(workers, &jobs.Worker[jobs.AlertArgs]{Fn: n.workAlert})
+	client, err := river.NewClient(riverpgxv5.New(n.st.Pool()), &river.Config{
+		Queues: map[string]river.QueueConfig{
+			jobs.QueueControl: {MaxWorkers: ControlWorkersDefault},
+			jobs.QueueBatch:   {MaxWorkers: n.opts.BatchWorkers},
+		},
+		Workers:              workers,
+		Logger:               n.a.logger.With("component", "river"),
+		JobTimeout:           10 * time.Minute,
+		RescueStuckJobsAfter: n.opts.RescueAfter,
+		FetchPollInterval:    500 * time.Millisecond,
+		ErrorHandler:         n.metrics,
+	})
+	if err != nil {
+		return fmt.Errorf("job client: %w", err)
+	}
+	n.client = client
+	return nil
+}
+
+func (n *node) newScheduler() (*schedule.Scheduler, error) {
+	var entries []schedule.Entry
+	for _, sc := range n.a.cfg.Schedules {
+		s, err := schedule.Parse(sc.Cron, sc.Timezone)
+		if err != nil {
+			return nil, fmt.Errorf("schedule %q: %w", sc.Name, err)
+		}
+		entries = append(entries, schedule.Entry{Name: sc.Name, Schedule: s})
+	}
+	return schedule.New(schedule.Config{
+		Entries: entries,
+		Clock:   n.opts.Clock,
+		Logger:  n.a.logger,
+		Fire: func(ctx context.Context, name string, at time.Time) error {
+			res, err := n.client.Insert(ctx, jobs.TriggerArgs{Schedule: name, FireTime: at}, nil)
+			if err == nil && !res.UniqueSkippedAsDuplicate {
+				n.metrics.triggers.Inc()
+			}
+			return err
+		},
+	})
+}
+
+// nodeTarget returns the named target as this process calls it.
+func (n *node) target(name string) (*nodeTarget, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if t := n.targets[name]; t != nil {
+		return t, nil
+	}
+	refs, err := n.a.targets([]string{name})
+	if err != nil {
+		return nil, err
+	}
+	ref := refs[0]
+	call := bounded(ref.target, cmp.Or(ref.cfg.Concurrency, ConcurrencyDefault))
+	if ref.cfg.RPM > 0 || ref.cfg.TPM > 0 {
+		call = jobs.ClusterLimit(call, n.st, jobs.LimitConfig{Key: "target:" + name, RPM: ref.cfg.RPM, TPM: ref.cfg.TPM})
+	}
+	t := &nodeTarget{ref: ref, call: call}
+	n.targets[name] = t
+	return t, nil
+}
+
+// bounded limits in-flight calls of t to limit across all batches of this
+// process.
+func bounded(t eval.Target, limit int) eval.Target {
+	sem := make(chan struct{}, limit)
+	return eval.TargetFunc(func(ctx context.Context, req *eval.Request) (*eval.Response, error) {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		defer func() { <-sem }()
+		return t.Complete(ctx, req)
+	})
+}
+
+func (n *node) suite(name string) (eval.Suite, error) {
+	all, err := n.a.Suites()
+	if err != nil {
+		return nil, err
+	}
+	sel, err := selectSuites(all, []string{name})
+	if err != nil {
+		return nil, err
+	}
+	return sel[0], nil
+}
+
+// permanent marks a job error that retrying cannot fix (configuration).
+func permanent(err error) error { return river.JobCancel(err) }
+
+func (n *node) workTrigger(ctx context.Context, job *river.Job[jobs.TriggerArgs]) error {
+	args := job.Args
+	i := slices.IndexFunc(n.a.cfg.Schedules, func(s ScheduleConfig) bool { return s.Name == args.Schedule })
+	if i < 0 {
+		return permanent(fmt.Errorf("schedule %q is not in the config", args.Schedule))
+	}
+	sc := n.a.cfg.Schedules[i]
+	pairs, err := n.a.plan(ctx, RunParams{Suites: sc.Suites, Targets: sc.Targets})
+	if err != nil {
+		return permanent(err)
+	}
+	var params []river.InsertManyParams
+	for _, pr := range pairs {
+		params = append(params, river.InsertManyParams{Args: jobs.RunArgs{
+			Key:      jobs.RunKey(sc.Name, args.FireTime, pr.suite.Name(), pr.target.cfg.Name),
+			Schedule: sc.Name, FireTime: args.FireTime, Suite: pr.suite.Name(), Target: pr.target.cfg.Name,
+			Samples: sc.Samples, Confirm: sc.Confirm || n.a.cfg.Drift.Confirm,
+		}})
+	}
+	if len(params) == 0 {
+		return nil
+	}
+	_, err = n.client.InsertMany(ctx, params)
+	return err
+}
+
+// workRun creates the run row once (found by its key on retry), checks the
+// pin, records the case batches and inserts one job per batch.
+func (n *node) workRun(ctx context.Context, job *river.Job[jobs.RunArgs]) error {
+	args := job.Args
+	st := n.st
+	s, err := n.suite(args.Suite)
+	if err != nil {
+		return permanent(err)
+	}
+	nt, err := n.target(args.Target)
+	if err != nil {
+		return permanent(err)
+	}
+	t := nt.ref
+	suiteID, err := st.EnsureSuite(ctx, s.Name())
+	if err != nil {
+		return err
+	}
+	targetID, err := st.EnsureTarget(ctx, t.cfg.Name, t.provider, t.model)
+	if err != nil {
+		return err
+	}
+	cases := s.Cases()
+	if err := st.UpsertCases(ctx, suiteID, caseRows(cases)); err != nil {
+		return err
+	}
+	k := n.a.samplesFor(s, RunParams{Samples: args.Samples})
+	snap, _ := json.Marshal(runSnapshot{Suite: s.Name(), Target: t.cfg.Name, Provider: t.provider, Model: t.model,
+		BaseURL: t.baseURL, Samples: k, Params: t.cfg.Params, Seed: n.a.cfg.Drift.Seed, Confirm: args.Confirm, ConfirmOf: args.ConfirmOf})
+	trigger := storage.TriggerSchedule
+	if args.ConfirmOf != 0 {
+		trigger = storage.TriggerConfirm
+	}
+	run, created, err := st.CreateRunKeyed(ctx, args.Key, storage.NewRun{SuiteID: suiteID, TargetID: targetID, Trigger: trigger,
+		Schedule: args.Schedule, SamplesPerCase: k, Config: snap, HarnessVersion: Version})
+	if err != nil {
+		return err
+	}
+	if created {
+		n.metrics.runsStarted.Inc()
+	}
+	if run.Status != storage.RunRunning {
+		return nil
+	}
+	_, baseIdentity, err := n.a.baselineOf(ctx, suiteID, targetID)
+	if err != nil {
+		return err
+	}
+	if id, perr := t.probeIdentity(ctx); perr == nil && id != nil {
+		if err := t.checkPin(*id, baseIdentity); err != nil {
+			rep := &report.Report{Suite: s.Name(), Target: t.cfg.Name, RunID: run.ID, StartedAt: run.StartedAt}
+			if _, err := n.a.finishPinned(ctx, rep, run, targetID, *id, err, t); err != nil {
+				return err
+			}
+			n.metrics.runsCompleted.WithLabelValues(string(drift.IdentityChanged)).Inc()
+			_, err := n.client.Insert(ctx, jobs.AlertArgs{RunID: run.ID}, nil)
+			return err
+		}
+	} else if perr != nil {
+		n.a.logger.Warn("identity probe failed", "target", t.cfg.Name, "err", perr)
+	}
+	var batches [][]string
+	for c := range slices.Chunk(cases, n.opts.BatchSize) {
+		keys := make([]string, len(c))
+		for i, cs := range c {
+			keys[i] = cs.ID
+		}
+		batches = append(batches, keys)
+	}
+	if err := st.AddRunBatches(ctx, run.ID, batches); err != nil {
+		return err
+	}
+	if len(batches) == 0 {
+		_, err := n.client.Insert(ctx, jobs.AnalyzeArgs{RunID: run.ID}, nil)
+		return err
+	}
+	params := make([]river.InsertManyParams, len(batches))
+	for i := range batches {
+		params[i] = river.InsertManyParams{Args: jobs.BatchArgs{RunID: run.ID, Batch: i}}
+	}
+	_, err = n.client.InsertMany(ctx, params)
+	return err
+}
+
+// runParts loads what a batch or the analysis of a run needs.
+func (n *node) runParts(ctx context.Context, runID int64) (storage.Run, runSnapshot, eval.Suite, *nodeTarget, error) {
+	run, err := n.st.GetRun(ctx, runID)
+	if err != nil {
+		return run, runSnapshot{}, nil, nil, err
+	}
+	var snap runSnapshot
+	if err := json.Unmarshal(run.Config, &snap); err != nil || snap.Suite == "" {
+		return run, snap, nil, nil, permanent(fmt.Errorf("run %d has no usable config snapshot", runID))
+	}
+	s, err := n.suite(snap.Suite)
+	if err != nil {
+		return run, snap, nil, nil, permanent(err)
+	}
+	t, err := n.target(snap.Target)
+	if err != nil {
+		return run, snap, nil, nil, permanent(err)
+	}
+	return run, snap, s, t, nil
+}
+
+// workBatch runs one batch's samples that are not stored yet. A retried
+// batch (after a crash, a stop or a failed write) never re-requests a stored
+// sample. The last batch to finish inserts the analysis job.
+func (n *node) workBatch(ctx context.Context, job *river.Job[jobs.BatchArgs]) error {
+	args := job.Args
+	if job.Attempt > 1 {
+		n.metrics.retries.WithLabelValues(job.Kind).Inc()
+	}
+	run, _, s, nt, err := n.runParts(ctx, args.RunID)
+	if err != nil {
+		return err
+	}
+	if run.Status != storage.RunRunning {
+		return nil
+	}
+	keys, done, err := n.st.RunBatch(ctx, run.ID, args.Batch)
+	if err != nil {
+		return err
+	}
+	if !done {
+		if err := n.executeBatch(ctx, run, s, nt, keys); err != nil {
+			return err
+		}
+	}
+	remaining, err := n.st.FinishRunBatch(ctx, run.ID, args.Batch)
+	if err != nil {
+		return err
+	}
+	if remaining == 0 {
+		_, err = n.client.Insert(ctx, jobs.AnalyzeArgs{RunID: run.ID}, nil)
+	}
+	return err
+}
+
+func (n *node) executeBatch(ctx context.Context, run storage.Run, s eval.Suite, nt *nodeTarget, keys []string) error {
+	a, t := n.a, nt.ref
+	if t.probe != nil && t.probed.Load() == nil {
+		if _, err := t.probeIdentity(ctx); err != nil {
+			a.logger.Warn("identity probe failed", "target", t.cfg.Name, "err", err)
+		}
+	}
+	_, baseIdentity, err := a.baselineOf(ctx, run.SuiteID, run.TargetID)
+	if err != nil {
+		return err
+	}
+	done, err := n.st.DoneSamples(ctx, run.ID)
+	if err != nil {
+		return err
+	}
+	inBatch := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		inBatch[k] = true
+	}
+	runCtx, cancelRun := context.WithCancelCause(ctx)
+	defer cancelRun(nil)
+	res := a.execute(runCtx, cancelRun, execution{run: run, suite: s, target: t, targetID: run.TargetID, k: run.SamplesPerCase,
+		baseIdentity: baseIdentity, call: nt.call, softStop: n.softStop, onSample: n.metrics.observeSample,
+		skip: func(key string, idx int) bool {
+			if !inBatch[key] {
+				return true
+			}
+			_, ok := done[storage.SampleKey{CaseKey: key, SampleIdx: idx}]
+			return ok
+		}})
+	if res.werr != nil {
+		return fmt.Errorf("store samples of run %d: %w", run.ID, res.werr)
+	}
+	if st := res.state; st.pinErr != nil && !t.cfg.Pin.Warn() {
+		rep := &report.Report{Suite: s.Name(), Target: t.cfg.Name, RunID: run.ID, StartedAt: run.StartedAt}
+		if _, err := a.finishPinned(context.WithoutCancel(ctx), rep, run, run.TargetID, *st.firstIdentity(), st.pinErr, t); err != nil {
+			return err
+		}
+		n.metrics.runsCompleted.WithLabelValues(string(drift.IdentityChanged)).Inc()
+		_, err := n.client.Insert(context.WithoutCancel(ctx), jobs.AlertArgs{RunID: run.ID}, nil)
+		return err
+	}
+	switch {
+	case errors.Is(res.runErr, eval.ErrStopped):
+		// Shutting down: hand the rest of the batch to another process
+		// right away, without spending an attempt.
+		return river.JobSnooze(0)
+	case ctx.Err() != nil:
+		return context.Cause(ctx)
+	case res.runErr != nil:
+		return fmt.Errorf("run %d: %w", run.ID, res.runErr)
+	}
+	return nil
+}
+
+// workAnalyze finalises a run: drift comparison, findings, verdict. It is
+// idempotent (findings are replaced), then confirms a DRIFT or alerts.
+func (n *node) workAnalyze(ctx context.Context, job *river.Job[jobs.AnalyzeArgs]) error {
+	a := n.a
+	run, snap, s, nt, err := n.runParts(ctx, job.Args.RunID)
+	if err != nil {
+		return err
+	}
+	if run.Status != storage.RunRunning {
+		return nil
+	}
+	t := nt.ref
+	baseline, baseIdentity, err := a.baselineOf(ctx, run.SuiteID, run.TargetID)
+	if err != nil {
+		return err
+	}
+	rep := &report.Report{Suite: s.Name(), Target: t.cfg.Name, RunID: run.ID, StartedAt: run.StartedAt}
+	if baseIdentity != nil {
+		rep.BaselineIdentity = toReportIdentity(*baseIdentity)
+	}
+	if id, err := a.runIdentity(ctx, run.TargetID, []int64{run.ID}); err == nil && id != nil {
+		rep.Identity = toReportIdentity(*id)
+	}
+	if err := n.st.DeleteFindings(ctx, run.ID); err != nil {
+		return err
+	}
+	if err := a.analyzeAndFinish(ctx, rep, run, run.SuiteID, run.TargetID, baseline, run.SamplesPerCase, nil); err != nil {
+		return err
+	}
+	n.metrics.runsCompleted.WithLabelValues(rep.Verdict).Inc()
+	if snap.ConfirmOf != 0 {
+		return n.applyConfirmation(ctx, snap.ConfirmOf, rep)
+	}
+	if snap.Confirm && rep.Verdict == string(drift.Drift) {
+		key := fmt.Sprintf("confirm-of-run-%d", run.ID)
+		_, err := n.client.Insert(ctx, jobs.RunArgs{Key: key, Schedule: run.Schedule, Suite: snap.Suite, Target: snap.Target,
+			Samples: run.SamplesPerCase, ConfirmOf: run.ID}, nil)
+		return err
+	}
+	_, err = n.client.Insert(ctx, jobs.AlertArgs{RunID: run.ID}, nil)
+	return err
+}
+
+// applyConfirmation updates the confirmed run's verdict (as `driftwatch
+// run` does) and alerts on it.
+func (n *node) applyConfirmation(ctx context.Context, parentID int64, crep *report.Report) error {
+	parent, err := n.st.GetRun(ctx, parentID)
+	if err != nil {
+		return err
+	}
+	var rep report.Report
+	if err := json.Unmarshal(parent.Summary, &rep); err != nil {
+		return permanent(fmt.Errorf("run %d: decode summary: %w", parentID, err))
+	}
+	if rep.ConfirmRunID == 0 {
+		rep.ConfirmRunID = crep.RunID
+		if crep.Verdict == string(drift.Drift) {
+			rep.Reason += fmt.Sprintf(" Confirmed by run %d.", crep.RunID)
+		} else {
+			rep.Verdict = string(drift.Stable)
+			rep.Reason = fmt.Sprintf("not confirmed: confirmation run %d was %s (first run said: %s)", crep.RunID, crep.Verdict, rep.Reason)
+		}
+		summary, _ := json.Marshal(rep)
+		if err := n.st.FinishRun(ctx, parentID, storage.FinishRun{Status: storage.RunCompleted, Verdict: rep.Verdict, Reason: rep.Reason,
+			Summary: summary, BaselineRunIDs: rep.BaselineRunIDs, CostUSD: rep.Metrics.CostUSD}); err != nil {
+			return err
+		}
+	}
+	_, err = n.client.Insert(ctx, jobs.AlertArgs{RunID: parentID}, nil)
+	return err
+}
+
+// workAlert alerts on a finalised run through the alert pipeline (dedup
+// makes a retried job harmless).
+func (n *node) workAlert(ctx context.Context, job *river.Job[jobs.AlertArgs]) error {
+	run, err := n.st.GetRun(ctx, job.Args.RunID)
+	if err != nil {
+		return err
+	}
+	if len(run.Summary) == 0 {
+		return nil
+	}
+	var rep report.Report
+	if err := json.Unmarshal(run.Summary, &rep); err != nil {
+		return permanent(fmt.Errorf("run %d: decode summary: %w", run.ID, err))
+	}
+	if err := n.a.alertReports(ctx, []*report.Report{&rep}); err != nil {
+		n.metrics.alerts.WithLabelValues("failed").Inc()
+		return err
+	}
+	n.metrics.alerts.WithLabelValues("sent").Inc()
+	return nil
+}
+
+// handler serves /healthz, /metrics and the dashboard at "/".
+func (n *node) handler(ctx context.Context) (http.Handler, error) {
+	web, err := n.a.webHandler(ctx)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		pctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := n.st.Ping(pctx); err != nil {
+			http.Error(w, "database unreachable", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.Handle("GET /metrics", n.metrics.handler())
+	mux.Handle("/", web)
+	return mux, nil
+}
