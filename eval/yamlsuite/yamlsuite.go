@@ -199,6 +199,9 @@ type loader struct {
 	opts  Options
 	errs  yamldoc.Errors
 	tmpls map[string]*template.Template
+	// reported holds check errors already reported, so that a bad
+	// suite-level check is reported once, not once per case.
+	reported map[string]bool
 }
 
 // row is one case before rendering, with where it came from.
@@ -249,7 +252,11 @@ func (l *loader) load() (*Suite, error) {
 			ds = filepath.Join(filepath.Dir(l.doc.File), ds)
 		}
 		dr, err := readDataset(ds)
-		if err != nil {
+		var located *yamldoc.Error
+		switch {
+		case errors.As(err, &located):
+			l.errs = append(l.errs, located)
+		case err != nil:
 			l.errorf([]any{"dataset"}, "%v", err)
 		}
 		rows = append(rows, dr...)
@@ -365,9 +372,14 @@ func (l *loader) buildCase(r row, suiteEx eval.Extractor, tools []eval.Tool) (ev
 		checks    []eval.Checker
 		weights   []float64
 		specsJSON []json.RawMessage
+		bad       bool // a check failed to build (maybe reported for another case)
 	)
 	for i := range checkNodes {
+		before := len(l.errs)
 		n := l.renderNode(&checkNodes[i], vars, r)
+		if len(l.errs) > before {
+			continue // a template failed: the spec is incomplete
+		}
 		var spec check.Spec
 		if err := n.Decode(&spec); err != nil {
 			l.rowErrorf(r, "checks", "check %d: %v", i+1, err)
@@ -375,7 +387,8 @@ func (l *loader) buildCase(r row, suiteEx eval.Extractor, tools []eval.Tool) (ev
 		}
 		c, err := check.New(spec, l.opts.Check)
 		if err != nil {
-			l.errs = append(l.errs, &yamldoc.Error{File: l.doc.File, Line: checkNodes[i].Line, Field: "checks", Msg: caseLabel(cs.ID) + err.Error()})
+			l.checkError(r, checkNodes[i], i < len(f.Checks), i, err)
+			bad = true
 			continue
 		}
 		checks = append(checks, c)
@@ -402,7 +415,7 @@ func (l *loader) buildCase(r row, suiteEx eval.Extractor, tools []eval.Tool) (ev
 		}
 		ex = e
 	}
-	if len(l.errs) > nerr {
+	if len(l.errs) > nerr || bad {
 		return eval.Case{}, nil, false
 	}
 
@@ -431,6 +444,43 @@ func (l *loader) buildCase(r row, suiteEx eval.Extractor, tools []eval.Tool) (ev
 		Line: r.line,
 		Func: caseFunc(req, checks, ex),
 	}, req, true
+}
+
+// checkError reports a check that check.New rejected, at the check's line.
+// A suite-level check fails the same way for every case unless its rendered
+// templates make the difference, so an error already reported for the same
+// check is not repeated. A templated check's error names the first case.
+func (l *loader) checkError(r row, n yaml.Node, suiteLevel bool, i int, err error) {
+	field := fmt.Sprintf("checks[%d]", i)
+	if !suiteLevel {
+		field = yamldoc.FieldName(append(append([]any{}, r.path...), "checks", i-len(l.f.Checks))...)
+	}
+	key := fmt.Sprintf("%d\x00%s\x00%s", n.Line, field, err)
+	if l.reported[key] {
+		return
+	}
+	if l.reported == nil {
+		l.reported = map[string]bool{}
+	}
+	l.reported[key] = true
+	msg := err.Error()
+	if suiteLevel && hasTemplate(&n) {
+		msg = caseLabel(r.spec.ID) + msg
+	}
+	l.errs = append(l.errs, &yamldoc.Error{File: l.doc.File, Line: n.Line, Field: field, Msg: msg})
+}
+
+// hasTemplate reports whether any scalar under n contains "{{".
+func hasTemplate(n *yaml.Node) bool {
+	if n.Kind == yaml.ScalarNode {
+		return strings.Contains(n.Value, "{{")
+	}
+	for _, c := range n.Content {
+		if hasTemplate(c) {
+			return true
+		}
+	}
+	return false
 }
 
 func caseLabel(id string) string {
@@ -499,7 +549,13 @@ func (l *loader) renderNode(n *yaml.Node, vars map[string]any, r row) *yaml.Node
 	case yaml.ScalarNode:
 		if strings.Contains(n.Value, "{{") {
 			v, err := l.render(n.Value, vars)
-			if err != nil {
+			switch {
+			case err == nil:
+			case r.path == nil:
+				// A dataset row: point at the row, which lacks the variable.
+				l.errs = append(l.errs, &yamldoc.Error{File: r.file, Line: r.line, Field: "checks",
+					Msg: fmt.Sprintf("%v (in the check at %s:%d)", err, l.doc.File, n.Line)})
+			default:
 				l.errs = append(l.errs, &yamldoc.Error{File: l.doc.File, Line: n.Line, Field: "checks", Msg: caseLabel(r.spec.ID) + err.Error()})
 			}
 			c.Value = v
@@ -591,12 +647,12 @@ func readJSONL(path string, r io.Reader) ([]row, error) {
 		}
 		var vars map[string]any
 		if err := json.Unmarshal(b, &vars); err != nil {
-			return nil, fmt.Errorf("%s:%d: invalid JSON: %v", path, line, err)
+			return nil, &yamldoc.Error{File: path, Line: line, Msg: "invalid JSON: " + err.Error()}
 		}
 		rows = append(rows, datasetRow(path, line, vars))
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s:%d: %v", path, line+1, err)
+		return nil, &yamldoc.Error{File: path, Line: line + 1, Msg: err.Error()}
 	}
 	return rows, nil
 }
@@ -605,7 +661,7 @@ func readCSV(path string, r io.Reader) ([]row, error) {
 	cr := csv.NewReader(r)
 	header, err := cr.Read()
 	if err != nil {
-		return nil, fmt.Errorf("%s:1: read CSV header: %v", path, err)
+		return nil, &yamldoc.Error{File: path, Line: 1, Msg: "read CSV header: " + err.Error()}
 	}
 	var rows []row
 	for {
@@ -613,10 +669,14 @@ func readCSV(path string, r io.Reader) ([]row, error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %v", path, err)
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				return nil, &yamldoc.Error{File: path, Line: pe.Line, Msg: "invalid CSV: " + pe.Err.Error()}
+			}
+			return nil, fmt.Errorf("read %s: %v", path, err)
 		}
+		line, _ := cr.FieldPos(0)
 		vars := make(map[string]any, len(header))
 		for i, h := range header {
 			if i < len(rec) {
