@@ -1,0 +1,231 @@
+package slack_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/driftwatch/driftwatch/alert"
+	"github.com/driftwatch/driftwatch/alert/slack"
+	"github.com/driftwatch/driftwatch/drift"
+	"github.com/driftwatch/driftwatch/report"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// hostile is model output that tries every trick.
+var hostile = "Sure! <!channel> <!here> <@U024BE7LH> look at <https://evil.example|click here> & " +
+	"```\n*bold* `code` ``` @channel @here " + strings.Repeat("x", 10000)
+
+func driftEvent(t *testing.T) alert.Event {
+	t.Helper()
+	rep := &report.Report{
+		Suite: "prime", Target: "gpt4", RunID: 42, BaselineRunIDs: []int64{7, 9},
+		Verdict: string(drift.Drift), Status: "completed",
+		Reason:           "pass rate dropped by 0.200 (CMH, Holm q=0.0001) <!channel>",
+		Identity:         &report.Identity{Provider: "openai", RequestedModel: "gpt-4o", ResolvedModel: "gpt-4o-2024-11-20", Fingerprint: "fp_<new>"},
+		BaselineIdentity: &report.Identity{Provider: "openai", RequestedModel: "gpt-4o", ResolvedModel: "gpt-4o-2024-08-06", Fingerprint: "fp_old"},
+		Metrics: report.Metrics{
+			PassRate: &report.Value{Value: 0.7, Baseline: ptr(0.9), Delta: ptr(-0.2), CI: &drift.Interval{Low: -0.26, High: -0.14}, P: ptr(1.2e-5)},
+			Samples:  200, ErrorCount: 1,
+		},
+		Findings: []drift.Finding{
+			{Metric: drift.MetricPassRate, Scope: drift.ScopeSuite, Statistic: "CMH", Baseline: 0.9, Current: 0.7, Effect: -0.2,
+				CI: &drift.Interval{Low: -0.26, High: -0.14}, P: 1.2e-5, Q: 1e-4, Verdict: drift.Drift, Reason: "pass rate dropped"},
+			{Metric: drift.MetricCasePass, Scope: drift.ScopeCasePrefix + "seventeen", Baseline: 1, Current: 0.2, Effect: -0.8,
+				P: 0.001, Q: 0.01, Verdict: drift.Warn,
+				Examples: []drift.Example{{Case: "seventeen", Baseline: "[Yes] 17 is prime.", Current: hostile}}},
+			{Metric: drift.MetricCasePass, Scope: drift.ScopeCasePrefix + "<!here>`case`", Baseline: 1, Current: 0.4, Effect: -0.6,
+				P: 0.002, Q: 0.02, Verdict: drift.Warn,
+				Examples: []drift.Example{{Case: "<!here>`case`", Baseline: strings.Repeat("&", 2000), Current: strings.Repeat("é<", 2000)}}},
+			{Metric: drift.MetricCasePass, Scope: drift.ScopeCasePrefix + "empty", Baseline: 0.8, Current: 0.2, Effect: -0.6,
+				P: 0.003, Q: 0.03, Verdict: drift.Warn,
+				Examples: []drift.Example{{Case: "empty", Baseline: "ok", Current: ""}}},
+			{Metric: drift.MetricCasePass, Scope: drift.ScopeCasePrefix + "fourth", Baseline: 0.8, Current: 0.2, Effect: -0.6,
+				P: 0.004, Q: 0.04, Verdict: drift.Warn,
+				Examples: []drift.Example{{Case: "fourth", Baseline: "a", Current: "b"}}},
+		},
+		DriftedCases: []string{"seventeen", "<!here>`case`", "empty", "fourth"},
+	}
+	evs := alert.Events(rep, time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC), "https://driftwatch.example.com")
+	require.Len(t, evs, 1)
+	return evs[0]
+}
+
+func TestMessageGolden(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		ev   func(t *testing.T) alert.Event
+	}{
+		{"drift", driftEvent},
+		{"pin_violated", func(t *testing.T) alert.Event {
+			rep := &report.Report{Suite: "prime", Target: "llama", RunID: 43, Verdict: string(drift.Inconclusive), Status: "failed",
+				IdentityChanged: true, PinViolated: true, Reason: "pinned identity mismatch: digest sha256:bbb, want sha256:aaa",
+				Identity:         &report.Identity{Provider: "ollama", RequestedModel: "llama3", Digest: "sha256:bbb"},
+				BaselineIdentity: &report.Identity{Provider: "ollama", RequestedModel: "llama3", Digest: "sha256:aaa"},
+				Findings: []drift.Finding{{Metric: drift.MetricIdentity, Scope: drift.ScopeSuite, Statistic: "pin",
+					Verdict: drift.IdentityChanged, Reason: "digest sha256:bbb, want sha256:aaa"}}}
+			return alert.Events(rep, time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC), "")[0]
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ev := tt.ev(t)
+			var buf bytes.Buffer
+			enc := json.NewEncoder(&buf)
+			enc.SetEscapeHTML(false) // readable diffs; Slack decodes both forms alike
+			enc.SetIndent("", "  ")
+			require.NoError(t, enc.Encode(slack.Message(&ev, "")))
+			got := buf.Bytes()
+			golden := filepath.Join("testdata", tt.name+".golden")
+			if *update {
+				require.NoError(t, os.WriteFile(golden, got, 0o644))
+			}
+			want, err := os.ReadFile(golden)
+			require.NoError(t, err, "run go test ./alert/slack -update to create it")
+			require.Equal(t, string(want), string(got))
+		})
+	}
+}
+
+// TestMessageEscapes decodes the payload as Slack would receive it and
+// checks that nothing from the model output is live.
+func TestMessageEscapes(t *testing.T) {
+	t.Parallel()
+	ev := driftEvent(t)
+	b, err := json.Marshal(slack.Message(&ev, ""))
+	require.NoError(t, err)
+	var msg map[string]any
+	require.NoError(t, json.Unmarshal(b, &msg))
+
+	var texts []string
+	collectTexts(msg, &texts)
+	require.NotEmpty(t, texts)
+	blocks := msg["blocks"].([]any)
+	require.LessOrEqual(t, len(blocks), 50)
+	for _, s := range texts {
+		for _, bad := range []string{"<!channel>", "<!here>", "<@U", "<https://evil", "@channel", "@here"} {
+			require.NotContains(t, s, bad)
+		}
+		require.LessOrEqual(t, utf8.RuneCountInString(s), slack.SectionMaxRunes)
+	}
+	var cases []string
+	for _, s := range texts {
+		if strings.HasPrefix(s, "*Case*") {
+			cases = append(cases, s)
+		}
+	}
+	require.Len(t, cases, slack.TopCases, "top 3 cases only")
+	for _, c := range cases {
+		n := strings.Count(c, "```")
+		require.True(t, n == 4 || n == 2 && strings.Contains(c, "(empty output)"),
+			"outputs can't break out of their code blocks: %q", c[:min(200, len(c))])
+	}
+	require.Contains(t, cases[0], "&lt;!channel&gt;")
+	require.Contains(t, cases[0], "&lt;https://evil.example|click here&gt; &amp;")
+	require.Less(t, strings.Count(cases[0], "x"), slack.ExampleRunes+1, "example truncated")
+	require.Contains(t, cases[2], "(empty output)")
+
+	header := blocks[0].(map[string]any)["text"].(map[string]any)["text"].(string)
+	require.Equal(t, "DRIFT: prime on gpt4", header)
+	actions := blocks[len(blocks)-1].(map[string]any)
+	require.Equal(t, "actions", actions["type"])
+	require.Contains(t, string(b), "https://driftwatch.example.com/runs/42")
+}
+
+func collectTexts(v any, out *[]string) {
+	switch x := v.(type) {
+	case map[string]any:
+		if s, ok := x["text"].(string); ok {
+			*out = append(*out, s)
+		}
+		for _, c := range x {
+			collectTexts(c, out)
+		}
+	case []any:
+		for _, c := range x {
+			collectTexts(c, out)
+		}
+	}
+}
+
+func TestEscape(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"a & b", "a &amp; b"},
+		{"<!channel>", "&lt;!channel&gt;"},
+		{"<@U123|bob>", "&lt;@U123|bob&gt;"},
+		{"<https://evil|click>", "&lt;https://evil|click&gt;"},
+		{"```rm -rf```", "ˋˋˋrm -rfˋˋˋ"},
+		{"hi @channel and @Here", "hi @\u200bchannel and @\u200bHere"},
+		{"email@channels.example", "email@channels.example"},
+		{"bad \xff utf8", "bad \uFFFD utf8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tt.want, slack.Escape(tt.in))
+		})
+	}
+}
+
+func TestNotify(t *testing.T) {
+	t.Parallel()
+	const token = "XOXB-planted-t0ken"
+	var got []byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, _ = io.ReadAll(r.Body)
+		if !strings.HasSuffix(r.URL.Path, token) || r.Header.Get("Content-Type") != "application/json" {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		_, _ = io.WriteString(w, "ok")
+	}))
+	t.Cleanup(srv.Close)
+
+	n, err := slack.New(slack.Config{WebhookURL: alert.NewSecret(srv.URL + "/services/" + token), Channel: "#drift"}, srv.Client(), nil)
+	require.NoError(t, err)
+	ev := driftEvent(t)
+	require.NoError(t, n.Notify(context.Background(), &ev))
+	var msg map[string]any
+	require.NoError(t, json.Unmarshal(got, &msg))
+	require.Equal(t, "#drift", msg["channel"])
+
+	bad, err := slack.New(slack.Config{WebhookURL: alert.NewSecret(srv.URL + "/services/" + token + "/wrong")}, srv.Client(), nil)
+	require.NoError(t, err)
+	err = bad.Notify(context.Background(), &ev)
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), token)
+	var de *alert.DeliveryError
+	require.ErrorAs(t, err, &de)
+	require.False(t, de.Retryable(), "400 is permanent")
+
+	_, err = slack.New(slack.Config{WebhookURL: alert.NewSecret("hooks.slack.com/services/" + token)}, nil, nil)
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), token)
+
+	cfg, err := json.Marshal(slack.Config{WebhookURL: alert.NewSecret(srv.URL + "/services/" + token)})
+	require.NoError(t, err)
+	require.NotContains(t, string(cfg), token)
+}
