@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -35,6 +36,7 @@ import (
 //		os.Exit(app.Main(ctx, os.Args[1:], reg, os.Stdout, os.Stderr))
 //	}
 func Main(ctx context.Context, args []string, reg *eval.Registry, stdout, stderr io.Writer) int {
+	stderr = &syncWriter{w: stderr} // logs and progress share it
 	c := &cli{reg: reg, stdout: stdout, stderr: stderr}
 	root := c.root()
 	root.SetArgs(args)
@@ -504,4 +506,24 @@ func (c *cli) powerCmd() *cobra.Command {
 	cmd.Flags().IntVar(&cases, "cases", 200, "cases in the suite")
 	cmd.Flags().Float64Var(&alpha, "alpha", 0.01, "one-sided significance level")
 	return cmd
+}
+
+// syncWriter serialises writes from the logger and the progress bar.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+// Fd exposes the underlying file's descriptor, for terminal detection.
+func (s *syncWriter) Fd() uintptr {
+	if f, ok := s.w.(interface{ Fd() uintptr }); ok {
+		return f.Fd()
+	}
+	return ^uintptr(0)
 }
