@@ -1,0 +1,60 @@
+package webhook_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/driftwatch/driftwatch/alert"
+	"github.com/driftwatch/driftwatch/alert/webhook"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func TestNotifyPostsEventJSON(t *testing.T) {
+	t.Parallel()
+	type got struct {
+		auth string
+		body []byte
+	}
+	ch := make(chan got, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		ch <- got{auth: r.Header.Get("Authorization"), body: b}
+	}))
+	t.Cleanup(srv.Close)
+
+	n, err := webhook.New(webhook.Config{URL: alert.NewSecret(srv.URL + "/hook"),
+		Headers: map[string]alert.Secret{"Authorization": alert.NewSecret("Bearer abc")}}, srv.Client(), nil)
+	require.NoError(t, err)
+	ev := alert.Event{Kind: alert.KindDrift, Severity: alert.SeverityCritical, DedupKey: "k", Fingerprint: "f",
+		Time: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Suite: "prime", Target: "gpt4", RunID: 3,
+		Cases: []alert.CaseExample{{Case: "c", Before: "<!channel>", After: "b"}}}
+	require.NoError(t, n.Notify(context.Background(), &ev))
+	g := <-ch
+	require.Equal(t, "Bearer abc", g.auth)
+	var back alert.Event
+	require.NoError(t, json.Unmarshal(g.body, &back))
+	require.Equal(t, ev, back)
+	require.Contains(t, string(g.body), `"severity":"critical"`)
+}
+
+func TestNewRejectsBadURL(t *testing.T) {
+	t.Parallel()
+	for _, u := range []string{"", "ftp://x/secret-path", "not a url"} {
+		_, err := webhook.New(webhook.Config{URL: alert.NewSecret(u)}, nil, nil)
+		require.Error(t, err)
+		if u != "" {
+			require.NotContains(t, err.Error(), u)
+		}
+	}
+}
