@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 
 	"github.com/driftwatch/driftwatch/drift"
@@ -195,6 +196,11 @@ func (a *App) analyzeAndFinish(ctx context.Context, rep *report.Report, run stor
 		}
 	}
 	fillReport(rep, res, cur, k)
+	if bl != nil {
+		if err := a.cusum(ctx, rep, run, suiteID, targetID, res); err != nil {
+			return configError(err)
+		}
+	}
 	if pinWarn != nil {
 		rep.IdentityChanged = true
 		rep.Findings = append(rep.Findings, drift.Finding{Metric: drift.MetricIdentity, Scope: drift.ScopeSuite, Statistic: "pin",
@@ -207,6 +213,49 @@ func (a *App) analyzeAndFinish(ctx context.Context, rep *report.Report, run stor
 	if err := a.store.FinishRun(ctx, run.ID, storage.FinishRun{Status: storage.RunCompleted, Verdict: rep.Verdict,
 		Reason: rep.Reason, Summary: summary, BaselineRunIDs: rep.BaselineRunIDs, CostUSD: rep.Metrics.CostUSD}); err != nil {
 		return configError(err)
+	}
+	return nil
+}
+
+// CUSUM parameters (DRIFT_METHOD 4.5): k=0.5, h=5, ARL0 about 900 runs.
+const (
+	cusumK = 0.5
+	cusumH = 5.0
+)
+
+// cusum accumulates the per-run pass-rate z of the runs compared with the
+// current baseline (oldest first, this run last) and raises a slow-drift
+// finding when the one-sided CUSUM crosses h on this run.
+func (a *App) cusum(ctx context.Context, rep *report.Report, run storage.Run, suiteID, targetID int64, res drift.Result) error {
+	rep.PassZ = res.PassZ
+	runs, err := a.store.ListRuns(ctx, storage.RunFilter{SuiteID: suiteID, TargetID: targetID, Status: storage.RunCompleted, Limit: 1000})
+	if err != nil {
+		return fmt.Errorf("cusum history: %w", err)
+	}
+	var z []float64
+	for i := len(runs) - 1; i >= 0; i-- { // newest first → oldest first
+		r := runs[i]
+		if r.ID == run.ID || !slices.Equal(r.BaselineRunIDs, rep.BaselineRunIDs) || slices.Contains(rep.BaselineRunIDs, r.ID) {
+			continue
+		}
+		var prev struct {
+			PassZ *float64 `json:"pass_z"`
+		}
+		if json.Unmarshal(r.Summary, &prev) == nil && prev.PassZ != nil && !math.IsNaN(*prev.PassZ) {
+			z = append(z, *prev.PassZ)
+		}
+	}
+	if math.IsNaN(res.PassZ) {
+		return nil
+	}
+	z = append(z, res.PassZ)
+	st := drift.CUSUM(z, cusumK, cusumH)
+	rep.CUSUM = &report.CUSUM{Statistic: st.Last, Threshold: cusumH, Runs: len(z), Alarm: st.Last > cusumH}
+	if st.Last > cusumH && rep.Verdict == string(drift.Stable) {
+		rep.Verdict = string(drift.Drift)
+		rep.Reason = fmt.Sprintf("slow drift: the pass-rate CUSUM over %d runs since the baseline is %.1f (> %.0f), although no single run was significant", len(z), st.Last, cusumH)
+		rep.Findings = append(rep.Findings, drift.Finding{Metric: drift.MetricCUSUM, Scope: drift.ScopeSuite, Statistic: "cusum",
+			Current: st.Last, Effect: st.Last, Verdict: drift.Drift, P: nan, Q: nan, Reason: rep.Reason})
 	}
 	return nil
 }

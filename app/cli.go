@@ -139,6 +139,11 @@ identity changed), 2 inconclusive, 3 configuration, usage or infrastructure erro
 			reports, err := a.Run(cmd.Context(), p)
 			if len(reports) > 0 {
 				a.printSummary(reports)
+				// Alerts never change the exit code: undelivered ones stay
+				// queued and are retried by the next run or by serve.
+				if aerr := a.alertReports(context.WithoutCancel(cmd.Context()), reports); aerr != nil {
+					a.logger.Warn("alerts", "err", aerr)
+				}
 				if werr := writeReports(reports, jsonOut, junit, markdown, c.stdout); werr != nil {
 					return configError(werr)
 				}

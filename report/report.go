@@ -45,6 +45,12 @@ type Report struct {
 	// MDE is the minimum detectable pass-rate drop at 80% power for this
 	// suite's cases and samples.
 	MDE float64 `json:"mde"`
+	// PassZ is the standardised pass-rate statistic against the baseline
+	// (negative: a drop); CUSUM accumulates it across runs.
+	PassZ float64 `json:"pass_z"`
+	// CUSUM is the slow-drift detector's state over the runs compared with
+	// the current baseline; nil for a baseline run.
+	CUSUM *CUSUM `json:"cusum,omitempty"`
 	// ConfirmRunID is the confirmation run, when one was made.
 	ConfirmRunID int64     `json:"confirm_run_id,omitempty"`
 	StartedAt    time.Time `json:"started_at"`
@@ -53,6 +59,14 @@ type Report struct {
 	// Cases summarises each case of the current run (JUnit and Markdown use
 	// it; --json includes it).
 	Cases []Case `json:"cases,omitempty"`
+}
+
+// CUSUM is the state of the one-sided CUSUM on per-run pass-rate z.
+type CUSUM struct {
+	Statistic float64 `json:"statistic"`
+	Threshold float64 `json:"threshold"`
+	Runs      int     `json:"runs"`
+	Alarm     bool    `json:"alarm"`
 }
 
 // Identity is who answered.

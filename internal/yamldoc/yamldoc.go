@@ -104,6 +104,11 @@ func syntaxError(file string, err error) error {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	if m := lineRE.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
+		// yaml.v3's parser (not its scanner) reports "did not find
+		// expected ..." at the line before the offending token.
+		if strings.HasPrefix(m[2], "did not find expected") {
+			line++
+		}
 		return &Error{File: file, Line: line, Msg: "invalid YAML: " + m[2]}
 	}
 	return &Error{File: file, Msg: "invalid YAML: " + msg}
