@@ -8,13 +8,18 @@ import (
 
 // calibrationSettings keep the short calibration fast; the defaults are
 // checked in TestCompareDefaultsSmoke.
-var calibrationSettings = Settings{Permutations: 199, MonteCarlo: 4000, Bootstrap: 200}
+var calibrationSettings = Settings{Permutations: 99, MonteCarlo: 2000, Bootstrap: 200}
 
 func TestCalibration(t *testing.T) {
 	t.Parallel()
 	trials := 40
 	if testing.Short() {
-		trials = 20
+		trials = 12
+	}
+	if raceEnabled {
+		// The race detector slows the simulation about tenfold; the rates
+		// are asserted by the plain run.
+		trials = 3
 	}
 	if *longCalibration {
 		trials = 500
