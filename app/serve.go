@@ -267,7 +267,7 @@ func (n *node) newClient() error {
 		},
 		Workers:              workers,
 		Logger:               n.a.logger.With("component", "river"),
-		JobTimeout:           10 * time.Minute,
+		JobTimeout:           min(10*time.Minute, n.opts.BatchTimeout),
 		RescueStuckJobsAfter: n.opts.RescueAfter,
 		FetchPollInterval:    500 * time.Millisecond,
 		ErrorHandler:         n.metrics,
