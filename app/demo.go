@@ -2,12 +2,17 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -112,6 +117,8 @@ targets:
     params: {temperature: 0.7, max_tokens: 256}
 suites:
   - suites/
+alerts:
+  slack: {webhook_url: "%[2]s"}
 `
 
 // runDemo plays two nights against the simulator on the embedded default
@@ -143,8 +150,13 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, dataDir string) (int
 	if err := copyDemoSuites(filepath.Join(work, "suites")); err != nil {
 		return ExitConfig, configError(err)
 	}
+	slackURL, received, stopSlack, err := startSlackReceiver(ctx)
+	if err != nil {
+		return ExitConfig, configError(err)
+	}
+	defer stopSlack()
 	cfgPath := filepath.Join(work, "driftwatch.yaml")
-	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(demoConfig, url)), 0o600); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(demoConfig, url, slackURL)), 0o600); err != nil {
 		return ExitConfig, configError(err)
 	}
 	cfg, err := LoadConfig(cfgPath)
@@ -174,7 +186,13 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, dataDir string) (int
 		return ExitConfig, err
 	}
 	a.printSummary(night2)
+	if err := a.alertReports(ctx, night2); err != nil {
+		return ExitConfig, err
+	}
 	fmt.Fprintln(stdout)
+	for _, msg := range received() {
+		fmt.Fprintf(stdout, "Slack message delivered to the local receiver (%d bytes of Block Kit):\n%s\n\n", len(msg), slackText(msg))
+	}
 	for _, r := range night2 {
 		if r.Verdict == "DRIFT" {
 			if err := report.WriteMarkdown(stdout, []*report.Report{r}); err != nil {
@@ -194,6 +212,76 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, dataDir string) (int
 		return ExitDrift, fmt.Errorf("demo: expected DRIFT on sim-gpt and STABLE on sim-llama, got %v", verdicts)
 	}
 	return ExitOK, nil
+}
+
+// startSlackReceiver serves a local stand-in for a Slack incoming webhook
+// and returns its URL and the bodies it received.
+func startSlackReceiver(ctx context.Context) (string, func() [][]byte, func(), error) {
+	var (
+		mu   sync.Mutex
+		msgs [][]byte
+	)
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /services/demo", func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err != nil {
+			http.Error(w, "read", http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		msgs = append(msgs, b)
+		mu.Unlock()
+		_, _ = io.WriteString(w, "ok")
+	})
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, nil, fmt.Errorf("start the demo Slack receiver: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	received := func() [][]byte {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([][]byte(nil), msgs...)
+	}
+	stop := func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}
+	return "http://" + ln.Addr().String() + "/services/demo", received, stop, nil
+}
+
+// slackText renders the text of a Block Kit message for the terminal.
+func slackText(msg []byte) string {
+	var m struct {
+		Text   string `json:"text"`
+		Blocks []struct {
+			Type string `json:"type"`
+			Text *struct {
+				Text string `json:"text"`
+			} `json:"text"`
+			Fields []struct {
+				Text string `json:"text"`
+			} `json:"fields"`
+		} `json:"blocks"`
+	}
+	if json.Unmarshal(msg, &m) != nil {
+		return string(msg)
+	}
+	var b strings.Builder
+	for _, bl := range m.Blocks {
+		if bl.Text != nil {
+			b.WriteString("  | " + strings.ReplaceAll(bl.Text.Text, "\n", "\n  | ") + "\n")
+		}
+		for _, f := range bl.Fields {
+			b.WriteString("  | " + strings.ReplaceAll(f.Text, "\n", "\n  | ") + "\n")
+		}
+	}
+	if b.Len() == 0 {
+		return m.Text
+	}
+	return b.String()
 }
 
 func copyDemoSuites(dst string) error {
