@@ -1,13 +1,177 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"github.com/driftwatch/driftwatch/storage"
+	"github.com/driftwatch/driftwatch/web"
 )
 
-// webHandler returns the dashboard's handler, mounted by serve at "/".
-// The dashboard (web/) replaces this body; until then serve answers 404 at "/"
-// and still serves /healthz and /metrics.
+// webHandler returns the dashboard's handler, mounted by serve at "/". Its
+// actions are on when web.token is set; "run now" starts App.Run in a
+// goroutine owned by ctx (one at a time).
 func (a *App) webHandler(ctx context.Context) (http.Handler, error) {
-	return http.NotFoundHandler(), nil
+	return a.newWeb(ctx)
+}
+
+func (a *App) newWeb(ctx context.Context) (*web.Handler, error) {
+	st, err := a.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rn := &runNow{app: a, ctx: ctx}
+	return web.New(web.Options{
+		Data:   webData{st},
+		Token:  a.cfg.Web.Token,
+		Logger: a.logger,
+		Actions: web.Actions{
+			AcceptBaseline: func(ctx context.Context, runID int64, by, note string) error {
+				return webError(a.AcceptBaseline(ctx, runID, by, note))
+			},
+			RunNow: rn.start,
+		},
+	})
+}
+
+// WriteRunHTML writes run id's page as one self-contained HTML file.
+func (a *App) WriteRunHTML(ctx context.Context, w io.Writer, id int64) error {
+	h, err := a.newWeb(ctx)
+	if err != nil {
+		return err
+	}
+	return h.WriteRunHTML(ctx, w, id)
+}
+
+// runNow runs one (suite, target) at a time in the background, bounded by
+// the serve context: when it ends, the run is stopped (and stored as such).
+type runNow struct {
+	app     *App
+	ctx     context.Context
+	running atomic.Bool
+	wg      sync.WaitGroup
+}
+
+func (r *runNow) start(_ context.Context, suite, target string) error {
+	if !r.running.CompareAndSwap(false, true) {
+		return fmt.Errorf("%w: a run started from the dashboard is still going", web.ErrBusy)
+	}
+	if r.ctx.Err() != nil {
+		r.running.Store(false)
+		return fmt.Errorf("%w: shutting down", web.ErrBusy)
+	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		defer r.running.Store(false)
+		_, err := r.app.Run(r.ctx, RunParams{Suites: []string{suite}, Targets: []string{target}, Trigger: storage.TriggerAPI})
+		if err != nil {
+			r.app.logger.Error("dashboard run failed", "suite", suite, "target", target, "err", err)
+		}
+	}()
+	return nil
+}
+
+// webError maps app and storage errors onto the dashboard's.
+func webError(err error) error {
+	var ee *ExitError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, storage.ErrNotFound):
+		return fmt.Errorf("%w: %v", web.ErrNotFound, err)
+	case errors.As(err, &ee) && ee.Code == ExitConfig:
+		return fmt.Errorf("%w: %v", web.ErrInvalid, err)
+	}
+	return err
+}
+
+// webData adapts the store to web.Data; the row types mirror each other.
+type webData struct{ st *storage.Store }
+
+func listings(rs []storage.RunListing) []web.RunListing {
+	out := make([]web.RunListing, len(rs))
+	for i, r := range rs {
+		out[i] = web.RunListing(r)
+	}
+	return out
+}
+
+func (d webData) LatestRunsPerPair(ctx context.Context, perPair int) ([]web.RunListing, error) {
+	rs, err := d.st.LatestRunsPerPair(ctx, perPair)
+	return listings(rs), webError(err)
+}
+
+func (d webData) ListRunListings(ctx context.Context, f web.RunFilter) ([]web.RunListing, error) {
+	rs, err := d.st.ListRunListings(ctx, storage.RunFilter(f))
+	return listings(rs), webError(err)
+}
+
+func (d webData) GetRunListing(ctx context.Context, id int64) (web.RunListing, error) {
+	r, err := d.st.GetRunListing(ctx, id)
+	return web.RunListing(r), webError(err)
+}
+
+func (d webData) PairIDs(ctx context.Context, suite, target string) (int64, int64, error) {
+	s, t, err := d.st.PairIDs(ctx, suite, target)
+	return s, t, webError(err)
+}
+
+func (d webData) ListBaselines(ctx context.Context, suiteID, targetID int64) ([]web.Baseline, error) {
+	bs, err := d.st.ListBaselines(ctx, suiteID, targetID)
+	out := make([]web.Baseline, len(bs))
+	for i, b := range bs {
+		out[i] = web.Baseline(b)
+	}
+	return out, webError(err)
+}
+
+func (d webData) ListSamplePage(ctx context.Context, f web.SampleFilter) ([]web.Sample, error) {
+	ss, err := d.st.ListSamplePage(ctx, storage.SampleFilter(f))
+	out := make([]web.Sample, len(ss))
+	for i, s := range ss {
+		out[i] = web.Sample(s)
+	}
+	return out, webError(err)
+}
+
+func (d webData) RunLatencies(ctx context.Context, runIDs []int64) (map[int64]float64, error) {
+	m, err := d.st.RunLatencies(ctx, runIDs)
+	return m, webError(err)
+}
+
+func (d webData) ListAlerts(ctx context.Context, f web.AlertFilter) ([]web.Alert, error) {
+	as, err := d.st.ListAlerts(ctx, storage.AlertFilter(f))
+	out := make([]web.Alert, len(as))
+	for i, a := range as {
+		out[i] = web.Alert(a)
+	}
+	return out, webError(err)
+}
+
+// writeRunHTML writes run id's self-contained page to path ("-" is stdout),
+// replacing the file only once the page rendered.
+func writeRunHTML(ctx context.Context, a *App, id int64, path string, stdout io.Writer) error {
+	var buf bytes.Buffer
+	if err := a.WriteRunHTML(ctx, &buf, id); err != nil {
+		if errors.Is(err, web.ErrNotFound) {
+			return configError(fmt.Errorf("run %d: %w", id, err))
+		}
+		return configError(err)
+	}
+	if path == "-" {
+		_, err := stdout.Write(buf.Bytes())
+		return err
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		return configError(fmt.Errorf("write %s: %w", path, err))
+	}
+	return nil
 }
