@@ -1,6 +1,7 @@
--- Indexes for the dashboard (web/): the alert log is listed newest first,
--- filtered by status or not.
+-- Indexes for the dashboard (web/): the runs list and the alert log are
+-- listed newest first, unfiltered or by status.
 
+CREATE INDEX runs_started_idx ON runs (started_at DESC, id DESC);
 CREATE INDEX alerts_created_idx ON alerts (created_at DESC, id DESC);
 CREATE INDEX alerts_status_created_idx ON alerts (status, created_at DESC, id DESC);
 
@@ -8,3 +9,4 @@ CREATE INDEX alerts_status_created_idx ON alerts (status, created_at DESC, id DE
 
 DROP INDEX alerts_status_created_idx;
 DROP INDEX alerts_created_idx;
+DROP INDEX runs_started_idx;

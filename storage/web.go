@@ -240,3 +240,12 @@ func (s *Store) ExplainDashboard(ctx context.Context, runID, suiteID, targetID i
 	}
 	return out, nil
 }
+
+// Analyze refreshes the planner's statistics of the tables the dashboard
+// reads, for tests and benchmarks that bulk-load before timing queries.
+func (s *Store) Analyze(ctx context.Context) error {
+	if _, err := s.pool.Exec(ctx, `ANALYZE runs, samples, suites, targets, baselines, alerts`); err != nil {
+		return fmt.Errorf("analyze: %w", translate(err))
+	}
+	return nil
+}
