@@ -22,3 +22,6 @@ build:
 lint:
 	$(GO) vet ./...
 	test -z "$$(gofmt -l $$(git ls-files '*.go'))"
+
+bench:
+	bench/run.sh

@@ -1,0 +1,79 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/driftwatch/driftwatch/app"
+	"github.com/driftwatch/driftwatch/eval"
+	"github.com/driftwatch/driftwatch/sim"
+	"github.com/driftwatch/driftwatch/storage/storagetest"
+)
+
+// benchEnv prepares an end-to-end `driftwatch run` in-process: a suite of
+// BENCH_CASES cases (default 2000) in a temporary folder, the simulator
+// (BENCH_SIM_URL, e.g. a `driftwatch sim` process so its CPU stays out of
+// the profile, else an in-process one in fast mode) and a fresh migrated
+// database from TEST_DATABASE_URL. It returns the args for app.Main and the
+// number of cases.
+func benchEnv(tb testing.TB) ([]string, int) {
+	tb.Helper()
+	if testing.Short() {
+		tb.Skip("needs PostgreSQL")
+	}
+	n := 2000
+	if v := os.Getenv("BENCH_CASES"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			tb.Fatalf("BENCH_CASES: %v", err)
+		}
+	}
+	dir := tb.TempDir()
+	if err := WriteSuite(dir, "bench", n); err != nil {
+		tb.Fatal(err)
+	}
+	if err := WriteConfig(filepath.Join(dir, "driftwatch.yaml"), 32, "bench.yaml"); err != nil {
+		tb.Fatal(err)
+	}
+	simURL := os.Getenv("BENCH_SIM_URL")
+	if simURL == "" {
+		cfg, err := sim.LoadConfig("scenario-0ms.yaml")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		s, err := sim.New(cfg)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		url, stop, err := s.Start(context.Background(), "127.0.0.1:0")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { _ = stop(context.Background()) })
+		simURL = url
+	}
+	tb.Setenv("SIM_URL", simURL+"/v1")
+	tb.Setenv("DATABASE_URL", storagetest.NewDatabaseURL(tb))
+	return []string{"--config", dir + "/driftwatch.yaml", "run", "--suite", "bench", "--no-progress"}, n
+}
+
+// BenchmarkRunEndToEnd runs `driftwatch run` in-process on the benchmark
+// suite: requests, checks and storage of every sample. Profile it with
+//
+//	go test ./bench/ -run '^$' -bench RunEndToEnd -cpuprofile cpu.out
+func BenchmarkRunEndToEnd(b *testing.B) {
+	args, n := benchEnv(b)
+	var out bytes.Buffer
+	b.ReportAllocs()
+	for b.Loop() {
+		out.Reset()
+		if code := app.Main(context.Background(), args, eval.NewRegistry(), &out, &out); code > 2 {
+			b.Fatalf("driftwatch run: exit %d: %s", code, out.String())
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "cases/s")
+}
