@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/driftwatch/driftwatch/migrations"
 	"github.com/driftwatch/driftwatch/storage"
 	"github.com/driftwatch/driftwatch/storage/storagetest"
 )
@@ -68,7 +70,7 @@ func TestMigrateDownAndUp(t *testing.T) {
 	require.NoError(t, st.Migrate(ctx))
 	v, err := st.SchemaVersion(ctx)
 	require.NoError(t, err)
-	require.Equal(t, int32(1), v)
+	require.Equal(t, latestMigration(t), v)
 	require.NoError(t, st.Migrate(ctx)) // no-op
 
 	require.NoError(t, st.MigrateTo(ctx, 0))
@@ -529,4 +531,20 @@ func TestFindingsAndAlerts(t *testing.T) {
 	require.ErrorIs(t, err, storage.ErrNotFound)
 	require.ErrorIs(t, b.store.MarkAlertSent(ctx, 999999, now), storage.ErrNotFound)
 	require.True(t, strings.Contains(fmt.Sprint(b.store.MarkAlertSent(ctx, 999999, now)), "mark alert 999999 sent"))
+}
+
+// latestMigration is the highest NNN of migrations/NNN_*.sql.
+func latestMigration(t *testing.T) int32 {
+	t.Helper()
+	entries, err := fs.ReadDir(migrations.FS, ".")
+	require.NoError(t, err)
+	var latest int32
+	for _, e := range entries {
+		var n int32
+		if _, err := fmt.Sscanf(e.Name(), "%03d_", &n); err == nil && n > latest {
+			latest = n
+		}
+	}
+	require.Positive(t, latest)
+	return latest
 }
