@@ -34,7 +34,7 @@ cleanup() {
 	wait 2>/dev/null || true
 	if [[ -n "${HOLDER:-}" ]]; then
 		# The last user stops the embedded cluster.
-		"$BIN/driftwatch" --config "$WORK/c32.yaml" --data-dir "$WORK/data" migrate >/dev/null 2>&1 || true
+		"$BIN/driftwatch" --config "$WORK/c32-bench_one.yaml" --data-dir "$WORK/data" migrate >/dev/null 2>&1 || true
 	fi
 	rm -rf "$WORK"
 }
@@ -63,8 +63,13 @@ if ((BIG > 0)); then
 	"$BIN/gensuite" -dir "$WORK" -name bench_big -n "$BIG"
 	SUITES+=(bench_big.yaml)
 fi
-"$BIN/gensuite" -dir "$WORK" -config c32.yaml -c 32 "${SUITES[@]}"
-"$BIN/gensuite" -dir "$WORK" -config c8.yaml -c 8 "${SUITES[@]}"
+# One config per (concurrency, suite): driftwatch loads every suite its
+# config lists, even those --suite does not select.
+for s in "${SUITES[@]}"; do
+	for c in 32 8; do
+		"$BIN/gensuite" -dir "$WORK" -config "c$c-${s%.yaml}.yaml" -c "$c" "$s"
+	done
+done
 
 DBARGS=()
 if [[ -n "${DATABASE_URL:-}" ]]; then
@@ -80,7 +85,7 @@ else
 	HOLDER=$!
 	PIDS+=("$HOLDER")
 	log "storage: starting the embedded cluster"
-	"$DW" --config "$WORK/c32.yaml" "${DBARGS[@]}" migrate >/dev/null
+	"$DW" --config "$WORK/c32-bench_one.yaml" "${DBARGS[@]}" migrate >/dev/null
 fi
 export DATABASE_URL=${DATABASE_URL:-}
 
@@ -97,13 +102,14 @@ start_sim() { # port scenario
 }
 start_sim "$SIM0" scenario-0ms.yaml
 start_sim "$SIM20" scenario-20ms.yaml
+export SIM_URL="http://127.0.0.1:$SIM0/v1" # for commands that send nothing (migrate, diff)
 
 # raw PORT C N: the reference's req/s.
 raw() { "$BIN/rawclient" -url "http://127.0.0.1:$1/v1/chat/completions" -c "$2" -n "$3" | awk '{print $(NF-3)}'; }
 
-# dw PORT CONFIG SUITE: runs driftwatch; prints "run_cases_per_s process_cases_per_s rss_mb run_id".
+# dw PORT CONC SUITE: runs driftwatch; prints "run_cases_per_s process_cases_per_s rss_mb run_id".
 dw() {
-	local port=$1 cfg=$2 suite=$3 n
+	local port=$1 cfg=c$2-$3.yaml suite=$3 n
 	n=$(wc -l <"$WORK/$suite.jsonl")
 	SIM_URL="http://127.0.0.1:$port/v1" /usr/bin/time -f "%e %M" -o "$WORK/time" \
 		"$DW" --config "$WORK/$cfg" "${DBARGS[@]}" run --suite "$suite" --no-progress --json "$WORK/report.json" >"$WORK/run.out" 2>&1 || {
@@ -121,15 +127,15 @@ dw() {
 	awk -v n="$n" -v w="$wall" -v rw="$run_wall" -v rss="$rss" -v id="$id" 'BEGIN {printf "%.1f %.1f %.1f %d\n", n / rw, n / w, rss / 1024, id}'
 }
 
-# measure NAME PORT C CONFIG SUITE: REPS interleaved pairs (raw, driftwatch).
+# measure NAME PORT C SUITE: REPS interleaved pairs (raw, driftwatch).
 measure() {
-	local name=$1 port=$2 c=$3 cfg=$4 suite=$5 n i
+	local name=$1 port=$2 c=$3 suite=$4 n i
 	n=$(wc -l <"$WORK/$suite.jsonl")
 	: >"$WORK/$name.raw"
 	: >"$WORK/$name.dw"
 	for i in $(seq "$REPS"); do
 		raw "$port" "$c" "$n" >>"$WORK/$name.raw"
-		dw "$port" "$cfg" "$suite" >>"$WORK/$name.dw"
+		dw "$port" "$c" "$suite" >>"$WORK/$name.dw"
 		log "$name rep $i: raw $(tail -1 "$WORK/$name.raw") req/s; driftwatch (run, process cases/s, MB, run id) $(tail -1 "$WORK/$name.dw")"
 	done
 }
@@ -139,26 +145,26 @@ rawmed() { median <"$WORK/$1.raw"; }
 # Warm-up: the first run of a suite is its baseline; later runs are compared
 # with it, as in production.
 log "warm-up"
-dw "$SIM0" c32.yaml bench_small >/dev/null
-dw "$SIM0" c32.yaml bench_one >/dev/null
+dw "$SIM0" 32 bench_small >/dev/null
+dw "$SIM0" 32 bench_one >/dev/null
 
-measure lat20c32 "$SIM20" 32 c32.yaml bench_small
-measure lat20c8 "$SIM20" 8 c8.yaml bench_small
-measure lat0c32 "$SIM0" 32 c32.yaml bench_small
+measure lat20c32 "$SIM20" 32 bench_small
+measure lat20c8 "$SIM20" 8 bench_small
+measure lat0c32 "$SIM0" 32 bench_small
 
 BIGRUNS=()
 if ((BIG > 0)); then
 	: >"$WORK/big.dw"
 	: >"$WORK/big.raw"
 	for i in 1 2; do # the first is the baseline, the second is compared with it
-		dw "$SIM0" c32.yaml bench_big >>"$WORK/big.dw"
+		dw "$SIM0" 32 bench_big >>"$WORK/big.dw"
 		log "big run $i: $(tail -1 "$WORK/big.dw")"
 	done
 	raw "$SIM0" 32 "$BIG" >>"$WORK/big.raw"
 	mapfile -t BIGRUNS < <(awk '{print $4}' "$WORK/big.dw")
 	: >"$WORK/diff"
 	for i in $(seq "$REPS"); do
-		/usr/bin/time -f "%e %M" -o "$WORK/time" "$DW" --config "$WORK/c32.yaml" "${DBARGS[@]}" diff "${BIGRUNS[0]}" "${BIGRUNS[1]}" >"$WORK/diff.out" 2>&1 || {
+		/usr/bin/time -f "%e %M" -o "$WORK/time" "$DW" --config "$WORK/c32-bench_big.yaml" "${DBARGS[@]}" diff "${BIGRUNS[0]}" "${BIGRUNS[1]}" >"$WORK/diff.out" 2>&1 || {
 			rc=$?
 			((rc <= 2)) || { cat "$WORK/diff.out" >&2; exit 1; }
 		}
@@ -179,7 +185,7 @@ for i in $(seq $((REPS + 2))); do
 	fpid=$!
 	sleep 0.2
 	t0=$(date +%s%N)
-	SIM_URL="http://127.0.0.1:$FIRST/v1" "$DW" --config "$WORK/c32.yaml" "${DBARGS[@]}" run --suite bench_one --no-progress >/dev/null 2>&1 || true
+	SIM_URL="http://127.0.0.1:$FIRST/v1" "$DW" --config "$WORK/c32-bench_one.yaml" "${DBARGS[@]}" run --suite bench_one --no-progress >/dev/null 2>&1 || true
 	t1=$(head -1 "$WORK/first")
 	kill "$fpid"; wait "$fpid" 2>/dev/null || true
 	[[ -n "$t1" ]] && awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f\n", (b - a) / 1e6}' >>"$WORK/startup"
