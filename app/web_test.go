@@ -197,17 +197,19 @@ func text(t *testing.T, b context.Context, sel string) string {
 // xssState is what the payloads would have set had they run.
 const xssState = `typeof window.__xss`
 
-// screenshot saves a full-page PNG under artifacts/screenshots (and, for the
-// README, under docs/ when docName is set).
+// screenshot saves a full-page PNG under artifacts/screenshots. With
+// DRIFTWATCH_UPDATE_DOCS=1 and a docName, it also refreshes the README's
+// picture under docs/ (the visible viewport, so it stays readable).
 func screenshot(t *testing.T, b context.Context, name, docName string) {
 	t.Helper()
 	png := value(t, b, chromedp.FullScreenshot(100))
 	dir := filepath.Join("..", "artifacts", "screenshots")
 	require.NoError(t, os.MkdirAll(dir, 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644))
-	if docName != "" {
+	if docName != "" && os.Getenv("DRIFTWATCH_UPDATE_DOCS") == "1" {
+		view := value(t, b, chromedp.CaptureScreenshot())
 		require.NoError(t, os.MkdirAll(filepath.Join("..", "docs"), 0o755))
-		require.NoError(t, os.WriteFile(filepath.Join("..", "docs", docName), png, 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join("..", "docs", docName), view, 0o644))
 	}
 }
 
