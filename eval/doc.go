@@ -97,7 +97,7 @@
 //
 //	func TestArithmetic(t *testing.T) {
 //		target := evaltest.Recorded(t, "testdata/arithmetic.jsonl", evaltest.FromEnv(t, resolve))
-//		evaltest.Run(t, suites.Arithmetic(), target)
+//		evaltest.Run(t, suites.ArithmeticFollowup(), target)
 //	}
 //
 // With go test -record (or DRIFTWATCH_RECORD=1) the recorded target calls the

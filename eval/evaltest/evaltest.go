@@ -5,7 +5,7 @@
 //
 //	func TestArithmetic(t *testing.T) {
 //		target := evaltest.Recorded(t, "testdata/arithmetic.jsonl", nil)
-//		evaltest.Run(t, suites.Arithmetic(), target)
+//		evaltest.Run(t, suites.ArithmeticFollowup(), target)
 //	}
 //
 // Run each case (and each sample, when k > 1) as a subtest, so go test -run
