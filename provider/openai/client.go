@@ -98,7 +98,9 @@ func (c Config) validate() error {
 		return fmt.Errorf("base_url %q: must start with http:// or https://", c.BaseURL)
 	case c.Model == "":
 		return errors.New("model: required")
-	case fl.KeyRequired && c.APIKey == "":
+	case fl.KeyRequired && c.APIKey == "" && strings.TrimRight(c.BaseURL, "/") == strings.TrimRight(fl.BaseURL, "/"):
+		// The vendor's own endpoint needs a key; a gateway, a proxy or a
+		// local replay server at another base URL may not.
 		return fmt.Errorf("api_key: required for flavor %q (set it, e.g. api_key: ${API_KEY})", c.Flavor)
 	case c.Timeout < 0:
 		return errors.New("timeout: must not be negative")
