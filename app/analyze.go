@@ -143,7 +143,9 @@ func (a *App) compare(ctx context.Context, runID int64, baseRunIDs []int64) (dri
 		}
 		base.samples, cur.samples = keep(base.samples), keep(cur.samples)
 	}
-	res := drift.Compare(base.samples, cur.samples, a.settings(runID))
+	set := a.settings(runID)
+	set.Stochastic = a.sampled(ctx, runID, cur)
+	res := drift.Compare(base.samples, cur.samples, set)
 	res.ChangedCases = changed
 	for _, k := range res.DriftedCases {
 		if c := cur.cases[k]; c != nil {
@@ -157,6 +159,35 @@ func (a *App) compare(ctx context.Context, runID int64, baseRunIDs []int64) (dri
 		}
 	}
 	return res, cur, nil
+}
+
+// sampled reports whether a run's requests were sampled (temperature above
+// 0, or unset so the provider's default applies): one sample per case is then
+// not a deterministic output. It reads the request stored with one sample.
+func (a *App) sampled(ctx context.Context, runID int64, cur *loaded) bool {
+	for key := range cur.cases {
+		rows, err := a.store.ListSamples(ctx, runID, key)
+		if err != nil || len(rows) == 0 {
+			return true
+		}
+		var req struct {
+			Params struct {
+				Temperature *float64 `json:"temperature"`
+			} `json:"params"`
+		}
+		_ = json.Unmarshal(rows[0].Request, &req)
+		temp := req.Params.Temperature
+		if temp == nil { // the target's params fill what the case leaves unset
+			if run, err := a.store.GetRun(ctx, runID); err == nil {
+				var snap runSnapshot
+				if json.Unmarshal(run.Config, &snap) == nil {
+					temp = snap.Params.Temperature
+				}
+			}
+		}
+		return temp == nil || *temp > 0
+	}
+	return true
 }
 
 // analyzeAndFinish compares a finished run with its baseline (or makes it the

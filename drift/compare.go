@@ -183,8 +183,10 @@ func Compare(baseline, current []Sample, s Settings) Result {
 		c.binary(MetricCodeFence, fFence, "code-fence rate")
 		c.length()
 		c.binary(MetricFinishLength, fFinLen, `finish reason "length" rate`)
-		c.answers()
-		c.text()
+		if !c.det || !s.Stochastic {
+			c.answers()
+			c.text()
+		}
 		c.mde()
 	}
 	c.res.Metrics = append(c.res.Metrics, Metric{

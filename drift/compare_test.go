@@ -161,3 +161,25 @@ func benchCompare(b *testing.B, cases, k int) {
 
 func BenchmarkCompare10kx5(b *testing.B) { benchCompare(b, 10000, 5) }
 func BenchmarkCompare100k(b *testing.B)  { benchCompare(b, 20000, 5) }
+
+// TestStochasticK1SkipsChangeTests: with k=1 on both sides and sampled
+// outputs, answers that differ between nights are expected noise, not drift.
+func TestStochasticK1SkipsChangeTests(t *testing.T) {
+	t.Parallel()
+	var base, cur []Sample
+	for i := range 200 {
+		key := fmt.Sprintf("c%03d", i)
+		pass := i%3 != 0
+		base = append(base, Sample{Case: key, Passed: pass, Output: fmt.Sprintf("answer %d, take one", i), Answer: fmt.Sprint(i), HasAnswer: true, Tokens: 5})
+		// Every output and a third of the answers differ, pass rates do not.
+		ans := fmt.Sprint(i)
+		if i%3 == 1 {
+			ans = fmt.Sprint(i + 1000)
+		}
+		cur = append(cur, Sample{Case: key, Passed: pass, Output: fmt.Sprintf("the answer is %d (take two)", i), Answer: ans, HasAnswer: true, Tokens: 5})
+	}
+	det := Compare(base, cur, Settings{Seed: 1})
+	require.Equal(t, Drift, det.Verdict, "deterministic k=1: changed outputs are drift")
+	sampled := Compare(base, cur, Settings{Seed: 1, Stochastic: true})
+	require.Equal(t, Stable, sampled.Verdict, sampled.Reason)
+}

@@ -77,6 +77,12 @@ type Settings struct {
 	// changes between runs when neither side has replicates (k=1 on both
 	// sides), used to calibrate the changed-output count. Default 0.01.
 	DeterministicNoise float64
+	// Stochastic says the outputs are sampled (temperature above 0, or the
+	// provider's default): with one sample per case on both sides a changed
+	// answer or output is then expected noise, so the k=1 answer and text
+	// change tests are skipped (the pass-rate test still runs). False (the
+	// default) trusts k=1 outputs to be deterministic.
+	Stochastic bool
 }
 
 // Metric names used in findings and metrics. They are part of the --json
