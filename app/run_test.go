@@ -467,3 +467,58 @@ func TestBadInputsExitThree(t *testing.T) {
 	require.Equal(t, int64(0), e.sim.Stats().Requests, "no model call before the database is known to work")
 	require.Equal(t, 1, strings.Count(strings.TrimSpace(se.String()), "\n")+1, "one error line: %s", se.String())
 }
+
+// TestDeterministicK1: a temperature-0 endpoint sampled once per case is
+// STABLE when nothing changed and DRIFT when 5% of the answers changed.
+func TestDeterministicK1(t *testing.T) {
+	t.Parallel()
+	changed := sim.Profile{Seed: 1, Accuracy: 0.9, Deterministic: true, CollapseFraction: 0.05, CollapseBy: 1}
+	cfg := sim.Config{Seed: 8, Models: []sim.Model{{Name: "sim-gpt",
+		Profile: sim.Profile{Seed: 1, Accuracy: 0.9, Deterministic: true},
+		Updates: []sim.Update{{Name: "noop", Profile: &sim.Profile{Seed: 1, Accuracy: 0.9, Deterministic: true}}, {Name: "5% changed", Profile: &changed}}}}}
+	e := setup(t, envOpts{cases: 200, sim: cfg, targets: "    params: {temperature: 0}\n"})
+	ctx := context.Background()
+	jsonPath := filepath.Join(e.dir, "r.json")
+	code, _, stderr := e.run(t, ctx, "run", "--samples", "1", "--json", jsonPath)
+	require.Equal(t, 0, code, stderr)
+
+	_, err := e.sim.Update("sim-gpt") // a no-op update: same behaviour
+	require.NoError(t, err)
+	code, _, stderr = e.run(t, ctx, "run", "--samples", "1", "--json", jsonPath)
+	require.Equal(t, 0, code, stderr)
+	require.Equal(t, "STABLE", readReports(t, jsonPath)[0].Verdict)
+
+	_, err = e.sim.Update("sim-gpt")
+	require.NoError(t, err)
+	code, _, stderr = e.run(t, ctx, "run", "--samples", "1", "--json", jsonPath)
+	require.Equal(t, 1, code, stderr)
+	r := readReports(t, jsonPath)[0]
+	require.Equal(t, "DRIFT", r.Verdict, r.Reason)
+}
+
+// TestChangedCasesAreNotCompared: a case whose prompt changed since the
+// baseline is reported as changed and left out of the comparison.
+func TestChangedCasesAreNotCompared(t *testing.T) {
+	t.Parallel()
+	e := setup(t, envOpts{cases: 40, sim: sim.Config{Seed: 1, Models: []sim.Model{{Name: "sim-gpt", Profile: sim.Profile{Seed: 1, Mixture: mixture}}}}})
+	ctx := context.Background()
+	jsonPath := filepath.Join(e.dir, "r.json")
+	code, _, stderr := e.run(t, ctx, "run", "--json", jsonPath)
+	require.Equal(t, 0, code, stderr)
+
+	ds := filepath.Join(e.dir, "suites", "arith.jsonl")
+	b, err := os.ReadFile(ds)
+	require.NoError(t, err)
+	b = bytes.Replace(b, []byte(`{"id":"c000","a":100,`), []byte(`{"id":"c000","a":101,`), 1)
+	b = bytes.Replace(b, []byte(`"answer":"113"}`), []byte(`"answer":"114"}`), 1)
+	require.NoError(t, os.WriteFile(ds, b, 0o644))
+	code, _, stderr = e.run(t, ctx, "run", "--json", jsonPath)
+	require.Contains(t, []int{0, 1}, code, stderr)
+	var raw struct {
+		ChangedCases []string `json:"changed_cases"`
+	}
+	line, err := os.ReadFile(jsonPath)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(line, &raw))
+	require.Equal(t, []string{"c000"}, raw.ChangedCases)
+}
