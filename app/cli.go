@@ -95,9 +95,12 @@ func (c *cli) logger() *slog.Logger {
 // open loads the config and builds an App. Without --config and without a
 // driftwatch.yaml in the working folder, commands that only read the
 // database (report, diff, baseline) work on the defaults.
-func (c *cli) open() (*App, error) {
+func (c *cli) open() (*App, error) { return c.openConfig(false) }
+
+// openConfig is open; with required, a missing config file is an error.
+func (c *cli) openConfig(required bool) (*App, error) {
 	cfg, err := LoadConfig(c.configPath)
-	if errors.Is(err, os.ErrNotExist) && c.configPath == ConfigFileDefault {
+	if errors.Is(err, os.ErrNotExist) && c.configPath == ConfigFileDefault && !required {
 		cfg, err = &Config{File: ConfigFileDefault}, nil
 	}
 	if err != nil {
@@ -124,7 +127,7 @@ with its baseline and print a verdict. Exit codes: 0 stable or baseline, 1 drift
 identity changed), 2 inconclusive, 3 configuration, usage or infrastructure error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := c.open()
+			a, err := c.openConfig(true)
 			if err != nil {
 				return err
 			}
@@ -253,7 +256,10 @@ func (c *cli) suitesCmd() *cobra.Command {
 				if err != nil {
 					return configError(err)
 				}
-				paths = cfg.SuitePaths()
+				paths, _, err = New(cfg, Options{Registry: c.reg}).suiteEntries()
+				if err != nil {
+					return configError(err)
+				}
 			}
 			suites, err := yamlsuite.LoadPaths(paths, yamlsuite.Options{})
 			if err != nil {

@@ -85,6 +85,9 @@ func (a *App) plan(ctx context.Context, p RunParams) ([]pair, error) {
 		return a.planResume(ctx, p, suites)
 	}
 	sel, err := selectSuites(suites, p.Suites)
+	if len(p.Suites) == 0 {
+		sel, err = a.defaultSuites(suites)
+	}
 	if err != nil {
 		return nil, configError(err)
 	}

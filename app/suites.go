@@ -2,8 +2,11 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -18,16 +21,21 @@ import (
 	"github.com/driftwatch/driftwatch/storage"
 )
 
-// Suites loads the config's YAML suites and adds the registry's Go suites.
-// A name used by both is an error.
+// Suites loads the config's YAML suites and adds every registered Go suite.
+// A name used by both is an error. Entries of the config's suites: list that
+// are not files or folders name Go suites (see defaultSuites).
 func (a *App) Suites() ([]eval.Suite, error) {
 	opts, err := a.checkOptions()
 	if err != nil {
 		return nil, err
 	}
 	var out []eval.Suite
-	if len(a.cfg.Suites) > 0 {
-		ys, err := yamlsuite.LoadPaths(a.cfg.SuitePaths(), yamlsuite.Options{Check: opts})
+	paths, _, err := a.suiteEntries()
+	if err != nil {
+		return nil, err
+	}
+	if len(paths) > 0 {
+		ys, err := yamlsuite.LoadPaths(paths, yamlsuite.Options{Check: opts})
 		if err != nil {
 			return nil, err
 		}
@@ -42,6 +50,47 @@ func (a *App) Suites() ([]eval.Suite, error) {
 			}
 		}
 		out = append(out, s)
+	}
+	return out, nil
+}
+
+// suiteEntries splits the config's suites: entries into YAML paths and Go
+// suite names. An entry that is neither an existing path nor a registered
+// Go suite is an error.
+func (a *App) suiteEntries() (paths, goNames []string, err error) {
+	for i, p := range a.cfg.SuitePaths() {
+		if _, statErr := os.Stat(p); statErr == nil {
+			paths = append(paths, p)
+			continue
+		}
+		name := a.cfg.Suites[i]
+		if _, ok := a.registry.Get(name); ok {
+			goNames = append(goNames, name)
+			continue
+		}
+		return nil, nil, fmt.Errorf("%s: suites: %q is neither a suite file or folder nor a registered Go suite (known Go suites: %s)",
+			a.cfg.File, name, strings.Join(a.registry.Names(), ", "))
+	}
+	return paths, goNames, nil
+}
+
+// defaultSuites is what run runs without --suite: the config's YAML suites
+// and the Go suites its suites: list names. Go suites compiled into the
+// binary but not named are available to --suite only, so an example suite
+// never runs (and costs) by surprise.
+func (a *App) defaultSuites(all []eval.Suite) ([]eval.Suite, error) {
+	_, goNames, err := a.suiteEntries()
+	if err != nil {
+		return nil, err
+	}
+	var out []eval.Suite
+	for _, s := range all {
+		if _, isGo := a.registry.Get(s.Name()); !isGo || slices.Contains(goNames, s.Name()) {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no suites: list YAML suite files or folders (or registered Go suite names) under suites: in the config, or pass --suite")
 	}
 	return out, nil
 }
