@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
@@ -68,7 +67,7 @@ type envOpts struct {
 	target    string
 }
 
-func setup(t *testing.T, o envOpts) *testEnv {
+func setup(t testing.TB, o envOpts) *testEnv {
 	t.Helper()
 	e := &testEnv{dir: t.TempDir(), dbURL: storagetest.NewDatabaseURL(t), cases: o.cases, k: o.k}
 	mixture := []sim.Component{{Weight: 0.7, P: 0.95}, {Weight: 0.3, P: 0.1}}
@@ -226,7 +225,7 @@ func get(t *testing.T, url string) string {
 
 // startWorker starts `driftwatch worker` in a child process (this test
 // binary, see TestMain).
-func startWorker(t *testing.T, cfgPath string) *exec.Cmd {
+func startWorker(t testing.TB, cfgPath string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), envWorkerConfig+"="+cfgPath)
@@ -247,16 +246,16 @@ func startWorker(t *testing.T, cfgPath string) *exec.Cmd {
 
 // insertRun enqueues a run job as a scheduler would, with an insert-only
 // River client.
-func insertRun(t *testing.T, e *testEnv, key string) {
+func insertRun(t testing.TB, e *testEnv, key string) {
 	t.Helper()
 	client, err := river.NewClient(riverpgxv5.New(e.st.Pool()), &river.Config{})
 	require.NoError(t, err)
-	require.NoError(t, jobs.Migrate(context.Background(), e.st.Pool()))
+	require.NoError(t, e.st.WithAdvisoryLock(context.Background(), "driftwatch.river.migrate", func(ctx context.Context) error {
+		return jobs.Migrate(ctx, e.st.Pool())
+	}))
 	_, err = client.Insert(context.Background(), jobs.RunArgs{Key: key, Suite: "arith", Target: "gpt", FireTime: time.Now().UTC()}, nil)
 	require.NoError(t, err)
 }
-
-var _ = pgx.ErrNoRows
 
 // A worker SIGKILLed in the middle of a run: a restarted worker completes
 // it, no stored sample is requested again, and the verdict is the one an
