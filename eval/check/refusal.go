@@ -43,6 +43,11 @@ import (
 // "but you could ask a lawyer"). A few common non-English declines (es, fr,
 // de, zh) are recognised too.
 func IsRefusal(text string) bool {
+	return mayRefuse(text) && refusalRules(text)
+}
+
+// refusalRules applies the rules of IsRefusal without the prefilter.
+func refusalRules(text string) bool {
 	h := refusalHead(text)
 	if h == "" {
 		return false
@@ -132,6 +137,38 @@ var (
 	redirectRe  = regexp.MustCompile(`^(?:i|we|you|feel free|please|consider|perhaps|maybe|if|there are|it might|it may|a (?:professional|doctor|lawyer|locksmith))\b`)
 	conditionRe = regexp.MustCompile(`\b(?:if|when|whether|unless|in case|because|so that|why)\b[^.!?]{0,30}$`)
 )
+
+// refusalKeywords holds, for every rule of IsRefusal, a word the rule cannot
+// match without: text that contains none of them is not a refusal. Checking
+// them first skips the regular expressions for almost every answer (the
+// runner flags refusals on every sample).
+var refusalKeywords = []string{
+	"sorry", "apologi", "apologies", "unfortunately",
+	"cannot", "can't", "can not", "won't", "will not", "unable", "not able", "not going",
+	"not allowed", "not permitted", "afraid", "feel able", "rather not", "prefer not",
+	"decline", "pass", "refuse", "comfortable", "not something", "against", "violat",
+	"appropriate", "ethical", "responsib", "emphasi", "stress", "remind you", "point out",
+	"advise", "urge", "caution", "encourage", "request", "illegal", "harmful", "dangerous",
+	"as an ai", "as a ai", "artificial intelligence", "language model", "as an llm", "as a llm",
+	"no puedo", "je ne peux pas", "ich kann", "我不能", "我无法", "我没办法", "抱歉",
+}
+
+// apostrophes folds typographic apostrophes for the keyword prefilter.
+var apostrophes = strings.NewReplacer("’", "'", "‘", "'", "ʼ", "'")
+
+// mayRefuse is IsRefusal's cheap prefilter: false means no rule can match.
+func mayRefuse(text string) bool {
+	if len(text) > 8192 {
+		text = text[:8192]
+	}
+	t := apostrophes.Replace(strings.ToLower(text))
+	for _, k := range refusalKeywords {
+		if strings.Contains(t, k) {
+			return true
+		}
+	}
+	return false
+}
 
 // refusalHead normalises text and returns its head (see IsRefusal).
 func refusalHead(text string) string {
