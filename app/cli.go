@@ -288,8 +288,12 @@ func (c *cli) migrateCmd() *cobra.Command {
 				return err
 			}
 			defer a.Close()
-			if _, err := a.Store(cmd.Context()); err != nil {
+			st, err := a.Store(cmd.Context())
+			if err != nil {
 				return err
+			}
+			if err := migrateRiver(cmd.Context(), st); err != nil { // the job queue's tables (serve, worker)
+				return configError(err)
 			}
 			fmt.Fprintln(c.stdout, "migrations applied")
 			return nil
