@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -484,11 +485,35 @@ func (a *App) sampleRow(runID int64, r eval.SampleResult) (storage.Sample, strin
 			row.OutputTokens = provider.EstimateTokens(r.Output)
 		}
 		id = &resp.Identity
-		idHash = identityHash(resp.Identity)
-		row.Identity, _ = json.Marshal(resp.Identity)
+		idHash, row.Identity = a.idCache.encode(resp.Identity)
 		row.IdentityHash = idHash
 	}
 	return row, idHash, id
+}
+
+// identityCache remembers the last identity's hash and JSON: a run almost
+// always sees one identity, so most samples skip both encodings.
+type identityCache struct {
+	mu   sync.Mutex
+	last eval.Identity
+	hash string
+	js   json.RawMessage
+}
+
+func (c *identityCache) encode(id eval.Identity) (string, json.RawMessage) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.js != nil && sameIdentity(c.last, id) {
+		return c.hash, c.js
+	}
+	js, _ := json.Marshal(id)
+	c.last, c.hash, c.js = id, identityHash(id), js
+	return c.hash, c.js
+}
+
+func sameIdentity(a, b eval.Identity) bool {
+	return a.Provider == b.Provider && a.RequestedModel == b.RequestedModel && a.ResolvedModel == b.ResolvedModel &&
+		a.Fingerprint == b.Fingerprint && a.Digest == b.Digest && maps.Equal(a.Extra, b.Extra)
 }
 
 // identityHash digests the parts of an identity that say which model

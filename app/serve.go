@@ -208,6 +208,18 @@ func (a *App) Serve(ctx context.Context, opts ServeOptions) error {
 	if sched != nil {
 		_ = sched.Start(runCtx)
 	}
+	// The alert dispatcher retries undelivered alerts (also those left by
+	// earlier processes) in the background.
+	notifiers, nerr := a.alertNotifiers()
+	if nerr != nil {
+		a.logger.Warn("alert notifiers", "err", nerr)
+	}
+	dispatcher := a.newAlertDispatcher(st, notifiers)
+	if opts.Scheduler {
+		if err := dispatcher.Start(runCtx); err != nil {
+			a.logger.Warn("start alert dispatcher", "err", err)
+		}
+	}
 	var wg sync.WaitGroup
 	errc := make(chan error, 1)
 	if srv != nil {
@@ -243,6 +255,7 @@ func (a *App) Serve(ctx context.Context, opts ServeOptions) error {
 		errs = append(errs, n.client.StopAndCancel(hardCtx))
 		cancelHard()
 	}
+	errs = append(errs, dispatcher.Stop(stopCtx))
 	if srv != nil {
 		shutCtx, cancelShut := context.WithTimeout(context.Background(), 5*time.Second)
 		errs = append(errs, srv.Shutdown(shutCtx))
