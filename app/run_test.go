@@ -522,3 +522,30 @@ func TestChangedCasesAreNotCompared(t *testing.T) {
 	require.NoError(t, json.Unmarshal(line, &raw))
 	require.Equal(t, []string{"c000"}, raw.ChangedCases)
 }
+
+// TestRateLimitUnderErrors: with 30% of requests answered 429 or 500, a
+// 500-case run completes (every sample succeeded or stored as an error after
+// the retries) and the simulator never sees more requests per second than the
+// configured rpm allows, retries included.
+func TestRateLimitUnderErrors(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("takes about 5 s")
+	}
+	cfg := sim.Config{Seed: 11, Models: []sim.Model{{Name: "sim-gpt", Profile: sim.Profile{Seed: 1, Accuracy: 0.9,
+		Errors: sim.Errors{RateLimit: 0.15, Server: 0.15, RetryAfter: sim.Duration(50 * time.Millisecond)}}}}}
+	const rpm = 9000 // 150 requests per second
+	e := setup(t, envOpts{cases: 500, sim: cfg, targets: fmt.Sprintf("    rpm: %d\n    retries: 3\n", rpm)})
+	jsonPath := filepath.Join(e.dir, "r.json")
+	code, _, stderr := e.run(t, context.Background(), "run", "--samples", "1", "--no-progress", "--json", jsonPath)
+	require.Contains(t, []int{0, 2}, code, stderr)
+	r := readReports(t, jsonPath)[0]
+	require.Equal(t, 500, r.Metrics.Samples, "every sample is stored, succeeded or errored")
+	st := e.sim.Stats()
+	require.Greater(t, st.Requests, int64(500), "errors were retried")
+	// One second holds at most rate + burst requests (the simulator counts
+	// ten 100 ms buckets, so allow one bucket of skew).
+	require.LessOrEqual(t, st.MaxPerSecond, int64(rpm/60+rpm/600+rpm/600), "max per second %d", st.MaxPerSecond)
+	t.Logf("requests %d (retries %d), errors stored %d, max per second %d (limit %d)",
+		st.Requests, st.Requests-500, r.Metrics.ErrorCount, st.MaxPerSecond, rpm/60)
+}

@@ -4,11 +4,14 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/driftwatch/driftwatch/eval"
 	"github.com/driftwatch/driftwatch/provider"
@@ -87,16 +90,33 @@ func (a *App) buildTarget(tc *TargetConfig) (*targetRef, error) {
 	}
 	prices := a.prices()
 	prov := cmp.Or(tc.Provider, "openai")
+	// rpm holds for every HTTP attempt, retries included, so a server that
+	// answers 429 or 5xx is never hit faster than the configured rate.
+	var do func(*http.Request) (*http.Response, error)
+	if tc.RPM > 0 {
+		lim := rate.NewLimiter(rate.Limit(float64(tc.RPM)/60), max(1, tc.RPM/600))
+		hc := &http.Client{Transport: provider.NewTransport(0)}
+		do = func(r *http.Request) (*http.Response, error) {
+			if err := lim.Wait(r.Context()); err != nil {
+				return nil, err
+			}
+			return hc.Do(r)
+		}
+	}
 	ref := &targetRef{cfg: tc, provider: prov, model: cmp.Or(tc.Model, tc.Deployment)}
 	var t eval.Target
 	switch prov {
 	case "anthropic":
-		c, err := newAnthropic(tc, key, retry, prices, a)
+		c, err := newAnthropic(tc, key, retry, prices, a, do)
 		if err != nil {
 			return nil, err
 		}
 		t = c
 	default:
+		var openaiOpts []openai.Option
+		if do != nil {
+			openaiOpts = append(openaiOpts, openai.WithDoFunc(do))
+		}
 		c, err := openai.New(openai.Config{
 			Name:       tc.Name,
 			Flavor:     prov,
@@ -109,7 +129,7 @@ func (a *App) buildTarget(tc *TargetConfig) (*targetRef, error) {
 			Timeout:    cmp.Or(tc.Timeout, TimeoutDefault),
 			Retry:      retry,
 			Prices:     &prices,
-		}, a.logger)
+		}, a.logger, openaiOpts...)
 		if err != nil {
 			return nil, err
 		}
@@ -200,7 +220,11 @@ func (t *targetRef) checkPin(id eval.Identity, baseline *eval.Identity) error {
 	return nil
 }
 
-func newAnthropic(tc *TargetConfig, key string, retry provider.Retry, prices provider.Prices, a *App) (eval.Target, error) {
+func newAnthropic(tc *TargetConfig, key string, retry provider.Retry, prices provider.Prices, a *App, do func(*http.Request) (*http.Response, error)) (eval.Target, error) {
+	var opts []anthropic.Option
+	if do != nil {
+		opts = append(opts, anthropic.WithDoFunc(do))
+	}
 	return anthropic.New(anthropic.Config{
 		Name:       tc.Name,
 		BaseURL:    tc.BaseURL,
@@ -212,5 +236,5 @@ func newAnthropic(tc *TargetConfig, key string, retry provider.Retry, prices pro
 		Timeout:    cmp.Or(tc.Timeout, TimeoutDefault),
 		Retry:      retry,
 		Prices:     &prices,
-	}, a.logger)
+	}, a.logger, opts...)
 }
