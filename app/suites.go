@@ -105,6 +105,17 @@ func (a *App) checkOptions() (check.Options, error) {
 		}
 		opts.Judge = refs[0].target
 	}
+	if a.cfg.Embedder != "" {
+		refs, err := a.targets([]string{a.cfg.Embedder})
+		if err != nil {
+			return opts, err
+		}
+		e, ok := refs[0].client.(check.Embedder)
+		if !ok {
+			return opts, fmt.Errorf("%s: embedder: target %q (provider %s) has no embeddings API; use an OpenAI-compatible provider", a.cfg.File, a.cfg.Embedder, refs[0].provider)
+		}
+		opts.Embedder = e
+	}
 	return opts, nil
 }
 

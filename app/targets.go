@@ -36,6 +36,8 @@ type targetRef struct {
 	// probed is the identity read from the server before the run; its
 	// digest and details are merged into every response's identity.
 	probed atomic.Pointer[eval.Identity]
+	// client is the provider's own client, for its extra APIs (embeddings).
+	client eval.Target
 }
 
 // targets builds the named targets (all when names is empty).
@@ -136,6 +138,7 @@ func (a *App) buildTarget(tc *TargetConfig) (*targetRef, error) {
 		t = c
 	}
 	ref.baseURL = tc.BaseURL
+	ref.client = t
 	if p, ok := t.(prober); ok {
 		ref.probe = p
 	}
