@@ -138,6 +138,9 @@ type Client struct {
 	estimate    provider.EstimateFunc
 	idHeaders   []idHeader
 	reasoning   bool
+	// fast: plain requests skip go-openai (fast.go), to chatURL with auth.
+	fast          bool
+	chatURL, auth string
 }
 
 type idHeader struct{ canonical, key string }
@@ -172,6 +175,11 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Client, error) {
 	}
 	m := strings.ToLower(cfg.Model)
 	c.reasoning = strings.HasPrefix(m, "o1") || strings.HasPrefix(m, "o3") || strings.HasPrefix(m, "o4") || strings.HasPrefix(m, "gpt-5")
+	c.fast = fastEligible(fl, cfg.Model, c.reasoning)
+	c.chatURL = strings.TrimRight(cfg.BaseURL, "/") + "/chat/completions"
+	if k := cfg.APIKey.Reveal(); k != "" {
+		c.auth = "Bearer " + k
+	}
 	for _, o := range opts {
 		o(c)
 	}
@@ -261,10 +269,19 @@ func (c *Client) Complete(ctx context.Context, req *eval.Request) (*eval.Respons
 		}
 		res = r
 	}
-	creq := c.buildRequest(req)
+	var (
+		creq goopenai.ChatCompletionRequest
+		body []byte
+	)
+	if c.fastRequest(req) {
+		// Not pooled: a transport may read a body after RoundTrip returns.
+		body = c.appendRequest(make([]byte, 0, c.bodySize(req)), req)
+	} else {
+		creq = c.buildRequest(req)
+	}
 	var out *eval.Response
 	attempts, err := c.cfg.Retry.Do(ctx, func(ctx context.Context, n int) error {
-		r, err := c.attempt(ctx, &creq, req)
+		r, err := c.attempt(ctx, &creq, body, req)
 		out = r
 		return err
 	}, c.onRetry)
@@ -291,19 +308,26 @@ func (c *Client) onRetry(n int, ae *provider.AttemptError, wait time.Duration) {
 		slog.Int("status", ae.Status), slog.Duration("wait", wait), slog.String("error", ae.Error()))
 }
 
-func (c *Client) attempt(parent context.Context, creq *goopenai.ChatCompletionRequest, req *eval.Request) (*eval.Response, error) {
+// attempt sends one try: body (the fast path) if not nil, else creq
+// through go-openai.
+func (c *Client) attempt(parent context.Context, creq *goopenai.ChatCompletionRequest, body []byte, req *eval.Request) (*eval.Response, error) {
 	ctx, cancel := context.WithTimeout(parent, c.cfg.Timeout)
 	defer cancel()
 	cp := &capture{stream: creq.Stream}
-	ctx = context.WithValue(ctx, captureKey{}, cp)
+	if body == nil {
+		ctx = context.WithValue(ctx, captureKey{}, cp)
+	}
 	start := time.Now()
 	var (
 		out *eval.Response
 		err error
 	)
-	if creq.Stream {
+	switch {
+	case body != nil:
+		out, err = c.plainFast(ctx, body, cp)
+	case creq.Stream:
 		out, err = c.stream(ctx, *creq, cp)
-	} else {
+	default:
 		out, err = c.plain(ctx, *creq, cp)
 	}
 	if err != nil {
