@@ -359,7 +359,7 @@ func WriteMarkdown(w io.Writer, reports []*Report) error {
 				if f.CI != nil {
 					fmt.Fprintf(&b, " [%+.3f, %+.3f]", f.CI.Low, f.CI.High)
 				}
-				fmt.Fprintf(&b, ", p=%.2g, Holm q=%.2g. %s\n", f.P, f.Q, f.Reason)
+				fmt.Fprintf(&b, ", p=%s, q=%s. %s\n", num(f.P), num(f.Q), f.Reason)
 				for _, ex := range f.Examples {
 					fmt.Fprintf(&b, "  - case `%s`\n    - before: %s\n    - after: %s\n", ex.Case, mdQuote(ex.Baseline), mdQuote(ex.Current))
 				}
@@ -381,6 +381,14 @@ func WriteMarkdown(w io.Writer, reports []*Report) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// num formats a p- or q-value; "–" when there is none.
+func num(x float64) string {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return "–"
+	}
+	return fmt.Sprintf("%.2g", x)
 }
 
 func joinIDs(ids []int64) string {
