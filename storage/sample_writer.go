@@ -162,38 +162,76 @@ func (w *SampleWriter) setErr(err error) {
 	}
 }
 
+// loop batches samples and flushes them in a second goroutine, one flush at
+// a time, so that samples keep arriving while a batch is written (double
+// buffering). While the flusher is idle, a batch of flushEagerMin samples
+// is flushed at once rather than waiting to fill: Close then waits only
+// for the few samples that arrived during the last flush, not for a whole
+// BatchSize COPY. A full batch waiting on a busy flusher stops receiving,
+// which backs up into Write.
 func (w *SampleWriter) loop() {
 	defer close(w.done)
 	batch := make([]Sample, 0, w.opts.BatchSize)
+	spare := make([]Sample, 0, w.opts.BatchSize)
+	eager := max(1, min(w.opts.BatchSize, flushEagerMin))
 	ticker := time.NewTicker(w.opts.FlushInterval)
 	defer ticker.Stop()
-	flush := func() {
-		if len(batch) == 0 {
-			return
-		}
-		if w.Err() == nil { // after a permanent failure, drain without writing
-			w.flush(batch)
-		}
-		batch = batch[:0]
+	flushed := make(chan []Sample, 1)
+	busy := false
+	start := func() {
+		b := batch
+		batch, spare = spare[:0], nil
+		busy = true
+		go func() {
+			if w.Err() == nil { // after a permanent failure, drain without writing
+				w.flush(b)
+			}
+			flushed <- b
+		}()
 	}
+	wait := func() {
+		if busy {
+			spare = (<-flushed)[:0]
+			busy = false
+		}
+	}
+	defer wait()
 	for {
+		in := w.ch
+		if busy && len(batch) >= w.opts.BatchSize {
+			in = nil // full: wait for the flusher
+		}
 		select {
-		case s, ok := <-w.ch:
+		case s, ok := <-in:
 			if !ok {
-				flush()
+				wait()
+				if len(batch) > 0 && w.Err() == nil {
+					w.flush(batch)
+				}
 				return
 			}
 			batch = append(batch, s)
-			if len(batch) >= w.opts.BatchSize {
-				flush()
+			if !busy && len(batch) >= eager {
+				start()
+			}
+		case b := <-flushed:
+			spare, busy = b[:0], false
+			if len(batch) >= eager {
+				start()
 			}
 		case <-ticker.C:
-			flush()
+			if !busy && len(batch) > 0 {
+				start()
+			}
 		case <-w.ctx.Done():
 			return
 		}
 	}
 }
+
+// flushEagerMin is the smallest batch flushed as soon as the flusher is
+// idle (smaller ones wait for FlushInterval or Close).
+const flushEagerMin = 64
 
 func (w *SampleWriter) flush(batch []Sample) {
 	samples := dedupeSamples(batch)

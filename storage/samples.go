@@ -102,8 +102,27 @@ func (s *Store) writeSamplesUnnest(ctx context.Context, samples []Sample) error 
 }
 
 func copyRows(samples []Sample) pgx.CopyFromSource {
-	return pgx.CopyFromSlice(len(samples), func(i int) ([]any, error) { return sampleValues(&samples[i]), nil })
+	return &sampleRows{samples: samples, i: -1, row: make([]any, len(sampleWriteColumns))}
 }
+
+// sampleRows is a CopyFromSource that reuses one row slice: pgx encodes a
+// row before it asks for the next.
+type sampleRows struct {
+	samples []Sample
+	i       int
+	row     []any
+}
+
+func (r *sampleRows) Next() bool {
+	r.i++
+	return r.i < len(r.samples)
+}
+
+func (r *sampleRows) Values() ([]any, error) {
+	return appendSampleValues(r.row[:0], &r.samples[r.i]), nil
+}
+
+func (r *sampleRows) Err() error { return nil }
 
 var columnList = func() string {
 	out := ""
@@ -116,8 +135,28 @@ var columnList = func() string {
 	return out
 }()
 
-// sampleValues returns the values of sampleWriteColumns for s.
+// sampleValues returns the values of sampleWriteColumns for s, JSON as
+// text (for the unnest path's text arrays).
 func sampleValues(s *Sample) []any {
+	v := appendSampleValues(make([]any, 0, len(sampleWriteColumns)), s)
+	for i, x := range v {
+		if b, ok := x.([]byte); ok {
+			v[i] = string(b)
+		}
+	}
+	return v
+}
+
+// jsonBytes is a JSON column's value: raw JSON (no copy), NULL when empty.
+func jsonBytes(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// appendSampleValues appends the values of sampleWriteColumns for s to v.
+func appendSampleValues(v []any, s *Sample) []any {
 	outcome := s.Outcome
 	if outcome == "" {
 		switch {
@@ -139,12 +178,12 @@ func sampleValues(s *Sample) []any {
 	if s.Answer != nil {
 		answer = *s.Answer
 	}
-	return []any{
-		s.RunID, s.CaseKey, s.CaseHash, int32(s.SampleIdx), jsonArg(s.Request), s.Output, jsonArg(s.Raw),
-		jsonArg(s.Identity), s.IdentityHash, int32(s.InputTokens), int32(s.OutputTokens), s.LatencyMS,
-		s.CostUSD, errText, s.ErrorKind, outcome, s.Passed, score, jsonArg(s.Checks), answer,
+	return append(v,
+		s.RunID, s.CaseKey, s.CaseHash, int32(s.SampleIdx), jsonBytes(s.Request), s.Output, jsonBytes(s.Raw),
+		jsonBytes(s.Identity), s.IdentityHash, int32(s.InputTokens), int32(s.OutputTokens), s.LatencyMS,
+		s.CostUSD, errText, s.ErrorKind, outcome, s.Passed, score, jsonBytes(s.Checks), answer,
 		s.Refused, s.JSONValid, s.CodeFence, s.FinishReason,
-	}
+	)
 }
 
 // dedupeSamples removes repeated (run, case, sample) keys from one batch,
