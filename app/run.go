@@ -277,6 +277,7 @@ func (a *App) runPair(ctx context.Context, pr pair, p RunParams) (*report.Report
 		}})
 	state, runErr := res.state, res.runErr
 	rep.Metrics.InputTokens, rep.Metrics.OutputTokens = state.inTok.Load(), state.outTok.Load()
+	rep.Metrics.CostUSD = float64(state.costMicros.Load()) / 1e6
 	if id := state.dominant(); id != nil {
 		rep.Identity = toReportIdentity(*id)
 	}
