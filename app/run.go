@@ -311,8 +311,6 @@ func (a *App) runPair(ctx context.Context, pr pair, p RunParams) (*report.Report
 	return rep, nil
 }
 
-var errBudget = errors.New("budget cap reached")
-
 // execution is one pass of the runner over a run's cases (all of them for
 // `driftwatch run`, one batch under serve): every executed sample goes to
 // storage, identities are checked against the pin as they arrive.
@@ -357,7 +355,22 @@ func (a *App) execute(runCtx context.Context, cancelRun context.CancelCauseFunc,
 	if prog == nil {
 		prog = newProgress(a.stderr, false, "", 0)
 	}
+	// Reaching the budget stops scheduling like Ctrl-C: the calls in flight
+	// are paid for, so they finish and are stored.
 	var budgetHit atomic.Bool
+	budgetStop := make(chan struct{})
+	var budgetOnce sync.Once
+	softStop, finished := make(chan struct{}), make(chan struct{})
+	defer close(finished)
+	go func() {
+		select {
+		case <-x.softStop:
+		case <-budgetStop:
+		case <-runCtx.Done():
+		case <-finished:
+		}
+		close(softStop)
+	}()
 	sink := func(r eval.SampleResult) error {
 		row, idHash, id := a.sampleRow(run.ID, r)
 		if id != nil {
@@ -380,7 +393,8 @@ func (a *App) execute(runCtx context.Context, cancelRun context.CancelCauseFunc,
 			state.errors.Add(1)
 			if r.ErrorKind == eval.ErrBudget {
 				budgetHit.Store(true)
-				cancelRun(errBudget)
+				budgetOnce.Do(func() { close(budgetStop) })
+				return nil // never sent: run again on resume
 			}
 		}
 		state.inTok.Add(int64(r.Usage.InputTokens))
@@ -412,7 +426,7 @@ func (a *App) execute(runCtx context.Context, cancelRun context.CancelCauseFunc,
 		Filter:      x.filter,
 		Skip:        x.skip,
 		Sink:        sink,
-		SoftStop:    x.softStop,
+		SoftStop:    softStop,
 		Seed:        uint64(run.ID),
 		Logger:      a.logger,
 	})

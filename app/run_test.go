@@ -549,3 +549,38 @@ func TestRateLimitUnderErrors(t *testing.T) {
 	t.Logf("requests %d (retries %d), errors stored %d, max per second %d (limit %d)",
 		st.Requests, st.Requests-500, r.Metrics.ErrorCount, st.MaxPerSecond, rpm/60)
 }
+
+// TestBudgetCapStopsCleanly: a run that reaches max_cost_usd stops, is
+// INCONCLUSIVE with the reason (exit 2), never overspends by more than the
+// requests in flight, and can be resumed.
+func TestBudgetCapStopsCleanly(t *testing.T) {
+	t.Parallel()
+	cfg := sim.Config{Seed: 12, Models: []sim.Model{{Name: "sim-gpt", Profile: sim.Profile{Seed: 1, Accuracy: 0.9}}}}
+	e := setup(t, envOpts{cases: 100, sim: cfg, targets: "    params: {max_tokens: 20}\n"})
+	b, err := os.ReadFile(e.cfgPath)
+	require.NoError(t, err)
+	// $1,000 per million tokens: about $0.03 a sample; the cap allows ~30.
+	extra := "max_cost_usd: 1.0\nprices:\n  sim-gpt: {input: 1000, output: 1000}\n"
+	require.NoError(t, os.WriteFile(e.cfgPath, append(b, extra...), 0o600))
+	jsonPath := filepath.Join(e.dir, "r.json")
+	code, _, stderr := e.run(t, context.Background(), "run", "--samples", "1", "--no-progress", "--json", jsonPath)
+	require.Equal(t, 2, code, stderr)
+	var r struct {
+		jsonReport
+		Metrics struct {
+			CostUSD float64 `json:"cost_usd"`
+		} `json:"metrics"`
+	}
+	line, err := os.ReadFile(jsonPath)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(line, &r))
+	require.Equal(t, "stopped", r.Status)
+	require.Equal(t, "INCONCLUSIVE", r.Verdict)
+	require.Contains(t, r.Reason, "budget")
+	served := e.sim.Stats().Served
+	require.Less(t, served, int64(100), "the cap stopped the run early")
+	// Overspend is bounded by what was in flight: at most concurrency (8)
+	// samples of at most ~$0.05 each.
+	require.LessOrEqual(t, r.Metrics.CostUSD, 1.0+8*0.05)
+	require.Greater(t, r.Metrics.CostUSD, 0.5)
+}
