@@ -34,6 +34,7 @@ const exampleRunes = 500
 
 type sideData struct {
 	n, errs int
+	nans    int // samples with an answer
 	flags   []uint8
 	tokens  []float64
 	outputs []string
@@ -79,46 +80,106 @@ type comparer struct {
 	drifts []string
 }
 
-func group(samples []Sample, cur bool, m map[string]*caseData) {
-	for i := range samples {
-		x := &samples[i]
-		cd := m[x.Case]
-		if cd == nil {
-			cd = &caseData{key: x.Case}
-			m[x.Case] = cd
-		}
-		d := &cd.b
-		if cur {
-			d = &cd.c
-		}
-		if x.Errored {
-			d.errs++
-			continue
-		}
-		d.n++
-		var f uint8
-		if x.Passed {
-			f |= fPass
-		}
-		if x.Refused {
-			f |= fRefused
-		}
-		if x.JSONValid {
-			f |= fJSON
-		}
-		if x.CodeFence {
-			f |= fFence
-		}
-		if x.FinishReason == "length" {
-			f |= fFinLen
-		}
-		d.flags = append(d.flags, f)
-		d.tokens = append(d.tokens, float64(x.Tokens))
-		d.outputs = append(d.outputs, x.Output)
-		if x.HasAnswer {
-			d.answers = append(d.answers, strings.TrimSpace(x.Answer))
+// groupCases collects the samples of both sides per case, in order of first
+// appearance. Two passes: the first counts, the second fills per-side
+// arrays shared by every case (each case holds full-capacity subslices), so
+// 100,000 cases cost a handful of allocations instead of eight each.
+func groupCases(baseline, current []Sample) []*caseData {
+	idx := make(map[string]int32, max(len(baseline), len(current)))
+	var keys []string
+	for _, samples := range [][]Sample{baseline, current} {
+		for i := range samples {
+			if _, ok := idx[samples[i].Case]; !ok {
+				idx[samples[i].Case] = int32(len(keys))
+				keys = append(keys, samples[i].Case)
+			}
 		}
 	}
+	all := make([]caseData, len(keys))
+	for j, k := range keys {
+		all[j].key = k
+	}
+	var nans [2]int // answers per side
+	var nok [2]int  // comparable samples per side
+	count := func(samples []Sample, side int) {
+		for i := range samples {
+			x := &samples[i]
+			d := all[idx[x.Case]].side(side)
+			if x.Errored {
+				d.errs++
+				continue
+			}
+			d.n++
+			nok[side]++
+			if x.HasAnswer {
+				d.nans++
+				nans[side]++
+			}
+		}
+	}
+	count(baseline, 0)
+	count(current, 1)
+	for side := range 2 {
+		flags := make([]uint8, nok[side])
+		tokens := make([]float64, nok[side])
+		outputs := make([]string, nok[side])
+		answers := make([]string, nans[side])
+		off, aoff := 0, 0
+		for j := range all {
+			d := all[j].side(side)
+			d.flags = flags[off : off : off+d.n]
+			d.tokens = tokens[off : off : off+d.n]
+			d.outputs = outputs[off : off : off+d.n]
+			d.answers = answers[aoff : aoff : aoff+d.nans]
+			off += d.n
+			aoff += d.nans
+		}
+	}
+	fill := func(samples []Sample, side int) {
+		for i := range samples {
+			x := &samples[i]
+			if x.Errored {
+				continue
+			}
+			d := all[idx[x.Case]].side(side)
+			var f uint8
+			if x.Passed {
+				f |= fPass
+			}
+			if x.Refused {
+				f |= fRefused
+			}
+			if x.JSONValid {
+				f |= fJSON
+			}
+			if x.CodeFence {
+				f |= fFence
+			}
+			if x.FinishReason == "length" {
+				f |= fFinLen
+			}
+			d.flags = append(d.flags, f)
+			d.tokens = append(d.tokens, float64(x.Tokens))
+			d.outputs = append(d.outputs, x.Output)
+			if x.HasAnswer {
+				d.answers = append(d.answers, strings.TrimSpace(x.Answer))
+			}
+		}
+	}
+	fill(baseline, 0)
+	fill(current, 1)
+	out := make([]*caseData, len(all))
+	for j := range all {
+		out[j] = &all[j]
+	}
+	return out
+}
+
+func (cd *caseData) side(s int) *sideData {
+	if s == 1 {
+		return &cd.c
+	}
+	return &cd.b
 }
 
 // Compare compares the current run with the baseline and returns the
@@ -152,11 +213,8 @@ func Compare(baseline, current []Sample, s Settings) Result {
 		return res
 	}
 
-	m := make(map[string]*caseData)
-	group(baseline, false, m)
-	group(current, true, m)
 	c := &comparer{s: s, res: res, det: true}
-	for _, cd := range m {
+	for _, cd := range groupCases(baseline, current) {
 		if cd.b.n > 0 && cd.c.n > 0 {
 			c.cases = append(c.cases, cd)
 			if cd.b.n > 1 || cd.c.n > 1 {
@@ -504,6 +562,10 @@ func (c *comparer) answers() {
 	c.cands = append(c.cands, cand)
 }
 
+// detSimilarity is the n-gram cosine below which a k=1 output counts as
+// changed in substance.
+const detSimilarity = 0.8
+
 // text tests the free-text distribution: per-case MMD^2 with a character
 // 3-5-gram cosine kernel, summed over cases, within-case permutation null;
 // without replicates, the count of changed normalised outputs.
@@ -513,11 +575,23 @@ func (c *comparer) text() {
 	score := make([]float64, m)
 	var cand candidate
 	if c.det {
+		// A case counts as changed when its output differs in substance:
+		// not only in whitespace, and with a character n-gram similarity
+		// below detSimilarity, so token-level nondeterminism of "temperature
+		// 0" endpoints (a synonym, a reordered clause) is not counted.
 		changed := 0
+		var pairs [][]string
+		var idx []int
 		for i, cd := range c.cases {
 			if normText(cd.b.outputs[0]) != normText(cd.c.outputs[0]) {
+				pairs = append(pairs, []string{cd.b.outputs[0], cd.c.outputs[0]})
+				idx = append(idx, i)
+			}
+		}
+		for j, k := range kernels(pairs) {
+			if float64(k[1]) < detSimilarity {
 				changed++
-				score[i] = 1
+				score[idx[j]] = 1
 			}
 		}
 		p := binomUpper(changed, m, c.s.DeterministicNoise)

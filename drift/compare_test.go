@@ -183,3 +183,21 @@ func TestStochasticK1SkipsChangeTests(t *testing.T) {
 	sampled := Compare(base, cur, Settings{Seed: 1, Stochastic: true})
 	require.Equal(t, Stable, sampled.Verdict, sampled.Reason)
 }
+
+// TestDeterministicK1IgnoresRewording: at k=1, outputs that differ only by a
+// word or punctuation (token-level nondeterminism) are not a text change.
+func TestDeterministicK1IgnoresRewording(t *testing.T) {
+	t.Parallel()
+	var base, cur []Sample
+	for i := range 200 {
+		key := fmt.Sprintf("c%03d", i)
+		text := fmt.Sprintf("Case %d: the capital of France is Paris, a city on the Seine with about two million people.", i)
+		base = append(base, Sample{Case: key, Passed: true, Output: text, Tokens: 20})
+		if i%5 == 0 { // a fifth reworded slightly
+			text = strings.Replace(text, "about two million", "roughly two million", 1)
+		}
+		cur = append(cur, Sample{Case: key, Passed: true, Output: text, Tokens: 20})
+	}
+	r := Compare(base, cur, Settings{Seed: 1})
+	require.Equal(t, Stable, r.Verdict, r.Reason)
+}
