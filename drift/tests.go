@@ -179,22 +179,119 @@ func bootstrapMean(d []float64, b int, rng *rand.Rand) (mean float64, ci Interva
 	if n == 0 {
 		return 0, Interval{}
 	}
+	equal := true
 	for _, v := range d {
 		mean += v
+		equal = equal && v == d[0]
 	}
 	mean /= float64(n)
-	means := make([]float64, b)
-	for i := range means {
+	if equal {
+		// Every resample is n copies of d[0] (no case changed, the common
+		// case): the interval is that mean, without b*n draws.
 		s := 0.0
 		for range n {
-			s += d[rng.IntN(n)]
+			s += d[0]
 		}
-		means[i] = s / float64(n)
+		return mean, Interval{Low: s / float64(n), High: s / float64(n)}
+	}
+	means := make([]float64, b)
+	if vals, codes := compressValues(d); codes != nil && n <= math.MaxUint32 {
+		// Few distinct values (per-case rate differences of a few samples
+		// per case): resample one-byte codes, which stay in cache, count
+		// them and sum per value.
+		// Two count arrays: consecutive increments of one counter would
+		// wait on each other.
+		counts := make([]int, 2*len(vals))
+		lo, hi := counts[:len(vals)], counts[len(vals):]
+		for i := range means {
+			clear(counts)
+			var pick picker
+			pick.init(rng, n)
+			for k := 0; k < n; k += 2 {
+				x := rng.Uint64()
+				lo[codes[pick.index(uint32(x))]]++
+				if k+1 < n {
+					hi[codes[pick.index(uint32(x>>32))]]++
+				}
+			}
+			s := 0.0
+			for v := range vals {
+				s += float64(lo[v]+hi[v]) * vals[v]
+			}
+			means[i] = s / float64(n)
+		}
+	} else {
+		for i := range means {
+			s := 0.0
+			if n <= math.MaxUint32 {
+				var pick picker
+				pick.init(rng, n)
+				for k := 0; k < n; k += 2 {
+					x := rng.Uint64()
+					s += d[pick.index(uint32(x))]
+					if k+1 < n {
+						s += d[pick.index(uint32(x>>32))]
+					}
+				}
+			} else {
+				for range n {
+					s += d[rng.IntN(n)]
+				}
+			}
+			means[i] = s / float64(n)
+		}
 	}
 	sort.Float64s(means)
 	lo := means[int(math.Floor(0.025*float64(b-1)))]
 	hi := means[int(math.Ceil(0.975*float64(b-1)))]
 	return mean, Interval{Low: lo, High: hi}
+}
+
+// compressValues maps d to indexes into its distinct values when there are
+// at most 256 of them (codes is nil otherwise).
+func compressValues(d []float64) (vals []float64, codes []uint8) {
+	pos := make(map[float64]uint8, 8)
+	codes = make([]uint8, len(d))
+	for i, v := range d {
+		c, ok := pos[v]
+		if !ok {
+			if len(vals) == 256 || v != v { // too many, or NaN
+				return nil, nil
+			}
+			c = uint8(len(vals))
+			pos[v] = c
+			vals = append(vals, v)
+		}
+		codes[i] = c
+	}
+	return vals, codes
+}
+
+// picker maps 32 random bits to a uniform index in [0, n), n < 2^32, by
+// Lemire's multiply-and-reject (unbiased): two indexes per 64-bit draw.
+type picker struct {
+	rng       *rand.Rand
+	n, thresh uint32
+}
+
+func (p *picker) init(rng *rand.Rand, n int) {
+	p.rng, p.n = rng, uint32(n)
+	p.thresh = -p.n % p.n
+}
+
+func (p *picker) index(x uint32) uint32 {
+	m := uint64(x) * uint64(p.n)
+	if uint32(m) < p.thresh {
+		return p.slow(m)
+	}
+	return uint32(m >> 32)
+}
+
+func (p *picker) slow(m uint64) uint32 {
+	for uint32(m) < p.thresh {
+		m = uint64(uint32(p.rng.Uint64())) * uint64(p.n)
+	}
+	return uint32(m >> 32)
 }
 
 // cltMean returns the mean of d and a 95% normal interval.
