@@ -27,6 +27,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"text/template"
 
 	"gopkg.in/yaml.v3"
@@ -92,7 +93,10 @@ type Suite struct {
 	Description string
 	samples     int
 	cases       []eval.Case
-	requests    map[string]*eval.Request
+	reqs        []*eval.Request // parallel to cases
+
+	reqOnce  sync.Once
+	requests map[string]*eval.Request // built on the first Request call
 }
 
 // Name implements eval.Suite.
@@ -103,7 +107,15 @@ func (s *Suite) Cases() []eval.Case { return s.cases }
 
 // Request returns the request a case sends (nil for an unknown id). Dry
 // runs use it to estimate tokens and cost.
-func (s *Suite) Request(caseID string) *eval.Request { return s.requests[caseID] }
+func (s *Suite) Request(caseID string) *eval.Request {
+	s.reqOnce.Do(func() {
+		s.requests = make(map[string]*eval.Request, len(s.cases))
+		for i := range s.cases {
+			s.requests[s.cases[i].ID] = s.reqs[i]
+		}
+	})
+	return s.requests[caseID]
+}
 
 // Samples implements eval.SuiteInfo.
 func (s *Suite) Samples() int { return s.samples }
@@ -276,20 +288,25 @@ func (l *loader) load() (*Suite, error) {
 	if err != nil {
 		l.errorf([]any{"tools"}, "%v", err)
 	}
-	s := &Suite{name: f.Name, File: l.doc.File, Description: f.Description, samples: f.Samples, requests: map[string]*eval.Request{}}
-	ids := map[string]row{}
-	for _, r := range rows {
+	s := &Suite{name: f.Name, File: l.doc.File, Description: f.Description, samples: f.Samples}
+	// ids points into rows (a row is large; the map once held copies).
+	ids := make(map[string]int, len(rows))
+	s.cases = make([]eval.Case, 0, len(rows))
+	s.reqs = make([]*eval.Request, 0, len(rows))
+	for i := range rows {
+		r := rows[i]
 		c, req, ok := l.buildCase(r, extractor, tools)
+		rows[i] = row{file: r.file, line: r.line} // the rest is garbage now
 		if !ok {
 			continue
 		}
 		if prev, dup := ids[c.ID]; dup {
-			l.rowErrorf(r, "id", "duplicate case id %q (first at %s:%d)", c.ID, prev.file, prev.line)
+			l.rowErrorf(r, "id", "duplicate case id %q (first at %s:%d)", c.ID, rows[prev].file, rows[prev].line)
 			continue
 		}
-		ids[c.ID] = r
+		ids[c.ID] = i
 		s.cases = append(s.cases, c)
-		s.requests[c.ID] = req
+		s.reqs = append(s.reqs, req)
 	}
 	if err := l.errs.Err(); err != nil {
 		return nil, err
