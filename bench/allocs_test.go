@@ -23,8 +23,8 @@ import (
 // optimisation lands; raise it only with a reason in the commit.
 const (
 	allocsRunnerBaseline   = 20  // eval.Run + YAML case + contains check, fake target
-	allocsClientBaseline   = 170 // openai.Client.Complete + the in-process simulator's handler
-	allocsEndToEndBaseline = 370 // driftwatch run: runner, client, simulator, sink, writer, analysis
+	allocsClientBaseline   = 140 // openai.Client.Complete + the in-process simulator's handler
+	allocsEndToEndBaseline = 300 // driftwatch run: runner, client, simulator, sink, writer, analysis
 	allocsGuardFactor      = 2
 	allocsGuardCases       = 500
 )

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/driftwatch/driftwatch/app"
@@ -76,4 +77,25 @@ func BenchmarkRunEndToEnd(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "cases/s")
+}
+
+// BenchmarkDiff runs `driftwatch diff BASE CUR` in-process on two stored
+// runs, named by BENCH_DIFF="CONFIG BASE_RUN CUR_RUN" (with DATABASE_URL
+// and SIM_URL set as for bench/run.sh's big suite). Profile it with
+//
+//	BENCH_DIFF="c32-bench_big.yaml 1 2" go test ./bench/ -run '^$' -bench Diff -cpuprofile cpu.out
+func BenchmarkDiff(b *testing.B) {
+	spec := strings.Fields(os.Getenv("BENCH_DIFF"))
+	if len(spec) != 3 {
+		b.Skip(`BENCH_DIFF="CONFIG BASE_RUN CUR_RUN" not set`)
+	}
+	args := []string{"--config", spec[0], "diff", spec[1], spec[2]}
+	var out bytes.Buffer
+	b.ReportAllocs()
+	for b.Loop() {
+		out.Reset()
+		if code := app.Main(context.Background(), args, eval.NewRegistry(), &out, &out); code > 2 {
+			b.Fatalf("driftwatch diff: exit %d: %s", code, out.String())
+		}
+	}
 }
