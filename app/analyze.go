@@ -110,7 +110,7 @@ func (a *App) settings(runID int64) drift.Settings {
 
 // compare runs the drift engine on a run against a set of baseline runs,
 // excluding cases whose content changed in between.
-func (a *App) compare(ctx context.Context, runID int64, baseRunIDs []int64) (drift.Result, *loaded, error) {
+func (a *App) compare(ctx context.Context, runID int64, runConfig json.RawMessage, baseRunIDs []int64) (drift.Result, *loaded, error) {
 	cur, err := a.loadSamples(ctx, []int64{runID})
 	if err != nil {
 		return drift.Result{}, nil, err
@@ -144,7 +144,7 @@ func (a *App) compare(ctx context.Context, runID int64, baseRunIDs []int64) (dri
 		base.samples, cur.samples = keep(base.samples), keep(cur.samples)
 	}
 	set := a.settings(runID)
-	set.Stochastic = a.sampled(ctx, runID, cur)
+	set.Stochastic = a.sampled(ctx, runID, runConfig, cur)
 	res := drift.Compare(base.samples, cur.samples, set)
 	res.ChangedCases = changed
 	for _, k := range res.DriftedCases {
@@ -164,7 +164,7 @@ func (a *App) compare(ctx context.Context, runID int64, baseRunIDs []int64) (dri
 // sampled reports whether a run's requests were sampled (temperature above
 // 0, or unset so the provider's default applies): one sample per case is then
 // not a deterministic output. It reads the request stored with one sample.
-func (a *App) sampled(ctx context.Context, runID int64, cur *loaded) bool {
+func (a *App) sampled(ctx context.Context, runID int64, runConfig json.RawMessage, cur *loaded) bool {
 	for key := range cur.cases {
 		rows, err := a.store.ListSamples(ctx, runID, key)
 		if err != nil || len(rows) == 0 {
@@ -178,11 +178,9 @@ func (a *App) sampled(ctx context.Context, runID int64, cur *loaded) bool {
 		_ = json.Unmarshal(rows[0].Request, &req)
 		temp := req.Params.Temperature
 		if temp == nil { // the target's params fill what the case leaves unset
-			if run, err := a.store.GetRun(ctx, runID); err == nil {
-				var snap runSnapshot
-				if json.Unmarshal(run.Config, &snap) == nil {
-					temp = snap.Params.Temperature
-				}
+			var snap runSnapshot
+			if json.Unmarshal(runConfig, &snap) == nil {
+				temp = snap.Params.Temperature
 			}
 		}
 		return temp == nil || *temp > 0
@@ -214,7 +212,7 @@ func (a *App) analyzeAndFinish(ctx context.Context, rep *report.Report, run stor
 		}
 	} else {
 		rep.BaselineRunIDs = bl.RunIDs
-		res, cur, err = a.compare(ctx, run.ID, bl.RunIDs)
+		res, cur, err = a.compare(ctx, run.ID, run.Config, bl.RunIDs)
 		if err != nil {
 			return configError(err)
 		}

@@ -421,7 +421,7 @@ func (a *App) Diff(ctx context.Context, ra, rb int64) (*report.Report, error) {
 	if runB.FinishedAt != nil {
 		rep.FinishedAt = *runB.FinishedAt
 	}
-	res, cur, err := a.compare(ctx, rb, []int64{ra})
+	res, cur, err := a.compare(ctx, rb, runB.Config, []int64{ra})
 	if err != nil {
 		return nil, configError(err)
 	}

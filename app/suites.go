@@ -23,8 +23,9 @@ import (
 
 // Suites loads the config's YAML suites and adds every registered Go suite.
 // A name used by both is an error. Entries of the config's suites: list that
-// are not files or folders name Go suites (see defaultSuites).
-func (a *App) Suites() ([]eval.Suite, error) {
+// are not files or folders name Go suites (see defaultSuites). With names,
+// only the YAML suites of those names are loaded.
+func (a *App) Suites(only ...string) ([]eval.Suite, error) {
 	opts, err := a.checkOptions()
 	if err != nil {
 		return nil, err
@@ -35,7 +36,7 @@ func (a *App) Suites() ([]eval.Suite, error) {
 		return nil, err
 	}
 	if len(paths) > 0 {
-		ys, err := yamlsuite.LoadPaths(paths, yamlsuite.Options{Check: opts})
+		ys, err := yamlsuite.LoadPaths(paths, yamlsuite.Options{Check: opts, Only: only})
 		if err != nil {
 			return nil, err
 		}
