@@ -78,7 +78,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("base_url %q: must start with http:// or https://", c.BaseURL)
 	case c.Model == "":
 		return errors.New("model: required (e.g. claude-sonnet-4-20250514)")
-	case c.APIKey == "":
+	case c.APIKey == "" && c.BaseURL == strings.TrimSuffix(BaseURLDefault, "/"):
+		// api.anthropic.com needs a key; a gateway or a local server may not.
 		return errors.New("api_key: required (e.g. api_key: ${ANTHROPIC_API_KEY})")
 	case c.MaxTokens < 0:
 		return errors.New("max_tokens: must not be negative")
