@@ -26,6 +26,7 @@ type metrics struct {
 	errors        *prometheus.CounterVec
 	retries       *prometheus.CounterVec
 	alerts        *prometheus.CounterVec
+	budgetStops   prometheus.Counter
 }
 
 func newMetrics(st *storage.Store) *metrics {
@@ -45,8 +46,10 @@ func newMetrics(st *storage.Store) *metrics {
 			Help: "Job attempts after the first, by job kind."}, []string{"kind"}),
 		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "driftwatch_alert_jobs_total",
 			Help: "Alert jobs by result (sent or failed; failed ones are retried)."}, []string{"result"}),
+		budgetStops: prometheus.NewCounter(prometheus.CounterOpts{Name: "driftwatch_runs_budget_stopped_total",
+			Help: "Runs stopped INCONCLUSIVE because max_cost_usd was reached."}),
 	}
-	m.reg.MustRegister(m.triggers, m.runsStarted, m.runsCompleted, m.samples, m.errors, m.retries, m.alerts,
+	m.reg.MustRegister(m.triggers, m.runsStarted, m.runsCompleted, m.samples, m.errors, m.retries, m.alerts, m.budgetStops,
 		&queueCollector{st: st, desc: prometheus.NewDesc("driftwatch_queue_jobs",
 			"Jobs in the job queue by queue and state (cluster-wide).", []string{"queue", "state"}, nil)},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -63,6 +66,9 @@ func (m *metrics) observeSample(r eval.SampleResult) {
 		m.errors.WithLabelValues(string(r.ErrorKind)).Inc()
 	}
 }
+
+// retried counts a job attempt after the first.
+func (m *metrics) retried(kind string) { m.retries.WithLabelValues(kind).Inc() }
 
 // HandleError counts failed job attempts (River's ErrorHandler).
 func (m *metrics) HandleError(_ context.Context, job *rivertype.JobRow, _ error) *river.ErrorHandlerResult {

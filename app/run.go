@@ -78,7 +78,7 @@ func (a *App) Run(ctx context.Context, p RunParams) ([]*report.Report, error) {
 // plan resolves suites and targets, so every config and suite problem is
 // found before a database or a model is touched.
 func (a *App) plan(ctx context.Context, p RunParams) ([]pair, error) {
-	suites, err := a.Suites()
+	suites, err := a.Suites(p.Suites...)
 	if err != nil {
 		return nil, configError(err)
 	}
@@ -334,6 +334,9 @@ type execution struct {
 	softStop <-chan struct{}
 	// onSample observes every stored sample (metrics).
 	onSample func(eval.SampleResult)
+	// writerOpts configure the sample writer (serve retries flushes
+	// longer, to ride out a database restart).
+	writerOpts storage.SampleWriterOpts
 }
 
 // executed is what an execution saw.
@@ -350,7 +353,7 @@ type executed struct {
 func (a *App) execute(runCtx context.Context, cancelRun context.CancelCauseFunc, x execution) executed {
 	st, t, run := a.store, x.target, x.run
 	state := &runState{identities: map[string]eval.Identity{}, idCount: map[string]int{}}
-	writer := st.NewSampleWriter(context.WithoutCancel(runCtx), run.ID, storage.SampleWriterOpts{})
+	writer := st.NewSampleWriter(context.WithoutCancel(runCtx), run.ID, x.writerOpts)
 	prog := x.prog
 	if prog == nil {
 		prog = newProgress(a.stderr, false, "", 0)

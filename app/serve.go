@@ -268,11 +268,12 @@ func (a *App) Serve(ctx context.Context, opts ServeOptions) error {
 
 func (n *node) newClient() error {
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &jobs.Worker[jobs.TriggerArgs]{Fn: n.workTrigger})
-	river.AddWorker(workers, &jobs.Worker[jobs.RunArgs]{Fn: n.workRun})
-	river.AddWorker(workers, &jobs.Worker[jobs.BatchArgs]{Fn: n.workBatch, JobTimeout: n.opts.BatchTimeout})
-	river.AddWorker(workers, &jobs.Worker[jobs.AnalyzeArgs]{Fn: n.workAnalyze})
-	river.AddWorker(workers, &jobs.Worker[jobs.AlertArgs]{Fn: n.workAlert})
+	retried := n.metrics.retried
+	river.AddWorker(workers, &jobs.Worker[jobs.TriggerArgs]{Fn: n.workTrigger, OnRetry: retried})
+	river.AddWorker(workers, &jobs.Worker[jobs.RunArgs]{Fn: n.workRun, OnRetry: retried})
+	river.AddWorker(workers, &jobs.Worker[jobs.BatchArgs]{Fn: n.workBatch, JobTimeout: n.opts.BatchTimeout, OnRetry: retried})
+	river.AddWorker(workers, &jobs.Worker[jobs.AnalyzeArgs]{Fn: n.workAnalyze, OnRetry: retried})
+	river.AddWorker(workers, &jobs.Worker[jobs.AlertArgs]{Fn: n.workAlert, OnRetry: retried})
 	client, err := river.NewClient(riverpgxv5.New(n.st.Pool()), &river.Config{
 		Queues: map[string]river.QueueConfig{
 			jobs.QueueControl: {MaxWorkers: ControlWorkersDefault},
@@ -441,7 +442,8 @@ func (n *node) workRun(ctx context.Context, job *river.Job[jobs.RunArgs]) error 
 		return err
 	}
 	if id, perr := t.probeIdentity(ctx); perr == nil && id != nil {
-		if err := t.checkPin(*id, baseIdentity); err != nil {
+		// A warn pin never stops the run: the analysis reports the change.
+		if err := t.checkPin(*id, baseIdentity); err != nil && !t.cfg.Pin.Warn() {
 			rep := &report.Report{Suite: s.Name(), Target: t.cfg.Name, RunID: run.ID, StartedAt: run.StartedAt}
 			if _, err := n.a.finishPinned(ctx, rep, run, targetID, *id, err, t); err != nil {
 				return err
@@ -502,9 +504,6 @@ func (n *node) runParts(ctx context.Context, runID int64) (storage.Run, runSnaps
 // sample. The last batch to finish inserts the analysis job.
 func (n *node) workBatch(ctx context.Context, job *river.Job[jobs.BatchArgs]) error {
 	args := job.Args
-	if job.Attempt > 1 {
-		n.metrics.retries.WithLabelValues(job.Kind).Inc()
-	}
 	run, _, s, nt, err := n.runParts(ctx, args.RunID)
 	if err != nil {
 		return err
@@ -550,10 +549,19 @@ func (n *node) executeBatch(ctx context.Context, run storage.Run, s eval.Suite, 
 	for _, k := range keys {
 		inBatch[k] = true
 	}
+	call := nt.call
+	if maxUSD := a.cfg.MaxCostUSD; maxUSD > 0 {
+		// One budget per run for every batch in every process (a bucket in
+		// the database), so batches together never pass the cap by more
+		// than what the calls in flight cost beyond their estimates.
+		est := a.prices().Estimator(t.model, cmp.Or(t.cfg.Params.MaxTokens, 512))
+		call = jobs.ClusterBudget(call, n.st, jobs.BudgetKey(run.ID), maxUSD, est)
+	}
 	runCtx, cancelRun := context.WithCancelCause(ctx)
 	defer cancelRun(nil)
 	res := a.execute(runCtx, cancelRun, execution{run: run, suite: s, target: t, targetID: run.TargetID, k: run.SamplesPerCase,
-		baseIdentity: baseIdentity, call: nt.call, softStop: n.softStop, onSample: n.metrics.observeSample,
+		baseIdentity: baseIdentity, call: call, softStop: n.softStop, onSample: n.metrics.observeSample,
+		writerOpts: storage.SampleWriterOpts{Retries: writerRetries},
 		skip: func(key string, idx int) bool {
 			if !inBatch[key] {
 				return true
@@ -573,6 +581,9 @@ func (n *node) executeBatch(ctx context.Context, run storage.Run, s eval.Suite, 
 		_, err := n.client.Insert(context.WithoutCancel(ctx), jobs.AlertArgs{RunID: run.ID}, nil)
 		return err
 	}
+	if res.budgetHit {
+		return n.finishOverBudget(context.WithoutCancel(ctx), run, s, t)
+	}
 	switch {
 	case errors.Is(res.runErr, eval.ErrStopped):
 		// Shutting down: hand the rest of the batch to another process
@@ -584,6 +595,61 @@ func (n *node) executeBatch(ctx context.Context, run storage.Run, s eval.Suite, 
 		return fmt.Errorf("run %d: %w", run.ID, res.runErr)
 	}
 	return nil
+}
+
+// writerRetries is how often a batch's sample writer retries a failed
+// flush (backoff 0.1 s·n², about 65 s in all): enough to ride out a
+// PostgreSQL restart without losing the samples already paid for.
+const writerRetries = 12
+
+// finishOverBudget stops a run whose max_cost_usd is reached: INCONCLUSIVE
+// with the reason, its stored samples kept (no analysis of a partial run).
+// Other batches of the run find it stopped and end.
+func (n *node) finishOverBudget(ctx context.Context, run storage.Run, s eval.Suite, t *targetRef) error {
+	cur, err := n.st.GetRun(ctx, run.ID)
+	if err != nil {
+		return err
+	}
+	if cur.Status != storage.RunRunning {
+		return nil // another batch stopped it
+	}
+	rep := &report.Report{Suite: s.Name(), Target: t.cfg.Name, RunID: run.ID, StartedAt: run.StartedAt}
+	if rep.Metrics.CostUSD, err = n.st.RunCost(ctx, run.ID); err != nil {
+		return err
+	}
+	reason := fmt.Sprintf("budget cap of $%.2f reached (spent $%.4f); finish it with driftwatch run --resume %d after raising max_cost_usd",
+		n.a.cfg.MaxCostUSD, rep.Metrics.CostUSD, run.ID)
+	if _, err := n.a.finishStopped(ctx, rep, run, reason); err != nil {
+		return err
+	}
+	n.metrics.runsCompleted.WithLabelValues(rep.Verdict).Inc()
+	n.metrics.budgetStops.Inc()
+	return nil
+}
+
+// pinWarning re-checks every identity the run recorded (in any batch, in
+// any process) against a warn-mode pin: the first mismatch, or nil.
+func (n *node) pinWarning(ctx context.Context, t *targetRef, run storage.Run, baseIdentity *eval.Identity) (pinWarn, err error) {
+	if !t.cfg.Pin.Warn() {
+		return nil, nil
+	}
+	hist, err := n.st.IdentityHistory(ctx, run.TargetID)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range hist {
+		if (h.FirstRunID == nil || *h.FirstRunID != run.ID) && (h.LastRunID == nil || *h.LastRunID != run.ID) {
+			continue
+		}
+		var id eval.Identity
+		if err := json.Unmarshal(h.Identity, &id); err != nil {
+			return nil, fmt.Errorf("decode identity %s: %w", h.IdentityHash, err)
+		}
+		if perr := t.checkPin(id, baseIdentity); perr != nil {
+			return perr, nil
+		}
+	}
+	return nil, nil
 }
 
 // workAnalyze finalises a run: drift comparison, findings, verdict. It is
@@ -609,10 +675,17 @@ func (n *node) workAnalyze(ctx context.Context, job *river.Job[jobs.AnalyzeArgs]
 	if id, err := a.runIdentity(ctx, run.TargetID, []int64{run.ID}); err == nil && id != nil {
 		rep.Identity = toReportIdentity(*id)
 	}
+	pinWarn, err := n.pinWarning(ctx, t, run, baseIdentity)
+	if err != nil {
+		return err
+	}
+	if rep.Metrics.CostUSD, err = n.st.RunCost(ctx, run.ID); err != nil {
+		return err
+	}
 	if err := n.st.DeleteFindings(ctx, run.ID); err != nil {
 		return err
 	}
-	if err := a.analyzeAndFinish(ctx, rep, run, run.SuiteID, run.TargetID, baseline, run.SamplesPerCase, nil); err != nil {
+	if err := a.analyzeAndFinish(ctx, rep, run, run.SuiteID, run.TargetID, baseline, run.SamplesPerCase, pinWarn); err != nil {
 		return err
 	}
 	n.metrics.runsCompleted.WithLabelValues(rep.Verdict).Inc()

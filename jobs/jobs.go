@@ -131,10 +131,18 @@ type Worker[T river.JobArgs] struct {
 	// JobTimeout bounds one attempt; 0 keeps the client's default, -1 means
 	// none.
 	JobTimeout time.Duration
+	// OnRetry, if set, is called with the job's kind before every attempt
+	// after the first (metrics).
+	OnRetry func(kind string)
 }
 
 // Work calls Fn.
-func (w *Worker[T]) Work(ctx context.Context, job *river.Job[T]) error { return w.Fn(ctx, job) }
+func (w *Worker[T]) Work(ctx context.Context, job *river.Job[T]) error {
+	if job.Attempt > 1 && w.OnRetry != nil {
+		w.OnRetry(job.Kind)
+	}
+	return w.Fn(ctx, job)
+}
 
 // Timeout returns JobTimeout.
 func (w *Worker[T]) Timeout(*river.Job[T]) time.Duration { return w.JobTimeout }

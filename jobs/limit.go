@@ -77,7 +77,7 @@ func (l *clusterLimiter) wait(ctx context.Context) error {
 	l.mu.Lock()
 	if l.rps > 0 {
 		if len(l.ready) == 0 {
-			bal, err := l.r.ReserveTokens(ctx, l.cfg.Key+":rpm", l.chunk, l.rps, l.burst)
+			bal, err := reserve(ctx, l.r, l.cfg.Key+":rpm", l.chunk, l.rps, l.burst)
 			if err != nil {
 				l.mu.Unlock()
 				return err

@@ -65,14 +65,23 @@ type envOpts struct {
 	latency   time.Duration
 	schedules string
 	target    string
+	// extra is top-level config (max_cost_usd, prices, ...).
+	extra string
+	// dbURL is the database; default a fresh test database.
+	dbURL string
+	// errors are the simulator's injected failures.
+	errors sim.Errors
 }
 
 func setup(t testing.TB, o envOpts) *testEnv {
 	t.Helper()
-	e := &testEnv{dir: t.TempDir(), dbURL: storagetest.NewDatabaseURL(t), cases: o.cases, k: o.k}
+	e := &testEnv{dir: t.TempDir(), dbURL: o.dbURL, cases: o.cases, k: o.k}
+	if e.dbURL == "" {
+		e.dbURL = storagetest.NewDatabaseURL(t)
+	}
 	mixture := []sim.Component{{Weight: 0.7, P: 0.95}, {Weight: 0.3, P: 0.1}}
 	srv, err := sim.New(sim.Config{Seed: 5, Models: []sim.Model{{Name: "sim-gpt",
-		Profile: sim.Profile{Seed: 1, Mixture: mixture, Latency: sim.Latency{Fixed: sim.Duration(o.latency)}}}}})
+		Profile: sim.Profile{Seed: 1, Mixture: mixture, Latency: sim.Latency{Fixed: sim.Duration(o.latency)}, Errors: o.errors}}}})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	url, stop, err := srv.Start(ctx, "127.0.0.1:0")
@@ -103,10 +112,11 @@ targets:
     concurrency: 8
     retries: 0
 %s
+%s
 suites: [suites/]
 schedules:
 %s
-`, e.dbURL, url, o.target, o.schedules)
+`, e.dbURL, url, o.target, o.extra, o.schedules)
 	e.cfgPath = filepath.Join(e.dir, "driftwatch.yaml")
 	require.NoError(t, os.WriteFile(e.cfgPath, []byte(cfg), 0o600))
 	e.st, err = storage.Open(context.Background(), e.dbURL, storage.WithMaxConns(4))

@@ -179,3 +179,12 @@ func (s *Store) QueueCounts(ctx context.Context) ([]QueueCount, error) {
 	}
 	return out, nil
 }
+
+// RunCost returns the USD cost of a run's stored samples.
+func (s *Store) RunCost(ctx context.Context, runID int64) (float64, error) {
+	var usd float64
+	if err := s.pool.QueryRow(ctx, `SELECT coalesce(sum(cost_usd), 0)::float8 FROM samples WHERE run_id = $1`, runID).Scan(&usd); err != nil {
+		return 0, fmt.Errorf("cost of run %d: %w", runID, translate(err))
+	}
+	return usd, nil
+}
