@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"slices"
 	"sort"
 
 	"github.com/driftwatch/driftwatch/drift"
@@ -257,22 +256,9 @@ const (
 // finding when the one-sided CUSUM crosses h on this run.
 func (a *App) cusum(ctx context.Context, rep *report.Report, run storage.Run, suiteID, targetID int64, res drift.Result) error {
 	rep.PassZ = res.PassZ
-	runs, err := a.store.ListRuns(ctx, storage.RunFilter{SuiteID: suiteID, TargetID: targetID, Status: storage.RunCompleted, Limit: 1000})
+	z, err := a.store.PassZHistory(ctx, suiteID, targetID, rep.BaselineRunIDs, run.ID)
 	if err != nil {
 		return fmt.Errorf("cusum history: %w", err)
-	}
-	var z []float64
-	for i := len(runs) - 1; i >= 0; i-- { // newest first → oldest first
-		r := runs[i]
-		if r.ID == run.ID || !slices.Equal(r.BaselineRunIDs, rep.BaselineRunIDs) || slices.Contains(rep.BaselineRunIDs, r.ID) {
-			continue
-		}
-		var prev struct {
-			PassZ *float64 `json:"pass_z"`
-		}
-		if json.Unmarshal(r.Summary, &prev) == nil && prev.PassZ != nil && !math.IsNaN(*prev.PassZ) {
-			z = append(z, *prev.PassZ)
-		}
 	}
 	if math.IsNaN(res.PassZ) {
 		return nil

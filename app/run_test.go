@@ -584,3 +584,52 @@ func TestBudgetCapStopsCleanly(t *testing.T) {
 	require.LessOrEqual(t, r.Metrics.CostUSD, 1.0+8*0.05)
 	require.Greater(t, r.Metrics.CostUSD, 0.5)
 }
+
+// TestCUSUMCatchesSlowDrift: a small sustained drop that single runs do not
+// flag accumulates in the pass-rate CUSUM until it alarms.
+func TestCUSUMCatchesSlowDrift(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("ten runs")
+	}
+	base := sim.Profile{Seed: 1, Mixture: mixture}
+	slow := base
+	slow.Drop = 0.04
+	cfg := sim.Config{Seed: 21, Models: []sim.Model{{Name: "sim-gpt", Profile: base, Updates: []sim.Update{{Name: "slow", Profile: &slow}}}}}
+	e := setup(t, envOpts{cases: 150, sim: cfg})
+	ctx := context.Background()
+	jsonPath := filepath.Join(e.dir, "r.json")
+	code, _, stderr := e.run(t, ctx, "run", "--no-progress", "--json", jsonPath)
+	require.Equal(t, 0, code, stderr)
+	_, err := e.sim.Update("sim-gpt")
+	require.NoError(t, err)
+	var prev float64
+	for night := 1; night <= 10; night++ {
+		code, _, stderr = e.run(t, ctx, "run", "--no-progress", "--json", jsonPath)
+		require.Contains(t, []int{0, 1}, code, stderr)
+		var r struct {
+			Verdict  string `json:"verdict"`
+			Reason   string `json:"reason"`
+			Findings []struct {
+				Metric string `json:"metric"`
+			} `json:"findings"`
+			CUSUM *struct {
+				Statistic float64 `json:"statistic"`
+				Runs      int     `json:"runs"`
+				Alarm     bool    `json:"alarm"`
+			} `json:"cusum"`
+		}
+		line, err := os.ReadFile(jsonPath)
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(line, &r))
+		require.NotNil(t, r.CUSUM)
+		require.Equal(t, night, r.CUSUM.Runs, "the history holds every run since the baseline")
+		t.Logf("night %d: %s, CUSUM %.2f", night, r.Verdict, r.CUSUM.Statistic)
+		if r.CUSUM.Alarm {
+			require.Equal(t, "DRIFT", r.Verdict, r.Reason)
+			return
+		}
+		prev = r.CUSUM.Statistic
+	}
+	t.Fatalf("no CUSUM alarm after 10 runs of a 4-point drop (last statistic %.2f)", prev)
+}

@@ -122,12 +122,20 @@ type Case struct {
 	File   string `json:"-"`
 }
 
+// MarshalJSON encodes the report with empty lists as [] and non-finite
+// numbers as 0, so every encoding of a report (files, stored summaries,
+// exports) is valid JSON.
+func (r *Report) MarshalJSON() ([]byte, error) {
+	type plain Report
+	return json.Marshal((*plain)(r.normalized()))
+}
+
 // WriteJSON writes one compact JSON object per report, one per line (JSON
 // Lines; a single report is a single JSON object).
 func WriteJSON(w io.Writer, reports []*Report) error {
 	enc := json.NewEncoder(w)
 	for _, r := range reports {
-		if err := enc.Encode(r.normalized()); err != nil {
+		if err := enc.Encode(r); err != nil {
 			return fmt.Errorf("encode report: %w", err)
 		}
 	}
@@ -154,8 +162,38 @@ func (r *Report) normalized() *Report {
 		}
 		c.Findings[i] = f
 	}
-	c.MDE = finite(c.MDE)
+	c.MDE, c.PassZ = finite(c.MDE), finite(c.PassZ)
+	if c.CUSUM != nil {
+		cu := *c.CUSUM
+		cu.Statistic = finite(cu.Statistic)
+		c.CUSUM = &cu
+	}
+	for _, v := range []**Value{&c.Metrics.PassRate, &c.Metrics.RefusalRate, &c.Metrics.JSONValidRate, &c.Metrics.CodeFenceRate, &c.Metrics.OutputLength, &c.Metrics.FinishLength} {
+		if *v != nil {
+			*v = (*v).finite()
+		}
+	}
+	c.Metrics.ErrorRate, c.Metrics.CostUSD = finite(c.Metrics.ErrorRate), finite(c.Metrics.CostUSD)
 	return &c
+}
+
+// finite returns a copy of v with non-finite numbers dropped or zeroed.
+func (v *Value) finite() *Value {
+	c := *v
+	c.Value = finite(c.Value)
+	c.Baseline, c.Delta, c.P = finitePtr(c.Baseline), finitePtr(c.Delta), finitePtr(c.P)
+	if c.CI != nil {
+		ci := drift.Interval{Low: finite(c.CI.Low), High: finite(c.CI.High)}
+		c.CI = &ci
+	}
+	return &c
+}
+
+func finitePtr(p *float64) *float64 {
+	if p == nil || math.IsNaN(*p) || math.IsInf(*p, 0) {
+		return nil
+	}
+	return p
 }
 
 func finite(x float64) float64 {

@@ -18,8 +18,11 @@ import (
 // single fenced code block (```json ... ``` or ``` ... ```). Surrounding
 // whitespace is ignored.
 func JSONValid(text string) bool {
-	_, err := parseJSON(text)
-	return err == nil
+	t := strings.TrimSpace(unfence(text))
+	if t == "" || !strings.ContainsRune(`{["-0123456789tfn`, rune(t[0])) {
+		return false // cannot start a JSON value: skip the parser
+	}
+	return json.Valid([]byte(t))
 }
 
 // HasCodeFence reports whether text contains a Markdown fenced code block
