@@ -249,7 +249,9 @@ func (a *App) runPair(ctx context.Context, pr pair, p RunParams) (*report.Report
 
 	// Pin check before any case is sent, for targets that can be probed.
 	if id, perr := t.probeIdentity(ctx); perr == nil && id != nil {
-		if err := t.checkPin(*id, baseIdentity); err != nil {
+		// With pin: warn the run goes on; the responses' identities carry
+		// the mismatch into the findings.
+		if err := t.checkPin(*id, baseIdentity); err != nil && !t.cfg.Pin.Warn() {
 			return a.finishPinned(ctx, rep, run, targetID, *id, err, t)
 		}
 	} else if perr != nil {
