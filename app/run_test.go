@@ -633,3 +633,38 @@ func TestCUSUMCatchesSlowDrift(t *testing.T) {
 	}
 	t.Fatalf("no CUSUM alarm after 10 runs of a 4-point drop (last statistic %.2f)", prev)
 }
+
+// TestPinWarnRunsAndReports: with pin mode warn, a changed digest does not
+// stop the run; the change is reported as an identity finding.
+func TestPinWarnRunsAndReports(t *testing.T) {
+	t.Parallel()
+	const d1 = "1111111111111111111111111111111111111111111111111111111111111111"
+	const d2 = "3333333333333333333333333333333333333333333333333333333333333333"
+	cfg := sim.Config{Seed: 2, Models: []sim.Model{{Name: "sim-gpt", Identity: sim.Identity{Digest: d1},
+		Profile: sim.Profile{Seed: 1, Accuracy: 0.9},
+		Updates: []sim.Update{{Name: "requantized", Identity: &sim.Identity{Digest: d2}}}}}}
+	e := setup(t, envOpts{cases: 30, sim: cfg})
+	b, err := os.ReadFile(e.cfgPath)
+	require.NoError(t, err)
+	c := strings.Replace(string(b), "provider: openai", "provider: ollama", 1)
+	c = strings.Replace(c, "concurrency: 8", "concurrency: 8\n    pin: {digest: \""+d1+"\", mode: warn}", 1)
+	require.NoError(t, os.WriteFile(e.cfgPath, []byte(c), 0o600))
+	jsonPath := filepath.Join(e.dir, "r.json")
+	code, _, stderr := e.run(t, context.Background(), "run", "--json", jsonPath)
+	require.Equal(t, 0, code, stderr)
+	_, err = e.sim.Update("sim-gpt")
+	require.NoError(t, err)
+	before := e.sim.Stats().Requests
+	code, _, stderr = e.run(t, context.Background(), "run", "--json", jsonPath)
+	require.Equal(t, 0, code, stderr)
+	r := readReports(t, jsonPath)[0]
+	require.Equal(t, "STABLE", r.Verdict, r.Reason)
+	require.False(t, r.PinViolated)
+	require.True(t, r.IdentityChanged)
+	require.Equal(t, before+120, e.sim.Stats().Requests, "every sample was sent")
+	var found bool
+	for _, f := range r.Findings {
+		found = found || (f.Metric == "identity" && f.Verdict == "IDENTITY_CHANGED")
+	}
+	require.True(t, found, "the identity change is a finding")
+}
