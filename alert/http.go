@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"unicode/utf8"
 )
 
 // DeliveryError is a failed delivery, classified for retry. Its message
@@ -81,15 +80,35 @@ func PostJSON(ctx context.Context, client *http.Client, u Secret, body []byte, h
 	if resp.StatusCode/100 == 2 {
 		return nil
 	}
+	// An endpoint may echo the request: keep the URL and the header values
+	// (tokens) out of the error, redacting before the cut so no prefix of
+	// a secret survives it.
 	text := strings.TrimSpace(string(bytes.ToValidUTF8(snippet, []byte("?"))))
-	if n := 200; utf8.RuneCountInString(text) > n {
-		text = TruncateRunes(text, n)
-	}
+	text = TruncateRunes(redactHeaders(redactURL(text, u), header), 200)
 	msg := fmt.Sprintf("unexpected status %d", resp.StatusCode)
 	if text != "" {
-		msg += ": " + u.Redact(text)
+		msg += ": " + text
 	}
 	return &DeliveryError{Status: resp.StatusCode, Retry: resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500, msg: msg}
+}
+
+// redactHeaders replaces every header value in text.
+func redactHeaders(text string, header http.Header) string {
+	for _, vs := range header {
+		for _, v := range vs {
+			if v != "" {
+				text = strings.ReplaceAll(text, v, Redacted)
+			}
+		}
+	}
+	return text
+}
+
+// IsHTTPURL reports whether s is an absolute http or https URL, without
+// revealing it.
+func (s Secret) IsHTTPURL() bool {
+	u, err := url.Parse(s.v)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
 }
 
 // redactURLError replaces the URL inside a *url.Error and any other copy of
@@ -99,11 +118,17 @@ func redactURLError(err error, u Secret) error {
 	if errors.As(err, &ue) {
 		err = &url.Error{Op: ue.Op, URL: Redacted, Err: ue.Err}
 	}
-	msg := u.Redact(err.Error())
-	if parsed, perr := url.Parse(u.Reveal()); perr == nil && parsed.Path != "" && parsed.Path != "/" {
-		msg = strings.ReplaceAll(msg, parsed.Path, "/"+Redacted) // the path is the credential
+	return &redactedError{msg: redactURL(err.Error(), u), err: ue}
+}
+
+// redactURL replaces the URL in text, and its path on its own: the path of
+// an incoming webhook is the credential.
+func redactURL(text string, u Secret) string {
+	text = u.Redact(text)
+	if parsed, err := url.Parse(u.Reveal()); err == nil && parsed.Path != "" && parsed.Path != "/" {
+		text = strings.ReplaceAll(text, parsed.Path, "/"+Redacted)
 	}
-	return &redactedError{msg: msg, err: ue}
+	return text
 }
 
 type redactedError struct {

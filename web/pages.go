@@ -700,7 +700,7 @@ func (h *Handler) trend(w http.ResponseWriter, r *http.Request) error {
 	if st.Alarm >= 0 {
 		p.CUSUMAlarm = zt[st.Alarm].Format("2006-01-02 15:04")
 	}
-	span := timeSpan(list, bls)
+	span := timeSpan(list) // baselines are accepted within the runs' span, or clipped
 	p.Charts = []chart{
 		lineChart("Pass rate (95% CI)", pass, band, marks, span, axisRate),
 		lineChart("Refusal rate", refusal, nil, marks, span, axisRate),
@@ -752,7 +752,8 @@ func standardisedDeltas(pass []point) ([]float64, []time.Time) {
 	return d, ts
 }
 
-func timeSpan(list []RunListing, bls []Baseline) [2]time.Time {
+// timeSpan is the first and last start time of the runs in list.
+func timeSpan(list []RunListing) [2]time.Time {
 	var span [2]time.Time
 	for i, rl := range list {
 		if i == 0 || rl.StartedAt.Before(span[0]) {
@@ -762,7 +763,6 @@ func timeSpan(list []RunListing, bls []Baseline) [2]time.Time {
 			span[1] = rl.StartedAt
 		}
 	}
-	_ = bls // baselines are accepted within the runs' span, or clipped
 	return span
 }
 

@@ -25,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Options configure a Handler.
@@ -114,18 +115,22 @@ func (h *Handler) wrap(fn func(http.ResponseWriter, *http.Request) error) http.H
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(status)
-		_ = h.tmpl.render(w, "error", h.page(r, http.StatusText(status), errorPage{Status: status, Message: msg}))
+		if err := h.tmpl.render(w, "error", h.page(r, http.StatusText(status), errorPage{Status: status, Message: msg})); err != nil {
+			h.opts.Logger.Warn("web: render error page", "path", r.URL.Path, "err", err)
+		}
 	}
 }
 
 // errorMessage is what users see of a domain error: its text, which the
 // Data and Actions implementations keep free of secrets and SQL.
 func errorMessage(err error) string {
+	const maxRunes = 300
 	s := err.Error()
-	if len(s) > 300 {
-		s = s[:300] + "…"
+	if utf8.RuneCountInString(s) <= maxRunes {
+		return s
 	}
-	return s
+	// Cut on a rune boundary: a byte cut could split a character.
+	return string([]rune(s)[:maxRunes]) + "…"
 }
 
 type errorPage struct {
@@ -264,11 +269,12 @@ func (s *Server) Open() error {
 func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
 
 // Close shuts the server down, waiting up to ShutdownTimeout for requests in
-// flight.
+// flight. It is safe before Open and more than once.
 func (s *Server) Close() error {
 	if s.srv == nil {
 		return nil
 	}
+	defer func() { s.srv = nil }() // a second Close must not wait on done again
 	d := s.ShutdownTimeout
 	if d <= 0 {
 		d = 10 * time.Second

@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -59,8 +58,7 @@ func New(cfg Config, client *http.Client, logger *slog.Logger) (*Notifier, error
 	if cfg.WebhookURL.IsZero() {
 		return nil, errors.New("slack: webhook_url is empty: set alerts.slack.webhook_url (e.g. ${SLACK_WEBHOOK_URL})")
 	}
-	u, err := url.Parse(cfg.WebhookURL.Reveal())
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+	if !cfg.WebhookURL.IsHTTPURL() {
 		// Never echo the value: it is the credential.
 		return nil, errors.New("slack: webhook_url is not an http(s) URL: copy it from the Slack app's Incoming Webhooks page")
 	}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 
 	"github.com/driftwatch/driftwatch/alert"
 )
@@ -37,8 +36,7 @@ func New(cfg Config, client *http.Client, logger *slog.Logger) (*Notifier, error
 	if cfg.URL.IsZero() {
 		return nil, errors.New("webhook: url is empty: set alerts.webhook.url")
 	}
-	u, err := url.Parse(cfg.URL.Reveal())
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+	if !cfg.URL.IsHTTPURL() {
 		return nil, errors.New("webhook: url is not an http(s) URL")
 	}
 	if logger == nil {

@@ -58,3 +58,23 @@ func TestNewRejectsBadURL(t *testing.T) {
 		}
 	}
 }
+
+// An endpoint that echoes the request in its error body must not leak the
+// header tokens (or the URL) into the delivery error.
+func TestNotifyErrorRedactsEchoedSecrets(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, "bad request to "+r.URL.Path+" with Authorization: "+r.Header.Get("Authorization"))
+	}))
+	t.Cleanup(srv.Close)
+
+	n, err := webhook.New(webhook.Config{URL: alert.NewSecret(srv.URL + "/hook/tok-url-123"),
+		Headers: map[string]alert.Secret{"Authorization": alert.NewSecret("Bearer tok-hdr-456")}}, srv.Client(), nil)
+	require.NoError(t, err)
+	err = n.Notify(context.Background(), &alert.Event{Kind: alert.KindDrift, DedupKey: "k", RunID: 1})
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "unexpected status 400")
+	require.NotContains(t, err.Error(), "tok-url-123")
+	require.NotContains(t, err.Error(), "tok-hdr-456")
+}
