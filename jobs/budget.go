@@ -38,7 +38,7 @@ func ClusterBudget(t eval.Target, r Reserver, key string, maxUSD float64, estima
 			}
 			// Give the estimate back; fail if spending alone leaves too
 			// little, else wait for the calls in flight to settle.
-			if _, err := reserve(context.WithoutCancel(ctx), r, key, -est, 0, maxUSD); err != nil {
+			if err := giveBack(ctx, r, key, -est, maxUSD); err != nil {
 				return nil, err
 			}
 			left, err := reserve(ctx, r, spentKey, 0, 0, maxUSD)
@@ -63,15 +63,33 @@ func ClusterBudget(t eval.Target, r Reserver, key string, maxUSD float64, estima
 		if err == nil && resp != nil {
 			actual = resp.CostUSD
 		}
-		settle := context.WithoutCancel(ctx)
+		// A settlement that cannot reach the database is dropped: the
+		// answer is paid for and must be kept. The reservation then stays
+		// at the estimate, and only the spent bucket can lag behind.
 		if d := actual - est; d != 0 {
-			_, _ = reserve(settle, r, key, d, 0, maxUSD)
+			_ = giveBack(ctx, r, key, d, maxUSD)
 		}
 		if actual > 0 {
-			_, _ = reserve(settle, r, spentKey, actual, 0, maxUSD)
+			_ = giveBack(ctx, r, spentKey, actual, maxUSD)
 		}
 		return resp, err
 	})
+}
+
+// settleTimeout bounds a budget settlement, which must happen even when the
+// call's ctx is cancelled but must not wait forever for the database.
+const settleTimeout = 30 * time.Second
+
+// giveBack adds n to bucket key under a context that outlives ctx's
+// cancellation, bounded by settleTimeout (reserve retries while the
+// database is unreachable, so an unbounded context could hang forever).
+func giveBack(ctx context.Context, r Reserver, key string, n, maxUSD float64) error {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
+	if _, err := reserve(sctx, r, key, n, 0, maxUSD); err != nil {
+		return fmt.Errorf("settle budget %s: %w", key, err)
+	}
+	return nil
 }
 
 // reserveWaitMax bounds the backoff between attempts to reach the database.

@@ -109,6 +109,9 @@ func (l *clusterLimiter) wait(ctx context.Context) error {
 	}
 }
 
+// chargeTimeout bounds charging used tokens to the cluster's bucket.
+const chargeTimeout = 10 * time.Second
+
 func (l *clusterLimiter) charge(ctx context.Context, tokens float64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -116,7 +119,11 @@ func (l *clusterLimiter) charge(ctx context.Context, tokens float64) {
 	if l.pending < l.tokChunk {
 		return
 	}
-	bal, err := l.r.ReserveTokens(context.WithoutCancel(ctx), l.cfg.Key+":tpm", l.pending, l.tps, max(l.tps, l.tokChunk))
+	// Charge even when ctx is cancelled (the tokens are spent), but bounded:
+	// l.mu is held, and every call of this target waits for it.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), chargeTimeout)
+	defer cancel()
+	bal, err := l.r.ReserveTokens(cctx, l.cfg.Key+":tpm", l.pending, l.tps, max(l.tps, l.tokChunk))
 	if err != nil {
 		return // charged again with the next call
 	}
