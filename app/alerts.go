@@ -15,17 +15,20 @@ import (
 	"github.com/driftwatch/driftwatch/storage"
 )
 
-// Alert channels and the lowest severity each receives.
+// Alert channels (see alertMinSeverity for what each receives).
 const (
 	alertChannelLog     = "log"
 	alertChannelSlack   = "slack"
 	alertChannelWebhook = "webhook"
 )
 
-var alertMinSeverity = map[string]alert.Severity{
-	alertChannelLog:     alert.SeverityInfo,
-	alertChannelSlack:   alert.SeverityWarning,
-	alertChannelWebhook: alert.SeverityInfo,
+// alertMinSeverity is the lowest severity channel ch receives: Slack, which
+// people read, only warnings and up; the log and the webhook everything.
+func alertMinSeverity(ch string) alert.Severity {
+	if ch == alertChannelSlack {
+		return alert.SeverityWarning
+	}
+	return alert.SeverityInfo
 }
 
 // alertHTTPTimeout bounds one notifier request.
@@ -84,7 +87,7 @@ func (a *App) alertReports(ctx context.Context, reports []*report.Report) error 
 	notifiers, cfgErr := a.alertNotifiers()
 	routes := make(map[string]alert.Severity, len(notifiers))
 	for ch := range notifiers {
-		routes[ch] = alertMinSeverity[ch]
+		routes[ch] = alertMinSeverity(ch)
 	}
 	now := time.Now()
 	var events []alert.Event

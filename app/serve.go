@@ -184,8 +184,10 @@ func (a *App) Serve(ctx context.Context, opts ServeOptions) error {
 	}
 	var srv *http.Server
 	var ln net.Listener
+	var dashboardRuns *runNow
 	if opts.Addr != "" {
-		h, err := n.handler(ctx)
+		var h http.Handler
+		h, dashboardRuns, err = n.handler(ctx)
 		if err != nil {
 			return configError(err)
 		}
@@ -206,7 +208,9 @@ func (a *App) Serve(ctx context.Context, opts ServeOptions) error {
 		return configError(fmt.Errorf("start job client: %w", err))
 	}
 	if sched != nil {
-		_ = sched.Start(runCtx)
+		if err := sched.Start(runCtx); err != nil {
+			a.logger.Error("start scheduler: no schedule fires in this process", "err", err)
+		}
 	}
 	// The alert dispatcher retries undelivered alerts (also those left by
 	// earlier processes) in the background.
@@ -255,11 +259,20 @@ func (a *App) Serve(ctx context.Context, opts ServeOptions) error {
 		errs = append(errs, n.client.StopAndCancel(hardCtx))
 		cancelHard()
 	}
-	errs = append(errs, dispatcher.Stop(stopCtx))
+	// The stages above may have used up stopCtx; what follows gets its own
+	// bound, so the dispatcher and a dashboard run are always waited for
+	// before the caller closes the store under them.
+	hardCtx, cancelHard := context.WithTimeout(context.Background(), serveShutdownHardLimit)
+	defer cancelHard()
+	errs = append(errs, dispatcher.Stop(hardCtx))
 	if srv != nil {
-		shutCtx, cancelShut := context.WithTimeout(context.Background(), 5*time.Second)
+		shutCtx, cancelShut := context.WithTimeout(hardCtx, 5*time.Second)
 		errs = append(errs, srv.Shutdown(shutCtx))
 		cancelShut()
+	}
+	if dashboardRuns != nil {
+		// ctx is done, so a run started from the dashboard is stopping.
+		errs = append(errs, dashboardRuns.wait(hardCtx))
 	}
 	wg.Wait()
 	errs = append(errs, serveErr)
@@ -316,7 +329,7 @@ func (n *node) newScheduler() (*schedule.Scheduler, error) {
 	})
 }
 
-// nodeTarget returns the named target as this process calls it.
+// target returns the named target as this process calls it.
 func (n *node) target(name string) (*nodeTarget, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -420,8 +433,11 @@ func (n *node) workRun(ctx context.Context, job *river.Job[jobs.RunArgs]) error 
 		return err
 	}
 	k := n.a.samplesFor(s, RunParams{Samples: args.Samples})
-	snap, _ := json.Marshal(runSnapshot{Suite: s.Name(), Target: t.cfg.Name, Provider: t.provider, Model: t.model,
+	snap, err := json.Marshal(runSnapshot{Suite: s.Name(), Target: t.cfg.Name, Provider: t.provider, Model: t.model,
 		BaseURL: t.baseURL, Samples: k, Params: t.cfg.Params, Seed: n.a.cfg.Drift.Seed, Confirm: args.Confirm, ConfirmOf: args.ConfirmOf})
+	if err != nil {
+		return permanent(fmt.Errorf("encode config snapshot of %s: %w", args.Key, err))
+	}
 	trigger := storage.TriggerSchedule
 	if args.ConfirmOf != 0 {
 		trigger = storage.TriggerConfirm
@@ -721,7 +737,10 @@ func (n *node) applyConfirmation(ctx context.Context, parentID int64, crep *repo
 			rep.Verdict = string(drift.Stable)
 			rep.Reason = fmt.Sprintf("not confirmed: confirmation run %d was %s (first run said: %s)", crep.RunID, crep.Verdict, rep.Reason)
 		}
-		summary, _ := json.Marshal(rep)
+		summary, err := json.Marshal(rep)
+		if err != nil {
+			return permanent(fmt.Errorf("run %d: encode summary: %w", parentID, err))
+		}
 		if err := n.st.FinishRun(ctx, parentID, storage.FinishRun{Status: storage.RunCompleted, Verdict: rep.Verdict, Reason: rep.Reason,
 			Summary: summary, BaselineRunIDs: rep.BaselineRunIDs, CostUSD: rep.Metrics.CostUSD}); err != nil {
 			return err
@@ -753,11 +772,12 @@ func (n *node) workAlert(ctx context.Context, job *river.Job[jobs.AlertArgs]) er
 	return nil
 }
 
-// handler serves /healthz, /metrics and the dashboard at "/".
-func (n *node) handler(ctx context.Context) (http.Handler, error) {
-	web, err := n.a.webHandler(ctx)
+// handler serves /healthz, /metrics and the dashboard at "/". The
+// dashboard's "run now" action is returned so that shutdown can wait for it.
+func (n *node) handler(ctx context.Context) (http.Handler, *runNow, error) {
+	web, rn, err := n.a.newWeb(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -771,5 +791,5 @@ func (n *node) handler(ctx context.Context) (http.Handler, error) {
 	})
 	mux.Handle("GET /metrics", n.metrics.handler())
 	mux.Handle("/", web)
-	return mux, nil
+	return mux, rn, nil
 }

@@ -15,20 +15,24 @@ import (
 	"github.com/driftwatch/driftwatch/web"
 )
 
-// webHandler returns the dashboard's handler, mounted by serve at "/". Its
-// actions are on when web.token is set; "run now" starts App.Run in a
-// goroutine owned by ctx (one at a time).
+// webHandler returns the dashboard's handler. Its actions are on when
+// web.token is set; "run now" starts App.Run in a goroutine bounded by ctx
+// (one at a time). A caller that must wait for that goroutine before it
+// closes the App (serve) uses newWeb instead.
 func (a *App) webHandler(ctx context.Context) (http.Handler, error) {
-	return a.newWeb(ctx)
+	h, _, err := a.newWeb(ctx)
+	return h, err
 }
 
-func (a *App) newWeb(ctx context.Context) (*web.Handler, error) {
+// newWeb returns the dashboard's handler and its "run now" action, whose
+// wait method blocks until a run started from the dashboard has ended.
+func (a *App) newWeb(ctx context.Context) (*web.Handler, *runNow, error) {
 	st, err := a.Store(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rn := &runNow{app: a, ctx: ctx}
-	return web.New(web.Options{
+	h, err := web.New(web.Options{
 		Data:   webData{st},
 		Token:  a.cfg.Web.Token,
 		Logger: a.logger,
@@ -39,11 +43,15 @@ func (a *App) newWeb(ctx context.Context) (*web.Handler, error) {
 			RunNow: rn.start,
 		},
 	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("dashboard: %w", err)
+	}
+	return h, rn, nil
 }
 
 // WriteRunHTML writes run id's page as one self-contained HTML file.
 func (a *App) WriteRunHTML(ctx context.Context, w io.Writer, id int64) error {
-	h, err := a.newWeb(ctx)
+	h, _, err := a.newWeb(ctx)
 	if err != nil {
 		return err
 	}
@@ -52,6 +60,8 @@ func (a *App) WriteRunHTML(ctx context.Context, w io.Writer, id int64) error {
 
 // runNow runs one (suite, target) at a time in the background, bounded by
 // the serve context: when it ends, the run is stopped (and stored as such).
+// Its owner calls wait before closing the App, so the run never writes to
+// a closed store.
 type runNow struct {
 	app     *App
 	ctx     context.Context
@@ -77,6 +87,19 @@ func (r *runNow) start(_ context.Context, suite, target string) error {
 		}
 	}()
 	return nil
+}
+
+// wait blocks until the run started from the dashboard, if any, has ended,
+// or until ctx is done.
+func (r *runNow) wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { r.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("wait for the dashboard's run: %w", ctx.Err())
+	}
 }
 
 // webError maps app and storage errors onto the dashboard's.
@@ -167,8 +190,10 @@ func writeRunHTML(ctx context.Context, a *App, id int64, path string, stdout io.
 		return configError(err)
 	}
 	if path == "-" {
-		_, err := stdout.Write(buf.Bytes())
-		return err
+		if _, err := stdout.Write(buf.Bytes()); err != nil {
+			return fmt.Errorf("write run %d page: %w", id, err)
+		}
+		return nil
 	}
 	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
 		return configError(fmt.Errorf("write %s: %w", path, err))
