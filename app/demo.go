@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -295,7 +294,7 @@ func copyDemoSuites(dst string) error {
 		}
 		b, err := fs.ReadFile(suites.FS, path)
 		if err != nil {
-			return errors.Join(fmt.Errorf("read embedded suite %s", path), err)
+			return fmt.Errorf("read embedded suite %s: %w", path, err)
 		}
 		return os.WriteFile(target, b, 0o644)
 	})
