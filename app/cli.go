@@ -429,6 +429,9 @@ func (a *App) Diff(ctx context.Context, ra, rb int64) (*report.Report, error) {
 	if runA.SuiteID != runB.SuiteID {
 		rep.Reason += " (note: the runs are of different suites)"
 	}
+	if runA.TargetID != runB.TargetID {
+		rep.Reason += " (note: the runs are of different targets: a comparison of two models)"
+	}
 	if id, err := a.runIdentity(ctx, runA.TargetID, []int64{ra}); err == nil && id != nil {
 		rep.BaselineIdentity = toReportIdentity(*id)
 	}

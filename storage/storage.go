@@ -142,7 +142,15 @@ func redact(err error, rawURL, password string) error {
 		msg = strings.ReplaceAll(msg, url.QueryEscape(password), "xxxxx")
 		msg = strings.ReplaceAll(msg, url.PathEscape(password), "xxxxx")
 	}
-	return &redactedError{msg: msg, err: errors.Unwrap(err)}
+	// The cause's own text still holds the password: keep only causes that
+	// callers branch on and that carry no connection details.
+	var cause error
+	for _, sentinel := range []error{context.Canceled, context.DeadlineExceeded} {
+		if errors.Is(err, sentinel) {
+			cause = sentinel
+		}
+	}
+	return &redactedError{msg: msg, err: cause}
 }
 
 // translate maps pgx errors to storage sentinels so pgx types never escape.

@@ -452,11 +452,8 @@ func (c *Client) response(mr *messagesResponse, raw []byte) *eval.Response {
 	out.FinishReason = cmp.Or(finishReasons[mr.StopReason], mr.StopReason)
 	out.Identity = eval.Identity{Provider: c.cfg.Name, RequestedModel: c.cfg.Model, ResolvedModel: mr.Model,
 		Extra: map[string]string{"anthropic_version": c.cfg.APIVersion}}
-	if mr.StopReason != "" && mr.StopReason != out.FinishReason {
-		// Identity.Extra is the only free-form map a Response has; the
-		// original reason is kept there for audit (and in Raw).
-		out.Identity.Extra["stop_reason"] = mr.StopReason
-	}
+	// The original stop_reason stays in Raw: it describes this response,
+	// not the model, so it is no part of the identity.
 	out.CostUSD = c.prices.Cost(cmp.Or(mr.Model, c.cfg.Model), eval.Usage{InputTokens: out.Usage.InputTokens, OutputTokens: out.Usage.OutputTokens})
 	return out
 }
