@@ -266,6 +266,9 @@ func (c *cli) suitesCmd() *cobra.Command {
 				fmt.Fprintln(c.stderr, err)
 				return &ExitError{Code: ExitConfig, Err: errors.New("suites have problems")}
 			}
+			if len(suites) == 0 && len(paths) > 0 {
+				return configError(fmt.Errorf("no suite files (*.yaml, *.yml) in %s", strings.Join(paths, ", ")))
+			}
 			n := 0
 			for _, s := range suites {
 				n += len(s.Cases())
