@@ -668,3 +668,47 @@ func TestPinWarnRunsAndReports(t *testing.T) {
 	}
 	require.True(t, found, "the identity change is a finding")
 }
+
+// TestEveryProviderEndToEnd runs a small suite through each provider family
+// against the simulator's matching wire format and checks the identity each
+// one records (probed for open servers, from the response for APIs).
+func TestEveryProviderEndToEnd(t *testing.T) {
+	t.Parallel()
+	id := sim.Identity{ResolvedModel: "sim-gpt-2026-05", SystemFingerprint: "fp_e2e", Digest: "d1g3st",
+		ModelPath: "/models/sim.gguf", ModelHash: "h4sh", ModelSHA: "5ha", DType: "bfloat16", Root: "org/sim@rev9"}
+	for _, tc := range []struct {
+		provider, baseSuffix string
+		check                func(t *testing.T, r jsonReport)
+	}{
+		{"openai", "/v1", func(t *testing.T, r jsonReport) {
+			require.Equal(t, "sim-gpt-2026-05", r.Identity.ResolvedModel)
+			require.Equal(t, "fp_e2e", r.Identity.Fingerprint)
+		}},
+		{"anthropic", "", func(t *testing.T, r jsonReport) { require.Equal(t, "sim-gpt-2026-05", r.Identity.ResolvedModel) }},
+		{"ollama", "/v1", func(t *testing.T, r jsonReport) { require.Equal(t, "d1g3st", r.Identity.Digest) }},
+		{"vllm", "/v1", func(t *testing.T, r jsonReport) { require.NotEmpty(t, r.Identity.ResolvedModel) }},
+		{"llamacpp", "/v1", func(t *testing.T, r jsonReport) { require.NotEmpty(t, r.Identity.Digest) }},
+		{"tgi", "/v1", func(t *testing.T, r jsonReport) { require.Equal(t, "5ha", r.Identity.Digest) }},
+		{"lmstudio", "/v1", func(t *testing.T, r jsonReport) { require.Equal(t, "sim-gpt-2026-05", r.Identity.ResolvedModel) }},
+	} {
+		t.Run(tc.provider, func(t *testing.T) {
+			t.Parallel()
+			cfg := sim.Config{Seed: 3, Models: []sim.Model{{Name: "sim-gpt", Identity: id, Profile: sim.Profile{Seed: 1, Accuracy: 0.95}}}}
+			e := setup(t, envOpts{cases: 25, sim: cfg})
+			b, err := os.ReadFile(e.cfgPath)
+			require.NoError(t, err)
+			c := strings.Replace(string(b), "provider: openai", "provider: "+tc.provider, 1)
+			c = strings.Replace(c, e.simURL+"/v1", e.simURL+tc.baseSuffix, 1)
+			require.NoError(t, os.WriteFile(e.cfgPath, []byte(c), 0o600))
+			jsonPath := filepath.Join(e.dir, "r.json")
+			code, _, stderr := e.run(t, context.Background(), "run", "--samples", "2", "--no-progress", "--json", jsonPath)
+			require.Equal(t, 0, code, stderr)
+			r := readReports(t, jsonPath)[0]
+			require.Equal(t, "BASELINE", r.Verdict)
+			require.Equal(t, 50, r.Metrics.Samples)
+			require.Zero(t, r.Metrics.ErrorCount)
+			require.Greater(t, r.Metrics.PassRate.Value, 0.7)
+			tc.check(t, r)
+		})
+	}
+}
