@@ -642,6 +642,9 @@ func (h *Handler) trend(w http.ResponseWriter, r *http.Request) error {
 		zt                                   []time.Time
 		prevIdentity                         string
 		zFromCI                              = true
+		// stored is the engine's own CUSUM state per run (the verdict's).
+		stored      []point
+		storedAlarm time.Time
 	)
 	for i := range list {
 		rl := &list[i]
@@ -667,6 +670,12 @@ func (h *Handler) trend(w http.ResponseWriter, r *http.Request) error {
 					zt = append(zt, rl.StartedAt)
 				} else if rep.Verdict != string(drift.Baseline) {
 					zFromCI = false
+				}
+			}
+			if cu := rep.CUSUM; cu != nil {
+				stored = append(stored, point{T: rl.StartedAt, V: cu.Statistic, Label: fmt.Sprintf("run %d: S=%.2f over %d runs", rl.ID, cu.Statistic, cu.Runs), Href: href})
+				if cu.Alarm && storedAlarm.IsZero() {
+					storedAlarm = rl.StartedAt
 				}
 			}
 			if m.RefusalRate != nil {
@@ -699,6 +708,16 @@ func (h *Handler) trend(w http.ResponseWriter, r *http.Request) error {
 	p.CUSUMLast = fmt.Sprintf("%.2f", st.Last)
 	if st.Alarm >= 0 {
 		p.CUSUMAlarm = zt[st.Alarm].Format("2006-01-02 15:04")
+	}
+	if len(stored) > 0 {
+		// Prefer the state the verdicts used: the engine's CUSUM over the
+		// runs compared with the current baseline (it restarts when a
+		// baseline is accepted).
+		cus, p.ZSource = stored, "the drift engine's CUSUM on per-run pass-rate z since the baseline (k=0.5, h=5)"
+		p.CUSUMLast, p.CUSUMAlarm = fmt.Sprintf("%.2f", stored[len(stored)-1].V), ""
+		if !storedAlarm.IsZero() {
+			p.CUSUMAlarm = storedAlarm.Format("2006-01-02 15:04")
+		}
 	}
 	span := timeSpan(list) // baselines are accepted within the runs' span, or clipped
 	p.Charts = []chart{
