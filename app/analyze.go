@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/driftwatch/driftwatch/drift"
 	"github.com/driftwatch/driftwatch/report"
@@ -15,46 +17,44 @@ import (
 
 var nan = math.NaN()
 
-// loaded is a run's (or a pooled baseline's) samples as the drift engine
-// sees them, with each case's content hash and a per-case summary.
+// loaded is a run's samples as the drift engine sees them, with each case's
+// content hash and a per-case summary. Cases are in a slice indexed by key
+// (one allocation for all of them, not one per case).
 type loaded struct {
 	samples []drift.Sample
-	hashes  map[string]string
-	cases   map[string]*report.Case
+	// own and n summarise samples once they are dropped (summarize).
+	own        own
+	n          int
+	summarized bool
+	index      map[string]int32 // case key -> cases / hashes index
+	cases      []report.Case
+	hashes     []string
 }
 
+// loadSamples loads one run's samples (ordered by case, then sample index).
 func (a *App) loadSamples(ctx context.Context, runIDs []int64) (*loaded, error) {
-	l := &loaded{hashes: map[string]string{}, cases: map[string]*report.Case{}}
+	l := &loaded{index: map[string]int32{}}
+	last := int32(-1)
 	err := a.store.StreamSamples(ctx, runIDs, func(s storage.Sample) error {
-		ds := drift.Sample{
-			Case:         s.CaseKey,
-			Index:        s.SampleIdx,
-			Errored:      s.Error != "" || s.Outcome == storage.OutcomeErrored,
-			Passed:       s.Passed,
-			Refused:      s.Refused,
-			Output:       s.Output,
-			JSONValid:    s.JSONValid,
-			CodeFence:    s.CodeFence,
-			Tokens:       s.OutputTokens,
-			FinishReason: s.FinishReason,
-			Identity:     s.IdentityHash,
-		}
-		if s.Score != nil {
-			ds.Score = *s.Score
-		}
-		if s.Answer != nil {
-			ds.Answer, ds.HasAnswer = *s.Answer, true
-		}
 		if s.Outcome == storage.OutcomeSkipped {
 			return nil
 		}
-		l.samples = append(l.samples, ds)
-		l.hashes[s.CaseKey] = s.CaseHash
-		c := l.cases[s.CaseKey]
-		if c == nil {
-			c = &report.Case{Key: s.CaseKey}
-			l.cases[s.CaseKey] = c
+		ds := toDrift(&s)
+		i := last
+		if i < 0 || l.cases[i].Key != s.CaseKey {
+			var ok bool
+			if i, ok = l.index[s.CaseKey]; !ok {
+				i = int32(len(l.cases))
+				l.index[s.CaseKey] = i
+				l.cases = append(l.cases, report.Case{Key: s.CaseKey})
+				l.hashes = append(l.hashes, s.CaseHash)
+			}
+			last = i
 		}
+		l.hashes[i] = s.CaseHash
+		ds.Case = l.cases[i].Key
+		l.samples = append(l.samples, ds)
+		c := &l.cases[i]
 		c.Samples++
 		switch {
 		case ds.Errored:
@@ -76,6 +76,74 @@ func (a *App) loadSamples(ctx context.Context, runIDs []int64) (*loaded, error) 
 		return nil, fmt.Errorf("load samples of runs %v: %w", runIDs, err)
 	}
 	return l, nil
+}
+
+// summarize computes the run's own metrics and drops the samples.
+func (l *loaded) summarize() {
+	if l.summarized {
+		return
+	}
+	l.own, l.n, l.samples, l.summarized = ownMetrics(l.samples, l.index, len(l.cases)), len(l.samples), nil, true
+}
+
+func toDrift(s *storage.Sample) drift.Sample {
+	ds := drift.Sample{
+		Case:         s.CaseKey,
+		Index:        s.SampleIdx,
+		Errored:      s.Error != "" || s.Outcome == storage.OutcomeErrored,
+		Passed:       s.Passed,
+		Refused:      s.Refused,
+		Output:       s.Output,
+		JSONValid:    s.JSONValid,
+		CodeFence:    s.CodeFence,
+		Tokens:       s.OutputTokens,
+		FinishReason: s.FinishReason,
+		Identity:     s.IdentityHash,
+	}
+	if s.Score != nil {
+		ds.Score = *s.Score
+	}
+	if s.Answer != nil {
+		ds.Answer, ds.HasAnswer = *s.Answer, true
+	}
+	return ds
+}
+
+// baseline is the baseline runs' samples, as needed to compare a run with
+// them: which of the run's cases changed content (the last baseline sample's
+// hash differs) and each case's baseline pass and fail counts. Case keys the
+// run also has share the run's strings.
+type baseline struct {
+	samples    []drift.Sample
+	changed    []bool     // by cur case index: hash differs
+	passFailed [][2]int32 // by cur case index
+}
+
+func (a *App) loadBaseline(ctx context.Context, runIDs []int64, cur *loaded) (*baseline, error) {
+	b := &baseline{changed: make([]bool, len(cur.cases)), passFailed: make([][2]int32, len(cur.cases))}
+	err := a.store.StreamSamples(ctx, runIDs, func(s storage.Sample) error {
+		if s.Outcome == storage.OutcomeSkipped {
+			return nil
+		}
+		ds := toDrift(&s)
+		if i, ok := cur.index[s.CaseKey]; ok {
+			ds.Case = cur.cases[i].Key
+			b.changed[i] = s.CaseHash != cur.hashes[i]
+			switch {
+			case ds.Errored:
+			case s.Passed:
+				b.passFailed[i][0]++
+			default:
+				b.passFailed[i][1]++
+			}
+		}
+		b.samples = append(b.samples, ds)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load samples of runs %v: %w", runIDs, err)
+	}
+	return b, nil
 }
 
 func failReason(checks json.RawMessage) string {
@@ -114,14 +182,14 @@ func (a *App) compare(ctx context.Context, runID int64, runConfig json.RawMessag
 	if err != nil {
 		return drift.Result{}, nil, err
 	}
-	base, err := a.loadSamples(ctx, baseRunIDs)
+	base, err := a.loadBaseline(ctx, baseRunIDs, cur)
 	if err != nil {
 		return drift.Result{}, nil, err
 	}
 	var changed []string
-	for k, h := range cur.hashes {
-		if bh, ok := base.hashes[k]; ok && bh != h {
-			changed = append(changed, k)
+	for i, ch := range base.changed {
+		if ch {
+			changed = append(changed, cur.cases[i].Key)
 		}
 	}
 	sort.Strings(changed)
@@ -129,7 +197,7 @@ func (a *App) compare(ctx context.Context, runID int64, runConfig json.RawMessag
 		skip := map[string]bool{}
 		for _, k := range changed {
 			skip[k] = true
-			cur.cases[k].Changed = true
+			cur.cases[cur.index[k]].Changed = true
 		}
 		keep := func(ss []drift.Sample) []drift.Sample {
 			out := ss[:0:0]
@@ -142,19 +210,23 @@ func (a *App) compare(ctx context.Context, runID int64, runConfig json.RawMessag
 		}
 		base.samples, cur.samples = keep(base.samples), keep(cur.samples)
 	}
-	set := a.settings(runID)
-	set.Stochastic = a.sampled(ctx, runID, runConfig, cur)
-	res := drift.Compare(base.samples, cur.samples, set)
-	res.ChangedCases = changed
-	for _, k := range res.DriftedCases {
-		if c := cur.cases[k]; c != nil {
-			c.Drifted = true
+	for i := range cur.cases {
+		if pf := base.passFailed[i]; pf[0]+pf[1] > 0 {
+			r := float64(pf[0]) / float64(pf[0]+pf[1])
+			cur.cases[i].Baseline = &r
 		}
 	}
-	for k, c := range cur.cases {
-		if bc := base.cases[k]; bc != nil && bc.Passed+bc.Failed > 0 {
-			r := float64(bc.Passed) / float64(bc.Passed+bc.Failed)
-			c.Baseline = &r
+	set := a.settings(runID)
+	set.Stochastic = a.sampled(ctx, runID, runConfig, cur)
+	// Neither side's samples are used after Compare: the engine can let
+	// them go once it has grouped them (peak memory of large runs).
+	bs, cs := base.samples, cur.samples
+	cur.summarize()
+	res := drift.Compare(bs, cs, set)
+	res.ChangedCases = changed
+	for _, k := range res.DriftedCases {
+		if i, ok := cur.index[k]; ok {
+			cur.cases[i].Drifted = true
 		}
 	}
 	return res, cur, nil
@@ -164,7 +236,7 @@ func (a *App) compare(ctx context.Context, runID int64, runConfig json.RawMessag
 // 0, or unset so the provider's default applies): one sample per case is then
 // not a deterministic output. It reads the request stored with one sample.
 func (a *App) sampled(ctx context.Context, runID int64, runConfig json.RawMessage, cur *loaded) bool {
-	for key := range cur.cases {
+	for key := range cur.index {
 		rows, err := a.store.ListSamples(ctx, runID, key)
 		if err != nil || len(rows) == 0 {
 			return true
@@ -305,12 +377,13 @@ func fillReport(rep *report.Report, res drift.Result, cur *loaded, k int) {
 	rep.Findings, rep.DriftedCases, rep.ChangedCases = res.Findings, res.DriftedCases, res.ChangedCases
 	rep.IdentityChanged = rep.IdentityChanged || res.IdentityChanged
 	rep.MDE = res.MDE
-	own := ownMetrics(cur.samples)
+	cur.summarize()
+	own := cur.own
 	m := &rep.Metrics
-	m.Samples, m.Cases, m.SamplesPerCase = len(cur.samples), len(cur.cases), k
+	m.Samples, m.Cases, m.SamplesPerCase = cur.n, len(cur.cases), k
 	m.ErrorCount = own.errors
-	if len(cur.samples) > 0 {
-		m.ErrorRate = float64(own.errors) / float64(len(cur.samples))
+	if cur.n > 0 {
+		m.ErrorRate = float64(own.errors) / float64(cur.n)
 	}
 	m.PassRate = &report.Value{Value: own.pass}
 	m.RefusalRate = &report.Value{Value: own.refusal}
@@ -331,14 +404,11 @@ func fillReport(rep *report.Report, res drift.Result, cur *loaded, k int) {
 		v.Value = dm.Current
 		v.Baseline, v.Delta, v.CI, v.P = &b, &d, dm.CI, dm.P
 	}
-	keys := make([]string, 0, len(cur.cases))
-	for k := range cur.cases {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	rep.Cases = make([]report.Case, len(keys))
-	for i, k := range keys {
-		rep.Cases[i] = *cur.cases[k]
+	// The report takes the cases (cur is not used afterwards).
+	slices.SortFunc(cur.cases, func(a, b report.Case) int { return strings.Compare(a.Key, b.Key) })
+	rep.Cases, cur.cases, cur.index = cur.cases, nil, nil
+	if rep.Cases == nil {
+		rep.Cases = []report.Case{}
 	}
 }
 
@@ -349,20 +419,20 @@ type own struct {
 
 // ownMetrics are the run's rates over its comparable samples, macro-averaged
 // over cases like the drift engine's pass rate.
-func ownMetrics(samples []drift.Sample) own {
+func ownMetrics(samples []drift.Sample, index map[string]int32, ncases int) own {
 	type acc struct{ n, pass, ref, js, fence, length, fin int }
-	per := map[string]*acc{}
+	per := make([]acc, ncases) // by case index
 	var o own
+	last, lastKey := int32(-1), ""
 	for _, s := range samples {
 		if s.Errored {
 			o.errors++
 			continue
 		}
-		c := per[s.Case]
-		if c == nil {
-			c = &acc{}
-			per[s.Case] = c
+		if last < 0 || s.Case != lastKey {
+			last, lastKey = index[s.Case], s.Case
 		}
+		c := &per[last]
 		c.n++
 		c.pass += b2i(s.Passed)
 		c.ref += b2i(s.Refused)
@@ -371,10 +441,12 @@ func ownMetrics(samples []drift.Sample) own {
 		c.fin += b2i(s.FinishReason == "length")
 		c.length += s.Tokens
 	}
-	if len(per) == 0 {
-		return o
-	}
+	cases := 0
 	for _, c := range per {
+		if c.n == 0 {
+			continue
+		}
+		cases++
 		n := float64(c.n)
 		o.pass += float64(c.pass) / n
 		o.refusal += float64(c.ref) / n
@@ -383,7 +455,10 @@ func ownMetrics(samples []drift.Sample) own {
 		o.finishLength += float64(c.fin) / n
 		o.length += float64(c.length) / n
 	}
-	n := float64(len(per))
+	if cases == 0 {
+		return o
+	}
+	n := float64(cases)
 	o.pass, o.refusal, o.json, o.fence, o.finishLength, o.length = o.pass/n, o.refusal/n, o.json/n, o.fence/n, o.finishLength/n, o.length/n
 	return o
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -32,18 +33,57 @@ const maxCaseFindings = 50
 // exampleRunes is the length to which example outputs are cut.
 const exampleRunes = 500
 
+// sideData is one side of a case: n comparable samples whose flags, token
+// counts and outputs are at [off, off+n) of the side's shared arrays, and
+// nans answers at [aoff, aoff+nans). Offsets instead of four subslices keep
+// a case at 80 bytes (100,000 cases: 8 MB instead of 26 MB).
 type sideData struct {
-	n, errs int
-	nans    int // samples with an answer
+	arr         *sideArrays
+	n           int
+	off, aoff   int32
+	nans        int32
+	fill, afill int32 // filled so far (groupCases)
+}
+
+// sideArrays hold every case's samples of one side, case after case.
+type sideArrays struct {
 	flags   []uint8
 	tokens  []float64
 	outputs []string
 	answers []string // samples with HasAnswer only
 }
 
+func (d *sideData) flags() []uint8 {
+	if d.arr == nil {
+		return nil
+	}
+	return d.arr.flags[d.off : int(d.off)+d.n : int(d.off)+d.n]
+}
+
+func (d *sideData) tokens() []float64 {
+	if d.arr == nil {
+		return nil
+	}
+	return d.arr.tokens[d.off : int(d.off)+d.n : int(d.off)+d.n]
+}
+
+func (d *sideData) outputs() []string {
+	if d.arr == nil {
+		return nil
+	}
+	return d.arr.outputs[d.off : int(d.off)+d.n : int(d.off)+d.n]
+}
+
+func (d *sideData) answers() []string {
+	if d.arr == nil {
+		return nil
+	}
+	return d.arr.answers[d.aoff : d.aoff+d.nans : d.aoff+d.nans]
+}
+
 func (d *sideData) count(bit uint8) int {
 	c := 0
-	for _, f := range d.flags {
+	for _, f := range d.flags() {
 		if f&bit != 0 {
 			c++
 		}
@@ -86,29 +126,25 @@ type comparer struct {
 // 100,000 cases cost a handful of allocations instead of eight each.
 func groupCases(baseline, current []Sample) []*caseData {
 	idx := make(map[string]int32, max(len(baseline), len(current)))
-	var keys []string
+	var all []caseData
 	for _, samples := range [][]Sample{baseline, current} {
 		for i := range samples {
 			if _, ok := idx[samples[i].Case]; !ok {
-				idx[samples[i].Case] = int32(len(keys))
-				keys = append(keys, samples[i].Case)
+				idx[samples[i].Case] = int32(len(all))
+				all = append(all, caseData{key: samples[i].Case})
 			}
 		}
 	}
-	all := make([]caseData, len(keys))
-	for j, k := range keys {
-		all[j].key = k
-	}
+	all = slices.Clip(all)
 	var nans [2]int // answers per side
 	var nok [2]int  // comparable samples per side
 	count := func(samples []Sample, side int) {
 		for i := range samples {
 			x := &samples[i]
-			d := all[idx[x.Case]].side(side)
 			if x.Errored {
-				d.errs++
 				continue
 			}
+			d := all[idx[x.Case]].side(side)
 			d.n++
 			nok[side]++
 			if x.HasAnswer {
@@ -120,19 +156,18 @@ func groupCases(baseline, current []Sample) []*caseData {
 	count(baseline, 0)
 	count(current, 1)
 	for side := range 2 {
-		flags := make([]uint8, nok[side])
-		tokens := make([]float64, nok[side])
-		outputs := make([]string, nok[side])
-		answers := make([]string, nans[side])
+		arr := &sideArrays{
+			flags:   make([]uint8, nok[side]),
+			tokens:  make([]float64, nok[side]),
+			outputs: make([]string, nok[side]),
+			answers: make([]string, nans[side]),
+		}
 		off, aoff := 0, 0
 		for j := range all {
 			d := all[j].side(side)
-			d.flags = flags[off : off : off+d.n]
-			d.tokens = tokens[off : off : off+d.n]
-			d.outputs = outputs[off : off : off+d.n]
-			d.answers = answers[aoff : aoff : aoff+d.nans]
+			d.arr, d.off, d.aoff = arr, int32(off), int32(aoff)
 			off += d.n
-			aoff += d.nans
+			aoff += int(d.nans)
 		}
 	}
 	fill := func(samples []Sample, side int) {
@@ -158,11 +193,14 @@ func groupCases(baseline, current []Sample) []*caseData {
 			if x.FinishReason == "length" {
 				f |= fFinLen
 			}
-			d.flags = append(d.flags, f)
-			d.tokens = append(d.tokens, float64(x.Tokens))
-			d.outputs = append(d.outputs, x.Output)
+			j := int(d.off) + int(d.fill)
+			d.arr.flags[j] = f
+			d.arr.tokens[j] = float64(x.Tokens)
+			d.arr.outputs[j] = x.Output
+			d.fill++
 			if x.HasAnswer {
-				d.answers = append(d.answers, strings.TrimSpace(x.Answer))
+				d.arr.answers[d.aoff+d.afill] = strings.TrimSpace(x.Answer)
+				d.afill++
 			}
 		}
 	}
@@ -213,6 +251,9 @@ func Compare(baseline, current []Sample, s Settings) Result {
 		return res
 	}
 
+	// Past grouping only the counts are needed: the callers' sample slices
+	// can be collected while the tests run.
+	nCur, nBase := len(current), len(baseline)
 	c := &comparer{s: s, res: res, det: true}
 	for _, cd := range groupCases(baseline, current) {
 		if cd.b.n > 0 && cd.c.n > 0 {
@@ -229,10 +270,10 @@ func Compare(baseline, current []Sample, s Settings) Result {
 		comparable += cd.c.n
 	}
 	errRate := 0.0
-	if len(current) > 0 {
-		errRate = float64(curErr) / float64(len(current))
+	if nCur > 0 {
+		errRate = float64(curErr) / float64(nCur)
 	}
-	baseErrRate := float64(baseErr) / float64(len(baseline))
+	baseErrRate := float64(baseErr) / float64(nBase)
 
 	if len(c.cases) > 0 {
 		c.passRate()
@@ -253,11 +294,11 @@ func Compare(baseline, current []Sample, s Settings) Result {
 	c.decide()
 
 	switch {
-	case len(current) == 0:
+	case nCur == 0:
 		c.inconclusive("no current samples")
 	case errRate > s.MaxErrorRate:
 		c.inconclusive(fmt.Sprintf("current error rate %.3f (%d of %d samples errored) exceeds the maximum %.3f",
-			errRate, curErr, len(current), s.MaxErrorRate))
+			errRate, curErr, nCur, s.MaxErrorRate))
 	case comparable < s.MinSamples:
 		c.inconclusive(fmt.Sprintf("only %d comparable current samples (errors excluded, cases in the baseline), minimum %d",
 			comparable, s.MinSamples))
@@ -467,7 +508,7 @@ func (c *comparer) length() {
 	d := make([]float64, len(c.cases))
 	var s0, s1 float64
 	for i, cd := range c.cases {
-		m0, m1 := median(cd.b.tokens), median(cd.c.tokens)
+		m0, m1 := median(cd.b.tokens()), median(cd.c.tokens())
 		s0 += m0
 		s1 += m1
 		d[i] = math.Log((m1 + 1) / (m0 + 1))
@@ -501,7 +542,7 @@ func (c *comparer) answers() {
 	score := make([]float64, len(c.cases))
 	changed := 0
 	for i, cd := range c.cases {
-		b, a := cd.b.answers, cd.c.answers
+		b, a := cd.b.answers(), cd.c.answers()
 		if len(b) == 0 || len(a) == 0 {
 			continue
 		}
@@ -583,8 +624,8 @@ func (c *comparer) text() {
 		var pairs [][]string
 		var idx []int
 		for i, cd := range c.cases {
-			if normText(cd.b.outputs[0]) != normText(cd.c.outputs[0]) {
-				pairs = append(pairs, []string{cd.b.outputs[0], cd.c.outputs[0]})
+			if normText(cd.b.outputs()[0]) != normText(cd.c.outputs()[0]) {
+				pairs = append(pairs, []string{cd.b.outputs()[0], cd.c.outputs()[0]})
 				idx = append(idx, i)
 			}
 		}
@@ -607,8 +648,8 @@ func (c *comparer) text() {
 		var idx []int
 		var n1s []int
 		for i, cd := range c.cases {
-			b := cd.b.outputs[:min(len(cd.b.outputs), maxTextPerSide)]
-			a := cd.c.outputs[:min(len(cd.c.outputs), maxTextPerSide)]
+			b := cd.b.outputs()[:min(len(cd.b.outputs()), maxTextPerSide)]
+			a := cd.c.outputs()[:min(len(cd.c.outputs()), maxTextPerSide)]
 			same := true
 			for _, x := range append(b[1:], a...) {
 				if x != b[0] {
@@ -759,13 +800,13 @@ func (c *comparer) decide() {
 // the flag and a current sample with it when up (and the reverse when not).
 func (c *comparer) example(cd *caseData, bit uint8, up bool) Example {
 	pick := func(d *sideData, want bool) string {
-		for i, f := range d.flags {
+		for i, f := range d.flags() {
 			if (f&bit != 0) == want {
-				return d.outputs[i]
+				return d.outputs()[i]
 			}
 		}
-		if len(d.outputs) > 0 {
-			return d.outputs[0]
+		if len(d.outputs()) > 0 {
+			return d.outputs()[0]
 		}
 		return ""
 	}
@@ -804,8 +845,8 @@ func (c *comparer) topExamples(score []float64, abs bool) []Example {
 	for _, i := range topIdx(v, 1) {
 		cd := c.cases[i]
 		out = append(out, Example{Case: cd.key,
-			Baseline: truncate(cd.b.outputs[0], exampleRunes),
-			Current:  truncate(cd.c.outputs[0], exampleRunes)})
+			Baseline: truncate(cd.b.outputs()[0], exampleRunes),
+			Current:  truncate(cd.c.outputs()[0], exampleRunes)})
 	}
 	return out
 }

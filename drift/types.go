@@ -19,27 +19,27 @@ const (
 // Sample is one stored sample as the drift engine sees it: one (case, sample
 // index) of one run, already scored. The engine never sees prompts.
 type Sample struct {
-	Case  string // stable case key (suite-unique)
-	Index int    // sample index within the case, 0..k-1
-	// Errored samples (target or transport failure, panic) are never
-	// compared; they only count towards the error rate.
-	Errored bool
-	Passed  bool
-	Score   float64 // weighted check score in [0,1]
-	Refused bool
-	Output  string
+	Case   string  // stable case key (suite-unique)
+	Index  int     // sample index within the case, 0..k-1
+	Score  float64 // weighted check score in [0,1]
+	Output string
 	// Answer is the extracted answer category; HasAnswer is false when the
 	// suite has no extractor or extraction failed ("" is a valid answer).
-	Answer    string
-	HasAnswer bool
-	JSONValid bool // output parses as JSON (whole output, fences stripped off)
-	CodeFence bool // output contains a ``` fence
-	Tokens    int  // output length in tokens (provider usage, or an estimate)
+	Answer string
+	Tokens int // output length in tokens (provider usage, or an estimate)
 	// FinishReason as the provider reported it ("stop", "length", ...).
 	FinishReason string
 	// Identity is a stable digest of the sample's identity (resolved model,
 	// fingerprint, digest); "" when unknown.
 	Identity string
+	// Errored samples (target or transport failure, panic) are never
+	// compared; they only count towards the error rate.
+	Errored   bool
+	Passed    bool
+	Refused   bool
+	HasAnswer bool
+	JSONValid bool // output parses as JSON (whole output, fences stripped off)
+	CodeFence bool // output contains a ``` fence
 }
 
 // Settings are the knobs of a comparison. The zero value means "defaults"

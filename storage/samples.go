@@ -248,13 +248,38 @@ func (s *Store) StreamSamples(ctx context.Context, runIDs []int64, fn func(Sampl
 		return fmt.Errorf("stream samples of runs %v: %w", runIDs, translate(err))
 	}
 	defer rows.Close()
+	// Text columns are read from the row's raw bytes: a case's key and hash
+	// repeat on its consecutive rows, and errors, outcomes, finish reasons
+	// and identity hashes take few values, so they share one string each
+	// instead of one allocation per row (100,000-sample analyses hold them).
+	var (
+		in               interner
+		lastKey, lastHsh string
+	)
 	for rows.Next() {
 		var sm Sample
-		if err := rows.Scan(&sm.RunID, &sm.CaseKey, &sm.CaseHash, &sm.SampleIdx, &sm.Error, &sm.Outcome,
-			&sm.Passed, &sm.Score, &sm.Refused, &sm.Output, &sm.Answer, &sm.JSONValid, &sm.CodeFence,
-			&sm.OutputTokens, &sm.FinishReason, &sm.IdentityHash); err != nil {
+		if err := rows.Scan(&sm.RunID, nil, nil, &sm.SampleIdx, nil, nil,
+			&sm.Passed, &sm.Score, &sm.Refused, nil, nil, &sm.JSONValid, &sm.CodeFence,
+			&sm.OutputTokens, nil, nil); err != nil {
 			return fmt.Errorf("stream samples of runs %v: %w", runIDs, translate(err))
 		}
+		raw := rows.RawValues()
+		if string(raw[1]) != lastKey {
+			lastKey = string(raw[1])
+		}
+		if string(raw[2]) != lastHsh {
+			lastHsh = string(raw[2])
+		}
+		sm.CaseKey, sm.CaseHash = lastKey, lastHsh
+		sm.Error = in.get(raw[4])
+		sm.Outcome = in.get(raw[5])
+		sm.Output = string(raw[9])
+		if raw[10] != nil {
+			a := in.get(raw[10])
+			sm.Answer = &a
+		}
+		sm.FinishReason = in.get(raw[14])
+		sm.IdentityHash = in.get(raw[15])
 		if err := fn(sm); err != nil {
 			return err
 		}
@@ -263,6 +288,29 @@ func (s *Store) StreamSamples(ctx context.Context, runIDs []int64, fn func(Sampl
 		return fmt.Errorf("stream samples of runs %v: %w", runIDs, translate(err))
 	}
 	return nil
+}
+
+// interner shares the strings of low-cardinality text columns. It stops
+// adding entries past a bound (free-form values then cost what they did).
+type interner struct{ m map[string]string }
+
+const internMax = 4096
+
+func (in *interner) get(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if s, ok := in.m[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(b) <= 128 && len(in.m) < internMax {
+		if in.m == nil {
+			in.m = make(map[string]string)
+		}
+		in.m[s] = s
+	}
+	return s
 }
 
 // ListSamples returns every column of a run's samples for reports, ordered by
