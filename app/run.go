@@ -62,7 +62,11 @@ func (a *App) Run(ctx context.Context, p RunParams) ([]*report.Report, error) {
 		return nil, err
 	}
 	var reports []*report.Report
-	for _, pr := range pairs {
+	for i := range pairs {
+		// runPair owns the pair: a large suite's rendered cases can be
+		// collected before the analysis.
+		pr := pairs[i]
+		pairs[i] = pair{}
 		rep, err := a.runPair(ctx, pr, p)
 		if err != nil {
 			return reports, err
@@ -277,6 +281,12 @@ func (a *App) runPair(ctx context.Context, pr pair, p RunParams) (*report.Report
 			_, ok := done[storage.SampleKey{CaseKey: key, SampleIdx: idx}]
 			return ok
 		}})
+	// The suite's rendered cases are not needed by the analysis; drop the
+	// last reference (pr lives on for a confirmation run, which loads the
+	// suite again) so a 100,000-case suite and two runs' samples are never
+	// in memory at once.
+	suiteName := s.Name()
+	pr.suite = nil
 	state, runErr := res.state, res.runErr
 	rep.Metrics.InputTokens, rep.Metrics.OutputTokens = state.inTok.Load(), state.outTok.Load()
 	rep.Metrics.CostUSD = float64(state.costMicros.Load()) / 1e6
@@ -304,6 +314,15 @@ func (a *App) runPair(ctx context.Context, pr pair, p RunParams) (*report.Report
 		return nil, err
 	}
 	if confirm && rep.Verdict == string(drift.Drift) && p.Trigger != storage.TriggerConfirm {
+		all, err := a.Suites(suiteName)
+		if err != nil {
+			return nil, configError(err)
+		}
+		sel, err := selectSuites(all, []string{suiteName})
+		if err != nil {
+			return nil, configError(err)
+		}
+		pr.suite = sel[0]
 		if err := a.confirm(ctx, pr, p, rep); err != nil {
 			return nil, err
 		}

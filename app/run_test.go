@@ -712,3 +712,31 @@ func TestEveryProviderEndToEnd(t *testing.T) {
 		})
 	}
 }
+
+// TestConfirmRun: with --confirm a DRIFT verdict stands only after a fresh
+// confirmation run drifts too.
+func TestConfirmRun(t *testing.T) {
+	t.Parallel()
+	e := setup(t, envOpts{sim: updatingGPT()})
+	ctx := context.Background()
+	jsonPath := filepath.Join(e.dir, "r.json")
+	code, _, stderr := e.run(t, ctx, "run", "--samples", "6", "--no-progress", "--json", jsonPath)
+	require.Equal(t, 0, code, stderr)
+	_, err := e.sim.Update("sim-gpt")
+	require.NoError(t, err)
+	before := e.sim.Stats().Requests
+	code, _, stderr = e.run(t, ctx, "run", "--samples", "6", "--confirm", "--no-progress", "--json", jsonPath)
+	require.Equal(t, 1, code, stderr)
+	var r struct {
+		Verdict      string `json:"verdict"`
+		Reason       string `json:"reason"`
+		ConfirmRunID int64  `json:"confirm_run_id"`
+	}
+	line, err := os.ReadFile(jsonPath)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(line, &r))
+	require.Equal(t, "DRIFT", r.Verdict)
+	require.NotZero(t, r.ConfirmRunID)
+	require.Contains(t, r.Reason, fmt.Sprintf("Confirmed by run %d", r.ConfirmRunID))
+	require.Equal(t, before+2*720, e.sim.Stats().Requests, "the confirmation is a second full run")
+}
