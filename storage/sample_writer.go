@@ -49,8 +49,13 @@ type SampleWriter struct {
 
 	mu     sync.RWMutex // guards closed against sends on a closed ch
 	closed bool
+	// closing is closed when Close starts, so a Write blocked on a full
+	// buffer lets go of mu; closeOnce guards it.
+	closing   chan struct{}
+	closeOnce sync.Once
 
-	closeErr error // result of the first Close; written before done is observed by later Closes
+	closeErr  error         // result of the first Close
+	closeDone chan struct{} // closed once closeErr is set
 
 	errMu sync.Mutex
 	err   error // first flush error; sticky
@@ -73,13 +78,15 @@ func (s *Store) NewSampleWriter(ctx context.Context, runID int64, opts SampleWri
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	w := &SampleWriter{
-		store:  s,
-		runID:  runID,
-		opts:   opts,
-		ch:     make(chan Sample, opts.Buffer),
-		ctx:    ctx,
-		cancel: cancel,
-		done:   make(chan struct{}),
+		store:     s,
+		runID:     runID,
+		opts:      opts,
+		ch:        make(chan Sample, opts.Buffer),
+		ctx:       ctx,
+		cancel:    cancel,
+		done:      make(chan struct{}),
+		closing:   make(chan struct{}),
+		closeDone: make(chan struct{}),
 	}
 	go w.loop()
 	return w
@@ -107,6 +114,8 @@ func (w *SampleWriter) Write(s Sample) error {
 	select {
 	case w.ch <- s:
 		return nil
+	case <-w.closing:
+		return ErrWriterClosed
 	case <-w.ctx.Done():
 		return fmt.Errorf("write sample %s/%d: %w", s.CaseKey, s.SampleIdx, context.Cause(w.ctx))
 	}
@@ -124,11 +133,12 @@ func (w *SampleWriter) Err() error {
 // then abandoned). If the writer's own ctx was cancelled before Close, queued
 // samples were abandoned and Close says so. Close is idempotent.
 func (w *SampleWriter) Close(ctx context.Context) error {
+	w.closeOnce.Do(func() { close(w.closing) })
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
 		select {
-		case <-w.done:
+		case <-w.closeDone:
 			return w.closeErr
 		case <-ctx.Done():
 			return fmt.Errorf("close sample writer: %w", ctx.Err())
@@ -151,6 +161,7 @@ func (w *SampleWriter) Close(ctx context.Context) error {
 	}
 	w.cancel()
 	w.closeErr = errors.Join(err, w.Err())
+	close(w.closeDone)
 	return w.closeErr
 }
 
@@ -229,6 +240,9 @@ func (w *SampleWriter) loop() {
 	}
 }
 
+// flushTimeout bounds one flush attempt.
+const flushTimeout = 2 * time.Minute
+
 // flushEagerMin is the smallest batch flushed as soon as the flusher is
 // idle (smaller ones wait for FlushInterval or Close).
 const flushEagerMin = 64
@@ -247,7 +261,12 @@ func (w *SampleWriter) flush(batch []Sample) {
 			}
 			w.store.logger.WarnContext(w.ctx, "retrying sample flush", "run_id", w.runID, "attempt", attempt, "error", err)
 		}
-		if err = w.store.writeSamplesCopy(w.ctx, samples); err == nil {
+		// A flush never blocks forever (a stuck connection, a lock held by
+		// another session): past flushTimeout it fails and is retried.
+		fctx, cancel := context.WithTimeout(w.ctx, flushTimeout)
+		err = w.store.writeSamplesCopy(fctx, samples)
+		cancel()
+		if err == nil {
 			return
 		}
 		if w.ctx.Err() != nil || isPermanent(err) {
