@@ -268,11 +268,17 @@ func (a *App) runPair(ctx context.Context, pr pair, p RunParams) (*report.Report
 	runCtx, cancelRun := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer cancelRun(nil)
 	softStop := make(chan struct{})
+	var hardStop atomic.Pointer[time.Timer]
 	stopWatch := context.AfterFunc(ctx, func() {
 		close(softStop)
-		time.AfterFunc(SoftStopTimeout, func() { cancelRun(context.Cause(ctx)) })
+		hardStop.Store(time.AfterFunc(SoftStopTimeout, func() { cancelRun(context.Cause(ctx)) }))
 	})
-	defer stopWatch()
+	defer func() {
+		stopWatch()
+		if t := hardStop.Load(); t != nil {
+			t.Stop()
+		}
+	}()
 	total := len(cases) * k
 	prog := newProgress(a.stderr, p.Progress, fmt.Sprintf("%s@%s", s.Name(), t.cfg.Name), total-len(done))
 	res := a.execute(runCtx, cancelRun, execution{run: run, suite: s, target: t, targetID: targetID, k: k, filter: p.Case,

@@ -352,6 +352,9 @@ func (e *runEnv) sample(ctx context.Context, c *Case, hash string, index int, do
 // the suite's options, and returns its result. It is the unit Run schedules;
 // evaltest uses it to run each sample as a go test subtest.
 func RunSample(ctx context.Context, s Suite, c Case, index int, target Target) SampleResult {
-	env, _ := newRunEnv(s, target, "")
+	env, err := newRunEnv(s, target, "")
+	if err != nil {
+		return SampleResult{Suite: s.Name(), Case: c.ID, Index: index, Outcome: Errored, Err: err.Error()}
+	}
 	return env.sample(ctx, &c, env.caseHash(&c), index, make(chan struct{}, 1))
 }

@@ -266,8 +266,9 @@ func (c *Client) plainFast(ctx context.Context, body []byte, cp *capture) (*eval
 	if c.auth != "" {
 		h["Authorization"] = []string{c.auth}
 	}
-	h["Accept"] = jsonHeader
-	h["Content-Type"] = jsonHeader
+	// Fresh slices: a shared one would be mutated by any Header.Add.
+	h["Accept"] = []string{"application/json"}
+	h["Content-Type"] = []string{"application/json"}
 	for k, v := range c.cfg.Headers {
 		h.Set(k, v)
 	}
@@ -316,8 +317,6 @@ func (c *Client) plainFast(ctx context.Context, body []byte, cp *capture) (*eval
 	c.finish(out, r.Model, r.SystemFingerprint, cp.header)
 	return out, nil
 }
-
-var jsonHeader = []string{"application/json"}
 
 // errorResponse is go-openai's error for a failed response, so that
 // classify and errorMessage treat both paths alike.
