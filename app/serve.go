@@ -627,7 +627,9 @@ func (n *node) finishOverBudget(ctx context.Context, run storage.Run, s eval.Sui
 		return err
 	}
 	if cur.Status != storage.RunRunning {
-		return nil // another batch stopped it
+		// Another batch stopped it; the samples this batch had in flight
+		// are stored now, so the run's cost includes them.
+		return n.st.RefreshRunCost(ctx, run.ID)
 	}
 	rep := &report.Report{Suite: s.Name(), Target: t.cfg.Name, RunID: run.ID, StartedAt: run.StartedAt}
 	if rep.Metrics.CostUSD, err = n.st.RunCost(ctx, run.ID); err != nil {

@@ -199,18 +199,21 @@ func TestBudgetCapStopsJobRun(t *testing.T) {
 	stored := countSamples(t, e.st, run.ID)
 	require.Less(t, stored, cases*k)
 	require.Positive(t, stored)
-	spent, err := e.st.RunCost(context.Background(), run.ID)
-	require.NoError(t, err)
-	require.LessOrEqual(t, spent, maxUSD)
-	require.Greater(t, spent, maxUSD/2)
-	require.InDelta(t, spent, run.CostUSD, 1e-9)
 	// The batches end; those in flight at the stop store what they were
-	// paid for, and none sends anything after.
+	// paid for (and add it to the run's cost), and none sends anything
+	// after.
 	await(t, 20*time.Second, "the batch jobs to end", func() bool {
 		return jobsLeft(t, e, "driftwatch_batch") == 0
 	})
 	served := e.sim.Stats().Served
 	require.Equal(t, int64(countSamples(t, e.st, run.ID)), served, "every paid call is stored")
+	spent, err := e.st.RunCost(context.Background(), run.ID)
+	require.NoError(t, err)
+	require.LessOrEqual(t, spent, maxUSD)
+	require.Greater(t, spent, maxUSD/2)
+	final, err := e.st.GetRun(context.Background(), run.ID)
+	require.NoError(t, err)
+	require.InDelta(t, spent, final.CostUSD, 1e-9, "the run's cost counts every stored sample")
 
 	mu.Lock()
 	body := get(t, "http://"+addr+"/metrics")

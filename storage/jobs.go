@@ -188,3 +188,15 @@ func (s *Store) RunCost(ctx context.Context, runID int64) (float64, error) {
 	}
 	return usd, nil
 }
+
+// RefreshRunCost sets a run's cost to the sum of its stored samples' costs
+// (a stopped run's batches may store the samples they had in flight after
+// the run was finished).
+func (s *Store) RefreshRunCost(ctx context.Context, runID int64) error {
+	if _, err := s.pool.Exec(ctx, `
+		UPDATE runs SET cost_usd = (SELECT coalesce(sum(cost_usd), 0) FROM samples WHERE run_id = $1)
+		WHERE id = $1`, runID); err != nil {
+		return fmt.Errorf("refresh cost of run %d: %w", runID, translate(err))
+	}
+	return nil
+}

@@ -147,7 +147,7 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Client, error) {
 // Probe returns the identity known before any call: Anthropic exposes no
 // identity endpoint, the resolved model comes with each response.
 func (c *Client) Probe(context.Context) (eval.Identity, error) {
-	return eval.Identity{Provider: c.cfg.Name, RequestedModel: c.cfg.Model}, nil
+	return eval.Identity{Provider: "anthropic", RequestedModel: c.cfg.Model}, nil
 }
 
 // Wire types of the Messages API.
@@ -450,7 +450,7 @@ func (c *Client) response(mr *messagesResponse, raw []byte) *eval.Response {
 	}
 	out.Text = text.String()
 	out.FinishReason = cmp.Or(finishReasons[mr.StopReason], mr.StopReason)
-	out.Identity = eval.Identity{Provider: c.cfg.Name, RequestedModel: c.cfg.Model, ResolvedModel: mr.Model,
+	out.Identity = eval.Identity{Provider: "anthropic", RequestedModel: c.cfg.Model, ResolvedModel: mr.Model,
 		Extra: map[string]string{"anthropic_version": c.cfg.APIVersion}}
 	// The original stop_reason stays in Raw: it describes this response,
 	// not the model, so it is no part of the identity.

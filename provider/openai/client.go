@@ -609,7 +609,7 @@ func (c *Client) stream(ctx context.Context, creq goopenai.ChatCompletionRequest
 
 // finish fills identity and cost.
 func (c *Client) finish(out *eval.Response, resolved, fingerprint string, h http.Header) {
-	out.Identity = eval.Identity{Provider: c.name, RequestedModel: c.model, ResolvedModel: resolved, Fingerprint: fingerprint}
+	out.Identity = eval.Identity{Provider: c.cfg.Flavor, RequestedModel: c.model, ResolvedModel: resolved, Fingerprint: fingerprint}
 	for _, ih := range c.idHeaders {
 		if v := h.Get(ih.canonical); v != "" {
 			if out.Identity.Extra == nil {

@@ -29,7 +29,7 @@ import (
 // The probe endpoints of open servers sit at the server root, so Probe
 // strips a trailing /v1 from BaseURL.
 func (c *Client) Probe(ctx context.Context) (eval.Identity, error) {
-	id := eval.Identity{Provider: c.name, RequestedModel: c.model, Extra: map[string]string{}}
+	id := eval.Identity{Provider: c.cfg.Flavor, RequestedModel: c.model, Extra: map[string]string{}}
 	var err error
 	switch c.fl.Probe {
 	case ProbeOllama:
