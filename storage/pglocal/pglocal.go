@@ -317,9 +317,17 @@ func (c *Cluster) run(ctx context.Context, prog string, args ...string) (string,
 	return string(bytes.TrimSpace(b)), runErr
 }
 
+// lockWaitMax bounds how long Start and Stop wait for another process that
+// is starting or stopping the cluster (initdb and pg_ctl take seconds; a
+// longer wait means that process is stuck, and an error beats a hang).
+const lockWaitMax = 3 * time.Minute
+
 // lockFile opens path and flocks it (how: LOCK_SH or LOCK_EX), waiting until
-// ctx is done.
+// ctx is done or lockWaitMax has passed.
 func lockFile(ctx context.Context, path string, how int) (*os.File, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, lockWaitMax,
+		fmt.Errorf("another process has held %s for %s: is a driftwatch process stuck starting or stopping the embedded PostgreSQL?", path, lockWaitMax))
+	defer cancel()
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open lock file: %w", err)
@@ -338,7 +346,7 @@ func lockFile(ctx context.Context, path string, how int) (*os.File, error) {
 		case <-ctx.Done():
 			t.Stop()
 			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", path, ctx.Err())
+			return nil, fmt.Errorf("lock %s: %w", path, context.Cause(ctx))
 		case <-t.C:
 		}
 	}
