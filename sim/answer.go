@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/driftwatch/driftwatch/internal/jsonw"
 )
 
 // hintOpen and hintClose delimit the answer hint convention
@@ -407,13 +409,13 @@ func render(b []byte, t *task, p *compiledProfile, ans string, r *rng) []byte {
 		if _, err := strconv.ParseInt(ans, 10, 64); err == nil {
 			b = append(b, ans...)
 		} else {
-			b = appendJSONString(b, ans)
+			b = jsonw.AppendString(b, ans)
 		}
 		if nFill > 0 {
 			b = append(b, `, "explanation": `...)
 			var fb []byte
 			fb = appendFillers(fb, nFill, r)
-			b = appendJSONString(b, string(fb[1:]))
+			b = jsonw.AppendString(b, string(fb[1:]))
 		}
 		if r.chance(p.BrokenJSON) {
 			b = append(b, ',') // a trailing comma and no closing brace
@@ -531,7 +533,7 @@ func toolArgs(b []byte, schema []byte, t *task, ans string, prompt string) []byt
 		if i > 0 {
 			b = append(b, ", "...)
 		}
-		b = appendJSONString(b, name)
+		b = jsonw.AppendString(b, name)
 		b = append(b, ": "...)
 		typ, _ := s.Properties[name].Type.(string)
 		switch typ {
@@ -550,7 +552,7 @@ func toolArgs(b []byte, schema []byte, t *task, ans string, prompt string) []byt
 			if t.kind == kindGeneric || t.kind == kindToolResult {
 				v = capitalisedWord(clean)
 			}
-			b = appendJSONString(b, v)
+			b = jsonw.AppendString(b, v)
 		}
 	}
 	return append(b, '}')

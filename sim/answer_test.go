@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/driftwatch/driftwatch/internal/jsonw"
 )
 
 func TestEvalExpr(t *testing.T) {
@@ -167,7 +169,7 @@ func TestAppendJSONString(t *testing.T) {
 	t.Parallel()
 	for _, s := range []string{"plain", "quote \" backslash \\", "ctl \x01\n\t\r", "é ü 日本", "bad \xff utf8", "sep \u2028"} {
 		var got string
-		require.NoError(t, json.Unmarshal(appendJSONString(nil, s), &got), s)
+		require.NoError(t, json.Unmarshal(jsonw.AppendString(nil, s), &got), s)
 		want, err := json.Marshal(s)
 		require.NoError(t, err)
 		var w string

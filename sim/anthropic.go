@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+
+	"github.com/driftwatch/driftwatch/internal/jsonw"
 )
 
 // anRequest is the subset of Anthropic's Messages request the simulator
@@ -65,9 +67,9 @@ func anError(w http.ResponseWriter, status int, typ, message string) {
 	bp := getBuf()
 	defer putBuf(bp)
 	b := append((*bp)[:0], `{"type":"error","error":{"type":`...)
-	b = appendJSONString(b, typ)
+	b = jsonw.AppendString(b, typ)
 	b = append(b, `,"message":`...)
-	b = appendJSONString(b, message)
+	b = jsonw.AppendString(b, message)
 	b = append(b, "}}\n"...)
 	*bp = b
 	writeBody(w, status, "application/json", b)
@@ -197,7 +199,7 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request) {
 	}
 	if out.finish != finishTool && out.finish != finishFilter {
 		b = append(b, `{"type":"text","text":`...)
-		b = appendJSONString(b, string(out.text))
+		b = jsonw.AppendString(b, string(out.text))
 		b = append(b, '}')
 	}
 	b = append(b, `],"stop_reason":"`...)
@@ -215,14 +217,14 @@ func appendAnHead(b []byte, st *stage, id uint64) []byte {
 	b = append(b, `{"id":"msg_sim`...)
 	b = strconv.AppendUint(b, id, 10)
 	b = append(b, `","type":"message","role":"assistant","model":`...)
-	return appendJSONString(b, st.id.ResolvedModel)
+	return jsonw.AppendString(b, st.id.ResolvedModel)
 }
 
 func appendToolUse(b []byte, c toolCall, withInput bool) []byte {
 	b = append(b, `{"type":"tool_use","id":`...)
-	b = appendJSONString(b, c.id)
+	b = jsonw.AppendString(b, c.id)
 	b = append(b, `,"name":`...)
-	b = appendJSONString(b, c.name)
+	b = jsonw.AppendString(b, c.name)
 	b = append(b, `,"input":`...)
 	if withInput {
 		b = append(b, c.args...)
@@ -274,7 +276,7 @@ func appendAnStream(b []byte, st *stage, id uint64, out *genOutput) []byte {
 		b = append(b, `{"type":"content_block_delta","index":`...)
 		b = strconv.AppendInt(b, int64(idx), 10)
 		b = append(b, `,"delta":{"type":"input_json_delta","partial_json":`...)
-		b = appendJSONString(b, c.args)
+		b = jsonw.AppendString(b, c.args)
 		b = append(b, "}}\n\n"...)
 		b = appendBlockStop(b, idx)
 		idx++
@@ -291,7 +293,7 @@ func appendAnStream(b []byte, st *stage, id uint64, out *genOutput) []byte {
 			b = append(b, `{"type":"content_block_delta","index":`...)
 			b = strconv.AppendInt(b, int64(idx), 10)
 			b = append(b, `,"delta":{"type":"text_delta","text":`...)
-			b = appendJSONString(b, string(piece))
+			b = jsonw.AppendString(b, string(piece))
 			b = append(b, "}}\n\n"...)
 		}
 		b = appendBlockStop(b, idx)

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/driftwatch/driftwatch/internal/jsonw"
 )
 
 const maxBodyBytes = 8 << 20
@@ -103,14 +105,14 @@ func oaError(w http.ResponseWriter, status int, typ, code, message string) {
 	bp := getBuf()
 	defer putBuf(bp)
 	b := append((*bp)[:0], `{"error":{"message":`...)
-	b = appendJSONString(b, message)
+	b = jsonw.AppendString(b, message)
 	b = append(b, `,"type":`...)
-	b = appendJSONString(b, typ)
+	b = jsonw.AppendString(b, typ)
 	b = append(b, `,"param":null,"code":`...)
 	if code == "" {
 		b = append(b, "null"...)
 	} else {
-		b = appendJSONString(b, code)
+		b = jsonw.AppendString(b, code)
 	}
 	b = append(b, "}}\n"...)
 	*bp = b
@@ -239,16 +241,16 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 				b = append(b, ',')
 			}
 			b = append(b, `{"id":`...)
-			b = appendJSONString(b, c.id)
+			b = jsonw.AppendString(b, c.id)
 			b = append(b, `,"type":"function","function":{"name":`...)
-			b = appendJSONString(b, c.name)
+			b = jsonw.AppendString(b, c.name)
 			b = append(b, `,"arguments":`...)
-			b = appendJSONString(b, c.args)
+			b = jsonw.AppendString(b, c.args)
 			b = append(b, "}}"...)
 		}
 		b = append(b, ']')
 	} else {
-		b = appendJSONString(b, string(out.text))
+		b = jsonw.AppendString(b, string(out.text))
 	}
 	b = append(b, `,"refusal":null},"logprobs":null,"finish_reason":"`...)
 	b = append(b, oaFinish(out.finish)...)
@@ -310,10 +312,10 @@ func appendOAHead(b []byte, object string, st *stage, id uint64, created int64) 
 	b = append(b, `","created":`...)
 	b = strconv.AppendInt(b, created, 10)
 	b = append(b, `,"model":`...)
-	b = appendJSONString(b, st.id.ResolvedModel)
+	b = jsonw.AppendString(b, st.id.ResolvedModel)
 	if st.id.SystemFingerprint != "" {
 		b = append(b, `,"system_fingerprint":`...)
-		b = appendJSONString(b, st.id.SystemFingerprint)
+		b = jsonw.AppendString(b, st.id.SystemFingerprint)
 	}
 	return b
 }
@@ -355,16 +357,16 @@ func appendOAStream(b []byte, st *stage, id uint64, created int64, out *genOutpu
 			b = append(b, `{"tool_calls":[{"index":`...)
 			b = strconv.AppendInt(b, int64(i), 10)
 			b = append(b, `,"id":`...)
-			b = appendJSONString(b, c.id)
+			b = jsonw.AppendString(b, c.id)
 			b = append(b, `,"type":"function","function":{"name":`...)
-			b = appendJSONString(b, c.name)
+			b = jsonw.AppendString(b, c.name)
 			b = append(b, `,"arguments":""}}]}`...)
 			b = end(b, "null")
 			b = chunk(b)
 			b = append(b, `{"tool_calls":[{"index":`...)
 			b = strconv.AppendInt(b, int64(i), 10)
 			b = append(b, `,"function":{"arguments":`...)
-			b = appendJSONString(b, c.args)
+			b = jsonw.AppendString(b, c.args)
 			b = append(b, `}}]}`...)
 			b = end(b, "null")
 		}
@@ -374,7 +376,7 @@ func appendOAStream(b []byte, st *stage, id uint64, created int64, out *genOutpu
 			text = text[len(piece):]
 			b = chunk(b)
 			b = append(b, `{"content":`...)
-			b = appendJSONString(b, string(piece))
+			b = jsonw.AppendString(b, string(piece))
 			b = append(b, '}')
 			b = end(b, "null")
 		}
@@ -423,11 +425,11 @@ func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) {
 			b = append(b, ',')
 		}
 		b = append(b, `{"id":`...)
-		b = appendJSONString(b, m.name)
+		b = jsonw.AppendString(b, m.name)
 		b = append(b, `,"object":"model","created":`...)
 		b = strconv.AppendInt(b, created, 10)
 		b = append(b, `,"owned_by":"driftwatch-simulator","root":`...)
-		b = appendJSONString(b, st.id.Root)
+		b = jsonw.AppendString(b, st.id.Root)
 		b = append(b, `,"parent":null,"max_model_len":`...)
 		b = strconv.AppendInt(b, int64(st.id.MaxModelLen), 10)
 		b = append(b, '}')

@@ -15,6 +15,7 @@ import (
 	goopenai "github.com/sashabaranov/go-openai"
 
 	"github.com/driftwatch/driftwatch/eval"
+	"github.com/driftwatch/driftwatch/internal/jsonw"
 	"github.com/driftwatch/driftwatch/provider"
 )
 
@@ -76,7 +77,7 @@ func (c *Client) bodySize(req *eval.Request) int {
 // fields and omissions; field order differs, which no server minds).
 func (c *Client) appendRequest(b []byte, req *eval.Request) []byte {
 	b = append(b, `{"model":`...)
-	b = appendString(b, c.model)
+	b = jsonw.AppendString(b, c.model)
 	b = append(b, `,"messages":[`...)
 	for i := range req.Messages {
 		m := &req.Messages[i]
@@ -84,18 +85,18 @@ func (c *Client) appendRequest(b []byte, req *eval.Request) []byte {
 			b = append(b, ',')
 		}
 		b = append(b, `{"role":`...)
-		b = appendString(b, m.Role)
+		b = jsonw.AppendString(b, m.Role)
 		if m.Content != "" {
 			b = append(b, `,"content":`...)
-			b = appendString(b, m.Content)
+			b = jsonw.AppendString(b, m.Content)
 		}
 		if m.Name != "" {
 			b = append(b, `,"name":`...)
-			b = appendString(b, m.Name)
+			b = jsonw.AppendString(b, m.Name)
 		}
 		if m.ToolCallID != "" {
 			b = append(b, `,"tool_call_id":`...)
-			b = appendString(b, m.ToolCallID)
+			b = jsonw.AppendString(b, m.ToolCallID)
 		}
 		b = append(b, '}')
 	}
@@ -129,7 +130,7 @@ func (c *Client) appendRequest(b []byte, req *eval.Request) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, s)
+			b = jsonw.AppendString(b, s)
 		}
 		b = append(b, ']')
 	}
@@ -160,61 +161,6 @@ func appendFloat32(b []byte, f float32) []byte {
 		}
 	}
 	return b
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString writes s as a JSON string with encoding/json's escaping
-// (HTML characters, U+2028 and U+2029 escaped; invalid UTF-8 as U+FFFD).
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
 
 // fastResponse is the part of a chat completion a Response needs.
