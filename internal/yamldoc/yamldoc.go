@@ -156,12 +156,20 @@ func (d *Doc) decodeError(err error) error {
 	return errs
 }
 
-var notFoundRE = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
+var notFoundRE = regexp.MustCompile(`^field (\S+) not found in type .+$`)
+var cannotKindRE = regexp.MustCompile(`^cannot unmarshal !!(seq|map) into (\S+)$`)
 var cannotRE = regexp.MustCompile("^cannot unmarshal !!(\\w+) `(.*)` into (\\S+)$")
 
 func humanizeTypeError(msg string) string {
 	if m := notFoundRE.FindStringSubmatch(msg); m != nil {
 		return fmt.Sprintf("unknown field %q", m[1])
+	}
+	if m := cannotKindRE.FindStringSubmatch(msg); m != nil {
+		want := m[2]
+		if i := strings.LastIndex(want, "."); i >= 0 {
+			want = want[i+1:]
+		}
+		return fmt.Sprintf("cannot use a %s here (want %s)", m[1], strings.TrimPrefix(want, "[]"))
 	}
 	if m := cannotRE.FindStringSubmatch(msg); m != nil {
 		want := m[3]
