@@ -90,12 +90,15 @@ samples finish (up to --soft-stop-timeout), then cancel; unfinished work is retr
 				return err
 			}
 			defer a.Close()
+			if !cmd.Flags().Changed("addr") && a.cfg.Web.Addr != "" {
+				o.Addr = a.cfg.Web.Addr // the config's web.addr unless --addr is given
+			}
 			o.Scheduler = true
 			o.OnListen = func(addr string) { fmt.Fprintf(c.stdout, "driftwatch serving on http://%s\n", addr) }
 			return a.Serve(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().StringVar(&o.Addr, "addr", "127.0.0.1:8080", "HTTP listen address")
+	cmd.Flags().StringVar(&o.Addr, "addr", "127.0.0.1:8080", "HTTP listen address (default: the config's web.addr, else 127.0.0.1:8080)")
 	serveFlags(cmd, &o)
 	return cmd
 }
