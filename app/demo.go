@@ -129,9 +129,17 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, dataDir string) (int
 		return ExitConfig, configError(err)
 	}
 	defer os.RemoveAll(work)
+	// Readable by the unprivileged user PostgreSQL runs as when we are root,
+	// so the cluster lives (and is removed) inside the demo's folder.
+	if err := os.Chmod(work, 0o755); err != nil {
+		return ExitConfig, configError(err)
+	}
 	keep := dataDir != ""
 	if !keep {
 		dataDir = filepath.Join(work, "data")
+		if err := os.Mkdir(dataDir, 0o755); err != nil {
+			return ExitConfig, configError(err)
+		}
 	}
 	srv, err := sim.New(demoSimConfig())
 	if err != nil {
@@ -192,16 +200,28 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, dataDir string) (int
 	for _, msg := range received() {
 		fmt.Fprintf(stdout, "Slack message delivered to the local receiver (%d bytes of Block Kit):\n%s\n\n", len(msg), slackText(msg))
 	}
+	var pages []string
 	for _, r := range night2 {
 		if r.Verdict == "DRIFT" {
 			if err := report.WriteMarkdown(stdout, []*report.Report{r}); err != nil {
 				return ExitConfig, err
 			}
+			// The dashboard's run page as one file, to open after the demo
+			// (its database is temporary unless --data-dir is given).
+			path := filepath.Join(os.TempDir(), fmt.Sprintf("driftwatch-demo-run-%d.html", r.RunID))
+			if err := writeRunPage(ctx, a, path, r.RunID); err != nil {
+				return ExitConfig, err
+			}
+			pages = append(pages, path)
 		}
 	}
 	fmt.Fprintf(stdout, "Demo finished in %.1fs. Every number above was read back from PostgreSQL.\n", time.Since(start).Seconds())
+	for _, p := range pages {
+		fmt.Fprintf(stdout, "Where to look next: the drifted run's dashboard page is in %s\n", p)
+	}
 	if keep {
-		fmt.Fprintf(stdout, "Data kept in %s: try driftwatch report %d --data-dir %s\n", dataDir, night2[0].RunID, dataDir)
+		fmt.Fprintf(stdout, "Data kept in %s: `driftwatch serve --data-dir %s` shows the dashboard; `driftwatch report %d --data-dir %s` the report\n",
+			dataDir, dataDir, night2[0].RunID, dataDir)
 	}
 	verdicts := map[string]string{}
 	for _, r := range night2 {
@@ -281,6 +301,19 @@ func slackText(msg []byte) string {
 		return m.Text
 	}
 	return b.String()
+}
+
+// writeRunPage writes a run's dashboard page as a self-contained HTML file.
+func writeRunPage(ctx context.Context, a *App, path string, runID int64) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("write the run page: %w", err)
+	}
+	if err := a.WriteRunHTML(ctx, f, runID); err != nil {
+		f.Close()
+		return fmt.Errorf("write the run page: %w", err)
+	}
+	return f.Close()
 }
 
 func copyDemoSuites(dst string) error {
