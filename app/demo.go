@@ -74,6 +74,9 @@ func (c *cli) demoCmd() *cobra.Command {
 	}
 }
 
+// demoLlamaDigest is the pinned open model's (simulated) Ollama digest.
+const demoLlamaDigest = "8d1a4f3c2b5e6a7d9c0b1a2f3e4d5c6b7a8f9e0d1c2b3a4f5e6d7c8b9a0f1e2d"
+
 // demoSimConfig is the demo's world: a closed-API-like model that will be
 // silently updated, and a pinned open model served like Ollama that stays put.
 func demoSimConfig() sim.Config {
@@ -91,7 +94,7 @@ func demoSimConfig() sim.Config {
 			},
 			{
 				Name:     "sim-llama",
-				Identity: sim.Identity{ResolvedModel: "sim-llama:8b", Digest: "8d1a4f3c2b5e6a7d9c0b1a2f3e4d5c6b7a8f9e0d1c2b3a4f5e6d7c8b9a0f1e2d", Quantization: "Q4_K_M", ParameterSize: "8.0B"},
+				Identity: sim.Identity{ResolvedModel: "sim-llama:8b", Digest: demoLlamaDigest, Quantization: "Q4_K_M", ParameterSize: "8.0B"},
 				Profile:  sim.Profile{Seed: 7, Mixture: mixture, Verbosity: 0.5},
 			},
 		},
@@ -112,7 +115,7 @@ targets:
     base_url: %[1]s/v1
     model: sim-llama
     concurrency: 16
-    pin: {digest: 8d1a4f3c2b5e6a7d9c0b1a2f3e4d5c6b7a8f9e0d1c2b3a4f5e6d7c8b9a0f1e2d}
+    pin: {digest: ` + demoLlamaDigest + `}
     params: {temperature: 0.7, max_tokens: 256}
 suites:
   - suites/

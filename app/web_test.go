@@ -43,33 +43,15 @@ checks:
 cases:
 `
 
-// webTestConfig is the demo's targets plus sim-echo, which always answers
+// webTestConfig is the demo's config plus sim-echo, which always answers
 // with the hint: the XSS payloads verbatim.
-const webTestConfig = `targets:
+var webTestConfig = strings.Replace(demoConfig, "targets:\n", `targets:
   - name: sim-echo
     provider: openai
     base_url: %[1]s/v1
     model: sim-echo
     api_key: demo-key-not-secret
-  - name: sim-gpt
-    provider: openai
-    base_url: %[1]s/v1
-    model: sim-gpt
-    api_key: demo-key-not-secret
-    concurrency: 16
-    params: {temperature: 0.7, max_tokens: 256}
-  - name: sim-llama
-    provider: ollama
-    base_url: %[1]s/v1
-    model: sim-llama
-    concurrency: 16
-    pin: {digest: 8d1a4f3c2b5e6a7d9c0b1a2f3e4d5c6b7a8f9e0d1c2b3a4f5e6d7c8b9a0f1e2d}
-    params: {temperature: 0.7, max_tokens: 256}
-suites:
-  - suites/
-alerts:
-  slack: {webhook_url: "%[2]s"}
-`
+`, 1)
 
 // webEnv is a database filled by real runs on the simulator: two nights of
 // the demo world with a silent update of sim-gpt in between, plus a suite
