@@ -309,9 +309,8 @@ func (a *App) analyzeAndFinish(ctx context.Context, rep *report.Report, run stor
 	if _, err := a.store.InsertFindings(ctx, run.ID, storageFindings(rep.Findings, rep.BaselineRunIDs)); err != nil {
 		return configError(err)
 	}
-	summary, _ := json.Marshal(rep)
 	if err := a.store.FinishRun(ctx, run.ID, storage.FinishRun{Status: storage.RunCompleted, Verdict: rep.Verdict,
-		Reason: rep.Reason, Summary: summary, BaselineRunIDs: rep.BaselineRunIDs, CostUSD: rep.Metrics.CostUSD}); err != nil {
+		Reason: rep.Reason, Summary: encodeJSON(rep), BaselineRunIDs: rep.BaselineRunIDs, CostUSD: rep.Metrics.CostUSD}); err != nil {
 		return configError(err)
 	}
 	return nil

@@ -418,7 +418,9 @@ func (a *App) Diff(ctx context.Context, ra, rb int64) (*report.Report, error) {
 		return nil, configError(fmt.Errorf("run %d: %w", rb, err))
 	}
 	var snap runSnapshot
-	_ = json.Unmarshal(runB.Config, &snap)
+	if err := json.Unmarshal(runB.Config, &snap); err != nil {
+		return nil, configError(fmt.Errorf("run %d: read its stored configuration: %w", rb, err))
+	}
 	rep := &report.Report{Suite: snap.Suite, Target: snap.Target, RunID: rb, BaselineRunIDs: []int64{ra},
 		StartedAt: runB.StartedAt}
 	if runB.FinishedAt != nil {

@@ -228,14 +228,19 @@ func (a *App) runPair(ctx context.Context, pr pair, p RunParams) (*report.Report
 			return nil, configError(err)
 		}
 		var snap runSnapshot
-		_ = json.Unmarshal(run.Config, &snap)
+		if err := json.Unmarshal(run.Config, &snap); err != nil {
+			return nil, configError(fmt.Errorf("run %d: read its stored configuration: %w", run.ID, err))
+		}
 		p.Case = snap.Case
 	} else {
 		if err := st.UpsertCases(ctx, suiteID, caseRows(cases)); err != nil {
 			return nil, configError(err)
 		}
-		snap, _ := json.Marshal(runSnapshot{Suite: s.Name(), Target: t.cfg.Name, Provider: t.provider, Model: t.model,
+		snap, err := json.Marshal(runSnapshot{Suite: s.Name(), Target: t.cfg.Name, Provider: t.provider, Model: t.model,
 			BaseURL: t.baseURL, Samples: k, Case: p.Case, Params: t.cfg.Params, Seed: a.cfg.Drift.Seed})
+		if err != nil {
+			return nil, configError(fmt.Errorf("encode the run's configuration: %w", err))
+		}
 		run, err = st.CreateRun(ctx, storage.NewRun{SuiteID: suiteID, TargetID: targetID, Trigger: cmp.Or(p.Trigger, storage.TriggerCLI),
 			Schedule: p.Schedule, SamplesPerCase: k, Config: snap, HarnessVersion: Version})
 		if err != nil {
@@ -506,14 +511,14 @@ func (a *App) sampleRow(runID int64, r eval.SampleResult) (storage.Sample, strin
 		row.CodeFence = check.HasCodeFence(r.Output)
 	}
 	if len(r.Checks) > 0 {
-		row.Checks, _ = json.Marshal(r.Checks)
+		row.Checks = encodeJSON(r.Checks)
 	}
 	if r.HasAnswer {
 		ans := r.Answer
 		row.Answer = &ans
 	}
 	if r.Request != nil {
-		row.Request, _ = json.Marshal(r.Request)
+		row.Request = encodeJSON(r.Request)
 	}
 	row.InputTokens, row.OutputTokens = r.Usage.InputTokens, r.Usage.OutputTokens
 	var (
@@ -536,6 +541,18 @@ func (a *App) sampleRow(runID int64, r eval.SampleResult) (storage.Sample, strin
 	return row, idHash, id
 }
 
+// encodeJSON encodes v for a jsonb column. A value that cannot be encoded (a
+// NaN in user-supplied parameters, say) is stored as a JSON string that says
+// why, so that the row and the rest of it are never lost.
+func encodeJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		msg, _ := json.Marshal("not encodable as JSON: " + err.Error()) // a string always encodes
+		return msg
+	}
+	return b
+}
+
 // identityCache remembers the last identity's hash and JSON: a run almost
 // always sees one identity, so most samples skip both encodings.
 type identityCache struct {
@@ -551,8 +568,7 @@ func (c *identityCache) encode(id eval.Identity) (string, json.RawMessage) {
 	if c.js != nil && sameIdentity(c.last, id) {
 		return c.hash, c.js
 	}
-	js, _ := json.Marshal(id)
-	c.last, c.hash, c.js = id, identityHash(id), js
+	c.last, c.hash, c.js = id, identityHash(id), encodeJSON(id)
 	return c.hash, c.js
 }
 
@@ -597,8 +613,7 @@ func (a *App) recordIdentities(ctx context.Context, targetID, runID int64, s *ru
 	defer s.mu.Unlock()
 	var errs []error
 	for h, id := range s.identities {
-		b, _ := json.Marshal(id)
-		errs = append(errs, a.store.RecordIdentity(ctx, targetID, runID, h, b))
+		errs = append(errs, a.store.RecordIdentity(ctx, targetID, runID, h, encodeJSON(id)))
 	}
 	return errors.Join(errs...)
 }
@@ -664,9 +679,8 @@ func configErrorIf(err error) error {
 }
 
 func (a *App) finishPinned(ctx context.Context, rep *report.Report, run storage.Run, targetID int64, id eval.Identity, pinErr error, t *targetRef) (*report.Report, error) {
-	b, _ := json.Marshal(id)
 	h := identityHash(id)
-	if err := a.store.RecordIdentity(ctx, targetID, run.ID, h, b); err != nil {
+	if err := a.store.RecordIdentity(ctx, targetID, run.ID, h, encodeJSON(id)); err != nil {
 		a.logger.Warn("record identity", "err", err)
 	}
 	rep.Identity = toReportIdentity(id)
@@ -678,9 +692,8 @@ func (a *App) finishPinned(ctx context.Context, rep *report.Report, run storage.
 	if _, err := a.store.InsertFindings(ctx, run.ID, storageFindings(rep.Findings, nil)); err != nil {
 		return nil, configError(err)
 	}
-	summary, _ := json.Marshal(rep)
 	err := a.store.FinishRun(ctx, run.ID, storage.FinishRun{Status: storage.RunFailed, Verdict: string(drift.IdentityChanged),
-		Reason: rep.Reason, Summary: summary, Error: pinErr.Error()})
+		Reason: rep.Reason, Summary: encodeJSON(rep), Error: pinErr.Error()})
 	fmt.Fprintf(a.stderr, "run %d stopped: %s\n", run.ID, rep.Reason)
 	rep.FinishedAt = time.Now()
 	return rep, configErrorIf(err)
@@ -689,7 +702,7 @@ func (a *App) finishPinned(ctx context.Context, rep *report.Report, run storage.
 func storageFindings(fs []drift.Finding, baselineRunIDs []int64) []storage.Finding {
 	out := make([]storage.Finding, len(fs))
 	for i, f := range fs {
-		ex, _ := json.Marshal(f.Examples)
+		ex := encodeJSON(f.Examples)
 		sf := storage.Finding{BaselineRunIDs: baselineRunIDs, Scope: f.Scope, Metric: f.Metric, Statistic: f.Statistic,
 			P: f.P, Q: f.Q, Effect: f.Effect, BaselineValue: f.Baseline, CurrentValue: f.Current,
 			Verdict: string(f.Verdict), Reason: f.Reason, Examples: ex}

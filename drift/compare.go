@@ -423,14 +423,25 @@ func (c *comparer) passRate() {
 	})
 }
 
-// localise runs Boschloo per case and BH at QCase.
+// localise runs Boschloo per case and BH at QCase. Cases share few distinct
+// tables (10/10 against 7/10, say), so each table's p-value is computed once
+// per comparison.
 func (c *comparer) localise(d []float64) {
+	type table struct{ x0, n0, x1, n1 int }
+	memo := make(map[table]float64)
 	ps := make([]float64, len(c.cases))
 	for i, cd := range c.cases {
 		ps[i] = 1
-		if d[i] < 0 {
-			ps[i] = BoschlooDrop(cd.b.count(fPass), cd.b.n, cd.c.count(fPass), cd.c.n)
+		if d[i] >= 0 {
+			continue
 		}
+		t := table{cd.b.count(fPass), cd.b.n, cd.c.count(fPass), cd.c.n}
+		p, ok := memo[t]
+		if !ok {
+			p = BoschlooDrop(t.x0, t.n0, t.x1, t.n1)
+			memo[t] = p
+		}
+		ps[i] = p
 	}
 	qs := BH(ps)
 	type hit struct {

@@ -2,7 +2,6 @@ package drift
 
 import (
 	"math"
-	"sync"
 )
 
 // logChoose returns log C(n, k).
@@ -56,10 +55,6 @@ func FisherMidPDrop(x0, n0, x1, n1 int) float64 {
 	return min(1, p)
 }
 
-type boschKey struct{ x0, n0, x1, n1 int }
-
-var boschCache sync.Map // boschKey -> float64; pure function of its key
-
 // boschlooGrid is the number of nuisance values scanned (plus a local
 // refinement around the maximum).
 const boschlooGrid = 400
@@ -71,13 +66,8 @@ func BoschlooDrop(x0, n0, x1, n1 int) float64 {
 	if n0 == 0 || n1 == 0 {
 		return 1
 	}
-	key := boschKey{x0, n0, x1, n1}
-	if v, ok := boschCache.Load(key); ok {
-		return v.(float64)
-	}
 	obs := FisherDrop(x0, n0, x1, n1)
 	if obs >= 1 {
-		boschCache.Store(key, 1.0)
 		return 1
 	}
 	// Tables at least as extreme as the observed one.
@@ -128,7 +118,5 @@ func BoschlooDrop(x0, n0, x1, n1 int) float64 {
 		}
 	}
 	best = max(best, size((a+b)/2))
-	p := min(1, max(best, 0))
-	boschCache.Store(key, p)
-	return p
+	return min(1, max(best, 0))
 }

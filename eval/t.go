@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -537,7 +538,7 @@ func (t *T) Check(output string, checks ...Checker) bool {
 	all := true
 	ctx := t.callContext()
 	for _, c := range checks {
-		cr := c.Check(ctx, in)
+		cr := sanitize(c.Check(ctx, in))
 		w := cr.Weight
 		if w == 0 {
 			w = 1
@@ -559,6 +560,20 @@ func (t *T) Check(output string, checks ...Checker) bool {
 		}
 	}
 	return all
+}
+
+// sanitize keeps a checker's numbers finite and in range, so that a buggy
+// checker cannot poison the weighted score or make the result unencodable.
+func sanitize(cr CheckResult) CheckResult {
+	if math.IsNaN(cr.Score) || math.IsInf(cr.Score, 0) {
+		cr.Score = 0
+		cr.Reason = strings.TrimSpace(cr.Reason + " (score was not a finite number)")
+	}
+	cr.Score = min(1, max(0, cr.Score))
+	if math.IsNaN(cr.Weight) || math.IsInf(cr.Weight, 0) || cr.Weight < 0 {
+		cr.Weight = 0
+	}
+	return cr
 }
 
 // Extract runs ex on output and, if it finds an answer, records it as the

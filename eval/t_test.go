@@ -2,7 +2,9 @@ package eval_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"math"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -192,6 +194,27 @@ func TestTCheck(t *testing.T) {
 		require.InDelta(t, 6.0/7.0, res.Score, 1e-9)
 		require.Len(t, res.Logs, 1)
 		require.Regexp(t, `^t_test\.go:\d+: check contains failed: output lacks 17$`, res.Logs[0])
+	})
+
+	t.Run("NonFiniteScores", func(t *testing.T) {
+		t.Parallel()
+		bad := eval.CheckFunc(func(ctx context.Context, in eval.CheckInput) eval.CheckResult {
+			return eval.CheckResult{Name: "nan", Pass: true, Score: math.NaN(), Weight: math.Inf(1)}
+		})
+		over := eval.CheckFunc(func(ctx context.Context, in eval.CheckInput) eval.CheckResult {
+			return eval.CheckResult{Name: "over", Pass: true, Score: 7}
+		})
+		res := runCase(t, nil, func(t *eval.T) {
+			t.Check(t.Ask("what?"), bad, over)
+		})
+		require.Len(t, res.Checks, 2)
+		require.Equal(t, 0.0, res.Checks[0].Score)
+		require.Equal(t, 0.0, res.Checks[0].Weight)
+		require.Contains(t, res.Checks[0].Reason, "not a finite number")
+		require.Equal(t, 1.0, res.Checks[1].Score)
+		require.InDelta(t, 0.5, res.Score, 1e-9, "each check weighs 1")
+		_, err := json.Marshal(res.Checks)
+		require.NoError(t, err)
 	})
 }
 

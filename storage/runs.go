@@ -89,17 +89,19 @@ func (s *Store) CreateRun(ctx context.Context, nr NewRun) (Run, error) {
 
 // FinishRun records a run's final status, verdict and summary.
 func (s *Store) FinishRun(ctx context.Context, id int64, f FinishRun) error {
-	if f.FinishedAt.IsZero() {
-		f.FinishedAt = time.Now()
+	var finished *time.Time // nil: the database's clock
+	if !f.FinishedAt.IsZero() {
+		finished = &f.FinishedAt
 	}
 	if f.BaselineRunIDs == nil {
 		f.BaselineRunIDs = []int64{}
 	}
 	tag, err := s.pool.Exec(ctx, `
 		UPDATE runs SET status = $2, verdict = nullif($3, ''), verdict_reason = $4, summary = $5::jsonb,
-			baseline_run_ids = $6, error = $7, cost_usd = $8, finished_at = $9
+			baseline_run_ids = $6, error = $7, cost_usd = $8,
+			finished_at = coalesce($9::timestamptz, now())
 		WHERE id = $1`,
-		id, f.Status, f.Verdict, f.Reason, jsonArg(f.Summary), f.BaselineRunIDs, f.Error, f.CostUSD, f.FinishedAt)
+		id, f.Status, f.Verdict, f.Reason, jsonArg(f.Summary), f.BaselineRunIDs, f.Error, f.CostUSD, finished)
 	if err != nil {
 		return fmt.Errorf("finish run %d: %w", id, translate(err))
 	}
