@@ -3,6 +3,7 @@ package app
 import (
 	"cmp"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -79,9 +80,12 @@ type TargetConfig struct {
 	APIKey     string `yaml:"api_key"`
 	APIKeyFile string `yaml:"api_key_file"`
 	// APIVersion and Deployment are for Azure OpenAI.
-	APIVersion string            `yaml:"api_version"`
-	Deployment string            `yaml:"deployment"`
-	Headers    map[string]string `yaml:"headers"`
+	APIVersion string `yaml:"api_version"`
+	Deployment string `yaml:"deployment"`
+	// AzureAD authenticates to Azure OpenAI with Microsoft Entra ID (Azure
+	// AD) tokens instead of a key.
+	AzureAD *AzureADConfig    `yaml:"azure_ad"`
+	Headers map[string]string `yaml:"headers"`
 	// Concurrency bounds in-flight requests. Default 8.
 	Concurrency int `yaml:"concurrency"`
 	// RPM and TPM are requests and tokens per minute; 0 means unlimited.
@@ -97,6 +101,34 @@ type TargetConfig struct {
 	Stream bool `yaml:"stream"`
 	// Pin declares the identity the target must have.
 	Pin *PinConfig `yaml:"pin"`
+}
+
+// AzureADConfig is an Entra ID app registration whose client credentials
+// are exchanged for bearer tokens (OAuth 2.0 client credentials grant).
+// Tokens are cached until shortly before they expire.
+type AzureADConfig struct {
+	TenantID string `yaml:"tenant_id"`
+	ClientID string `yaml:"client_id"`
+	// ClientSecret is a secret: write it as ${ENV_VAR}; it is never logged
+	// or stored. ClientSecretFile reads it from a file instead.
+	ClientSecret     string `yaml:"client_secret"`
+	ClientSecretFile string `yaml:"client_secret_file"`
+	// Scope defaults to AzureADScopeDefault.
+	Scope string `yaml:"scope"`
+	// TokenURL defaults to the tenant's v2.0 token endpoint on
+	// login.microsoftonline.com (set it for sovereign clouds).
+	TokenURL string `yaml:"token_url"`
+}
+
+// AzureADScopeDefault is the scope of Azure OpenAI (Cognitive Services).
+const AzureADScopeDefault = "https://cognitiveservices.azure.com/.default"
+
+// tokenURL returns the token endpoint.
+func (c *AzureADConfig) tokenURL() string {
+	if c.TokenURL != "" {
+		return c.TokenURL
+	}
+	return "https://login.microsoftonline.com/" + url.PathEscape(c.TenantID) + "/oauth2/v2.0/token"
 }
 
 // PinConfig pins a target's identity. In YAML it is either a mapping with the
@@ -249,6 +281,18 @@ func (c *Config) validate(doc *yamldoc.Doc) error {
 		}
 		if t.Model == "" && t.Deployment == "" {
 			add(p("model"), "a target needs a model")
+		}
+		if ad := t.AzureAD; ad != nil {
+			switch {
+			case prov != "azure":
+				add(p("azure_ad"), "azure_ad is for provider azure, not %q", prov)
+			case t.APIKey != "" || t.APIKeyFile != "":
+				add(p("azure_ad"), "give either api_key or azure_ad, not both")
+			case ad.ClientID == "" || (ad.TenantID == "" && ad.TokenURL == ""):
+				add(p("azure_ad"), "azure_ad needs client_id and tenant_id (or token_url)")
+			case ad.ClientSecret == "" && ad.ClientSecretFile == "":
+				add(p("azure_ad"), "azure_ad needs client_secret or client_secret_file")
+			}
 		}
 		if t.Concurrency < 0 || t.RPM < 0 || t.TPM < 0 {
 			add(p("concurrency"), "concurrency, rpm and tpm must not be negative")

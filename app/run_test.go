@@ -685,6 +685,7 @@ func TestEveryProviderEndToEnd(t *testing.T) {
 			require.Equal(t, "fp_e2e", r.Identity.Fingerprint)
 		}},
 		{"anthropic", "", func(t *testing.T, r jsonReport) { require.Equal(t, "sim-gpt-2026-05", r.Identity.ResolvedModel) }},
+		{"azure", "", func(t *testing.T, r jsonReport) { require.Equal(t, "fp_e2e", r.Identity.Fingerprint) }},
 		{"ollama", "/v1", func(t *testing.T, r jsonReport) { require.Equal(t, "d1g3st", r.Identity.Digest) }},
 		{"vllm", "/v1", func(t *testing.T, r jsonReport) { require.NotEmpty(t, r.Identity.ResolvedModel) }},
 		{"llamacpp", "/v1", func(t *testing.T, r jsonReport) { require.NotEmpty(t, r.Identity.Digest) }},

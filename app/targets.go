@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
 	"golang.org/x/time/rate"
 
 	"github.com/driftwatch/driftwatch/eval"
@@ -78,13 +80,9 @@ func (a *App) prices() provider.Prices {
 }
 
 func (a *App) buildTarget(tc *TargetConfig) (*targetRef, error) {
-	key := tc.APIKey
-	if tc.APIKeyFile != "" {
-		b, err := os.ReadFile(tc.APIKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("api_key_file: %w", err)
-		}
-		key = strings.TrimSpace(string(b))
+	key, err := secretValue(tc.APIKey, tc.APIKeyFile, "api_key_file")
+	if err != nil {
+		return nil, err
 	}
 	retry := provider.Retry{}
 	if tc.Retries != nil {
@@ -118,6 +116,13 @@ func (a *App) buildTarget(tc *TargetConfig) (*targetRef, error) {
 		var openaiOpts []openai.Option
 		if do != nil {
 			openaiOpts = append(openaiOpts, openai.WithDoFunc(do))
+		}
+		if tc.AzureAD != nil {
+			ts, err := azureADTokens(tc.AzureAD)
+			if err != nil {
+				return nil, err
+			}
+			openaiOpts = append(openaiOpts, openai.WithTokenSource(ts))
 		}
 		c, err := openai.New(openai.Config{
 			Name:       tc.Name,
@@ -221,6 +226,42 @@ func (t *targetRef) checkPin(id eval.Identity, baseline *eval.Identity) error {
 		return fmt.Errorf("system fingerprint %s, pinned %s", id.Fingerprint, strings.Join(pin.Fingerprints, ", "))
 	}
 	return nil
+}
+
+// secretValue returns value, or the trimmed content of file when set.
+func secretValue(value, file, field string) (string, error) {
+	if file == "" {
+		return value, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", field, err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// azureADTokenTimeout bounds one token request.
+const azureADTokenTimeout = 30 * time.Second
+
+// azureADTokens returns a cached source of Entra ID tokens for the client
+// credentials in c. Tokens are fetched on first use and again shortly before
+// they expire; concurrent requests share one fetch.
+func azureADTokens(c *AzureADConfig) (oauth2.TokenSource, error) {
+	secret, err := secretValue(c.ClientSecret, c.ClientSecretFile, "azure_ad.client_secret_file")
+	if err != nil {
+		return nil, err
+	}
+	cc := clientcredentials.Config{
+		ClientID:     c.ClientID,
+		ClientSecret: secret,
+		TokenURL:     c.tokenURL(),
+		Scopes:       []string{cmp.Or(c.Scope, AzureADScopeDefault)},
+		AuthStyle:    oauth2.AuthStyleInParams,
+	}
+	hc := &http.Client{Timeout: azureADTokenTimeout, Transport: provider.NewTransport(0)}
+	// The source outlives any one request, so its context only carries the
+	// HTTP client; hc's timeout bounds each fetch.
+	return cc.TokenSource(context.WithValue(context.Background(), oauth2.HTTPClient, hc)), nil
 }
 
 func newAnthropic(tc *TargetConfig, key string, retry provider.Retry, prices provider.Prices, a *App, do func(*http.Request) (*http.Response, error)) (eval.Target, error) {

@@ -83,6 +83,8 @@ func (s *Server) routes() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", s.handleChat)
 	mux.HandleFunc("POST /chat/completions", s.handleChat)
+	// Azure OpenAI: the deployment is in the path, the key in api-key.
+	mux.HandleFunc("POST /openai/deployments/{deployment}/chat/completions", s.handleChat)
 	mux.HandleFunc("GET /v1/models", s.handleModels)
 	mux.HandleFunc("GET /models", s.handleModels)
 	mux.HandleFunc("POST /v1/messages", s.handleMessages)
@@ -481,6 +483,9 @@ func (s *Server) checkKey(r *http.Request, anthropic bool) bool {
 		return true
 	}
 	if anthropic && r.Header.Get("x-api-key") == s.cfg.APIKey {
+		return true
+	}
+	if r.PathValue("deployment") != "" && r.Header.Get("api-key") == s.cfg.APIKey {
 		return true
 	}
 	a := r.Header.Get("Authorization")

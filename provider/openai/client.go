@@ -25,6 +25,7 @@ import (
 	"time"
 
 	goopenai "github.com/sashabaranov/go-openai"
+	"golang.org/x/oauth2"
 
 	"github.com/driftwatch/driftwatch/eval"
 	"github.com/driftwatch/driftwatch/provider"
@@ -120,6 +121,12 @@ func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.do = hc
 // WithDoFunc sends requests through f (tests, recorders).
 func WithDoFunc(f DoFunc) Option { return func(c *Client) { c.do = f } }
 
+// WithTokenSource authenticates every request with a bearer token from ts
+// instead of the API key: Microsoft Entra ID (Azure AD) tokens for Azure
+// OpenAI. ts should cache tokens until they expire (oauth2's token sources
+// do); a token that cannot be fetched fails the attempt, which is retried.
+func WithTokenSource(ts oauth2.TokenSource) Option { return func(c *Client) { c.tokens = ts } }
+
 // WithBudget makes every call reserve its estimated cost from b first; once
 // b is exhausted calls fail fast with eval.ErrBudget.
 func WithBudget(b *provider.Budget) Option { return func(c *Client) { c.budget = b } }
@@ -135,6 +142,7 @@ type Client struct {
 	logger      *slog.Logger
 	prices      provider.Prices
 	budget      *provider.Budget
+	tokens      oauth2.TokenSource
 	estimate    provider.EstimateFunc
 	idHeaders   []idHeader
 	reasoning   bool
@@ -183,6 +191,9 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Client, error) {
 	for _, o := range opts {
 		o(c)
 	}
+	if c.tokens != nil {
+		c.fast = false // the fast path sends the static key
+	}
 	if c.do == nil {
 		c.do = (&http.Client{Transport: provider.NewTransport(cfg.MaxIdleConnsPerHost)}).Do
 	}
@@ -197,7 +208,7 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Client, error) {
 		oc = goopenai.DefaultConfig(cfg.APIKey.Reveal())
 		oc.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	}
-	oc.HTTPClient = &doer{do: c.do, headers: cfg.Headers}
+	oc.HTTPClient = &doer{do: c.do, headers: cfg.Headers, tokens: c.tokens}
 	c.api = goopenai.NewClientWithConfig(oc)
 	return c, nil
 }
@@ -226,11 +237,20 @@ type capture struct {
 type doer struct {
 	do      DoFunc
 	headers map[string]string
+	tokens  oauth2.TokenSource // nil: the API key authenticates
 }
 
 func (d *doer) Do(req *http.Request) (*http.Response, error) {
 	for k, v := range d.headers {
 		req.Header.Set(k, v)
+	}
+	if d.tokens != nil {
+		tok, err := d.tokens.Token()
+		if err != nil {
+			return nil, fmt.Errorf("fetch an access token: %w", err)
+		}
+		req.Header.Del("api-key")
+		tok.SetAuthHeader(req)
 	}
 	cp, _ := req.Context().Value(captureKey{}).(*capture)
 	if cp != nil {
