@@ -191,12 +191,27 @@ for i in $(seq $((REPS + 2))); do
 	[[ -n "$t1" ]] && awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f\n", (b - a) / 1e6}' >>"$WORK/startup"
 done
 
-PF="skipped: promptfoo not installed (needs Node 22+ and \`npm i -g promptfoo@0.123.1\`)"
-node_major=$(node -v 2>/dev/null | sed 's/^v\([0-9]*\).*/\1/' || true)
-if command -v promptfoo >/dev/null 2>&1 && [[ ${node_major:-0} -ge 22 ]]; then
-	PF=$("$ROOT/bench/promptfoo.sh" "$WORK" "$SIM0" "$N" 32 2>"$WORK/promptfoo.err" || echo "failed: $(tail -1 "$WORK/promptfoo.err")")
-elif [[ ${node_major:-0} -lt 22 ]]; then
-	PF="skipped: Node ${node_major:-none} found, promptfoo 0.123.1 needs Node 22+"
+PF="" PFMED=""
+if pfv=$("$ROOT/bench/promptfoo.sh" --check 2>&1); then
+	log "promptfoo: $pfv"
+	: >"$WORK/promptfoo.runs"
+	for i in $(seq "$REPS"); do
+		if out=$("$ROOT/bench/promptfoo.sh" "$WORK" "$SIM0" "$N" 32 2>"$WORK/promptfoo.err"); then
+			echo "$out" >>"$WORK/promptfoo.runs"
+			log "promptfoo rep $i: $out"
+		else
+			PF="failed: $(tail -1 "$WORK/promptfoo.err")"
+			break
+		fi
+	done
+	if [[ -z "$PF" ]]; then
+		PFMED=$(awk '{print $1}' "$WORK/promptfoo.runs" | median)
+		pfproc=$(sed 's/.*\[\([0-9.]*\).*/\1/' "$WORK/promptfoo.runs" | median)
+		pfrss=$(awk -F', ' '{split($2, a, " "); print a[1]}' "$WORK/promptfoo.runs" | sort -g | tail -1)
+		PF="$PFMED cases/s [$pfproc], peak $pfrss MB"
+	fi
+else
+	PF="skipped: ${pfv#promptfoo.sh: }"
 fi
 
 echo
@@ -226,4 +241,9 @@ if ((BIG > 0)); then
 fi
 t=$(median <"$WORK/startup")
 line "start-up to first request: < 300 ms (DB running)" "$t ms" "300 ms" "$(ratio "$t" 300)" "$(verdict "$t" "<" 300)"
-line "promptfoo eval -j 32 --no-cache (latency 0)" "$PF" "" "" "-"
+if [[ -n "$PFMED" ]]; then
+	d=$(col lat0c32 1) p=$(col lat0c32 2)
+	line "latency 0 conc 32 vs promptfoo 0.123.1 -j 32 (info)" "$d cases/s [$p]" "$PF" "$(ratio "$d" "$PFMED")" "-"
+else
+	line "promptfoo eval -j 32 --no-cache (latency 0)" "$PF" "" "" "-"
+fi
