@@ -1,14 +1,15 @@
 // Package alert turns run reports into alert events and moves them through a
 // pipeline of small stages (DESIGN.md section 8, STYLE.md habit 16):
 //
-//	Events(report) -> Dedup -> Route -> Enqueue (outbox) -> Dispatcher -> Notifier
+//	Events(report) -> Resolve -> Dedup -> Route -> Enqueue (outbox) -> Dispatcher -> Notifier
 //
 // Each stage has one method that takes a context and events and returns the
-// events that remain. Dedup reads the persisted alert log, so a restart does
-// not re-alert; Enqueue writes one outbox row per (event, channel) before
-// anything is sent, so a crash loses nothing; the Dispatcher delivers pending
-// rows with retry and exponential backoff and marks each one sent right after
-// a 2xx answer.
+// events that remain. Resolve tracks drift episodes in the alert log and
+// keeps a resolved event only when it ends one; Dedup reads the persisted
+// alert log, so a restart does not re-alert; Enqueue writes one outbox row
+// per (event, channel) before anything is sent, so a crash loses nothing; the
+// Dispatcher delivers pending rows with retry and exponential backoff and
+// marks each one sent right after a 2xx answer.
 //
 // Notifiers (alert/slack, alert/webhook, the LogNotifier here) satisfy the
 // one-method Notifier interface. Model output inside events is untrusted:
@@ -43,6 +44,10 @@ const (
 	KindInconclusive    Kind = "inconclusive"
 	KindRunFailed       Kind = "run_failed"
 	KindRunStopped      Kind = "run_stopped"
+	// KindResolved says that a drift episode is over: a completed STABLE
+	// run followed a drift alert. It shares the drift alert's dedup key and
+	// carries its severity (see Resolve).
+	KindResolved Kind = "resolved"
 )
 
 // Severity orders events for routing: a channel receives events at or above
@@ -111,7 +116,8 @@ const (
 type Event struct {
 	Kind     Kind     `json:"kind"`
 	Severity Severity `json:"severity"`
-	// DedupKey groups events about the same thing (kind, suite, target).
+	// DedupKey groups events about the same thing (kind, suite, target). A
+	// resolved event has the key of the drift alerts it resolves.
 	DedupKey string `json:"dedup_key"`
 	// Fingerprint digests what the event says (kind, verdict, the set of
 	// drifted metrics, the new identity): a changed finding re-alerts.
@@ -136,6 +142,9 @@ type Event struct {
 	// PassRate is the suite pass rate with the baseline's, the change and
 	// its CI, when known.
 	PassRate *report.Value `json:"pass_rate,omitempty"`
+	// Episode is the drift episode a drift event belongs to, or the one a
+	// resolved event ends. Set by the Resolve stage.
+	Episode *Episode `json:"episode,omitempty"`
 	// Cases are the top drifted cases, each with one before/after example.
 	Cases        []CaseExample `json:"cases,omitempty"`
 	DriftedCases int           `json:"drifted_cases"`
@@ -149,6 +158,20 @@ type Event struct {
 	Channel string `json:"channel,omitempty"`
 	// AlertID is the outbox row, set by the Enqueue stage and the Dispatcher.
 	AlertID int64 `json:"-"`
+}
+
+// Episode is a run of drift alerts for one (suite, target): from the first
+// drift alert to the resolved alert that ends it.
+type Episode struct {
+	// FirstRunID is the run whose drift opened the episode, first alerted
+	// at FirstAlertedAt.
+	FirstRunID     int64     `json:"first_run_id"`
+	FirstAlertedAt time.Time `json:"first_alerted_at"`
+	// LastRunID is the run of the episode's latest drift alert, raised at
+	// LastAlertedAt: on a drift event, the event itself; on a resolved
+	// event, the drift alert it resolves.
+	LastRunID     int64     `json:"last_run_id"`
+	LastAlertedAt time.Time `json:"last_alerted_at"`
 }
 
 // CaseExample is one drifted case with one before/after output pair. The
@@ -165,8 +188,12 @@ type CaseExample struct {
 
 // Events returns one event per alarm-worthy outcome of rep: DRIFT, an
 // identity change (critical when a pin was violated), INCONCLUSIVE, and a
-// failed or stopped run. STABLE and BASELINE give none. dashboardURL, when
-// set, is the dashboard's base address; the event links to its run page.
+// failed or stopped run. A STABLE run gives a resolved candidate without a
+// severity: the Resolve stage keeps it, with the severity of the drift alert
+// it resolves, only when it ends an open drift episode, and Route sends an
+// event without a severity nowhere. BASELINE gives none: a run compared with
+// nothing says nothing about a recovery. dashboardURL, when set, is the
+// dashboard's base address; the event links to its run page.
 func Events(rep *report.Report, now time.Time, dashboardURL string) []Event {
 	if rep == nil {
 		return nil
@@ -183,7 +210,11 @@ func Events(rep *report.Report, now time.Time, dashboardURL string) []Event {
 	add := func(kind Kind, sev Severity, parts ...string) {
 		ev := base
 		ev.Kind, ev.Severity = kind, sev
-		ev.DedupKey = dedupKey(kind, rep.Suite, rep.Target)
+		keyKind := kind
+		if kind == KindResolved {
+			keyKind = KindDrift // one key for a drift episode: its alerts and their resolution
+		}
+		ev.DedupKey = dedupKey(keyKind, rep.Suite, rep.Target)
 		ev.Fingerprint = fingerprint(append([]string{string(kind), rep.Verdict}, parts...))
 		if kind == KindDrift {
 			ev.Findings = suiteAlarms(rep.Findings)
@@ -213,6 +244,8 @@ func Events(rep *report.Report, now time.Time, dashboardURL string) []Event {
 		add(KindDrift, SeverityCritical, driftedMetrics(rep.Findings)...)
 	case rep.Verdict == string(drift.Inconclusive):
 		add(KindInconclusive, SeverityWarning)
+	case rep.Verdict == string(drift.Stable):
+		add(KindResolved, 0)
 	}
 	return out
 }

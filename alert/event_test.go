@@ -26,11 +26,13 @@ func TestEvents(t *testing.T) {
 		want   []want
 	}{
 		{"drift", func(*report.Report) {}, []want{{alert.KindDrift, alert.SeverityCritical}}},
-		{"stable", func(r *report.Report) { r.Verdict = string(drift.Stable) }, nil},
+		// A resolved candidate has no severity until Resolve finds the
+		// drift alert it resolves.
+		{"stable", func(r *report.Report) { r.Verdict = string(drift.Stable) }, []want{{alert.KindResolved, 0}}},
 		{"baseline", func(r *report.Report) { r.Verdict = string(drift.Baseline) }, nil},
 		{"inconclusive", func(r *report.Report) { r.Verdict = string(drift.Inconclusive) }, []want{{alert.KindInconclusive, alert.SeverityWarning}}},
 		{"stable with identity change", func(r *report.Report) { r.Verdict, r.IdentityChanged = string(drift.Stable), true },
-			[]want{{alert.KindIdentityChanged, alert.SeverityWarning}}},
+			[]want{{alert.KindIdentityChanged, alert.SeverityWarning}, {alert.KindResolved, 0}}},
 		{"drift with identity change", func(r *report.Report) { r.IdentityChanged = true },
 			[]want{{alert.KindIdentityChanged, alert.SeverityWarning}, {alert.KindDrift, alert.SeverityCritical}}},
 		{"pin violated", func(r *report.Report) {
@@ -52,8 +54,11 @@ func TestEvents(t *testing.T) {
 				require.Equal(t, w.kind, ev.Kind)
 				require.Equal(t, w.sev, ev.Severity)
 				require.Equal(t, "https://dw.example.com/runs/7", ev.URL)
-				require.Contains(t, ev.DedupKey, string(w.kind))
-				require.Contains(t, ev.DedupKey, "prime@gpt4")
+				keyKind := w.kind
+				if w.kind == alert.KindResolved {
+					keyKind = alert.KindDrift // the episode's key
+				}
+				require.Equal(t, "driftwatch/"+string(keyKind)+"/prime@gpt4", ev.DedupKey)
 				require.NotEmpty(t, ev.Fingerprint)
 				_, err := json.Marshal(ev)
 				require.NoError(t, err)

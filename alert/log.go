@@ -6,7 +6,8 @@ import (
 )
 
 // LogNotifier writes events to a logger: the console channel. It logs the
-// verdict, reason and numbers, never model outputs.
+// verdict, reason and numbers (with the drift episode of drift and resolved
+// events), never model outputs.
 type LogNotifier struct {
 	logger *slog.Logger
 	level  slog.Level
@@ -25,6 +26,13 @@ func (n *LogNotifier) Notify(ctx context.Context, ev *Event) error {
 	for _, f := range ev.Findings {
 		attrs = append(attrs, slog.Group("finding_"+f.Metric, "baseline", f.Baseline, "current", f.Current,
 			"effect", f.Effect, "p", f.P, "q", f.Q))
+	}
+	if v := ev.PassRate; v != nil && v.Baseline != nil {
+		attrs = append(attrs, slog.Group("pass_rate", "baseline", *v.Baseline, "current", v.Value))
+	}
+	if ep := ev.Episode; ep != nil {
+		attrs = append(attrs, slog.Group("episode", "first_run_id", ep.FirstRunID, "first_alerted_at", ep.FirstAlertedAt,
+			"last_run_id", ep.LastRunID, "last_alerted_at", ep.LastAlertedAt))
 	}
 	if ev.URL != "" {
 		attrs = append(attrs, "url", ev.URL)

@@ -52,6 +52,18 @@ type AlertLog interface {
 	LastAlert(ctx context.Context, dedupKey string) (storage.Alert, error)
 }
 
+// lastAlert returns the newest alert with key, or nil when there is none.
+func lastAlert(ctx context.Context, log AlertLog, key string) (*storage.Alert, error) {
+	a, err := log.LastAlert(ctx, key)
+	switch {
+	case err == nil:
+		return &a, nil
+	case errors.Is(err, storage.ErrNotFound):
+		return nil, nil
+	}
+	return nil, err
+}
+
 // RepeatIntervalDefault is how long an unchanged event stays quiet.
 const RepeatIntervalDefault = 24 * time.Hour
 
@@ -123,13 +135,8 @@ func (d *Dedup) Exec(ctx context.Context, events []Event) ([]Event, error) {
 		errs []error
 	)
 	for _, ev := range events {
-		var last *storage.Alert
-		a, err := d.log.LastAlert(ctx, ev.DedupKey)
-		switch {
-		case err == nil:
-			last = &a
-		case errors.Is(err, storage.ErrNotFound):
-		default:
+		last, err := lastAlert(ctx, d.log, ev.DedupKey)
+		if err != nil {
 			// Without the log we can't tell: alert rather than stay silent.
 			errs = append(errs, fmt.Errorf("dedup %s: %w", ev.DedupKey, err))
 			out = append(out, ev)
@@ -145,7 +152,10 @@ func (d *Dedup) Exec(ctx context.Context, events []Event) ([]Event, error) {
 }
 
 // Route sends each event to every channel whose minimum severity it meets:
-// one output event per (event, channel), with Channel set.
+// one output event per (event, channel), with Channel set. An event without
+// a severity (a resolved candidate that Resolve did not keep) goes nowhere;
+// a resolved event has the severity of the drift alert it resolves, so it
+// reaches every channel that received that alert.
 type Route struct {
 	// MinSeverity maps channel names to the lowest severity they receive.
 	MinSeverity map[string]Severity
@@ -160,6 +170,9 @@ func (r Route) Exec(_ context.Context, events []Event) ([]Event, error) {
 	slices.Sort(channels)
 	var out []Event
 	for _, ev := range events {
+		if ev.Severity <= 0 {
+			continue
+		}
 		for _, c := range channels {
 			if ev.Severity >= r.MinSeverity[c] {
 				e := ev

@@ -73,8 +73,10 @@ func (a *App) newAlertDispatcher(st *storage.Store, notifiers map[string]alert.N
 	return alert.NewDispatcher(st, &alert.DispatcherConfig{Notifiers: notifiers, Logger: a.logger, Timeout: alertHTTPTimeout})
 }
 
-// alertReports turns reports into alerts: events → dedup (against the alert
-// log) → route by severity → enqueue into the outbox → one delivery pass.
+// alertReports turns reports into alerts: events → resolve (drift episodes:
+// a STABLE run after a drift alert gives one resolved alert) → dedup
+// (against the alert log) → route by severity → enqueue into the outbox →
+// one delivery pass. serve's alert job and the demo come through here too.
 // Deliveries that fail stay queued with a next attempt time and are retried
 // by the next pass (the next run, or serve's dispatcher). The error reports
 // configuration and outbox problems; callers should log it rather than
@@ -95,6 +97,7 @@ func (a *App) alertReports(ctx context.Context, reports []*report.Report) error 
 		events = append(events, alert.Events(r, now, a.cfg.Web.URL)...)
 	}
 	pipeline := alert.Sequence{
+		alert.NewResolve(st, a.logger),
 		alert.NewDedup(st, a.cfg.Alerts.RepeatInterval, nil, a.logger),
 		alert.Route{MinSeverity: routes},
 		alert.NewEnqueue(st, nil),

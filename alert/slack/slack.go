@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/slack-go/slack"
@@ -82,21 +83,31 @@ func (n *Notifier) Notify(ctx context.Context, ev *alert.Event) error {
 }
 
 // Message builds the Block Kit message for ev: a header with the verdict,
-// suite and target; the identity before and after; the numbers with their
-// CI, p and q; the top drifted cases with one before/after example each; and
-// a button to the run's dashboard page when the event has a URL.
+// suite and target; for a resolved event, which drift alerts it resolves;
+// the identity before and after; the numbers with their CI, p and q (for a
+// resolved event, the current pass rate against the baseline's); the top
+// drifted cases with one before/after example each; and a button to the
+// run's dashboard page when the event has a URL.
 func Message(ev *alert.Event, channel string) *slack.WebhookMessage {
 	title := Title(ev)
 	var blocks []slack.Block
 	blocks = append(blocks, slack.NewHeaderBlock(plain(alert.TruncateRunes(title, HeaderMaxRunes))))
 
+	severity := "*Severity*\n" + ev.Severity.String()
+	if ev.Kind == alert.KindResolved {
+		severity = "*Status*\nresolved (was " + ev.Severity.String() + ")"
+	}
 	fields := []*slack.TextBlockObject{
 		md("*Suite*\n" + code(ev.Suite)),
 		md("*Target*\n" + code(ev.Target)),
-		md("*Severity*\n" + ev.Severity.String()),
+		md(severity),
 		md("*Run*\n" + runLine(ev)),
 	}
 	blocks = append(blocks, slack.NewSectionBlock(md(limit(Escape(ev.Reason))), fields, nil))
+
+	if ev.Kind == alert.KindResolved && ev.Episode != nil {
+		blocks = append(blocks, slack.NewSectionBlock(md("*Drift resolved*\n"+resolution(ev)), nil, nil))
+	}
 
 	if ev.Identity != nil || ev.BaselineIdentity != nil {
 		label := "*Identity*"
@@ -131,9 +142,13 @@ func Message(ev *alert.Event, channel string) *slack.WebhookMessage {
 		btn.URL = ev.URL
 		blocks = append(blocks, slack.NewActionBlock("actions", btn))
 	}
+	summary := ev.Reason
+	if ev.Kind == alert.KindResolved && ev.Episode != nil {
+		summary = resolution(ev)
+	}
 	return &slack.WebhookMessage{
 		Channel: channel,
-		Text:    Escape(alert.TruncateRunes(title+": "+ev.Reason, 300)),
+		Text:    Escape(alert.TruncateRunes(title+": "+summary, 300)),
 		Blocks:  &slack.Blocks{BlockSet: blocks},
 	}
 }
@@ -155,10 +170,39 @@ func Title(ev *alert.Event) string {
 		what = "RUN FAILED"
 	case alert.KindRunStopped:
 		what = "RUN STOPPED"
+	case alert.KindResolved:
+		what = "RESOLVED"
 	default:
 		what = strings.ToUpper(string(ev.Kind))
 	}
 	return fmt.Sprintf("%s: %s on %s", what, ev.Suite, ev.Target)
+}
+
+// resolution says which drift alerts a resolved event ends: the run that is
+// STABLE again, how long the drift lasted, and when and in which run it was
+// first alerted (and the run of the last drift alert).
+func resolution(ev *alert.Event) string {
+	ep := ev.Episode
+	s := fmt.Sprintf("Run %d is %s again", ev.RunID, Escape(ev.Verdict))
+	if d := ev.Time.Sub(ep.FirstAlertedAt); d > 0 {
+		s += " after " + age(d) + " of drift"
+	}
+	s += fmt.Sprintf(": first alerted %s (run %d)", ep.FirstAlertedAt.UTC().Format("2006-01-02 15:04 MST"), ep.FirstRunID)
+	if ep.LastRunID != 0 && ep.LastRunID != ep.FirstRunID {
+		s += fmt.Sprintf(", last alerted for run %d", ep.LastRunID)
+	}
+	return s + "."
+}
+
+// age renders a duration coarsely: minutes, hours, then days and hours.
+func age(d time.Duration) string {
+	switch {
+	case d < time.Hour:
+		return fmt.Sprintf("%d min", max(1, int(d/time.Minute)))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h", int(d/time.Hour))
+	}
+	return fmt.Sprintf("%d d %d h", int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour))
 }
 
 func runLine(ev *alert.Event) string {

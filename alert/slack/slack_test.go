@@ -22,6 +22,7 @@ import (
 	"github.com/driftwatch/driftwatch/alert/slack"
 	"github.com/driftwatch/driftwatch/drift"
 	"github.com/driftwatch/driftwatch/report"
+	"github.com/driftwatch/driftwatch/storage"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -71,6 +72,33 @@ func driftEvent(t *testing.T) alert.Event {
 	return evs[0]
 }
 
+// resolvedEvent is what the Resolve stage makes of a STABLE run 47 after the
+// drift alerts of runs 42 (first) and 45 (last): the pass rate is back.
+func resolvedEvent(t *testing.T) alert.Event {
+	t.Helper()
+	first := time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)
+	drifted := driftEvent(t)
+	drifted.RunID, drifted.Time = 45, first.Add(24*time.Hour)
+	drifted.Episode = &alert.Episode{FirstRunID: 42, FirstAlertedAt: first, LastRunID: 45, LastAlertedAt: drifted.Time}
+	payload, err := json.Marshal(drifted)
+	require.NoError(t, err)
+	rep := &report.Report{
+		Suite: "prime", Target: "gpt4", RunID: 47, BaselineRunIDs: []int64{7, 9},
+		Verdict: string(drift.Stable), Status: "completed", Reason: "no metric changed significantly <!channel>",
+		Identity:         &report.Identity{Provider: "openai", RequestedModel: "gpt-4o", ResolvedModel: "gpt-4o-2024-08-06", Fingerprint: "fp_old"},
+		BaselineIdentity: &report.Identity{Provider: "openai", RequestedModel: "gpt-4o", ResolvedModel: "gpt-4o-2024-08-06", Fingerprint: "fp_old"},
+		Metrics: report.Metrics{
+			PassRate: &report.Value{Value: 0.895, Baseline: ptr(0.9), Delta: ptr(-0.005), CI: &drift.Interval{Low: -0.03, High: 0.02}, P: ptr(0.6)},
+			Samples:  200,
+		},
+	}
+	evs := alert.Events(rep, first.Add(50*time.Hour), "https://driftwatch.example.com")
+	require.Len(t, evs, 1)
+	ev, dec := alert.DecideEpisode(evs[0], &storage.Alert{Status: storage.AlertSent, Payload: payload})
+	require.Equal(t, alert.EpisodeResolved, dec)
+	return ev
+}
+
 func TestMessageGolden(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -78,6 +106,7 @@ func TestMessageGolden(t *testing.T) {
 		ev   func(t *testing.T) alert.Event
 	}{
 		{"drift", driftEvent},
+		{"resolved", resolvedEvent},
 		{"pin_violated", func(t *testing.T) alert.Event {
 			rep := &report.Report{Suite: "prime", Target: "llama", RunID: 43, Verdict: string(drift.Inconclusive), Status: "failed",
 				IdentityChanged: true, PinViolated: true, Reason: "pinned identity mismatch: digest sha256:bbb, want sha256:aaa",
@@ -113,14 +142,7 @@ func TestMessageGolden(t *testing.T) {
 // checks that nothing from the model output is live.
 func TestMessageEscapes(t *testing.T) {
 	t.Parallel()
-	ev := driftEvent(t)
-	b, err := json.Marshal(slack.Message(&ev, ""))
-	require.NoError(t, err)
-	var msg map[string]any
-	require.NoError(t, json.Unmarshal(b, &msg))
-
-	var texts []string
-	collectTexts(msg, &texts)
+	b, msg, texts := decodeMessage(t, driftEvent(t))
 	require.NotEmpty(t, texts)
 	blocks := msg["blocks"].([]any)
 	require.LessOrEqual(t, len(blocks), 50)
@@ -152,6 +174,41 @@ func TestMessageEscapes(t *testing.T) {
 	actions := blocks[len(blocks)-1].(map[string]any)
 	require.Equal(t, "actions", actions["type"])
 	require.Contains(t, string(b), "https://driftwatch.example.com/runs/42")
+}
+
+// TestMessageResolved: the recovery message names the drift alerts it
+// resolves (runs, when first alerted) and the pass rate against the
+// baseline's, and shows no drifted cases.
+func TestMessageResolved(t *testing.T) {
+	t.Parallel()
+	b, msg, texts := decodeMessage(t, resolvedEvent(t))
+	blocks := msg["blocks"].([]any)
+	header := blocks[0].(map[string]any)["text"].(map[string]any)["text"].(string)
+	require.Equal(t, "RESOLVED: prime on gpt4", header)
+	require.Equal(t, "RESOLVED: prime on gpt4: Run 47 is STABLE again after 2 d 2 h of drift: first alerted 2026-03-01 02:00 UTC (run 42), last alerted for run 45.",
+		msg["text"])
+	all := strings.Join(texts, "\n")
+	require.Contains(t, all, "*Drift resolved*\nRun 47 is STABLE again after 2 d 2 h of drift: first alerted 2026-03-01 02:00 UTC (run 42), last alerted for run 45.")
+	require.Contains(t, all, "*Status*\nresolved (was critical)")
+	require.Contains(t, all, "*Run*\n47 vs baseline 7, 9")
+	require.Contains(t, all, "*Pass rate* 0.900 → 0.895, change -0.005")
+	require.Contains(t, all, "no metric changed significantly &lt;!channel&gt;")
+	require.NotContains(t, all, "Top drifted cases")
+	require.NotContains(t, all, "<!channel>")
+	require.Contains(t, string(b), "https://driftwatch.example.com/runs/47")
+}
+
+// decodeMessage returns ev's message as Slack receives it: the body, the
+// body decoded, and every text in it.
+func decodeMessage(t *testing.T, ev alert.Event) ([]byte, map[string]any, []string) {
+	t.Helper()
+	b, err := json.Marshal(slack.Message(&ev, ""))
+	require.NoError(t, err)
+	var msg map[string]any
+	require.NoError(t, json.Unmarshal(b, &msg))
+	var texts []string
+	collectTexts(msg, &texts)
+	return b, msg, texts
 }
 
 func collectTexts(v any, out *[]string) {

@@ -48,6 +48,40 @@ func TestNotifyPostsEventJSON(t *testing.T) {
 	require.Contains(t, string(g.body), `"severity":"critical"`)
 }
 
+// TestNotifyResolvedJSON pins the resolved event's part of the webhook
+// contract: kind "resolved", the drift alert's dedup key and severity, and
+// the episode it ends.
+func TestNotifyResolvedJSON(t *testing.T) {
+	t.Parallel()
+	ch := make(chan []byte, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		ch <- b
+	}))
+	t.Cleanup(srv.Close)
+	n, err := webhook.New(webhook.Config{URL: alert.NewSecret(srv.URL + "/hook")}, srv.Client(), nil)
+	require.NoError(t, err)
+	first := time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)
+	ev := alert.Event{Kind: alert.KindResolved, Severity: alert.SeverityCritical, DedupKey: "driftwatch/drift/prime@gpt4",
+		Time: first.Add(48 * time.Hour), Suite: "prime", Target: "gpt4", RunID: 47, Verdict: "STABLE",
+		Episode: &alert.Episode{FirstRunID: 42, FirstAlertedAt: first, LastRunID: 45, LastAlertedAt: first.Add(24 * time.Hour)}}
+	require.NoError(t, n.Notify(context.Background(), &ev))
+	var got struct {
+		Kind     string          `json:"kind"`
+		Severity string          `json:"severity"`
+		DedupKey string          `json:"dedup_key"`
+		RunID    int64           `json:"run_id"`
+		Episode  json.RawMessage `json:"episode"`
+	}
+	require.NoError(t, json.Unmarshal(<-ch, &got))
+	require.Equal(t, "resolved", got.Kind)
+	require.Equal(t, "critical", got.Severity)
+	require.Equal(t, "driftwatch/drift/prime@gpt4", got.DedupKey)
+	require.Equal(t, int64(47), got.RunID)
+	require.JSONEq(t, `{"first_run_id":42,"first_alerted_at":"2026-03-01T02:00:00Z","last_run_id":45,"last_alerted_at":"2026-03-02T02:00:00Z"}`,
+		string(got.Episode))
+}
+
 func TestNewRejectsBadURL(t *testing.T) {
 	t.Parallel()
 	for _, u := range []string{"", "ftp://x/secret-path", "not a url"} {
