@@ -165,12 +165,15 @@ func jsonArg(b []byte) any {
 
 // PassZHistory returns the pass_z of the completed runs of a suite on a
 // target that were compared with exactly the given baseline runs, oldest
-// first, excluding the run except. It reads one number per run, not the
-// stored reports.
+// first, excluding the run except and the runs whose verdict was DRIFT:
+// those already alarmed, and keeping them would carry an abrupt change that
+// was rolled back into later runs as "slow drift". It reads one number per
+// run, not the stored reports.
 func (s *Store) PassZHistory(ctx context.Context, suiteID, targetID int64, baselineRunIDs []int64, except int64) ([]float64, error) {
 	rows, _ := s.pool.Query(ctx, `
 		SELECT (summary->>'pass_z')::float8 FROM runs
 		WHERE suite_id = $1 AND target_id = $2 AND status = 'completed' AND id <> $4
+			AND verdict IS DISTINCT FROM 'DRIFT'
 			AND baseline_run_ids = $3::bigint[] AND NOT id = ANY($3::bigint[])
 			AND jsonb_typeof(summary->'pass_z') = 'number'
 		ORDER BY started_at, id`, suiteID, targetID, baselineRunIDs, except)
