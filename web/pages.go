@@ -789,6 +789,8 @@ func timeSpan(list []RunListing) [2]time.Time {
 
 type alertRow struct {
 	Alert
+	// Kind is the event's kind from the payload (drift, resolved, ...).
+	Kind        string
 	PayloadText string
 }
 
@@ -819,7 +821,11 @@ func (h *Handler) alerts(w http.ResponseWriter, r *http.Request) error {
 			buf.Reset()
 			buf.Write(a.Payload)
 		}
-		p.Alerts = append(p.Alerts, alertRow{Alert: a, PayloadText: buf.String()})
+		var ev struct {
+			Kind string `json:"kind"`
+		}
+		_ = json.Unmarshal(a.Payload, &ev) // an unreadable payload shows no kind
+		p.Alerts = append(p.Alerts, alertRow{Alert: a, Kind: ev.Kind, PayloadText: buf.String()})
 	}
 	return h.render(w, r, "alerts", "Alerts", p)
 }

@@ -129,7 +129,7 @@ func newFake(t *testing.T) *fakeData {
 		}
 	}
 	f.alerts = []web.Alert{{ID: 1, RunID: 2, Channel: "slack", DedupKey: "arith/gpt", Status: "failed", Attempts: 3, LastError: "HTTP 500",
-		Payload: json.RawMessage(`{"text":"<script>x</script>"}`), CreatedAt: t0, NextAttemptAt: t0}}
+		Payload: json.RawMessage(`{"kind":"resolved","text":"<script>x</script>"}`), CreatedAt: t0, NextAttemptAt: t0}}
 	return f
 }
 
