@@ -71,7 +71,6 @@ type App struct {
 	store    *storage.Store
 	cluster  *pglocal.Cluster
 	registry *eval.Registry
-	idCache  identityCache
 }
 
 // New returns an App for cfg. It opens nothing until a command needs it.

@@ -41,6 +41,8 @@ type RunParams struct {
 	Confirm *bool
 	// Progress prints a progress bar or lines to stderr.
 	Progress bool
+	// board draws the progress of targets that run at the same time.
+	board *progressBoard
 }
 
 // pair is one (suite, target) to run.
@@ -61,22 +63,52 @@ func (a *App) Run(ctx context.Context, p RunParams) ([]*report.Report, error) {
 	if _, err := a.Store(ctx); err != nil {
 		return nil, err
 	}
-	var reports []*report.Report
-	for i := range pairs {
-		// runPair owns the pair: a large suite's rendered cases can be
-		// collected before the analysis.
-		pr := pairs[i]
-		pairs[i] = pair{}
-		rep, err := a.runPair(ctx, pr, p)
-		if err != nil {
-			return reports, err
-		}
-		reports = append(reports, rep)
-		if ctx.Err() != nil {
-			break
-		}
+	// Targets run at the same time (each has its own concurrency and rate
+	// limits); a target's suites run one after another. A target whose run
+	// fails stops there; the others go on.
+	groups := byTarget(pairs)
+	if len(groups) > 1 && p.Progress && isTerminal(a.stderr) {
+		p.board = newProgressBoard(a.stderr)
 	}
-	return reports, nil
+	reports := make([]*report.Report, len(pairs))
+	errs := make([]error, len(pairs))
+	var wg sync.WaitGroup
+	for _, g := range groups {
+		wg.Go(func() {
+			for _, i := range g {
+				if ctx.Err() != nil {
+					return
+				}
+				// runPair owns the pair: a large suite's rendered cases
+				// can be collected before the analysis.
+				pr := pairs[i]
+				pairs[i] = pair{}
+				if reports[i], errs[i] = a.runPair(ctx, pr, p); errs[i] != nil {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	p.board.finish()
+	return slices.DeleteFunc(reports, func(r *report.Report) bool { return r == nil }), cmp.Or(errs...)
+}
+
+// byTarget groups the indices of pairs by target, in order of first use.
+func byTarget(pairs []pair) [][]int {
+	var groups [][]int
+	at := map[string]int{}
+	for i, pr := range pairs {
+		name := pr.target.cfg.Name
+		g, ok := at[name]
+		if !ok {
+			g = len(groups)
+			at[name] = g
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], i)
+	}
+	return groups
 }
 
 // plan resolves suites and targets, so every config and suite problem is
@@ -197,6 +229,7 @@ type runState struct {
 	inTok      atomic.Int64
 	outTok     atomic.Int64
 	costMicros atomic.Int64
+	ids        identityCache
 }
 
 func (a *App) runPair(ctx context.Context, pr pair, p RunParams) (*report.Report, error) {
@@ -285,7 +318,7 @@ func (a *App) runPair(ctx context.Context, pr pair, p RunParams) (*report.Report
 		}
 	}()
 	total := len(cases) * k
-	prog := newProgress(a.stderr, p.Progress, fmt.Sprintf("%s@%s", s.Name(), t.cfg.Name), total-len(done))
+	prog := p.board.add(newProgress(a.stderr, p.Progress, fmt.Sprintf("%s@%s", s.Name(), t.cfg.Name), total-len(done)))
 	res := a.execute(runCtx, cancelRun, execution{run: run, suite: s, target: t, targetID: targetID, k: k, filter: p.Case,
 		baseIdentity: baseIdentity, prog: prog, budget: true, softStop: softStop,
 		skip: func(key string, idx int) bool {
@@ -407,7 +440,7 @@ func (a *App) execute(runCtx context.Context, cancelRun context.CancelCauseFunc,
 		close(softStop)
 	}()
 	sink := func(r eval.SampleResult) error {
-		row, idHash, id := a.sampleRow(run.ID, r)
+		row, idHash, id := sampleRow(run.ID, r, &state.ids)
 		if id != nil {
 			state.mu.Lock()
 			if _, seen := state.identities[idHash]; !seen {
@@ -487,7 +520,7 @@ func caseRows(cases []eval.Case) []storage.Case {
 
 // sampleRow converts a runner result into a storage row, with the behaviour
 // flags the drift engine compares.
-func (a *App) sampleRow(runID int64, r eval.SampleResult) (storage.Sample, string, *eval.Identity) {
+func sampleRow(runID int64, r eval.SampleResult, ids *identityCache) (storage.Sample, string, *eval.Identity) {
 	row := storage.Sample{
 		RunID:     runID,
 		CaseKey:   r.Case,
@@ -535,7 +568,7 @@ func (a *App) sampleRow(runID int64, r eval.SampleResult) (storage.Sample, strin
 			row.OutputTokens = provider.EstimateTokens(r.Output)
 		}
 		id = &resp.Identity
-		idHash, row.Identity = a.idCache.encode(resp.Identity)
+		idHash, row.Identity = ids.encode(resp.Identity)
 		row.IdentityHash = idHash
 	}
 	return row, idHash, id

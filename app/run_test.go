@@ -7,9 +7,13 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -769,4 +773,53 @@ func TestConfirmRun(t *testing.T) {
 	require.NotZero(t, r.ConfirmRunID)
 	require.Contains(t, r.Reason, fmt.Sprintf("Confirmed by run %d", r.ConfirmRunID))
 	require.Equal(t, before+2*720, e.sim.Stats().Requests, "the confirmation is a second full run")
+}
+
+// TestTargetsRunConcurrently: the runs on different targets overlap (each
+// target has its own concurrency), and the reports keep the config's order.
+func TestTargetsRunConcurrently(t *testing.T) {
+	t.Parallel()
+	cfg := sim.Config{Seed: 5, Models: []sim.Model{{Name: "sim-gpt", Profile: sim.Profile{Seed: 1, Accuracy: 0.9}}}}
+	e := setup(t, envOpts{cases: 20, sim: cfg})
+	// The first target's first request waits until the second target has
+	// sent one: sequential runs would make it wait for nothing.
+	bSeen := make(chan struct{})
+	var once sync.Once
+	var overlapped atomic.Bool
+	first := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-bSeen:
+			overlapped.Store(true)
+		case <-time.After(5 * time.Second):
+		}
+		e.sim.ServeHTTP(w, r)
+	}))
+	t.Cleanup(first.Close)
+	second := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		once.Do(func() { close(bSeen) })
+		e.sim.ServeHTTP(w, r)
+	}))
+	t.Cleanup(second.Close)
+	b, err := os.ReadFile(e.cfgPath)
+	require.NoError(t, err)
+	c := strings.Replace(string(b), e.simURL+"/v1", first.URL+"/v1", 1)
+	c = strings.Replace(c, "suites: [suites/]", fmt.Sprintf(`  - name: second
+    provider: openai
+    base_url: %s/v1
+    model: sim-gpt
+    api_key: sk-test
+suites: [suites/]`, second.URL), 1)
+	require.NoError(t, os.WriteFile(e.cfgPath, []byte(c), 0o600))
+
+	jsonPath := filepath.Join(e.dir, "r.json")
+	code, _, stderr := e.run(t, context.Background(), "run", "--samples", "2", "--no-progress", "--json", jsonPath)
+	require.Equal(t, 0, code, stderr)
+	reports := readReports(t, jsonPath)
+	require.Len(t, reports, 2)
+	require.Equal(t, []string{"gpt", "second"}, []string{reports[0].Target, reports[1].Target})
+	for _, r := range reports {
+		require.Equal(t, "BASELINE", r.Verdict)
+		require.Equal(t, 40, r.Metrics.Samples)
+	}
+	require.True(t, overlapped.Load(), "the second target's run started while the first's was in flight")
 }

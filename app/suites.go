@@ -4,14 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 	"strings"
-	"sync"
-	"time"
-
-	"golang.org/x/term"
 
 	"github.com/driftwatch/driftwatch/drift"
 	"github.com/driftwatch/driftwatch/eval"
@@ -140,56 +135,4 @@ func (a *App) confirm(ctx context.Context, pr pair, p RunParams, rep *report.Rep
 	rep.Reason = fmt.Sprintf("not confirmed: confirmation run %d was %s (first run said: %s)", crep.RunID, crep.Verdict, rep.Reason)
 	return a.store.FinishRun(ctx, rep.RunID, storage.FinishRun{Status: storage.RunCompleted, Verdict: rep.Verdict,
 		Reason: rep.Reason, BaselineRunIDs: rep.BaselineRunIDs, CostUSD: rep.Metrics.CostUSD})
-}
-
-// progress prints a bar on a terminal and a line every 10% otherwise.
-type progress struct {
-	mu       sync.Mutex
-	w        io.Writer
-	on, tty  bool
-	label    string
-	total    int
-	start    time.Time
-	last     time.Time
-	lastTick int
-}
-
-func newProgress(w io.Writer, on bool, label string, total int) *progress {
-	p := &progress{w: w, on: on && total > 0, label: label, total: total, start: time.Now()}
-	if f, ok := w.(interface{ Fd() uintptr }); ok {
-		p.tty = term.IsTerminal(int(f.Fd()))
-	}
-	return p
-}
-
-func (p *progress) update(done, errs int) {
-	if !p.on {
-		return
-	}
-	now := time.Now()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.tty {
-		if now.Sub(p.last) < 100*time.Millisecond && done < p.total {
-			return
-		}
-		p.last = now
-		const width = 30
-		fill := width * done / p.total
-		rate := float64(done) / now.Sub(p.start).Seconds()
-		fmt.Fprintf(p.w, "\r%s [%s%s] %d/%d samples, %d errors, %.0f/s ", p.label,
-			strings.Repeat("=", fill), strings.Repeat(" ", width-fill), done, p.total, errs, rate)
-		return
-	}
-	tick := 10 * done / p.total
-	if tick > p.lastTick {
-		p.lastTick = tick
-		fmt.Fprintf(p.w, "%s: %d/%d samples (%d%%), %d errors\n", p.label, done, p.total, 100*done/p.total, errs)
-	}
-}
-
-func (p *progress) finish() {
-	if p.on && p.tty {
-		fmt.Fprintln(p.w)
-	}
 }
