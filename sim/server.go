@@ -368,7 +368,6 @@ type exchange struct {
 	ph     uint64
 	entry  *promptEntry
 	caseP  float64
-	prompt string // last user or tool message
 	in     *genInput
 }
 

@@ -29,8 +29,6 @@ var (
 	perfect = sim.Profile{Accuracy: 1}
 	// wrong answers every case incorrectly, but in the requested format.
 	wrong = sim.Profile{Accuracy: 0}
-	// refusing refuses everything.
-	refusing = sim.Profile{Accuracy: 1, Refusal: 1}
 )
 
 // simModel is the simulated model's name.
