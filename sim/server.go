@@ -362,13 +362,13 @@ func (s *Server) promptEntry(m *model, ph uint64) *promptEntry {
 
 // exchange is one generation request in flight.
 type exchange struct {
-	m      *model
-	st     *stage
-	r      rng
-	ph     uint64
-	entry  *promptEntry
-	caseP  float64
-	in     *genInput
+	m     *model
+	st    *stage
+	r     rng
+	ph    uint64
+	entry *promptEntry
+	caseP float64
+	in    *genInput
 }
 
 // begin counts a generation request for m and prepares its randomness. The
