@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"math"
 	"sync"
 	"time"
 
@@ -29,16 +30,20 @@ type LimitConfig struct {
 
 // ClusterLimit wraps t so that every process sharing r (the database) stays
 // within cfg together. To keep round trips low, a process reserves request
-// tokens in chunks (up to a quarter second's worth, at most 16) and charges
-// tokens used in chunks too; reserved tokens carry the time at which the
-// bucket allows them, so a chunk never lets a process run ahead of the
-// cluster's rate.
+// tokens in chunks (a quarter second's worth rounded down, at least 1, at
+// most 16; whole tokens only, so every token reserved becomes one request)
+// and charges tokens used in chunks too; reserved tokens carry the time at
+// which the bucket allows them, so a chunk never lets a process run ahead of
+// the cluster's rate.
 func ClusterLimit(t eval.Target, r Reserver, cfg LimitConfig) eval.Target {
 	l := &clusterLimiter{t: t, r: r, cfg: cfg}
 	if cfg.RPM > 0 {
 		l.rps = float64(cfg.RPM) / 60
 		l.burst = max(1, l.rps)
-		l.chunk = min(16, max(1, l.rps/4))
+		// A fractional chunk would take tokens that no request uses (the
+		// bucket charges chunk, the process gets int(chunk) requests), so
+		// the cluster would reach only a fraction of its rpm.
+		l.chunk = chunkSize(l.rps)
 	}
 	if cfg.TPM > 0 {
 		l.tps = float64(cfg.TPM) / 60
@@ -46,6 +51,10 @@ func ClusterLimit(t eval.Target, r Reserver, cfg LimitConfig) eval.Target {
 	}
 	return l
 }
+
+// chunkSize is how many request tokens one reservation takes at rps: a
+// quarter second's worth, a whole number in [1, 16].
+func chunkSize(rps float64) float64 { return min(16, max(1, math.Floor(rps/4))) }
 
 type clusterLimiter struct {
 	t   eval.Target
