@@ -3,6 +3,7 @@ package app
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
 
+	"github.com/driftwatch/driftwatch/drift"
 	"github.com/driftwatch/driftwatch/eval"
 	"github.com/driftwatch/driftwatch/internal/yamldoc"
 )
@@ -63,6 +65,9 @@ type Config struct {
 	Schedules []ScheduleConfig `yaml:"schedules"`
 	Alerts    AlertsConfig     `yaml:"alerts"`
 	Web       WebConfig        `yaml:"web"`
+
+	// doc is the parsed file, to locate errors found after loading.
+	doc *yamldoc.Doc
 }
 
 // TargetConfig is one model endpoint.
@@ -93,7 +98,9 @@ type TargetConfig struct {
 	TPM int `yaml:"tpm"`
 	// Timeout per call. Default 60s.
 	Timeout time.Duration `yaml:"timeout"`
-	// Retries after the first attempt on 429/5xx/transport errors. Default 4.
+	// Retries after the first attempt on 429/5xx/transport errors: a call
+	// makes at most Retries+1 attempts. Nil (absent): RetriesDefault; 0
+	// disables retries.
 	Retries *int `yaml:"retries"`
 	// Params are default sampling parameters; suites and cases override.
 	Params eval.Params `yaml:"params"`
@@ -241,29 +248,69 @@ var knownProviders = []string{"openai", "azure", "anthropic", "anthropic-openai"
 
 // LoadConfig reads, expands and validates a config file. Errors name the
 // file, line and field.
+//
+// ${VAR} and ${VAR:-default} in values expand environment variables before
+// the values are typed, so `concurrency: ${CONC}` is a number. A ${VAR}
+// whose variable is not set is an error (a typo must not silently become an
+// empty key or the embedded database); write ${VAR:-} where empty is meant.
 func LoadConfig(path string) (*Config, error) {
+	return loadConfig(path, os.LookupEnv)
+}
+
+// loadConfig is LoadConfig with the environment given by lookup.
+func loadConfig(path string, lookup func(string) (string, bool)) (*Config, error) {
 	doc, err := yamldoc.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
 	var c Config
-	if err := doc.Decode(&c, os.LookupEnv); err != nil {
+	if err := doc.Decode(&c, lookup); err != nil {
 		return nil, err
 	}
-	c.File = path
+	c.File, c.doc = path, doc
 	if err := c.validate(doc); err != nil {
 		return nil, err
 	}
 	return &c, nil
 }
 
+// validate checks every field that can be checked without the suites. Each
+// error names the file, line and field, and says what is allowed.
 func (c *Config) validate(doc *yamldoc.Doc) error {
 	var errs yamldoc.Errors
 	add := func(path []any, format string, args ...any) {
 		errs = append(errs, doc.Errorf(path, format, args...))
 	}
-	if c.Samples < 0 {
-		add([]any{"samples"}, "must be at least 1")
+	// negative reports a negative (or NaN) value of a field where 0 means
+	// the default or "none".
+	negative := func(path []any, bad bool, got any, zero string) {
+		if bad {
+			add(path, "must not be negative, got %v (0 means %s)", got, zero)
+		}
+	}
+	// fraction rejects values outside (0, hi) or (0, hi]; 0 means the
+	// default.
+	fraction := func(path []any, v, dflt float64, hiIncluded bool) {
+		switch {
+		case v == 0:
+		case hiIncluded && !(v > 0 && v <= 1):
+			add(path, "must be a fraction in (0, 1], got %v (0 means the default %v)", v, dflt)
+		case !hiIncluded && !(v > 0 && v < 1):
+			add(path, "must be between 0 and 1 (exclusive), got %v (0 means the default %v)", v, dflt)
+		}
+	}
+	negative([]any{"samples"}, c.Samples < 0, c.Samples, fmt.Sprintf("the default %d", SamplesDefault))
+	negative([]any{"baseline", "runs"}, c.Baseline.Runs < 0, c.Baseline.Runs, "the default 1")
+	negative([]any{"max_cost_usd"}, !(c.MaxCostUSD >= 0), c.MaxCostUSD, "no cap")
+	fraction([]any{"drift", "alpha"}, c.Drift.Alpha, drift.DefaultAlphaFamily, false)
+	fraction([]any{"drift", "q_case"}, c.Drift.QCase, drift.DefaultQCase, false)
+	fraction([]any{"drift", "min_pass_delta"}, c.Drift.MinPassDelta, drift.DefaultMinPassDelta, false)
+	fraction([]any{"drift", "max_error_rate"}, c.Drift.MaxErrorRate, drift.DefaultMaxErrorRate, true)
+	negative([]any{"drift", "min_samples"}, c.Drift.MinSamples < 0, c.Drift.MinSamples, fmt.Sprintf("the default %d", drift.DefaultMinSamples))
+	negative([]any{"alerts", "repeat_interval"}, c.Alerts.RepeatInterval < 0, c.Alerts.RepeatInterval, "the default 24h")
+	for _, m := range slices.Sorted(maps.Keys(c.Prices)) {
+		negative([]any{"prices", m, "input"}, !(c.Prices[m].Input >= 0), c.Prices[m].Input, "free")
+		negative([]any{"prices", m, "output"}, !(c.Prices[m].Output >= 0), c.Prices[m].Output, "free")
 	}
 	seen := map[string]bool{}
 	for i, t := range c.Targets {
@@ -294,8 +341,12 @@ func (c *Config) validate(doc *yamldoc.Doc) error {
 				add(p("azure_ad"), "azure_ad needs client_secret or client_secret_file")
 			}
 		}
-		if t.Concurrency < 0 || t.RPM < 0 || t.TPM < 0 {
-			add(p("concurrency"), "concurrency, rpm and tpm must not be negative")
+		negative(p("concurrency"), t.Concurrency < 0, t.Concurrency, fmt.Sprintf("the default %d", ConcurrencyDefault))
+		negative(p("rpm"), t.RPM < 0, t.RPM, "unlimited")
+		negative(p("tpm"), t.TPM < 0, t.TPM, "unlimited")
+		negative(p("timeout"), t.Timeout < 0, t.Timeout, "the default "+TimeoutDefault.String())
+		if t.Retries != nil && *t.Retries < 0 {
+			add(p("retries"), "must not be negative, got %d (0: no retries; leave it out for the default %d)", *t.Retries, RetriesDefault)
 		}
 		if t.Pin != nil && t.Pin.Mode != "" && t.Pin.Mode != "fail" && t.Pin.Mode != "warn" {
 			add(p("pin"), "mode must be fail or warn, got %q", t.Pin.Mode)
@@ -306,8 +357,14 @@ func (c *Config) validate(doc *yamldoc.Doc) error {
 			add([]any{ref.field}, "names unknown target %q", ref.name)
 		}
 	}
+	schedules := map[string]int{}
 	for i, s := range c.Schedules {
 		p := func(f string) []any { return []any{"schedules", i, f} }
+		if prev, dup := schedules[s.Name]; dup && s.Name != "" {
+			add(p("name"), "duplicate schedule name %q (also schedules[%d], line %d): give each schedule its own name", s.Name, prev, doc.Line("schedules", prev, "name"))
+		} else {
+			schedules[s.Name] = i
+		}
 		if s.Name == "" {
 			add(p("name"), "a schedule needs a name")
 		}
@@ -324,8 +381,49 @@ func (c *Config) validate(doc *yamldoc.Doc) error {
 				add([]any{"schedules", i, "targets", j}, "schedule %q names unknown target %q", s.Name, tn)
 			}
 		}
+		negative(p("samples"), s.Samples < 0, s.Samples, "the suite's or config's samples")
 	}
 	return errs.Err()
+}
+
+// checkScheduleSuites reports the schedules[].suites entries that name none
+// of suites (every suite the config defines, YAML and Go). It is separate
+// from validate because suites are known only once they are loaded.
+func (c *Config) checkScheduleSuites(suites []string) error {
+	var errs yamldoc.Errors
+	for i, s := range c.Schedules {
+		for j, name := range s.Suites {
+			if slices.Contains(suites, name) {
+				continue
+			}
+			path := []any{"schedules", i, "suites", j}
+			msg := fmt.Sprintf("schedule %q names unknown suite %q (known: %s)", s.Name, name, strings.Join(slices.Sorted(slices.Values(suites)), ", "))
+			if c.doc != nil {
+				errs = append(errs, c.doc.Errorf(path, "%s", msg))
+			} else {
+				errs = append(errs, &yamldoc.Error{File: c.File, Field: yamldoc.FieldName(path...), Msg: msg})
+			}
+		}
+	}
+	return errs.Err()
+}
+
+// CheckSchedules loads every suite and reports schedules whose suites: name
+// unknown suites, with file:line. serve calls it at start, so a typo fails
+// at once rather than at the first fire (or never, silently).
+func (a *App) CheckSchedules() error {
+	if !slices.ContainsFunc(a.cfg.Schedules, func(s ScheduleConfig) bool { return len(s.Suites) > 0 }) {
+		return nil
+	}
+	all, err := a.Suites()
+	if err != nil {
+		return configError(err)
+	}
+	names := make([]string, len(all))
+	for i, s := range all {
+		names[i] = s.Name()
+	}
+	return configErrorIf(a.cfg.checkScheduleSuites(names))
 }
 
 // Target returns the named target config.

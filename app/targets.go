@@ -84,10 +84,7 @@ func (a *App) buildTarget(tc *TargetConfig) (*targetRef, error) {
 	if err != nil {
 		return nil, err
 	}
-	retry := provider.Retry{}
-	if tc.Retries != nil {
-		retry.MaxAttempts = *tc.Retries + 1
-	}
+	retry := provider.Retry{MaxAttempts: tc.maxAttempts()}
 	prices := a.prices()
 	prov := cmp.Or(tc.Provider, "openai")
 	// rpm holds for every HTTP attempt, retries included, so a server that
@@ -165,6 +162,16 @@ func (a *App) buildTarget(tc *TargetConfig) (*targetRef, error) {
 		return resp, err
 	})
 	return ref, nil
+}
+
+// maxAttempts is the most HTTP attempts one call makes: the first and
+// retries (RetriesDefault when the config says nothing).
+func (tc *TargetConfig) maxAttempts() int {
+	retries := RetriesDefault
+	if tc.Retries != nil {
+		retries = *tc.Retries
+	}
+	return retries + 1
 }
 
 // probeIdentity reads an open server's identity; nil when the target cannot

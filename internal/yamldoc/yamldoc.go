@@ -4,13 +4,15 @@
 package yamldoc
 
 import (
-	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
-	"io"
+	"maps"
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -115,34 +117,41 @@ func syntaxError(file string, err error) error {
 }
 
 // Decode decodes the document into v strictly: unknown fields and type
-// mismatches are reported with their lines. When expand is non-nil, ${VAR}
-// references in scalar values are expanded with it before decoding (after the
-// strict check, so line numbers stay those of the file).
-func (d *Doc) Decode(v any, expand func(string) (string, bool)) error {
-	dec := yaml.NewDecoder(bytes.NewReader(d.data))
-	dec.KnownFields(true)
-	// Decode into a fresh value of the same type to detect unknown fields.
-	if err := dec.Decode(reflect.New(reflect.TypeOf(v).Elem()).Interface()); err != nil && !errors.Is(err, io.EOF) {
-		return d.decodeError(err)
-	}
+// mismatches are reported with their lines.
+//
+// When lookup is non-nil, ${VAR} and ${VAR:-default} references in scalar
+// values are expanded with it first (see ExpandEnv), so a reference may stand
+// for a number, a duration or a boolean as well as a string. A reference to a
+// variable that is not set and has no default is an error at its line. Every
+// line reported is the file's.
+func (d *Doc) Decode(v any, lookup func(string) (string, bool)) error {
 	root := d.Root
-	if expand != nil {
-		var errs Errors
-		root = expandNode(d.File, d.Root, expand, &errs)
-		if len(errs) > 0 {
-			return errs
+	var errs Errors
+	if lookup != nil {
+		x := &expander{file: d.File, lookup: lookup, copies: map[*yaml.Node]*yaml.Node{}}
+		if root = x.expand(d.Root, nil); len(x.errs) > 0 {
+			return x.errs
 		}
 	}
+	d.unknownFields(root, reflect.TypeOf(v), nil, map[*yaml.Node]bool{}, &errs)
 	if err := root.Decode(v); err != nil {
-		return d.decodeError(err)
+		errs = append(errs, d.decodeError(err)...)
 	}
-	return nil
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
+	return errs.Err()
 }
 
-func (d *Doc) decodeError(err error) error {
+// decodeError locates the errors of a decode of the parsed document: type
+// errors, and those of custom unmarshalers (which say "line N: ...").
+func (d *Doc) decodeError(err error) Errors {
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
-		return syntaxError(d.File, err)
+		e := &Error{File: d.File, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+		if m := lineRE.FindStringSubmatch(e.Msg); m != nil {
+			e.Line, _ = strconv.Atoi(m[1])
+			e.Msg = m[2]
+		}
+		return Errors{e}
 	}
 	var errs Errors
 	for _, m := range te.Errors {
@@ -154,6 +163,114 @@ func (d *Doc) decodeError(err error) error {
 		errs = append(errs, e)
 	}
 	return errs
+}
+
+var (
+	unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
+	nodeType        = reflect.TypeFor[yaml.Node]()
+)
+
+// unknownFields reports the mapping keys under n that name no field of the
+// struct type t decodes them into, as yaml's KnownFields does; it works on
+// the (expanded) node tree, which a yaml.Decoder cannot read. Values whose
+// type decodes itself (yaml.Unmarshaler, yaml.Node) are left to that type.
+//
+// visiting holds the anchored nodes being walked, so that an anchor that
+// contains an alias of itself is walked once.
+func (d *Doc) unknownFields(n *yaml.Node, t reflect.Type, path []any, visiting map[*yaml.Node]bool, errs *Errors) {
+	if n != nil && n.Kind == yaml.AliasNode {
+		if visiting[n.Alias] {
+			return
+		}
+		visiting[n.Alias] = true
+		defer delete(visiting, n.Alias)
+		n = n.Alias
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if n == nil || t == nodeType || reflect.PointerTo(t).Implements(unmarshalerType) {
+		return
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			return
+		}
+		fields, open := yamlFields(t)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := n.Content[i], n.Content[i+1]
+			if k.ShortTag() == "!!merge" {
+				for _, m := range mergeSources(val) {
+					d.unknownFields(m, t, path, visiting, errs)
+				}
+				continue
+			}
+			ft, ok := fields[k.Value]
+			switch {
+			case ok:
+				d.unknownFields(val, ft, append(path[:len(path):len(path)], k.Value), visiting, errs)
+			case !open:
+				*errs = append(*errs, &Error{File: d.File, Line: k.Line, Field: FieldName(path...),
+					Msg: fmt.Sprintf("unknown field %q", k.Value)})
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if n.Kind != yaml.SequenceNode {
+			return
+		}
+		for i, ch := range n.Content {
+			d.unknownFields(ch, t.Elem(), append(path[:len(path):len(path)], i), visiting, errs)
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			d.unknownFields(n.Content[i+1], t.Elem(), append(path[:len(path):len(path)], n.Content[i].Value), visiting, errs)
+		}
+	}
+}
+
+// mergeSources returns the mappings a merge key ("<<") refers to.
+func mergeSources(n *yaml.Node) []*yaml.Node {
+	if n.Kind == yaml.SequenceNode {
+		return n.Content
+	}
+	return []*yaml.Node{n}
+}
+
+// yamlFields maps the YAML keys of struct type t to their field types, as
+// yaml.v3 names them (the tag's name, else the lower-cased field name;
+// ",inline" structs contribute their fields). open reports an inline map,
+// which accepts any key.
+func yamlFields(t reflect.Type) (fields map[string]reflect.Type, open bool) {
+	fields = map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("yaml")
+		if !f.IsExported() || tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if slices.Contains(strings.Split(opts, ","), "inline") {
+			ft := f.Type
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			switch ft.Kind() {
+			case reflect.Map:
+				open = true
+			case reflect.Struct:
+				inner, innerOpen := yamlFields(ft)
+				maps.Copy(fields, inner)
+				open = open || innerOpen
+			}
+			continue
+		}
+		fields[cmp.Or(name, strings.ToLower(f.Name))] = f.Type
+	}
+	return fields, open
 }
 
 var notFoundRE = regexp.MustCompile(`^field (\S+) not found in type .+$`)
@@ -242,44 +359,79 @@ func FieldName(path ...any) string {
 	return b.String()
 }
 
-var envRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}`)
+var envRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
 
-// ExpandEnv expands ${VAR} and ${VAR:-default} in s with lookup. A reference
-// to an unset variable without a default expands to "" and is reported in
-// missing.
+// ExpandEnv expands ${VAR} and ${VAR:-default} in s with lookup. As in the
+// shell, ${VAR:-default} gives default when VAR is unset or empty, so
+// ${VAR:-} means "empty when unset". A ${VAR} whose variable is not set
+// expands to "" and is reported in missing (a variable set to "" is not
+// missing). Other text, a lone $ included, is kept as it is.
 func ExpandEnv(s string, lookup func(string) (string, bool)) (out string, missing []string) {
 	out = envRE.ReplaceAllStringFunc(s, func(m string) string {
 		sm := envRE.FindStringSubmatch(m)
-		if v, ok := lookup(sm[1]); ok {
-			return v
+		v, ok := lookup(sm[1])
+		switch {
+		case sm[2] != "" && v == "":
+			return sm[3]
+		case !ok:
+			missing = append(missing, sm[1])
 		}
-		if strings.Contains(m, ":-") {
-			return sm[2]
-		}
-		missing = append(missing, sm[1])
-		return ""
+		return v
 	})
 	return out, missing
 }
 
-func expandNode(file string, n *yaml.Node, lookup func(string) (string, bool), errs *Errors) *yaml.Node {
-	c := *n
+// expander copies a node tree with ${VAR} references expanded.
+type expander struct {
+	file   string
+	lookup func(string) (string, bool)
+	errs   Errors
+	// copies maps each node copied so far to its copy, so that an alias
+	// refers to the copy of its anchor (and a self-referring anchor, which
+	// yaml rejects when decoding, does not recurse forever here).
+	copies map[*yaml.Node]*yaml.Node
+}
+
+// expand returns a copy of n with ${VAR} references expanded in its scalar
+// values (not in mapping keys); a missing variable is reported in x.errs at
+// its scalar's line.
+func (x *expander) expand(n *yaml.Node, path []any) *yaml.Node {
+	if c, ok := x.copies[n]; ok {
+		return c
+	}
+	c := new(yaml.Node)
+	*c = *n
+	x.copies[n] = c
 	switch n.Kind {
 	case yaml.ScalarNode:
-		if strings.Contains(n.Value, "${") {
-			v, _ := ExpandEnv(n.Value, lookup)
-			c.Value = v
-			if n.Tag == "!!null" && v != "" {
-				c.Tag = "!!str"
-			}
+		if !strings.Contains(n.Value, "${") {
+			break
 		}
-	case yaml.MappingNode, yaml.SequenceNode, yaml.DocumentNode:
+		v, missing := ExpandEnv(n.Value, x.lookup)
+		for _, name := range missing {
+			x.errs = append(x.errs, &Error{File: x.file, Line: n.Line, Field: FieldName(path...),
+				Msg: fmt.Sprintf("environment variable %s is not set; write ${%s:-} if empty is intended (or ${%s:-default})", name, name, name)})
+		}
+		c.Value = v
+		if n.Style&(yaml.TaggedStyle|yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 {
+			// A plain scalar takes the type its expanded text has, as if
+			// the value had been written there: "8" is an int, "5s" a
+			// string a duration accepts, "" null (the default).
+			c.Tag = ""
+		}
+	case yaml.MappingNode:
+		c.Content = make([]*yaml.Node, len(n.Content))
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			c.Content[i] = n.Content[i]
+			c.Content[i+1] = x.expand(n.Content[i+1], append(path[:len(path):len(path)], n.Content[i].Value))
+		}
+	case yaml.SequenceNode, yaml.DocumentNode:
 		c.Content = make([]*yaml.Node, len(n.Content))
 		for i, ch := range n.Content {
-			c.Content[i] = expandNode(file, ch, lookup, errs)
+			c.Content[i] = x.expand(ch, append(path[:len(path):len(path)], i))
 		}
 	case yaml.AliasNode:
-		c.Alias = expandNode(file, n.Alias, lookup, errs)
+		c.Alias = x.expand(n.Alias, path)
 	}
-	return &c
+	return c
 }

@@ -1,0 +1,45 @@
+package app
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// readmeBlock returns the README's fenced block that starts with first.
+func readmeBlock(t *testing.T, first string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "README.md"))
+	require.NoError(t, err)
+	for _, m := range regexp.MustCompile("(?s)```[a-z]*\n(.*?)```").FindAllStringSubmatch(string(b), -1) {
+		if strings.HasPrefix(m[1], first) {
+			return m[1]
+		}
+	}
+	t.Fatalf("README.md has no block starting with %q", first)
+	return ""
+}
+
+// TestREADMEConfigLoads loads the README's quick-start config with only the
+// API key set: DATABASE_URL may be unset (the embedded default), and an
+// unset key fails with the error the README shows.
+func TestREADMEConfigLoads(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "driftwatch.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(readmeBlock(t, "# driftwatch.yaml\ndatabase_url:")), 0o600))
+
+	c, err := loadConfig(path, envOf(map[string]string{"OPENAI_API_KEY": "sk-test"}))
+	require.NoError(t, err)
+	require.Empty(t, c.DatabaseURL)
+	require.Equal(t, "sk-test", c.Targets[0].APIKey)
+
+	_, err = loadConfig(path, envOf(nil))
+	require.Error(t, err)
+	shown := strings.TrimPrefix(strings.TrimSpace(readmeBlock(t, "driftwatch: driftwatch.yaml:7:")), "driftwatch: driftwatch.yaml")
+	require.Equal(t, path+shown, err.Error())
+}

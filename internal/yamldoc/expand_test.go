@@ -1,0 +1,185 @@
+package yamldoc
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
+)
+
+// typed has fields of the kinds a config holds besides strings.
+type typed struct {
+	Name    string        `yaml:"name"`
+	Conc    int           `yaml:"concurrency"`
+	Timeout time.Duration `yaml:"timeout"`
+	Alpha   float64       `yaml:"alpha"`
+	Stream  bool          `yaml:"stream"`
+	Retries *int          `yaml:"retries"`
+	Mode    mode          `yaml:"mode"`
+	Inner   struct {
+		Base `yaml:",inline"`
+		Key  string `yaml:"key"`
+	} `yaml:"inner"`
+	Headers map[string]string `yaml:"headers"`
+	Raw     []yaml.Node       `yaml:"raw"`
+}
+
+// Base is inlined into typed.Inner.
+type Base struct {
+	URL string `yaml:"url"`
+}
+
+// mode decodes itself and rejects values other than a and b.
+type mode string
+
+func (m *mode) UnmarshalYAML(n *yaml.Node) error {
+	if n.Value != "a" && n.Value != "b" {
+		return fmt.Errorf("line %d: mode: want a or b", n.Line)
+	}
+	*m = mode(n.Value)
+	return nil
+}
+
+func lookupIn(env map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+}
+
+// located returns err's located errors.
+func located(t *testing.T, err error) Errors {
+	t.Helper()
+	var es Errors
+	require.True(t, errors.As(err, &es), "want yamldoc.Errors, got %T: %v", err, err)
+	return es
+}
+
+func TestDecodeExpandsBeforeTyping(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"CONC": "16", "TMO": "90s", "ALPHA": "0.05", "STREAM": "true", "RETRIES": "0", "MODE": "b", "EMPTY": ""}
+	doc, err := Parse("c.yaml", []byte(`name: ${NAME:-dflt}
+concurrency: ${CONC}
+timeout: ${TMO}
+alpha: ${ALPHA}
+stream: ${STREAM}
+retries: ${RETRIES}
+mode: ${MODE}
+inner:
+  url: http://${HOST:-localhost}:8080
+  key: ${EMPTY:-fallback}
+headers:
+  X-Trace: '${CONC}'
+`))
+	require.NoError(t, err)
+	var v typed
+	require.NoError(t, doc.Decode(&v, lookupIn(env)))
+	require.Equal(t, "dflt", v.Name)
+	require.Equal(t, 16, v.Conc)
+	require.Equal(t, 90*time.Second, v.Timeout)
+	require.Equal(t, 0.05, v.Alpha)
+	require.True(t, v.Stream)
+	require.NotNil(t, v.Retries)
+	require.Equal(t, 0, *v.Retries)
+	require.Equal(t, mode("b"), v.Mode)
+	require.Equal(t, "http://localhost:8080", v.Inner.URL)
+	require.Equal(t, "fallback", v.Inner.Key, "${X:-d} gives d when X is empty, as in the shell")
+	require.Equal(t, "16", v.Headers["X-Trace"], "a quoted reference stays a string")
+}
+
+func TestDecodeErrors(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"CONC": "many", "EMPTY": ""}
+	for _, tc := range []struct {
+		name, yaml string
+		line       int
+		field, msg string
+	}{
+		{"missing variable", "name: x\nconcurrency: 3\ninner:\n  key: ${OPENAI_API_KEY}\n", 4, "inner.key",
+			"environment variable OPENAI_API_KEY is not set; write ${OPENAI_API_KEY:-} if empty is intended"},
+		{"missing variable in a sequence", "raw: [a]\nheaders:\n  A: x-${TYPO}\n", 3, "headers.A", "environment variable TYPO is not set"},
+		{"type error after expansion", "name: x\nconcurrency: ${CONC}\n", 2, "", `cannot use str "many" here (want int)`},
+		{"unknown field", "name: x\ninner:\n  url: u\n  kye: k\n", 4, "inner", `unknown field "kye"`},
+		{"unknown field in an inline struct's parent", "inner: {urll: u}\n", 1, "inner", `unknown field "urll"`},
+		{"unknown top-level field", "name: x\nzzzzzz: 1\n", 2, "", `unknown field "zzzzzz"`},
+		{"custom unmarshaler", "name: x\n\nmode: c\n", 3, "", "mode: want a or b"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			doc, err := Parse("c.yaml", []byte(tc.yaml))
+			require.NoError(t, err)
+			var v typed
+			es := located(t, doc.Decode(&v, lookupIn(env)))
+			require.Len(t, es, 1, "%v", es)
+			require.Equal(t, "c.yaml", es[0].File)
+			require.Equal(t, tc.line, es[0].Line, es.Error())
+			require.Equal(t, tc.field, es[0].Field)
+			require.Contains(t, es[0].Msg, tc.msg)
+			require.NotContains(t, es[0].Msg, "invalid YAML")
+		})
+	}
+}
+
+func TestDecodeReportsEveryProblemInLineOrder(t *testing.T) {
+	t.Parallel()
+	doc, err := Parse("c.yaml", []byte("concurrency: x\nnmae: y\ntimeout: [1]\n"))
+	require.NoError(t, err)
+	var v typed
+	es := located(t, doc.Decode(&v, nil))
+	require.Len(t, es, 3, "%v", es)
+	for i, e := range es {
+		require.Equal(t, i+1, e.Line, es.Error())
+	}
+	require.Contains(t, es[1].Msg, `unknown field "nmae"`)
+}
+
+func TestDecodeMissingVariablesAllReported(t *testing.T) {
+	t.Parallel()
+	doc, err := Parse("c.yaml", []byte("name: ${A}-${B}\nanchor: &x ${C}\n"))
+	require.NoError(t, err)
+	var v map[string]string
+	es := located(t, doc.Decode(&v, lookupIn(nil)))
+	require.Len(t, es, 3, "%v", es)
+	require.Contains(t, es[0].Msg, "variable A ")
+	require.Contains(t, es[1].Msg, "variable B ")
+	require.Equal(t, 2, es[2].Line)
+}
+
+func TestDecodeWithoutLookupKeepsReferences(t *testing.T) {
+	t.Parallel()
+	doc, err := Parse("s.yaml", []byte("name: ${NOT_EXPANDED}\n"))
+	require.NoError(t, err)
+	var v typed
+	require.NoError(t, doc.Decode(&v, nil))
+	require.Equal(t, "${NOT_EXPANDED}", v.Name)
+}
+
+func TestDecodeMergeKeys(t *testing.T) {
+	t.Parallel()
+	doc, err := Parse("c.yaml", []byte("defaults: &d {url: u, bogus: 1}\ninner:\n  <<: *d\n  key: k\n"))
+	require.NoError(t, err)
+	var v struct {
+		Defaults map[string]any `yaml:"defaults"`
+		Inner    struct {
+			URL string `yaml:"url"`
+			Key string `yaml:"key"`
+		} `yaml:"inner"`
+	}
+	es := located(t, doc.Decode(&v, nil))
+	require.Len(t, es, 1, "%v", es)
+	require.Contains(t, es[0].Msg, `unknown field "bogus"`)
+	require.Equal(t, "u", v.Inner.URL)
+}
+
+func TestDecodeSelfReferringAnchor(t *testing.T) {
+	t.Parallel()
+	doc, err := Parse("c.yaml", []byte("raw: &x [a, *x]\nheaders: {A: b}\n"))
+	require.NoError(t, err)
+	for _, lookup := range []func(string) (string, bool){nil, lookupIn(nil)} {
+		var v struct {
+			Raw     [][]any           `yaml:"raw"`
+			Headers map[string]string `yaml:"headers"`
+		}
+		require.Error(t, doc.Decode(&v, lookup)) // and returns
+	}
+}
