@@ -35,6 +35,28 @@ func (s *Store) IdentityHistory(ctx context.Context, targetID int64) ([]Identity
 	return ids, nil
 }
 
+// DominantIdentity returns the identity of target that answered most of the
+// samples of runIDs (ties: the lowest hash), or ErrNotFound when none of
+// them recorded one. It reads the samples, not the identities' first and
+// last runs, so it finds the identity of any run in an identity's range.
+func (s *Store) DominantIdentity(ctx context.Context, targetID int64, runIDs []int64) (Identity, error) {
+	rows, _ := s.pool.Query(ctx, `
+		SELECT i.id, i.target_id, i.identity_hash, i.identity, i.first_seen, i.last_seen, i.first_run_id, i.last_run_id
+		FROM (
+			SELECT identity_hash, count(*) AS n FROM samples
+			WHERE run_id = ANY($2::bigint[]) AND identity_hash <> ''
+			GROUP BY identity_hash
+		) AS d
+		JOIN identities AS i ON i.target_id = $1 AND i.identity_hash = d.identity_hash
+		ORDER BY d.n DESC, d.identity_hash
+		LIMIT 1`, targetID, runIDs)
+	id, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Identity])
+	if err != nil {
+		return Identity{}, fmt.Errorf("dominant identity of runs %v: %w", runIDs, translate(err))
+	}
+	return id, nil
+}
+
 func nullID(id int64) any {
 	if id == 0 {
 		return nil

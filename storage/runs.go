@@ -87,7 +87,9 @@ func (s *Store) CreateRun(ctx context.Context, nr NewRun) (Run, error) {
 	return run, nil
 }
 
-// FinishRun records a run's final status, verdict and summary.
+// FinishRun records a run's final status, verdict and summary. A nil
+// f.Summary keeps the stored summary: a later update of the verdict (a
+// confirmation run's outcome, say) never erases the report.
 func (s *Store) FinishRun(ctx context.Context, id int64, f FinishRun) error {
 	var finished *time.Time // nil: the database's clock
 	if !f.FinishedAt.IsZero() {
@@ -97,7 +99,7 @@ func (s *Store) FinishRun(ctx context.Context, id int64, f FinishRun) error {
 		f.BaselineRunIDs = []int64{}
 	}
 	tag, err := s.pool.Exec(ctx, `
-		UPDATE runs SET status = $2, verdict = nullif($3, ''), verdict_reason = $4, summary = $5::jsonb,
+		UPDATE runs SET status = $2, verdict = nullif($3, ''), verdict_reason = $4, summary = coalesce($5::jsonb, summary),
 			baseline_run_ids = $6, error = $7, cost_usd = $8,
 			finished_at = coalesce($9::timestamptz, now())
 		WHERE id = $1`,
@@ -109,6 +111,79 @@ func (s *Store) FinishRun(ctx context.Context, id int64, f FinishRun) error {
 		return fmt.Errorf("finish run %d: %w", id, ErrNotFound)
 	}
 	return nil
+}
+
+// FailRun marks a run that is still running as failed, with msg as its
+// error and reason. A run already finished (or stopped) is left alone, so a
+// caller can fail a run on any error path without knowing whether the run
+// was finished before the error.
+func (s *Store) FailRun(ctx context.Context, id int64, msg string) error {
+	_, err := s.pool.Exec(ctx, `
+		UPDATE runs SET status = 'failed', verdict_reason = $2, error = $2, finished_at = now()
+		WHERE id = $1 AND status = 'running'`, id, msg)
+	if err != nil {
+		return fmt.Errorf("fail run %d: %w", id, translate(err))
+	}
+	return nil
+}
+
+// RunTotals are the sums over a run's stored samples.
+type RunTotals struct {
+	// Samples counts the stored samples that are not skipped; Errored and
+	// ErrorKinds (by error kind) the errored ones among them.
+	Samples    int64
+	Errored    int64
+	ErrorKinds map[string]int64
+	// FirstError is the message of the first stored sample with the most
+	// frequent error kind ("" when none errored): what to tell a user.
+	FirstError   string
+	InputTokens  int64
+	OutputTokens int64
+	CostUSD      float64
+}
+
+// RunTotals sums the tokens and cost of a run's stored samples and counts
+// them, so that a run resumed in several sittings reports all of it.
+func (s *Store) RunTotals(ctx context.Context, runID int64) (RunTotals, error) {
+	rows, _ := s.pool.Query(ctx, `
+		SELECT error_kind,
+			count(*) FILTER (WHERE outcome <> 'skipped') AS n,
+			count(*) FILTER (WHERE outcome <> 'skipped' AND error IS NOT NULL) AS errored,
+			coalesce(sum(input_tokens), 0)::bigint AS input_tokens,
+			coalesce(sum(output_tokens), 0)::bigint AS output_tokens,
+			coalesce(sum(cost_usd), 0)::float8 AS cost_usd,
+			coalesce((array_agg(error ORDER BY created_at, id) FILTER (WHERE error IS NOT NULL))[1], '') AS first_error
+		FROM samples WHERE run_id = $1
+		GROUP BY error_kind`, runID)
+	type group struct {
+		ErrorKind    string  `db:"error_kind"`
+		N            int64   `db:"n"`
+		Errored      int64   `db:"errored"`
+		InputTokens  int64   `db:"input_tokens"`
+		OutputTokens int64   `db:"output_tokens"`
+		CostUSD      float64 `db:"cost_usd"`
+		FirstError   string  `db:"first_error"`
+	}
+	groups, err := pgx.CollectRows(rows, pgx.RowToStructByName[group])
+	if err != nil {
+		return RunTotals{}, fmt.Errorf("totals of run %d: %w", runID, translate(err))
+	}
+	t := RunTotals{ErrorKinds: map[string]int64{}}
+	var most int64
+	for _, g := range groups {
+		t.Samples += g.N
+		t.Errored += g.Errored
+		t.InputTokens += g.InputTokens
+		t.OutputTokens += g.OutputTokens
+		t.CostUSD += g.CostUSD
+		if g.Errored > 0 {
+			t.ErrorKinds[g.ErrorKind] += g.Errored
+		}
+		if g.Errored > most {
+			most, t.FirstError = g.Errored, g.FirstError
+		}
+	}
+	return t, nil
 }
 
 // GetRun returns the run with the given id.

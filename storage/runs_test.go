@@ -1,0 +1,113 @@
+package storage_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/driftwatch/driftwatch/storage"
+)
+
+// TestFinishRunKeepsSummary: finishing a run again without a summary (a
+// confirmation run's outcome) keeps the stored report.
+func TestFinishRunKeepsSummary(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	run := b.newRun(t)
+	require.NoError(t, b.store.FinishRun(ctx, run.ID, storage.FinishRun{Status: storage.RunCompleted, Verdict: "DRIFT",
+		Summary: json.RawMessage(`{"run_id": 1}`)}))
+	require.NoError(t, b.store.FinishRun(ctx, run.ID, storage.FinishRun{Status: storage.RunCompleted, Verdict: "STABLE", Reason: "not confirmed"}))
+	got, err := b.store.GetRun(ctx, run.ID)
+	require.NoError(t, err)
+	require.Equal(t, "STABLE", got.Verdict)
+	require.JSONEq(t, `{"run_id": 1}`, string(got.Summary))
+}
+
+// TestFailRunOnlyRunning: FailRun fails a running run and leaves a finished
+// one alone.
+func TestFailRunOnlyRunning(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	running, done := b.newRun(t), b.newRun(t)
+	require.NoError(t, b.store.FinishRun(ctx, done.ID, storage.FinishRun{Status: storage.RunCompleted, Verdict: "STABLE", Reason: "fine"}))
+	for _, id := range []int64{running.ID, done.ID} {
+		require.NoError(t, b.store.FailRun(ctx, id, "store samples: connection reset"))
+	}
+	got, err := b.store.GetRun(ctx, running.ID)
+	require.NoError(t, err)
+	require.Equal(t, storage.RunFailed, got.Status)
+	require.Equal(t, "store samples: connection reset", got.Error)
+	require.NotNil(t, got.FinishedAt)
+	got, err = b.store.GetRun(ctx, done.ID)
+	require.NoError(t, err)
+	require.Equal(t, storage.RunCompleted, got.Status)
+	require.Equal(t, "fine", got.VerdictReason)
+	require.Empty(t, got.Error)
+}
+
+// TestRunTotals: tokens, cost and counts are summed over every stored
+// sample of the run; skipped samples are not counted as samples.
+func TestRunTotals(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	run, other := b.newRun(t), b.newRun(t)
+	ok := sample(run.ID, "a", 0, "fine", "")
+	ok.InputTokens, ok.OutputTokens, ok.CostUSD, ok.Outcome = 10, 7, 0.25, storage.OutcomePassed
+	auth := sample(run.ID, "a", 1, "", "HTTP 401: invalid api key")
+	auth.ErrorKind, auth.Outcome = "auth", storage.OutcomeErrored
+	auth2 := sample(run.ID, "b", 0, "", "HTTP 401: second")
+	auth2.ErrorKind, auth2.Outcome = "auth", storage.OutcomeErrored
+	server := sample(run.ID, "b", 1, "", "HTTP 500")
+	server.ErrorKind, server.Outcome = "server", storage.OutcomeErrored
+	skipped := sample(run.ID, "c", 0, "", "")
+	skipped.Outcome = storage.OutcomeSkipped
+	elsewhere := sample(other.ID, "a", 0, "fine", "")
+	elsewhere.InputTokens, elsewhere.CostUSD = 1000, 9
+	require.NoError(t, b.store.WriteSamples(ctx, []storage.Sample{ok, auth, auth2, server, skipped, elsewhere}))
+
+	tot, err := b.store.RunTotals(ctx, run.ID)
+	require.NoError(t, err)
+	require.Equal(t, int64(4), tot.Samples)
+	require.Equal(t, int64(3), tot.Errored)
+	require.Equal(t, map[string]int64{"auth": 2, "server": 1}, tot.ErrorKinds)
+	require.Equal(t, "HTTP 401: invalid api key", tot.FirstError)
+	require.Equal(t, int64(10), tot.InputTokens)
+	require.Equal(t, int64(7+7+7+7+7), tot.OutputTokens)
+	require.InDelta(t, 0.25, tot.CostUSD, 1e-9)
+
+	empty, err := b.store.RunTotals(ctx, b.newRun(t).ID)
+	require.NoError(t, err)
+	require.Zero(t, empty.Samples)
+	require.Empty(t, empty.FirstError)
+}
+
+// TestDominantIdentity: a run in the middle of an identity's range (neither
+// its first nor its last run) still finds the identity from its samples.
+func TestDominantIdentity(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	runs := []storage.Run{b.newRun(t), b.newRun(t), b.newRun(t)}
+	for _, r := range runs {
+		require.NoError(t, b.store.RecordIdentity(ctx, b.targetID, r.ID, "id1", json.RawMessage(`{"resolved_model":"m-1"}`)))
+		require.NoError(t, b.store.WriteSamples(ctx, []storage.Sample{sample(r.ID, "a", 0, "x", ""), sample(r.ID, "a", 1, "x", "")}))
+	}
+	// One sample of the middle run came from another identity.
+	require.NoError(t, b.store.RecordIdentity(ctx, b.targetID, runs[1].ID, "id2", json.RawMessage(`{"resolved_model":"m-2"}`)))
+	odd := sample(runs[1].ID, "b", 0, "y", "")
+	odd.IdentityHash = "id2"
+	require.NoError(t, b.store.WriteSamples(ctx, []storage.Sample{odd}))
+
+	id, err := b.store.DominantIdentity(ctx, b.targetID, []int64{runs[1].ID})
+	require.NoError(t, err)
+	require.Equal(t, "id1", id.IdentityHash)
+	require.JSONEq(t, `{"resolved_model":"m-1"}`, string(id.Identity))
+
+	_, err = b.store.DominantIdentity(ctx, b.targetID, []int64{424242})
+	require.ErrorIs(t, err, storage.ErrNotFound)
+}
