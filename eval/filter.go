@@ -6,6 +6,23 @@ import (
 	"strings"
 )
 
+// Filter is a compiled -run style case pattern, as RunParams.Filter takes
+// it. Callers parse a user's pattern first to report a bad one, or one that
+// selects no case, before a run starts.
+type Filter struct{ f filter }
+
+// ParseFilter compiles pattern (see RunParams.Filter). The empty pattern
+// matches every case.
+func ParseFilter(pattern string) (Filter, error) {
+	f, err := parseFilter(pattern)
+	return Filter{f: f}, err
+}
+
+// Match reports whether the case with this ID runs under the pattern. A
+// pattern with more elements than the ID matches when the ID's elements do:
+// its subcases are filtered as they run.
+func (f Filter) Match(caseID string) bool { return f.f.match(caseID) }
+
 // filter is a compiled -run style pattern: one regexp per slash-separated
 // element. A nil filter matches everything.
 type filter []*regexp.Regexp

@@ -157,10 +157,8 @@ func LoadPaths(paths []string, opts Options) ([]*Suite, error) {
 		if len(opts.Only) > 0 {
 			// Skip unselected suites before rendering their cases; a file
 			// whose name cannot be read is loaded to report its errors.
-			if doc, err := yamldoc.ReadFile(p); err == nil {
-				if n := yamldoc.Lookup(doc.Root, "name"); n != doc.Root && !slices.Contains(opts.Only, n.Value) {
-					continue
-				}
+			if n, ok := suiteName(p); ok && !slices.Contains(opts.Only, n) {
+				continue
 			}
 		}
 		s, err := Load(p, opts)
@@ -185,6 +183,35 @@ func LoadPaths(paths []string, opts Options) ([]*Suite, error) {
 		out = append(out, s)
 	}
 	return out, errs.Err()
+}
+
+// Names returns the names of the suites in paths (files or folders, as
+// LoadPaths takes them), sorted, without rendering any case: what an
+// "unknown suite" message lists when LoadPaths loaded only some suites. A
+// file whose name cannot be read is left out.
+func Names(paths []string) ([]string, error) {
+	files, err := SuiteFiles(paths)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, p := range files {
+		if n, ok := suiteName(p); ok {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names), nil
+}
+
+// suiteName reads the name of the suite in file p, or reports false.
+func suiteName(p string) (string, bool) {
+	doc, err := yamldoc.ReadFile(p)
+	if err != nil {
+		return "", false
+	}
+	n := yamldoc.Lookup(doc.Root, "name")
+	return n.Value, n != doc.Root
 }
 
 // SuiteFiles expands folders into the suite files they contain, sorted.
