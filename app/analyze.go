@@ -384,12 +384,16 @@ func fillReport(rep *report.Report, res drift.Result, cur *loaded, k int) {
 	if cur.n > 0 {
 		m.ErrorRate = float64(own.errors) / float64(cur.n)
 	}
-	m.PassRate = &report.Value{Value: own.pass}
-	m.RefusalRate = &report.Value{Value: own.refusal}
-	m.JSONValidRate = &report.Value{Value: own.json}
-	m.CodeFenceRate = &report.Value{Value: own.fence}
-	m.OutputLength = &report.Value{Value: own.length}
-	m.FinishLength = &report.Value{Value: own.finishLength}
+	if cur.n > own.errors {
+		// Rates over no comparable sample are unknown, not 0: they stay
+		// nil (null in JSON).
+		m.PassRate = &report.Value{Value: own.pass}
+		m.RefusalRate = &report.Value{Value: own.refusal}
+		m.JSONValidRate = &report.Value{Value: own.json}
+		m.CodeFenceRate = &report.Value{Value: own.fence}
+		m.OutputLength = &report.Value{Value: own.length}
+		m.FinishLength = &report.Value{Value: own.finishLength}
+	}
 	byName := map[string]*report.Value{
 		drift.MetricPassRate: m.PassRate, drift.MetricRefusal: m.RefusalRate, drift.MetricJSONValid: m.JSONValidRate,
 		drift.MetricCodeFence: m.CodeFenceRate, drift.MetricLength: m.OutputLength, drift.MetricFinish: m.FinishLength,

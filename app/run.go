@@ -121,12 +121,17 @@ func (a *App) plan(ctx context.Context, p RunParams) ([]pair, error) {
 	if p.Resume != 0 {
 		return a.planResume(ctx, p, suites)
 	}
-	sel, err := selectSuites(suites, p.Suites)
+	sel, err := a.pickSuites(suites, p.Suites)
 	if len(p.Suites) == 0 {
 		sel, err = a.defaultSuites(suites)
 	}
 	if err != nil {
 		return nil, configError(err)
+	}
+	if p.Case != "" {
+		if sel, err = withCases(sel, p.Case); err != nil {
+			return nil, configError(err)
+		}
 	}
 	targets, err := a.targets(p.Targets)
 	if err != nil {
@@ -157,7 +162,7 @@ func (a *App) planResume(ctx context.Context, p RunParams, suites []eval.Suite) 
 	if run.Status == storage.RunCompleted {
 		return nil, configError(fmt.Errorf("run %d is already completed; nothing to resume", p.Resume))
 	}
-	sel, err := selectSuites(suites, []string{snap.Suite})
+	sel, err := a.pickSuites(suites, []string{snap.Suite})
 	if err != nil {
 		return nil, configError(fmt.Errorf("resume run %d: %w", p.Resume, err))
 	}
@@ -184,9 +189,43 @@ func selectSuites(all []eval.Suite, names []string) ([]eval.Suite, error) {
 				known[j] = s.Name()
 			}
 			sort.Strings(known)
-			return nil, fmt.Errorf("unknown suite %q (known: %s)", n, strings.Join(known, ", "))
+			return nil, &unknownSuiteError{name: n, known: known}
 		}
 		out = append(out, all[i])
+	}
+	return out, nil
+}
+
+// unknownSuiteError names a suite that is not among the known ones.
+type unknownSuiteError struct {
+	name  string
+	known []string // sorted
+}
+
+func (e *unknownSuiteError) Error() string {
+	return fmt.Sprintf("unknown suite %q (known: %s)", e.name, strings.Join(e.known, ", "))
+}
+
+// withCases keeps the suites that have a case the --case pattern selects.
+// A pattern that does not compile, or that selects no case of any suite, is
+// a usage error found before anything is stored or sent.
+func withCases(suites []eval.Suite, pattern string) ([]eval.Suite, error) {
+	f, err := eval.ParseFilter(pattern)
+	if err != nil {
+		return nil, fmt.Errorf("--case: %w", err)
+	}
+	var out []eval.Suite
+	for _, s := range suites {
+		if slices.ContainsFunc(s.Cases(), func(c eval.Case) bool { return f.Match(c.ID) }) {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		names := make([]string, len(suites))
+		for i, s := range suites {
+			names[i] = s.Name()
+		}
+		return nil, fmt.Errorf("--case %q matches no case of suite %s", pattern, strings.Join(names, ", "))
 	}
 	return out, nil
 }
@@ -226,16 +265,50 @@ type runState struct {
 	pinErr     error
 	errors     atomic.Int64
 	done       atomic.Int64
-	inTok      atomic.Int64
-	outTok     atomic.Int64
-	costMicros atomic.Int64
 	ids        identityCache
 }
 
+// runPair runs one (suite, target): it starts the run (or resumes one),
+// checks the pin before any call, executes the cases and finishes the run
+// with its verdict. Once the run exists, no error leaves it "running": it is
+// marked failed with the error.
 func (a *App) runPair(ctx context.Context, pr pair, p RunParams) (*report.Report, error) {
-	st := a.store
-	s, t := pr.suite, pr.target
-	start := time.Now()
+	r, err := a.startRun(ctx, pr, p)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := a.completeRun(ctx, r, pr, p)
+	if err != nil {
+		// A no-op when the run was finished before the error (a failed
+		// confirmation run, a pin stop that could not store its report).
+		if ferr := a.store.FailRun(context.WithoutCancel(ctx), r.run.ID, failMessage(err.Error())); ferr != nil {
+			a.logger.Warn("mark run failed", "run", r.run.ID, "err", ferr)
+		}
+	}
+	return rep, err
+}
+
+// startedRun is a run that exists in storage, with what the steps after
+// startRun share. It never holds the suite (see completeRun).
+type startedRun struct {
+	run               storage.Run
+	suiteID, targetID int64
+	start             time.Time
+	// k and filter are the run's samples per case and --case pattern (a
+	// resumed run's own, whatever the command line says).
+	k      int
+	filter string
+	// done holds the samples stored without error: a resume skips them.
+	done map[storage.SampleKey]struct{}
+	// spent is what the stored samples cost: a resumed run's budget starts
+	// there.
+	spent float64
+}
+
+// startRun records the suite, target and cases and creates the run, or
+// loads the run to resume with what it already did.
+func (a *App) startRun(ctx context.Context, pr pair, p RunParams) (*startedRun, error) {
+	st, s, t := a.store, pr.suite, pr.target
 	suiteID, err := st.EnsureSuite(ctx, s.Name())
 	if err != nil {
 		return nil, configError(err)
@@ -244,65 +317,92 @@ func (a *App) runPair(ctx context.Context, pr pair, p RunParams) (*report.Report
 	if err != nil {
 		return nil, configError(err)
 	}
-	cases := s.Cases()
-	k := a.samplesFor(s, p)
-	var (
-		run  storage.Run
-		done map[storage.SampleKey]struct{}
-	)
+	r := &startedRun{suiteID: suiteID, targetID: targetID, start: time.Now(), k: a.samplesFor(s, p), filter: p.Case}
 	if p.Resume != 0 {
-		run, err = st.GetRun(ctx, p.Resume)
-		if err != nil {
-			return nil, configError(err)
-		}
-		k = run.SamplesPerCase
-		done, err = st.DoneSamples(ctx, run.ID)
-		if err != nil {
+		if r.run, err = st.GetRun(ctx, p.Resume); err != nil {
 			return nil, configError(err)
 		}
 		var snap runSnapshot
-		if err := json.Unmarshal(run.Config, &snap); err != nil {
-			return nil, configError(fmt.Errorf("run %d: read its stored configuration: %w", run.ID, err))
+		if err := json.Unmarshal(r.run.Config, &snap); err != nil {
+			return nil, configError(fmt.Errorf("run %d: read its stored configuration: %w", r.run.ID, err))
 		}
-		p.Case = snap.Case
-	} else {
-		if err := st.UpsertCases(ctx, suiteID, caseRows(cases)); err != nil {
+		r.k, r.filter = r.run.SamplesPerCase, snap.Case
+		if r.done, err = st.DoneSamples(ctx, r.run.ID); err != nil {
 			return nil, configError(err)
 		}
-		snap, err := json.Marshal(runSnapshot{Suite: s.Name(), Target: t.cfg.Name, Provider: t.provider, Model: t.model,
-			BaseURL: t.baseURL, Samples: k, Case: p.Case, Params: t.cfg.Params, Seed: a.cfg.Drift.Seed})
-		if err != nil {
-			return nil, configError(fmt.Errorf("encode the run's configuration: %w", err))
-		}
-		run, err = st.CreateRun(ctx, storage.NewRun{SuiteID: suiteID, TargetID: targetID, Trigger: cmp.Or(p.Trigger, storage.TriggerCLI),
-			Schedule: p.Schedule, SamplesPerCase: k, Config: snap, HarnessVersion: Version})
+		tot, err := st.RunTotals(ctx, r.run.ID)
 		if err != nil {
 			return nil, configError(err)
 		}
+		r.spent = tot.CostUSD
+		return r, nil
 	}
-	rep := &report.Report{Suite: s.Name(), Target: t.cfg.Name, RunID: run.ID, StartedAt: start}
-	baseline, baseIdentity, err := a.baselineOf(ctx, suiteID, targetID)
+	if err := st.UpsertCases(ctx, suiteID, caseRows(s.Cases())); err != nil {
+		return nil, configError(err)
+	}
+	snap, err := json.Marshal(runSnapshot{Suite: s.Name(), Target: t.cfg.Name, Provider: t.provider, Model: t.model,
+		BaseURL: t.baseURL, Samples: r.k, Case: p.Case, Params: t.cfg.Params, Seed: a.cfg.Drift.Seed})
+	if err != nil {
+		return nil, configError(fmt.Errorf("encode the run's configuration: %w", err))
+	}
+	r.run, err = st.CreateRun(ctx, storage.NewRun{SuiteID: suiteID, TargetID: targetID, Trigger: cmp.Or(p.Trigger, storage.TriggerCLI),
+		Schedule: p.Schedule, SamplesPerCase: r.k, Config: snap, HarnessVersion: Version})
+	if err != nil {
+		return nil, configError(err)
+	}
+	return r, nil
+}
+
+// completeRun takes a started run to its end: pin check, execution,
+// verdict, confirmation.
+func (a *App) completeRun(ctx context.Context, r *startedRun, pr pair, p RunParams) (*report.Report, error) {
+	t := pr.target
+	rep := &report.Report{Suite: pr.suite.Name(), Target: t.cfg.Name, RunID: r.run.ID, StartedAt: r.start}
+	baseline, baseIdentity, err := a.baselineOf(ctx, r.suiteID, r.targetID)
 	if err != nil {
 		return nil, configError(err)
 	}
 	if baseIdentity != nil {
 		rep.BaselineIdentity = toReportIdentity(*baseIdentity)
 	}
-
-	// Pin check before any case is sent, for targets that can be probed.
-	if id, perr := t.probeIdentity(ctx); perr == nil && id != nil {
-		// With pin: warn the run goes on; the responses' identities carry
-		// the mismatch into the findings.
-		if err := t.checkPin(*id, baseIdentity); err != nil && !t.cfg.Pin.Warn() {
-			return a.finishPinned(ctx, rep, run, targetID, *id, err, t)
-		}
-	} else if perr != nil {
-		a.logger.Warn("identity probe failed", "target", t.cfg.Name, "err", perr)
+	if id, pinErr := a.preflightPin(ctx, t, baseIdentity); pinErr != nil {
+		return a.finishPinned(ctx, rep, r.run, r.targetID, *id, pinErr, t)
 	}
+	res, interrupted := a.executeRun(ctx, r, pr, p, baseIdentity)
+	// The suite's rendered cases are not needed by the analysis; drop the
+	// last reference (pr lives on for a confirmation run, which loads the
+	// suite again) so a 100,000-case suite and two runs' samples are never
+	// in memory at once.
+	pr.suite = nil
+	return a.finishExecuted(ctx, r, pr, p, rep, res, baseline, interrupted)
+}
 
-	// Ctrl-C (ctx done) stops scheduling new samples but lets the ones in
-	// flight finish and be stored, so a resumed run makes no extra calls;
-	// in-flight calls are cancelled only after SoftStopTimeout.
+// preflightPin probes the target's identity, for targets that can be
+// probed, and checks it against the pin before any case is sent. It
+// returns the identity and the mismatch when the run must stop; with a
+// warn-mode pin the run goes on and the responses' identities carry the
+// mismatch into the findings.
+func (a *App) preflightPin(ctx context.Context, t *targetRef, baseIdentity *eval.Identity) (*eval.Identity, error) {
+	id, err := t.probeIdentity(ctx)
+	if err != nil {
+		a.logger.Warn("identity probe failed", "target", t.cfg.Name, "err", err)
+		return nil, nil
+	}
+	if id == nil || t.cfg.Pin.Warn() {
+		return nil, nil
+	}
+	if err := t.checkPin(*id, baseIdentity); err != nil {
+		return id, err
+	}
+	return nil, nil
+}
+
+// executeRun runs the run's remaining samples. Ctrl-C (ctx done) stops
+// scheduling new samples but lets the ones in flight finish and be stored,
+// so a resumed run makes no extra calls; in-flight calls are cancelled only
+// after SoftStopTimeout. It reports whether ctx was done.
+func (a *App) executeRun(ctx context.Context, r *startedRun, pr pair, p RunParams, baseIdentity *eval.Identity) (executed, bool) {
+	s, t := pr.suite, pr.target
 	runCtx, cancelRun := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer cancelRun(nil)
 	softStop := make(chan struct{})
@@ -317,63 +417,154 @@ func (a *App) runPair(ctx context.Context, pr pair, p RunParams) (*report.Report
 			t.Stop()
 		}
 	}()
-	total := len(cases) * k
-	prog := p.board.add(newProgress(a.stderr, p.Progress, fmt.Sprintf("%s@%s", s.Name(), t.cfg.Name), total-len(done)))
-	res := a.execute(runCtx, cancelRun, execution{run: run, suite: s, target: t, targetID: targetID, k: k, filter: p.Case,
-		baseIdentity: baseIdentity, prog: prog, budget: true, softStop: softStop,
+	total := len(s.Cases()) * r.k
+	prog := p.board.add(newProgress(a.stderr, p.Progress, fmt.Sprintf("%s@%s", s.Name(), t.cfg.Name), total-len(r.done)))
+	res := a.execute(runCtx, cancelRun, execution{run: r.run, suite: s, target: t, targetID: r.targetID, k: r.k, filter: r.filter,
+		baseIdentity: baseIdentity, prog: prog, budget: true, spent: r.spent, softStop: softStop,
 		skip: func(key string, idx int) bool {
-			_, ok := done[storage.SampleKey{CaseKey: key, SampleIdx: idx}]
+			_, ok := r.done[storage.SampleKey{CaseKey: key, SampleIdx: idx}]
 			return ok
 		}})
-	// The suite's rendered cases are not needed by the analysis; drop the
-	// last reference (pr lives on for a confirmation run, which loads the
-	// suite again) so a 100,000-case suite and two runs' samples are never
-	// in memory at once.
-	suiteName := s.Name()
-	pr.suite = nil
-	state, runErr := res.state, res.runErr
-	rep.Metrics.InputTokens, rep.Metrics.OutputTokens = state.inTok.Load(), state.outTok.Load()
-	rep.Metrics.CostUSD = float64(state.costMicros.Load()) / 1e6
+	res.cause = context.Cause(runCtx)
+	return res, ctx.Err() != nil
+}
+
+// finishExecuted finishes an executed run: stopped (pin, budget,
+// interrupt), failed (the runner or the target could not work), or
+// compared with its baseline and, when it drifted and --confirm asks,
+// confirmed by a fresh run.
+func (a *App) finishExecuted(ctx context.Context, r *startedRun, pr pair, p RunParams, rep *report.Report, res executed,
+	baseline *storage.Baseline, interrupted bool) (*report.Report, error) {
+	t, run, state := pr.target, r.run, res.state
+	// What a stopped run did is stored even after Ctrl-C.
+	bg := context.WithoutCancel(ctx)
 	if id := state.dominant(); id != nil {
 		rep.Identity = toReportIdentity(*id)
 	}
 	if res.werr != nil {
 		return nil, configError(fmt.Errorf("store samples of run %d: %w", run.ID, res.werr))
 	}
-	switch cause := context.Cause(runCtx); {
+	// The stored samples, not this execution's, make the run's totals: a
+	// resumed run reports (and has spent) all of it.
+	tot, err := a.store.RunTotals(bg, run.ID)
+	if err != nil {
+		return nil, configError(err)
+	}
+	rep.Metrics.InputTokens, rep.Metrics.OutputTokens, rep.Metrics.CostUSD = tot.InputTokens, tot.OutputTokens, tot.CostUSD
+	switch {
 	case state.pinErr != nil && !t.cfg.Pin.Warn():
-		return a.finishPinned(context.WithoutCancel(ctx), rep, run, targetID, *state.firstIdentity(), state.pinErr, t)
+		return a.finishPinned(bg, rep, run, r.targetID, *state.firstIdentity(), state.pinErr, t)
 	case res.budgetHit:
-		return a.finishStopped(context.WithoutCancel(ctx), rep, run, fmt.Sprintf("budget cap of $%.2f reached; resume with --resume %d after raising max_cost_usd", a.cfg.MaxCostUSD, run.ID))
-	case ctx.Err() != nil:
-		return a.finishStopped(context.WithoutCancel(ctx), rep, run, fmt.Sprintf("interrupted; finish it with: driftwatch run --resume %d", run.ID))
-	case runErr != nil && cause == nil && !errors.Is(runErr, eval.ErrStopped):
-		return nil, configError(fmt.Errorf("run %d: %w", run.ID, runErr))
+		return a.finishStopped(bg, rep, run, fmt.Sprintf("budget cap of $%.2f reached (spent $%.4f); raise max_cost_usd, then finish it with: %s",
+			a.cfg.MaxCostUSD, tot.CostUSD, a.resumeCommand(run.ID)))
+	case interrupted:
+		return a.finishStopped(bg, rep, run, "interrupted; finish it with: "+a.resumeCommand(run.ID))
+	case res.runErr != nil && res.cause == nil && !errors.Is(res.runErr, eval.ErrStopped):
+		return nil, configError(fmt.Errorf("run %d: %w", run.ID, res.runErr))
+	case unusable(tot):
+		return a.finishUnusable(bg, rep, r, t, tot)
+	}
+	if err := a.analyzeAndFinish(ctx, rep, run, r.suiteID, r.targetID, baseline, r.k, state.pinErr); err != nil {
+		return nil, err
 	}
 	confirm := a.cfg.Drift.Confirm
 	if p.Confirm != nil {
 		confirm = *p.Confirm
 	}
-	if err := a.analyzeAndFinish(ctx, rep, run, suiteID, targetID, baseline, k, state.pinErr); err != nil {
-		return nil, err
-	}
 	if confirm && rep.Verdict == string(drift.Drift) && p.Trigger != storage.TriggerConfirm {
-		all, err := a.Suites(suiteName)
+		all, err := a.Suites(rep.Suite)
 		if err != nil {
 			return nil, configError(err)
 		}
-		sel, err := selectSuites(all, []string{suiteName})
+		sel, err := a.pickSuites(all, []string{rep.Suite})
 		if err != nil {
 			return nil, configError(err)
 		}
-		pr.suite = sel[0]
+		pr.suite, p.Case = sel[0], r.filter
 		if err := a.confirm(ctx, pr, p, rep); err != nil {
 			return nil, err
 		}
 	}
 	rep.FinishedAt = time.Now()
-	rep.WallSeconds = rep.FinishedAt.Sub(start).Seconds()
+	rep.WallSeconds = rep.FinishedAt.Sub(r.start).Seconds()
 	return rep, nil
+}
+
+// unusableKinds are the errors that say the target cannot be used at all
+// (unreachable, not authorised, rejecting the requests) rather than that it
+// is having a bad time.
+var unusableKinds = []eval.ErrorKind{eval.ErrTransport, eval.ErrAuth, eval.ErrBadRequest}
+
+// unusable reports whether every stored sample errored with one of the
+// unusableKinds: an infrastructure problem, not a result.
+func unusable(tot storage.RunTotals) bool {
+	if tot.Samples == 0 || tot.Errored != tot.Samples {
+		return false
+	}
+	var n int64
+	for _, k := range unusableKinds {
+		n += tot.ErrorKinds[string(k)]
+	}
+	return n == tot.Samples
+}
+
+// finishUnusable finishes a run whose every sample failed because the
+// target cannot be used: the run is failed and INCONCLUSIVE, its report
+// says why, and the error it returns makes the exit code 3 (an
+// infrastructure error, DESIGN.md section 10). The errored samples are run
+// again by a resume once the target works.
+func (a *App) finishUnusable(ctx context.Context, rep *report.Report, r *startedRun, t *targetRef, tot storage.RunTotals) (*report.Report, error) {
+	cur, err := a.loadSamples(ctx, []int64{r.run.ID})
+	if err != nil {
+		return nil, configError(err)
+	}
+	first := failMessage(tot.FirstError)
+	reason := fmt.Sprintf("every sample failed: target %s cannot be used (%s); fix it, then finish the run with: %s",
+		t.cfg.Name, first, a.resumeCommand(r.run.ID))
+	fillReport(rep, drift.Result{Verdict: drift.Inconclusive, Reason: reason}, cur, r.k)
+	rep.Status, rep.Error = storage.RunFailed, first
+	rep.FinishedAt = time.Now()
+	rep.WallSeconds = rep.FinishedAt.Sub(r.start).Seconds()
+	if err := a.store.FinishRun(ctx, r.run.ID, storage.FinishRun{Status: storage.RunFailed, Verdict: rep.Verdict, Reason: reason,
+		Summary: encodeJSON(rep), Error: first, CostUSD: rep.Metrics.CostUSD}); err != nil {
+		return nil, configError(err)
+	}
+	return rep, configError(fmt.Errorf("run %d: target %s cannot be used: every sample failed (%s)", r.run.ID, t.cfg.Name, first))
+}
+
+// failMessage is an error message as a failed run stores it: one line,
+// bounded. Provider errors carry no secrets or prompts
+// (provider.SafeMessage); the bound keeps a long wrapped error from flooding
+// the dashboard.
+func failMessage(msg string) string {
+	const maxRunes = 500
+	r := []rune(strings.Join(strings.Fields(msg), " "))
+	if len(r) > maxRunes {
+		return string(r[:maxRunes]) + "…"
+	}
+	return string(r)
+}
+
+// resumeCommand is the command that finishes run id, ready to paste: with
+// --config when the config is not the default file.
+func (a *App) resumeCommand(id int64) string {
+	cmd := "driftwatch run"
+	if f := a.cfg.File; f != "" && f != ConfigFileDefault {
+		cmd += " --config " + shellQuote(f)
+	}
+	return fmt.Sprintf("%s --resume %d", cmd, id)
+}
+
+// shellQuote quotes s for a POSIX shell when it has characters the shell
+// would interpret.
+func shellQuote(s string) string {
+	safe := func(r rune) bool {
+		return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_-./:@%+=,", r)
+	}
+	if s != "" && !strings.ContainsFunc(s, func(r rune) bool { return !safe(r) }) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // execution is one pass of the runner over a run's cases (all of them for
@@ -392,8 +583,10 @@ type execution struct {
 	// call, if set, replaces target.target (serve wraps it in the
 	// process-wide concurrency bound and the cluster-wide rate limit).
 	call eval.Target
-	// budget applies max_cost_usd to this execution.
+	// budget applies max_cost_usd to this execution; spent is what the
+	// run spent before it (a resumed run's stored samples).
 	budget bool
+	spent  float64
 	// softStop stops scheduling samples; in-flight ones finish and are
 	// stored.
 	softStop <-chan struct{}
@@ -410,6 +603,8 @@ type executed struct {
 	budgetHit bool
 	runErr    error
 	werr      error
+	// cause is why runCtx was cancelled (nil: it was not).
+	cause error
 }
 
 // execute runs x under runCtx and stores its samples; a pin mismatch or the
@@ -465,9 +660,6 @@ func (a *App) execute(runCtx context.Context, cancelRun context.CancelCauseFunc,
 				return nil // never sent: run again on resume
 			}
 		}
-		state.inTok.Add(int64(r.Usage.InputTokens))
-		state.outTok.Add(int64(r.Usage.OutputTokens))
-		state.costMicros.Add(int64(r.CostUSD * 1e6))
 		n := state.done.Add(1)
 		prog.update(int(n), int(state.errors.Load()))
 		if r.ErrorKind == eval.ErrCanceled && runCtx.Err() != nil {
@@ -484,7 +676,7 @@ func (a *App) execute(runCtx context.Context, cancelRun context.CancelCauseFunc,
 	}
 	if x.budget && a.cfg.MaxCostUSD > 0 {
 		maxOut := cmp.Or(t.cfg.Params.MaxTokens, 512)
-		target = provider.Guard(target, provider.NewBudget(a.cfg.MaxCostUSD), a.prices().Estimator(t.model, maxOut))
+		target = provider.Guard(target, spentBudget(a.cfg.MaxCostUSD, x.spent), a.prices().Estimator(t.model, maxOut))
 	}
 	_, runErr := eval.Run(runCtx, eval.RunParams{
 		Suite:       x.suite,
@@ -504,6 +696,20 @@ func (a *App) execute(runCtx context.Context, cancelRun context.CancelCauseFunc,
 		a.logger.Warn("record identities", "err", err)
 	}
 	return executed{state: state, budgetHit: budgetHit.Load(), runErr: runErr, werr: werr}
+}
+
+// spentBudget returns a budget of maxUSD of which spent is already spent: a
+// resumed run that stopped at its cap does not get the cap again.
+func spentBudget(maxUSD, spent float64) *provider.Budget {
+	b := provider.NewBudget(maxUSD)
+	if spent > 0 {
+		// provider.Budget has no way to start spent: settle a zero
+		// reservation (it always fits a fresh budget) at what was spent.
+		if r, err := b.Reserve(0); err == nil {
+			r.Settle(spent)
+		}
+	}
+	return b
 }
 
 // SoftStopTimeout is how long in-flight samples may finish after Ctrl-C
@@ -670,8 +876,24 @@ func (a *App) baselineOf(ctx context.Context, suiteID, targetID int64) (*storage
 	return &bl, id, err
 }
 
-// runIdentity finds the identity recorded last for the given runs.
+// runIdentity finds the identity that answered most samples of the given
+// runs (any of them: a baseline accepted from the middle of an identity's
+// range too). Runs without an answered sample (stopped by the pin before
+// any call) fall back to the identity recorded last with them.
 func (a *App) runIdentity(ctx context.Context, targetID int64, runIDs []int64) (*eval.Identity, error) {
+	rec, err := a.store.DominantIdentity(ctx, targetID, runIDs)
+	if errors.Is(err, storage.ErrNotFound) {
+		return a.recordedIdentity(ctx, targetID, runIDs)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return decodeIdentity(rec)
+}
+
+// recordedIdentity finds the identity recorded last as the first or last
+// sighting in one of the runs.
+func (a *App) recordedIdentity(ctx context.Context, targetID int64, runIDs []int64) (*eval.Identity, error) {
 	hist, err := a.store.IdentityHistory(ctx, targetID)
 	if err != nil {
 		return nil, err
@@ -688,19 +910,37 @@ func (a *App) runIdentity(ctx context.Context, targetID int64, runIDs []int64) (
 	if best == nil {
 		return nil, nil
 	}
+	return decodeIdentity(*best)
+}
+
+func decodeIdentity(rec storage.Identity) (*eval.Identity, error) {
 	var id eval.Identity
-	if err := json.Unmarshal(best.Identity, &id); err != nil {
-		return nil, fmt.Errorf("decode identity %s: %w", best.IdentityHash, err)
+	if err := json.Unmarshal(rec.Identity, &id); err != nil {
+		return nil, fmt.Errorf("decode identity %s: %w", rec.IdentityHash, err)
 	}
 	return &id, nil
 }
 
+// finishStopped stops a run (interrupted, or at its budget) so that it can
+// be resumed: INCONCLUSIVE with the reason, and a report of what its stored
+// samples did so far.
 func (a *App) finishStopped(ctx context.Context, rep *report.Report, run storage.Run, reason string) (*report.Report, error) {
 	rep.Status, rep.Verdict, rep.Reason = storage.RunStopped, string(drift.Inconclusive), reason
-	err := a.store.FinishRun(ctx, run.ID, storage.FinishRun{Status: storage.RunStopped, Verdict: rep.Verdict, Reason: reason,
-		CostUSD: rep.Metrics.CostUSD})
-	fmt.Fprintf(a.stderr, "run %d stopped: %s\n", run.ID, reason)
+	tot, err := a.store.RunTotals(ctx, run.ID)
+	if err != nil {
+		return rep, configError(err)
+	}
+	m := &rep.Metrics
+	m.Samples, m.ErrorCount, m.SamplesPerCase = int(tot.Samples), int(tot.Errored), run.SamplesPerCase
+	if tot.Samples > 0 {
+		m.ErrorRate = float64(tot.Errored) / float64(tot.Samples)
+	}
+	m.InputTokens, m.OutputTokens, m.CostUSD = tot.InputTokens, tot.OutputTokens, tot.CostUSD
 	rep.FinishedAt = time.Now()
+	rep.WallSeconds = rep.FinishedAt.Sub(rep.StartedAt).Seconds()
+	err = a.store.FinishRun(ctx, run.ID, storage.FinishRun{Status: storage.RunStopped, Verdict: rep.Verdict, Reason: reason,
+		Summary: encodeJSON(rep), CostUSD: m.CostUSD})
+	fmt.Fprintf(a.stderr, "run %d stopped: %s\n", run.ID, reason)
 	return rep, configErrorIf(err)
 }
 

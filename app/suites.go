@@ -115,9 +115,29 @@ func (a *App) checkOptions() (check.Options, error) {
 	return opts, nil
 }
 
+// pickSuites is selectSuites whose unknown-suite error lists every known
+// suite: Suites with names loads only the YAML suites of those names, so
+// the others are read from their files here, without rendering them.
+func (a *App) pickSuites(all []eval.Suite, names []string) ([]eval.Suite, error) {
+	sel, err := selectSuites(all, names)
+	var unknown *unknownSuiteError
+	if !errors.As(err, &unknown) {
+		return sel, err
+	}
+	if paths, _, perr := a.suiteEntries(); perr == nil {
+		if yaml, nerr := yamlsuite.Names(paths); nerr == nil {
+			unknown.known = append(unknown.known, yaml...)
+			slices.Sort(unknown.known)
+			unknown.known = slices.Compact(unknown.known)
+		}
+	}
+	return nil, err
+}
+
 // confirm re-runs a drifted suite once (fresh samples) before the verdict is
 // final. The DRIFT verdict stands only when the confirmation run drifts too;
-// otherwise the first run's verdict becomes STABLE with the reason noted.
+// otherwise the first run's verdict becomes STABLE with the reason noted
+// (overturn). Either way the first run's stored report says so.
 func (a *App) confirm(ctx context.Context, pr pair, p RunParams, rep *report.Report) error {
 	cp := p
 	cp.Trigger, cp.Resume, cp.Confirm = storage.TriggerConfirm, 0, nil
@@ -129,10 +149,37 @@ func (a *App) confirm(ctx context.Context, pr pair, p RunParams, rep *report.Rep
 	rep.ConfirmRunID = crep.RunID
 	if crep.Verdict == string(drift.Drift) {
 		rep.Reason += fmt.Sprintf(" Confirmed by run %d.", crep.RunID)
-		return nil
+	} else {
+		overturn(rep, crep)
+		// The stored findings are the report's: no DRIFT finding is left
+		// for the dashboard or the alerts.
+		if err := a.store.DeleteFindings(ctx, rep.RunID); err != nil {
+			return configError(err)
+		}
+		if _, err := a.store.InsertFindings(ctx, rep.RunID, storageFindings(rep.Findings, rep.BaselineRunIDs)); err != nil {
+			return configError(err)
+		}
 	}
+	return configErrorIf(a.store.FinishRun(ctx, rep.RunID, storage.FinishRun{Status: storage.RunCompleted, Verdict: rep.Verdict,
+		Reason: rep.Reason, Summary: encodeJSON(rep), BaselineRunIDs: rep.BaselineRunIDs, CostUSD: rep.Metrics.CostUSD}))
+}
+
+// overturn makes a drifted report STABLE because its confirmation run crep
+// did not drift: no case stays drifted (JUnit fails none), and the DRIFT
+// findings become WARN (dashboard only), as the drift engine does for an
+// INCONCLUSIVE run.
+func overturn(rep *report.Report, crep *report.Report) {
+	note := fmt.Sprintf("not confirmed by run %d", crep.RunID)
 	rep.Verdict = string(drift.Stable)
 	rep.Reason = fmt.Sprintf("not confirmed: confirmation run %d was %s (first run said: %s)", crep.RunID, crep.Verdict, rep.Reason)
-	return a.store.FinishRun(ctx, rep.RunID, storage.FinishRun{Status: storage.RunCompleted, Verdict: rep.Verdict,
-		Reason: rep.Reason, BaselineRunIDs: rep.BaselineRunIDs, CostUSD: rep.Metrics.CostUSD})
+	rep.DriftedCases = nil
+	for i := range rep.Cases {
+		rep.Cases[i].Drifted = false
+	}
+	for i := range rep.Findings {
+		if f := &rep.Findings[i]; f.Verdict == drift.Drift {
+			f.Verdict = drift.Warn
+			f.Reason += "; " + note
+		}
+	}
 }
