@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/driftwatch/driftwatch/drift"
 	"github.com/driftwatch/driftwatch/eval"
+	"github.com/driftwatch/driftwatch/eval/check"
 	"github.com/driftwatch/driftwatch/eval/yamlsuite"
 	"github.com/driftwatch/driftwatch/internal/yamldoc"
 	"github.com/driftwatch/driftwatch/report"
@@ -179,32 +181,46 @@ identity changed), 2 inconclusive, 3 configuration, usage or infrastructure erro
 // writeReports writes the requested report files.
 func writeReports(reports []*report.Report, jsonOut, junit, markdown string, stdout io.Writer) error {
 	write := func(path string, fn func(io.Writer, []*report.Report) error) error {
-		if path == "" {
-			return nil
-		}
-		if path == "-" {
-			return fn(stdout, reports)
-		}
-		if dir := filepath.Dir(path); dir != "." {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return fmt.Errorf("create report folder: %w", err)
-			}
-		}
-		tmp := path + ".tmp"
-		f, err := os.Create(tmp)
-		if err != nil {
-			return fmt.Errorf("write report: %w", err)
-		}
-		if err := fn(f, reports); err != nil {
-			f.Close()
-			return err
-		}
-		if err := f.Close(); err != nil {
-			return fmt.Errorf("write report %s: %w", path, err)
-		}
-		return os.Rename(tmp, path)
+		return writeReportFile(path, stdout, func(w io.Writer) error { return fn(w, reports) })
 	}
 	return errors.Join(write(jsonOut, report.WriteJSON), write(junit, report.WriteJUnit), write(markdown, report.WriteMarkdown))
+}
+
+// writeReportFile writes one report with write: to stdout for "-", else to
+// path through a temporary file renamed into place, so a reader never sees
+// half a report. On failure the temporary file is removed and path is left
+// as it was; the error names path.
+func writeReportFile(path string, stdout io.Writer, write func(io.Writer) error) (err error) {
+	switch path {
+	case "":
+		return nil
+	case "-":
+		return write(stdout)
+	}
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("write report %s: create its folder: %w", path, err)
+		}
+	}
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("write report %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+			err = fmt.Errorf("write report %s: %w", path, err)
+		}
+	}()
+	if err := write(f); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // printSummary prints one line per (suite, target) to stderr.
@@ -234,7 +250,10 @@ func (a *App) printSummary(reports []*report.Report) {
 		}
 		fmt.Fprintln(a.stderr)
 		for _, f := range r.Findings {
-			if f.Verdict == drift.Drift || f.Verdict == drift.IdentityChanged {
+			switch {
+			case f.Metric == drift.MetricIdentity:
+				fmt.Fprintf(a.stderr, "  %s %s: %s\n", f.Verdict, f.Metric, identityChange(r, f))
+			case f.Verdict == drift.Drift || f.Verdict == drift.IdentityChanged:
 				fmt.Fprintf(a.stderr, "  %s %s (%s): %.3f -> %.3f, p=%.2g, q=%.2g\n", f.Verdict, f.Metric, f.Scope, f.Baseline, f.Current, f.P, f.Q)
 			}
 		}
@@ -245,29 +264,83 @@ func (a *App) printSummary(reports []*report.Report) {
 	}
 }
 
+// identityChange says what an identity finding found: the identity before
+// and after when the report has both (the finding's own reason names
+// identities by digest), else the reason (a pin's says what was pinned).
+func identityChange(r *report.Report, f drift.Finding) string {
+	if f.Statistic == "pin" || r.BaselineIdentity == nil || r.Identity == nil {
+		return f.Reason
+	}
+	before, after := identityText(r.BaselineIdentity), identityText(r.Identity)
+	if before == after { // a minority of samples changed identity
+		return f.Reason
+	}
+	return before + " -> " + after
+}
+
+// identityText names an identity by what tells identities apart: resolved
+// model, system fingerprint and digest, else the requested model.
+func identityText(id *report.Identity) string {
+	var parts []string
+	for _, p := range []string{id.ResolvedModel, id.Fingerprint, id.Digest} {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	if len(parts) == 0 {
+		return cmp.Or(id.RequestedModel, "(unknown)")
+	}
+	return strings.Join(parts, " ")
+}
+
 func (c *cli) suitesCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "suites", Short: "Work with suites"}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "lint [PATH]...",
 		Short: "Validate suites and print each problem with file:line",
+		Long: `Validate YAML suites and print each problem with file:line. Without PATH, lint the
+suites of the config (--config, default driftwatch.yaml) and check that its schedules name
+existing suites. With a config, llm-rubric and embedding-similar checks need its judge: and
+embedder: targets, as for run; without one (PATHs and no driftwatch.yaml), their shape is checked.`,
 		RunE: func(cmd *cobra.Command, paths []string) error {
-			if len(paths) == 0 {
+			fromConfig := len(paths) == 0
+			var a *App
+			if fromConfig || cmd.Flags().Changed("config") || fileExists(c.configPath) {
 				cfg, err := LoadConfig(c.configPath)
 				if err != nil {
 					return configError(err)
 				}
-				paths, _, err = New(cfg, Options{Registry: c.reg}).suiteEntries()
-				if err != nil {
+				a = New(cfg, Options{Registry: c.reg, Logger: c.logger()})
+			}
+			opts := lintCheckOptions()
+			if a != nil {
+				var err error
+				if opts, err = a.checkOptions(); err != nil {
 					return configError(err)
 				}
 			}
-			suites, err := yamlsuite.LoadPaths(paths, yamlsuite.Options{})
+			if fromConfig {
+				var err error
+				if paths, _, err = a.suiteEntries(); err != nil {
+					return configError(err)
+				}
+			}
+			suites, err := yamlsuite.LoadPaths(paths, yamlsuite.Options{Check: opts})
 			if err != nil {
-				fmt.Fprintln(c.stderr, err)
+				fmt.Fprintln(c.stderr, explainCheckErrors(err, c.configPath))
 				return &ExitError{Code: ExitConfig, Err: errors.New("suites have problems")}
 			}
 			if len(suites) == 0 && len(paths) > 0 {
 				return configError(fmt.Errorf("no suite files (*.yaml, *.yml) in %s", strings.Join(paths, ", ")))
+			}
+			if fromConfig {
+				names := a.registry.Names()
+				for _, s := range suites {
+					names = append(names, s.Name())
+				}
+				if err := a.cfg.checkScheduleSuites(names); err != nil {
+					return configError(err)
+				}
 			}
 			n := 0
 			for _, s := range suites {
@@ -278,6 +351,52 @@ func (c *cli) suitesCmd() *cobra.Command {
 		},
 	})
 	return cmd
+}
+
+// errLintOnly is what the stand-in judge and embedder of a config-less lint
+// answer; lint never calls them.
+var errLintOnly = errors.New("suites lint: no model is called")
+
+// lintCheckOptions stands in for the judge and the embedder when suites are
+// linted without a config: checks that need them are built, so their shape
+// (rubric, reference, threshold) is validated, and never run.
+func lintCheckOptions() check.Options {
+	return check.Options{
+		Judge: eval.TargetFunc(func(context.Context, *eval.Request) (*eval.Response, error) { return nil, errLintOnly }),
+		Embedder: check.EmbedderFunc(func(context.Context, []string) ([][]float64, error) {
+			return nil, errLintOnly
+		}),
+	}
+}
+
+// checkNeeds maps what the check catalog says when a check lacks its model
+// to what a user does about it.
+var checkNeeds = []struct{ lib, user string }{
+	{"no judge configured (Options.Judge)", "llm-rubric needs a judge model: set `judge:` in %s to the name of one of its targets (pin it)"},
+	{"no embedder configured (Options.Embedder)", "embedding-similar needs an embedding model: set `embedder:` in %s to the name of an OpenAI-compatible target"},
+}
+
+// explainCheckErrors rewords the suite errors about a missing judge or
+// embedder for users of the config file configFile.
+func explainCheckErrors(err error, configFile string) error {
+	var es yamldoc.Errors
+	if !errors.As(err, &es) {
+		return err
+	}
+	for _, e := range es {
+		for _, n := range checkNeeds {
+			if strings.Contains(e.Msg, n.lib) {
+				e.Msg = strings.ReplaceAll(e.Msg, n.lib, fmt.Sprintf(n.user, configFile))
+			}
+		}
+	}
+	return es
+}
+
+// fileExists reports whether path names an existing file.
+func fileExists(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && !st.IsDir()
 }
 
 func (c *cli) migrateCmd() *cobra.Command {
@@ -515,12 +634,20 @@ func (c *cli) powerCmd() *cobra.Command {
 		Short: "Recommend samples per case to detect a pass-rate drop with 80% power",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if p0 <= 0 || p0 > 1 || p1 < 0 || p1 >= p0 || cases < 1 {
-				return configError(errors.New("want 0 < --p1 < --p0 <= 1 and --cases >= 1"))
+			if err := checkPowerFlags(p0, p1, alpha, cases); err != nil {
+				return configError(err)
 			}
-			k := drift.Power(p0, p1, cases, alpha)
-			fmt.Fprintf(c.stdout, "samples per case (k): %d\n", k)
-			fmt.Fprintf(c.stdout, "to detect a drop from %.3f to %.3f over %d cases at one-sided alpha %.3g with 80%% power\n", p0, p1, cases, alpha)
+			fmt.Fprintf(c.stdout, "to detect a drop from %.3f to %.3f over %d cases at one-sided alpha %.3g with 80%% power:\n", p0, p1, cases, alpha)
+			k, ok := powerSamples(p0, p1, cases, alpha)
+			if ok {
+				fmt.Fprintf(c.stdout, "samples per case (k): %d\n", k)
+				return nil
+			}
+			fmt.Fprintf(c.stdout, "not reachable with %d cases (it would take more than %d samples per case); add cases", cases, powerSamplesMax)
+			if n, ok := powerCases(p0, p1, alpha, SamplesDefault); ok {
+				fmt.Fprintf(c.stdout, ": about %d cases at k=%d", n, SamplesDefault)
+			}
+			fmt.Fprintln(c.stdout)
 			return nil
 		},
 	}
@@ -529,6 +656,69 @@ func (c *cli) powerCmd() *cobra.Command {
 	cmd.Flags().IntVar(&cases, "cases", 200, "cases in the suite")
 	cmd.Flags().Float64Var(&alpha, "alpha", 0.01, "one-sided significance level")
 	return cmd
+}
+
+// Limits of driftwatch power. A drop that needs more than powerSamplesMax
+// samples per case is not reachable with that many cases; a drop below
+// powerDropMin is not reachable with any practical suite; below
+// powerAlphaMin the normal quantile of 1-alpha is not computable in float64.
+const (
+	powerSamplesMax = 1000
+	powerDropMin    = 1e-6
+	powerAlphaMin   = 1e-9
+)
+
+// checkPowerFlags says which power flag is out of range, and its range.
+func checkPowerFlags(p0, p1, alpha float64, cases int) error {
+	switch {
+	case !(p0 > 0 && p0 <= 1):
+		return fmt.Errorf("--p0 %v: want the baseline pass rate, in (0, 1]", p0)
+	case !(p1 >= 0 && p1 < p0):
+		return fmt.Errorf("--p1 %v: want the pass rate to detect, at least 0 and below --p0 (%v)", p1, p0)
+	case !(alpha > 0 && alpha < 1):
+		return fmt.Errorf("--alpha %v: want a significance level between 0 and 1 (exclusive), e.g. 0.01", alpha)
+	case alpha < powerAlphaMin:
+		return fmt.Errorf("--alpha %v: too small to compute with; use at least %g", alpha, powerAlphaMin)
+	case cases < 1:
+		return fmt.Errorf("--cases %d: want at least 1", cases)
+	}
+	return nil
+}
+
+// powerSamples is drift.Power with a cap: ok is false when the drop needs
+// more than powerSamplesMax per case.
+func powerSamples(p0, p1 float64, cases int, alpha float64) (k int, ok bool) {
+	if p0-p1 < powerDropMin {
+		return 0, false
+	}
+	k = drift.Power(p0, p1, cases, alpha)
+	return k, k >= 1 && k <= powerSamplesMax
+}
+
+// powerCases is the fewest cases with which k samples per case detect the
+// drop (the case count doubles, then is bisected; drift.Power falls as cases
+// grow). ok is false when no suite of up to 2^40 cases does.
+func powerCases(p0, p1, alpha float64, k int) (n int, ok bool) {
+	if p0-p1 < powerDropMin {
+		return 0, false
+	}
+	fits := func(n int) bool { kn, ok := powerSamples(p0, p1, n, alpha); return ok && kn <= k }
+	hi := 1
+	for ; !fits(hi); hi *= 2 {
+		if hi >= 1<<40 {
+			return 0, false
+		}
+	}
+	lo := hi/2 + 1
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if fits(mid) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return hi, true
 }
 
 // syncWriter serialises writes from the logger and the progress bar.

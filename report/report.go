@@ -393,6 +393,12 @@ func WriteMarkdown(w io.Writer, reports []*Report) error {
 		if len(alarms) > 0 {
 			b.WriteString("## What changed\n\n")
 			for _, f := range alarms {
+				if f.Metric == drift.MetricIdentity {
+					// No statistic: the reason says what changed (the
+					// identity line above shows before and after).
+					fmt.Fprintf(&b, "- **%s** (%s): %s\n", f.Metric, f.Verdict, f.Reason)
+					continue
+				}
 				fmt.Fprintf(&b, "- **%s** (%s): %.3f → %.3f, effect %+.3f", f.Metric, f.Verdict, f.Baseline, f.Current, f.Effect)
 				if f.CI != nil {
 					fmt.Fprintf(&b, " [%+.3f, %+.3f]", f.CI.Low, f.CI.High)

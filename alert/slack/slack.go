@@ -24,6 +24,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/driftwatch/driftwatch/alert"
+	"github.com/driftwatch/driftwatch/drift"
 	"github.com/driftwatch/driftwatch/report"
 )
 
@@ -233,8 +234,10 @@ func numbers(ev *alert.Event) string {
 		b.WriteString("\n")
 	}
 	for _, f := range ev.Findings {
-		if f.Statistic == "pin" {
-			fmt.Fprintf(&b, "• *%s*: %s\n", Escape(f.Metric), Escape(f.Reason))
+		if f.Metric == drift.MetricIdentity {
+			// No statistic: the reason says what changed (the identity
+			// section shows before and after).
+			fmt.Fprintf(&b, "• *%s*: %s\n", Escape(f.Metric), Escape(alert.TruncateRunes(f.Reason, 300)))
 			continue
 		}
 		fmt.Fprintf(&b, "• *%s*: %.3f → %.3f, effect %+.3f", Escape(f.Metric), f.Baseline, f.Current, f.Effect)

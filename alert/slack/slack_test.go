@@ -99,6 +99,37 @@ func resolvedEvent(t *testing.T) alert.Event {
 	return ev
 }
 
+// identityEvent is a STABLE run whose samples name a new identity: the drift
+// engine's identity finding has no statistic (p and q 1, values 0), so the
+// message shows its reason, never "0.000 → 0.000".
+func identityEvent(t *testing.T) alert.Event {
+	t.Helper()
+	rep := &report.Report{Suite: "prime", Target: "gpt4", RunID: 44, BaselineRunIDs: []int64{7}, Verdict: string(drift.Stable),
+		Status: "completed", IdentityChanged: true, Reason: "no metric changed significantly",
+		Identity:         &report.Identity{Provider: "openai", RequestedModel: "gpt-4o", ResolvedModel: "gpt-4o-2024-11-20", Fingerprint: "fp_new"},
+		BaselineIdentity: &report.Identity{Provider: "openai", RequestedModel: "gpt-4o", ResolvedModel: "gpt-4o-2024-08-06", Fingerprint: "fp_old"},
+		Findings: []drift.Finding{{Metric: drift.MetricIdentity, Scope: drift.ScopeSuite, Statistic: "set of sample identities",
+			Verdict: drift.IdentityChanged, P: 1, Q: 1,
+			Reason: "new identity 3fa2c9d1e0b4a7f6 not seen in the baseline (baseline: 0b1c2d3e4f5a6b7c); a hint, not an alarm"}}}
+	for _, ev := range alert.Events(rep, time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC), "") {
+		if ev.Kind == alert.KindIdentityChanged {
+			return ev
+		}
+	}
+	t.Fatal("no identity_changed event")
+	return alert.Event{}
+}
+
+func TestIdentityFindingShowsItsReason(t *testing.T) {
+	t.Parallel()
+	ev := identityEvent(t)
+	body, err := json.Marshal(slack.Message(&ev, ""))
+	require.NoError(t, err)
+	require.Contains(t, string(body), "• *identity*: new identity 3fa2c9d1e0b4a7f6 not seen in the baseline")
+	require.NotContains(t, string(body), "0.000 → 0.000")
+	require.NotContains(t, string(body), "p=1")
+}
+
 func TestMessageGolden(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -116,6 +147,7 @@ func TestMessageGolden(t *testing.T) {
 					Verdict: drift.IdentityChanged, Reason: "digest sha256:bbb, want sha256:aaa"}}}
 			return alert.Events(rep, time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC), "")[0]
 		}},
+		{"identity_changed", identityEvent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
