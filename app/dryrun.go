@@ -5,8 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"regexp"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/driftwatch/driftwatch/eval"
@@ -26,14 +24,9 @@ func (a *App) DryRun(ctx context.Context, p RunParams, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var match func(string) bool
-	if p.Case != "" {
-		first := strings.SplitN(p.Case, "/", 2)[0]
-		re, err := regexp.Compile(first)
-		if err != nil {
-			return configError(fmt.Errorf("--case %q: %v", p.Case, err))
-		}
-		match = re.MatchString
+	filter, err := eval.ParseFilter(p.Case)
+	if err != nil {
+		return configError(fmt.Errorf("--case %q: %w", p.Case, err))
 	}
 	prices := a.prices()
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -45,7 +38,7 @@ func (a *App) DryRun(ctx context.Context, p RunParams, w io.Writer) error {
 		rq, _ := pr.suite.(requester)
 		var cases, in, out int
 		for _, c := range pr.suite.Cases() {
-			if match != nil && !match(c.ID) {
+			if !filter.Match(c.ID) {
 				continue
 			}
 			cases++

@@ -676,7 +676,7 @@ func (a *App) execute(runCtx context.Context, cancelRun context.CancelCauseFunc,
 	}
 	if x.budget && a.cfg.MaxCostUSD > 0 {
 		maxOut := cmp.Or(t.cfg.Params.MaxTokens, 512)
-		target = provider.Guard(target, spentBudget(a.cfg.MaxCostUSD, x.spent), a.prices().Estimator(t.model, maxOut))
+		target = provider.Guard(target, provider.NewBudgetSpent(a.cfg.MaxCostUSD, x.spent), a.prices().Estimator(t.model, maxOut))
 	}
 	_, runErr := eval.Run(runCtx, eval.RunParams{
 		Suite:       x.suite,
@@ -696,20 +696,6 @@ func (a *App) execute(runCtx context.Context, cancelRun context.CancelCauseFunc,
 		a.logger.Warn("record identities", "err", err)
 	}
 	return executed{state: state, budgetHit: budgetHit.Load(), runErr: runErr, werr: werr}
-}
-
-// spentBudget returns a budget of maxUSD of which spent is already spent: a
-// resumed run that stopped at its cap does not get the cap again.
-func spentBudget(maxUSD, spent float64) *provider.Budget {
-	b := provider.NewBudget(maxUSD)
-	if spent > 0 {
-		// provider.Budget has no way to start spent: settle a zero
-		// reservation (it always fits a fresh budget) at what was spent.
-		if r, err := b.Reserve(0); err == nil {
-			r.Settle(spent)
-		}
-	}
-	return b
 }
 
 // SoftStopTimeout is how long in-flight samples may finish after Ctrl-C

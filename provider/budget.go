@@ -28,6 +28,12 @@ type Budget struct {
 // budget still tracks spend).
 func NewBudget(maxUSD float64) *Budget { return &Budget{max: maxUSD} }
 
+// NewBudgetSpent returns a budget of maxUSD of which spentUSD is already
+// spent, for a run that resumes: it does not get the cap again.
+func NewBudgetSpent(maxUSD, spentUSD float64) *Budget {
+	return &Budget{max: maxUSD, spent: max(0, spentUSD)}
+}
+
 // Reservation is an estimate held against a Budget until settled.
 type Reservation struct {
 	b    *Budget

@@ -321,3 +321,17 @@ func TestLimitTPMAndCancel(t *testing.T) {
 		require.Contains(t, []eval.ErrorKind{eval.ErrTimeout, eval.ErrCanceled}, eval.KindOf(err))
 	})
 }
+
+func TestBudgetSpentStartsSpent(t *testing.T) {
+	t.Parallel()
+	b := NewBudgetSpent(1.0, 0.75)
+	require.InDelta(t, 0.75, b.Spent(), 1e-12)
+	require.InDelta(t, 0.25, b.Remaining(), 1e-12)
+	_, err := b.Reserve(0.5)
+	require.Equal(t, eval.ErrBudget, eval.KindOf(err), "the cap is not granted again")
+	r, err := b.Reserve(0.2)
+	require.NoError(t, err)
+	r.Settle(0.25)
+	_, err = b.Reserve(0.01)
+	require.Equal(t, eval.ErrBudget, eval.KindOf(err), "exhausted at the cap")
+}

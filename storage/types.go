@@ -60,7 +60,7 @@ type FinishRun struct {
 	Status         string // one of RunCompleted, RunFailed, RunStopped
 	Verdict        string // optional
 	Reason         string
-	Summary        json.RawMessage // drift result; optional
+	Summary        json.RawMessage // the report; nil keeps the stored one
 	BaselineRunIDs []int64
 	Error          string
 	CostUSD        float64
