@@ -73,8 +73,14 @@ type App struct {
 	registry *eval.Registry
 }
 
-// New returns an App for cfg. It opens nothing until a command needs it.
+// New returns an App for cfg. It opens nothing until a command needs it,
+// and does not modify cfg (opts.DataDir applies to a copy).
 func New(cfg *Config, opts Options) *App {
+	if opts.DataDir != "" {
+		c := *cfg
+		c.DataDir = opts.DataDir
+		cfg = &c
+	}
 	a := &App{cfg: cfg, opts: opts, logger: opts.Logger, stderr: opts.Stderr, registry: opts.Registry}
 	if a.logger == nil {
 		a.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -84,9 +90,6 @@ func New(cfg *Config, opts Options) *App {
 	}
 	if a.registry == nil {
 		a.registry = eval.NewRegistry()
-	}
-	if opts.DataDir != "" {
-		cfg.DataDir = opts.DataDir
 	}
 	return a
 }
