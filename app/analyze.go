@@ -304,7 +304,7 @@ func (a *App) analyzeAndFinish(ctx context.Context, rep *report.Report, run stor
 	if pinWarn != nil {
 		rep.IdentityChanged = true
 		rep.Findings = append(rep.Findings, drift.Finding{Metric: drift.MetricIdentity, Scope: drift.ScopeSuite, Statistic: "pin",
-			Verdict: drift.IdentityChanged, Reason: "pin (warn): " + pinWarn.Error()})
+			Verdict: drift.IdentityChanged, Reason: "pin (warn): " + pinWarn.Error(), P: 1, Q: 1})
 	}
 	if _, err := a.store.InsertFindings(ctx, run.ID, storageFindings(rep.Findings, rep.BaselineRunIDs)); err != nil {
 		return configError(err)

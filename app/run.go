@@ -947,7 +947,7 @@ func (a *App) finishPinned(ctx context.Context, rep *report.Report, run storage.
 	rep.Status, rep.Verdict = storage.RunFailed, string(drift.Inconclusive)
 	rep.Reason = "pinned identity mismatch: " + pinErr.Error() + "; the run was stopped before comparing"
 	rep.Findings = []drift.Finding{{Metric: drift.MetricIdentity, Scope: drift.ScopeSuite, Statistic: "pin",
-		Verdict: drift.IdentityChanged, Reason: pinErr.Error(), P: 0, Q: 0}}
+		Verdict: drift.IdentityChanged, Reason: pinErr.Error(), P: 1, Q: 1}}
 	if _, err := a.store.InsertFindings(ctx, run.ID, storageFindings(rep.Findings, nil)); err != nil {
 		return nil, configError(err)
 	}

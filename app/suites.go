@@ -33,7 +33,7 @@ func (a *App) Suites(only ...string) ([]eval.Suite, error) {
 	if len(paths) > 0 {
 		ys, err := yamlsuite.LoadPaths(paths, yamlsuite.Options{Check: opts, Only: only})
 		if err != nil {
-			return nil, err
+			return nil, explainCheckErrors(err, a.cfg.File)
 		}
 		for _, s := range ys {
 			out = append(out, s)

@@ -22,6 +22,9 @@ N=${N:-2000}
 BIG=${BIG:-100000}
 PORT=${PORT:-18089}
 SIM0=$PORT SIM20=$((PORT + 1)) FIRST=$((PORT + 2))
+# The generated configs read ${SIM_URL}; commands that send nothing (migrate,
+# diff) use this one.
+export SIM_URL="http://127.0.0.1:$SIM0/v1"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/driftwatch-bench.XXXXXX")
 BIN=$WORK/bin
 PIDS=()
@@ -102,7 +105,6 @@ start_sim() { # port scenario
 }
 start_sim "$SIM0" scenario-0ms.yaml
 start_sim "$SIM20" scenario-20ms.yaml
-export SIM_URL="http://127.0.0.1:$SIM0/v1" # for commands that send nothing (migrate, diff)
 
 # raw PORT C N: the reference's req/s.
 raw() { "$BIN/rawclient" -url "http://127.0.0.1:$1/v1/chat/completions" -c "$2" -n "$3" | awk '{print $(NF-3)}'; }
