@@ -214,6 +214,19 @@ func dedupeSamples(samples []Sample) []Sample {
 // resumed run skips these and re-runs everything else.
 func (s *Store) DoneSamples(ctx context.Context, runID int64) (map[SampleKey]struct{}, error) {
 	rows, err := s.pool.Query(ctx, `SELECT case_key, sample_idx FROM samples WHERE run_id = $1 AND error IS NULL`, runID)
+	return collectSampleKeys(rows, err, runID)
+}
+
+// DoneSamplesOf is DoneSamples for the given cases of a run only: a batch of
+// a 100,000-case run reads its own cases' keys, not the whole run's.
+func (s *Store) DoneSamplesOf(ctx context.Context, runID int64, caseKeys []string) (map[SampleKey]struct{}, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT case_key, sample_idx FROM samples
+		WHERE run_id = $1 AND case_key = ANY($2) AND error IS NULL`, runID, caseKeys)
+	return collectSampleKeys(rows, err, runID)
+}
+
+func collectSampleKeys(rows pgx.Rows, err error, runID int64) (map[SampleKey]struct{}, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list done samples of run %d: %w", runID, translate(err))
 	}
