@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -27,11 +29,17 @@ type metrics struct {
 	retries       *prometheus.CounterVec
 	alerts        *prometheus.CounterVec
 	budgetStops   prometheus.Counter
+	suiteLoads    prometheus.Counter
+	configSnoozes *prometheus.CounterVec
+
+	// logger reports jobs that end without success (discarded, cancelled).
+	logger *slog.Logger
 }
 
-func newMetrics(st *storage.Store) *metrics {
+func newMetrics(st *storage.Store, logger *slog.Logger) *metrics {
 	m := &metrics{
-		reg: prometheus.NewRegistry(),
+		reg:    prometheus.NewRegistry(),
+		logger: logger,
 		triggers: prometheus.NewCounter(prometheus.CounterOpts{Name: "driftwatch_schedule_triggers_total",
 			Help: "Schedule firings inserted as jobs by this process (duplicates from other replicas excluded)."}),
 		runsStarted: prometheus.NewCounter(prometheus.CounterOpts{Name: "driftwatch_runs_started_total",
@@ -48,8 +56,13 @@ func newMetrics(st *storage.Store) *metrics {
 			Help: "Alert jobs by result (sent or failed; failed ones are retried)."}, []string{"result"}),
 		budgetStops: prometheus.NewCounter(prometheus.CounterOpts{Name: "driftwatch_runs_budget_stopped_total",
 			Help: "Runs stopped INCONCLUSIVE because max_cost_usd was reached."}),
+		suiteLoads: prometheus.NewCounter(prometheus.CounterOpts{Name: "driftwatch_suite_loads_total",
+			Help: "Suites loaded (parsed) by this process for jobs: once per run, not per batch."}),
+		configSnoozes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "driftwatch_job_config_snoozes_total",
+			Help: "Jobs handed back because this process's config lacks their schedule, suite or target, by job kind."}, []string{"kind"}),
 	}
 	m.reg.MustRegister(m.triggers, m.runsStarted, m.runsCompleted, m.samples, m.errors, m.retries, m.alerts, m.budgetStops,
+		m.suiteLoads, m.configSnoozes,
 		&queueCollector{st: st, desc: prometheus.NewDesc("driftwatch_queue_jobs",
 			"Jobs in the job queue by queue and state (cluster-wide).", []string{"queue", "state"}, nil)},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -70,16 +83,34 @@ func (m *metrics) observeSample(r eval.SampleResult) {
 // retried counts a job attempt after the first.
 func (m *metrics) retried(kind string) { m.retries.WithLabelValues(kind).Inc() }
 
-// HandleError counts failed job attempts (River's ErrorHandler).
-func (m *metrics) HandleError(_ context.Context, job *rivertype.JobRow, _ error) *river.ErrorHandlerResult {
+// HandleError counts failed job attempts (River's ErrorHandler) and logs a
+// job's last one at Error: River discards the job, and its work (a night's
+// run, an alert) is lost unless an operator acts. River logs the attempts
+// that are retried (Info).
+func (m *metrics) HandleError(ctx context.Context, job *rivertype.JobRow, err error) *river.ErrorHandlerResult {
 	m.errors.WithLabelValues("job:" + job.Kind).Inc()
+	if job.Attempt >= job.MaxAttempts {
+		m.logger.ErrorContext(ctx, "job discarded after its last attempt", "job_id", job.ID, "job_kind", job.Kind,
+			"attempt", job.Attempt, "args", string(job.EncodedArgs), "err", err)
+	}
 	return nil
 }
 
-// HandlePanic counts panicking job attempts.
-func (m *metrics) HandlePanic(_ context.Context, job *rivertype.JobRow, _ any, _ string) *river.ErrorHandlerResult {
+// HandlePanic counts panicking job attempts and logs them at Error (a
+// panic is a bug).
+func (m *metrics) HandlePanic(ctx context.Context, job *rivertype.JobRow, v any, trace string) *river.ErrorHandlerResult {
 	m.errors.WithLabelValues("job:" + job.Kind).Inc()
+	m.logger.ErrorContext(ctx, "job panicked", "job_id", job.ID, "job_kind", job.Kind, "attempt", job.Attempt,
+		"max_attempts", job.MaxAttempts, "panic", fmt.Sprint(v), "trace", trace)
 	return nil
+}
+
+// cancelled logs a job that its worker cancelled (River logs it at Debug
+// only, and calls no ErrorHandler): it is never retried.
+func (m *metrics) cancelled(job *rivertype.JobRow, err error) {
+	m.errors.WithLabelValues("job:" + job.Kind).Inc()
+	m.logger.Error("job cancelled: it cannot be worked", "job_id", job.ID, "job_kind", job.Kind,
+		"args", string(job.EncodedArgs), "err", err)
 }
 
 // queueCollector reads the queue depth from the database at scrape time.

@@ -3,9 +3,13 @@ package app
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"slices"
@@ -15,14 +19,17 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/spf13/cobra"
 
 	"github.com/driftwatch/driftwatch/drift"
 	"github.com/driftwatch/driftwatch/eval"
+	"github.com/driftwatch/driftwatch/eval/yamlsuite"
 	"github.com/driftwatch/driftwatch/jobs"
 	"github.com/driftwatch/driftwatch/report"
 	"github.com/driftwatch/driftwatch/schedule"
 	"github.com/driftwatch/driftwatch/storage"
+	"github.com/driftwatch/driftwatch/web"
 )
 
 // Serve defaults (ServeOptions).
@@ -33,6 +40,7 @@ const (
 	ServeSoftStopDefault   = 30 * time.Second
 	RescueAfterDefault     = time.Hour
 	ControlWorkersDefault  = 4
+	ConfigSnoozeDefault    = 30 * time.Second
 	serveShutdownHardLimit = 30 * time.Second
 )
 
@@ -59,6 +67,11 @@ type ServeOptions struct {
 	// before they are cancelled (and re-run later by the retried batch).
 	// Default 30s.
 	SoftStopTimeout time.Duration
+	// ConfigSnooze is how long a job that this process's config cannot
+	// run (its schedule, suite or target is missing or fails to load) is
+	// put back before any process tries it again; it grows with every
+	// snooze, up to ten times, plus a random part. Default 30s.
+	ConfigSnooze time.Duration
 	// Clock drives the scheduler. Default the wall clock.
 	Clock schedule.Clock
 	// OnListen, if set, receives the HTTP server's bound address.
@@ -71,6 +84,7 @@ func (o ServeOptions) withDefaults() ServeOptions {
 	o.BatchTimeout = cmp.Or(o.BatchTimeout, BatchTimeoutDefault)
 	o.RescueAfter = cmp.Or(o.RescueAfter, max(RescueAfterDefault, o.BatchTimeout+time.Minute))
 	o.SoftStopTimeout = cmp.Or(o.SoftStopTimeout, ServeSoftStopDefault)
+	o.ConfigSnooze = cmp.Or(o.ConfigSnooze, ConfigSnoozeDefault)
 	return o
 }
 
@@ -85,7 +99,9 @@ database: each schedule firing runs once. SIGINT/SIGTERM stop fetching jobs, let
 samples finish (up to --soft-stop-timeout), then cancel; unfinished work is retried.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := c.open()
+			// The config file is required: without it this process would
+			// take the cluster's jobs with no suites, targets or schedules.
+			a, err := c.openConfig(true)
 			if err != nil {
 				return err
 			}
@@ -110,7 +126,7 @@ func (c *cli) workerCmd() *cobra.Command {
 		Short: "Work scheduled runs (no scheduler, no HTTP), to add machines",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := c.open()
+			a, err := c.openConfig(true) // see serve
 			if err != nil {
 				return err
 			}
@@ -145,6 +161,9 @@ type node struct {
 
 	mu      sync.Mutex
 	targets map[string]*nodeTarget
+
+	suites suiteCache
+	loadMu sync.Mutex // serialises suite loads (see runSuite)
 }
 
 // nodeTarget is a target as this process calls it: one concurrency bound
@@ -175,7 +194,7 @@ func (a *App) Serve(ctx context.Context, opts ServeOptions) error {
 		return configError(err)
 	}
 	n := &node{a: a, st: st, opts: opts, softStop: make(chan struct{}), targets: map[string]*nodeTarget{}}
-	n.metrics = newMetrics(st)
+	n.metrics = newMetrics(st, a.logger)
 	if err := n.newClient(); err != nil {
 		return configError(err)
 	}
@@ -187,10 +206,9 @@ func (a *App) Serve(ctx context.Context, opts ServeOptions) error {
 	}
 	var srv *http.Server
 	var ln net.Listener
-	var dashboardRuns *runNow
 	if opts.Addr != "" {
 		var h http.Handler
-		h, dashboardRuns, err = n.handler(ctx)
+		h, err = n.handler(ctx)
 		if err != nil {
 			return configError(err)
 		}
@@ -263,8 +281,8 @@ func (a *App) Serve(ctx context.Context, opts ServeOptions) error {
 		cancelHard()
 	}
 	// The stages above may have used up stopCtx; what follows gets its own
-	// bound, so the dispatcher and a dashboard run are always waited for
-	// before the caller closes the store under them.
+	// bound, so the dispatcher is always waited for before the caller
+	// closes the store under it.
 	hardCtx, cancelHard := context.WithTimeout(context.Background(), serveShutdownHardLimit)
 	defer cancelHard()
 	errs = append(errs, dispatcher.Stop(hardCtx))
@@ -273,23 +291,24 @@ func (a *App) Serve(ctx context.Context, opts ServeOptions) error {
 		errs = append(errs, srv.Shutdown(shutCtx))
 		cancelShut()
 	}
-	if dashboardRuns != nil {
-		// ctx is done, so a run started from the dashboard is stopping.
-		errs = append(errs, dashboardRuns.wait(hardCtx))
-	}
 	wg.Wait()
 	errs = append(errs, serveErr)
 	return errors.Join(errs...)
 }
 
+// fetchPollInterval is how often a process looks for jobs that became
+// available without an insert notification (retries, snoozes).
+const fetchPollInterval = 500 * time.Millisecond
+
 func (n *node) newClient() error {
 	workers := river.NewWorkers()
-	retried := n.metrics.retried
-	river.AddWorker(workers, &jobs.Worker[jobs.TriggerArgs]{Fn: n.workTrigger, OnRetry: retried})
-	river.AddWorker(workers, &jobs.Worker[jobs.RunArgs]{Fn: n.workRun, OnRetry: retried})
-	river.AddWorker(workers, &jobs.Worker[jobs.BatchArgs]{Fn: n.workBatch, JobTimeout: n.opts.BatchTimeout, OnRetry: retried})
-	river.AddWorker(workers, &jobs.Worker[jobs.AnalyzeArgs]{Fn: n.workAnalyze, OnRetry: retried})
-	river.AddWorker(workers, &jobs.Worker[jobs.AlertArgs]{Fn: n.workAlert, OnRetry: retried})
+	retried, cancelled := n.metrics.retried, n.metrics.cancelled
+	river.AddWorker(workers, &jobs.Worker[jobs.TriggerArgs]{Fn: n.workTrigger, OnRetry: retried, OnCancel: cancelled})
+	river.AddWorker(workers, &jobs.Worker[jobs.RunArgs]{Fn: n.workRun, OnRetry: retried, OnCancel: cancelled})
+	river.AddWorker(workers, &jobs.Worker[jobs.BatchArgs]{Fn: n.workBatch, JobTimeout: n.opts.BatchTimeout, OnRetry: retried,
+		OnCancel: cancelled})
+	river.AddWorker(workers, &jobs.Worker[jobs.AnalyzeArgs]{Fn: n.workAnalyze, OnRetry: retried, OnCancel: cancelled})
+	river.AddWorker(workers, &jobs.Worker[jobs.AlertArgs]{Fn: n.workAlert, OnRetry: retried, OnCancel: cancelled})
 	client, err := river.NewClient(riverpgxv5.New(n.st.Pool()), &river.Config{
 		Queues: map[string]river.QueueConfig{
 			jobs.QueueControl: {MaxWorkers: ControlWorkersDefault},
@@ -299,7 +318,7 @@ func (n *node) newClient() error {
 		Logger:               n.a.logger.With("component", "river"),
 		JobTimeout:           min(10*time.Minute, n.opts.BatchTimeout),
 		RescueStuckJobsAfter: n.opts.RescueAfter,
-		FetchPollInterval:    500 * time.Millisecond,
+		FetchPollInterval:    fetchPollInterval,
 		ErrorHandler:         n.metrics,
 	})
 	if err != nil {
@@ -368,31 +387,164 @@ func bounded(t eval.Target, limit int) eval.Target {
 	})
 }
 
-func (n *node) suite(name string) (eval.Suite, error) {
-	all, err := n.a.Suites()
-	if err != nil {
-		return nil, err
-	}
-	sel, err := selectSuites(all, []string{name})
-	if err != nil {
-		return nil, err
-	}
-	return sel[0], nil
+// jobSnapshot is the config snapshot of a run made by a job: what
+// `driftwatch run` stores, plus the hash of the suite content the run
+// started with, so that its batches use that content.
+type jobSnapshot struct {
+	runSnapshot
+	SuiteHash string `json:"suite_hash,omitempty"`
 }
 
-// permanent marks a job error that retrying cannot fix (configuration).
+// loadSuite loads the named suite from this process's config, parsing only
+// that suite's files, and caches it by content.
+func (n *node) loadSuite(name string) (*loadedSuite, error) {
+	n.metrics.suiteLoads.Inc()
+	all, err := n.a.Suites(name)
+	if err != nil {
+		return nil, err
+	}
+	sel, err := n.a.pickSuites(all, []string{name})
+	if err != nil {
+		return nil, err
+	}
+	ls := &loadedSuite{suite: sel[0], hash: suiteHash(sel[0])}
+	n.suites.put(suiteKey(name, ls.hash), ls)
+	return ls, nil
+}
+
+// runSuite returns the suite run runID started with: the content its
+// snapshot's hash names, from the cache (a run's batches and analysis parse
+// nothing, and an edit of the suite's files mid-run does not reach them),
+// else the suite as this process's config has it now. Loads are serialised,
+// so batches missing the cache together load it once.
+func (n *node) runSuite(runID int64, snap jobSnapshot) (eval.Suite, error) {
+	key := suiteKey(snap.Suite, snap.SuiteHash)
+	if snap.SuiteHash == "" {
+		key = fmt.Sprintf("%s@run:%d", snap.Suite, runID) // a run from before suite hashes
+	}
+	if ls := n.suites.get(key); ls != nil {
+		return ls.suite, nil
+	}
+	n.loadMu.Lock()
+	defer n.loadMu.Unlock()
+	if ls := n.suites.get(key); ls != nil {
+		return ls.suite, nil
+	}
+	ls, err := n.loadSuite(snap.Suite)
+	if err != nil {
+		return nil, err
+	}
+	if snap.SuiteHash != "" && ls.hash != snap.SuiteHash {
+		// Another process started the run, or this one no longer holds the
+		// content: the rest of the run uses the suite as it is now. Cases
+		// whose content changed carry their new hash and are compared as
+		// changed.
+		n.a.logger.Warn("suite changed since the run started; its remaining batches run the suite as it is now",
+			"suite", snap.Suite, "run_id", runID)
+	}
+	n.suites.put(key, ls) // the run's later batches use the same content
+	return ls.suite, nil
+}
+
+// suiteCacheSize bounds the suites a process keeps loaded: a 100,000-case
+// suite holds its rendered requests. Runs of one suite on several targets
+// share an entry.
+const suiteCacheSize = 8
+
+// loadedSuite is a suite and the hash of its content.
+type loadedSuite struct {
+	suite eval.Suite
+	hash  string
+}
+
+func suiteKey(name, hash string) string { return name + "@" + hash }
+
+// suiteHash identifies a suite's content: its name and every case's id
+// and content hash, in order.
+func suiteHash(s eval.Suite) string {
+	h := sha256.New()
+	io.WriteString(h, s.Name())
+	for _, c := range s.Cases() {
+		fmt.Fprintf(h, "\x00%s\x00%s", c.ID, c.Hash)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// suiteCache is a small LRU of loaded suites, safe for concurrent use.
+type suiteCache struct {
+	mu      sync.Mutex
+	keys    []string // least recently used first
+	entries map[string]*loadedSuite
+}
+
+func (c *suiteCache) get(key string) *loadedSuite {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ls := c.entries[key]
+	if ls != nil {
+		c.touch(key)
+	}
+	return ls
+}
+
+func (c *suiteCache) put(key string, ls *loadedSuite) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = map[string]*loadedSuite{}
+	}
+	if _, ok := c.entries[key]; !ok && len(c.keys) >= suiteCacheSize {
+		delete(c.entries, c.keys[0])
+		c.keys = c.keys[1:]
+	}
+	c.entries[key] = ls
+	c.touch(key)
+}
+
+// touch makes key the most recently used; c.mu is held.
+func (c *suiteCache) touch(key string) {
+	c.keys = slices.DeleteFunc(c.keys, func(k string) bool { return k == key })
+	c.keys = append(c.keys, key)
+}
+
+// permanent marks a job that no process can ever work (its arguments or
+// stored state are corrupt): River cancels it, and jobs.Worker's OnCancel
+// logs it at Error. A job that only this process's config cannot run is
+// not permanent: see unavailable.
 func permanent(err error) error { return river.JobCancel(err) }
+
+// unavailable hands back a job that this process cannot work because its
+// config lacks (or cannot load) the job's schedule, suite or target. The job
+// itself is fine: another replica, or this one once its config is fixed,
+// can run it, so it is snoozed for ConfigSnooze (longer after every
+// snooze, up to ten times), never cancelled. Snoozes do not use up
+// attempts. The operator must fix the config, hence Error.
+func (n *node) unavailable(job *rivertype.JobRow, err error) error {
+	var meta struct {
+		Snoozes int `json:"snoozes"`
+	}
+	_ = json.Unmarshal(job.Metadata, &meta) // no metadata: no snooze yet
+	d := n.opts.ConfigSnooze * time.Duration(min(meta.Snoozes+1, 10))
+	// Jitter of at least a fetch interval: a snooze that ends on this
+	// process's next poll would hand the job back to it nearly every time,
+	// and the processes that can run it would never see it.
+	d += rand.N(max(d/2, fetchPollInterval))
+	n.metrics.configSnoozes.WithLabelValues(job.Kind).Inc()
+	n.a.logger.Error("job snoozed: this process's config cannot run it; another process may (fix or deploy the config)",
+		"job_id", job.ID, "job_kind", job.Kind, "config", n.a.cfg.File, "snoozed_for", d, "snoozes", meta.Snoozes, "err", err)
+	return river.JobSnooze(d)
+}
 
 func (n *node) workTrigger(ctx context.Context, job *river.Job[jobs.TriggerArgs]) error {
 	args := job.Args
 	i := slices.IndexFunc(n.a.cfg.Schedules, func(s ScheduleConfig) bool { return s.Name == args.Schedule })
 	if i < 0 {
-		return permanent(fmt.Errorf("schedule %q is not in the config", args.Schedule))
+		return n.unavailable(job.JobRow, fmt.Errorf("schedule %q is not in the config", args.Schedule))
 	}
 	sc := n.a.cfg.Schedules[i]
 	pairs, err := n.a.plan(ctx, RunParams{Suites: sc.Suites, Targets: sc.Targets})
 	if err != nil {
-		return permanent(err)
+		return n.unavailable(job.JobRow, fmt.Errorf("schedule %q: %w", sc.Name, err))
 	}
 	var params []river.InsertManyParams
 	for _, pr := range pairs {
@@ -414,13 +566,14 @@ func (n *node) workTrigger(ctx context.Context, job *river.Job[jobs.TriggerArgs]
 func (n *node) workRun(ctx context.Context, job *river.Job[jobs.RunArgs]) error {
 	args := job.Args
 	st := n.st
-	s, err := n.suite(args.Suite)
+	ls, err := n.loadSuite(args.Suite)
 	if err != nil {
-		return permanent(err)
+		return n.unavailable(job.JobRow, err)
 	}
+	s := ls.suite
 	nt, err := n.target(args.Target)
 	if err != nil {
-		return permanent(err)
+		return n.unavailable(job.JobRow, err)
 	}
 	t := nt.ref
 	suiteID, err := st.EnsureSuite(ctx, s.Name())
@@ -436,12 +589,13 @@ func (n *node) workRun(ctx context.Context, job *river.Job[jobs.RunArgs]) error 
 		return err
 	}
 	k := n.a.samplesFor(s, RunParams{Samples: args.Samples})
-	snap, err := json.Marshal(runSnapshot{Suite: s.Name(), Target: t.cfg.Name, Provider: t.provider, Model: t.model,
-		BaseURL: t.baseURL, Samples: k, Params: t.cfg.Params, Seed: n.a.cfg.Drift.Seed, Confirm: args.Confirm, ConfirmOf: args.ConfirmOf})
+	snap, err := json.Marshal(jobSnapshot{SuiteHash: ls.hash, runSnapshot: runSnapshot{Suite: s.Name(), Target: t.cfg.Name,
+		Provider: t.provider, Model: t.model, BaseURL: t.baseURL, Samples: k, Params: t.cfg.Params, Seed: n.a.cfg.Drift.Seed,
+		Confirm: args.Confirm, ConfirmOf: args.ConfirmOf}})
 	if err != nil {
 		return permanent(fmt.Errorf("encode config snapshot of %s: %w", args.Key, err))
 	}
-	trigger := storage.TriggerSchedule
+	trigger := cmp.Or(args.Trigger, storage.TriggerSchedule)
 	if args.ConfirmOf != 0 {
 		trigger = storage.TriggerConfirm
 	}
@@ -497,25 +651,27 @@ func (n *node) workRun(ctx context.Context, job *river.Job[jobs.RunArgs]) error 
 	return err
 }
 
-// runParts loads what a batch or the analysis of a run needs.
-func (n *node) runParts(ctx context.Context, runID int64) (storage.Run, runSnapshot, eval.Suite, *nodeTarget, error) {
+// runParts loads what a batch or the analysis of a run needs (job is the
+// batch or analysis job). For a run that is no longer running it returns
+// the run only: there is nothing left to do, whatever the config.
+func (n *node) runParts(ctx context.Context, job *rivertype.JobRow, runID int64) (storage.Run, runSnapshot, eval.Suite, *nodeTarget, error) {
 	run, err := n.st.GetRun(ctx, runID)
-	if err != nil {
+	if err != nil || run.Status != storage.RunRunning {
 		return run, runSnapshot{}, nil, nil, err
 	}
-	var snap runSnapshot
+	var snap jobSnapshot
 	if err := json.Unmarshal(run.Config, &snap); err != nil || snap.Suite == "" {
-		return run, snap, nil, nil, permanent(fmt.Errorf("run %d has no usable config snapshot", runID))
+		return run, snap.runSnapshot, nil, nil, permanent(fmt.Errorf("run %d has no usable config snapshot", runID))
 	}
-	s, err := n.suite(snap.Suite)
+	s, err := n.runSuite(run.ID, snap)
 	if err != nil {
-		return run, snap, nil, nil, permanent(err)
+		return run, snap.runSnapshot, nil, nil, n.unavailable(job, fmt.Errorf("run %d: %w", runID, err))
 	}
 	t, err := n.target(snap.Target)
 	if err != nil {
-		return run, snap, nil, nil, permanent(err)
+		return run, snap.runSnapshot, nil, nil, n.unavailable(job, fmt.Errorf("run %d: %w", runID, err))
 	}
-	return run, snap, s, t, nil
+	return run, snap.runSnapshot, s, t, nil
 }
 
 // workBatch runs one batch's samples that are not stored yet. A retried
@@ -523,7 +679,7 @@ func (n *node) runParts(ctx context.Context, runID int64) (storage.Run, runSnaps
 // sample. The last batch to finish inserts the analysis job.
 func (n *node) workBatch(ctx context.Context, job *river.Job[jobs.BatchArgs]) error {
 	args := job.Args
-	run, _, s, nt, err := n.runParts(ctx, args.RunID)
+	run, _, s, nt, err := n.runParts(ctx, job.JobRow, args.RunID)
 	if err != nil {
 		return err
 	}
@@ -536,6 +692,11 @@ func (n *node) workBatch(ctx context.Context, job *river.Job[jobs.BatchArgs]) er
 	}
 	if !done {
 		if err := n.executeBatch(ctx, run, s, nt, keys); err != nil {
+			return err
+		}
+		// Another batch may have stopped the run (budget) while this one
+		// stored its last samples.
+		if err := n.refreshCostIfFinished(ctx, run.ID); err != nil {
 			return err
 		}
 	}
@@ -560,7 +721,7 @@ func (n *node) executeBatch(ctx context.Context, run storage.Run, s eval.Suite, 
 	if err != nil {
 		return err
 	}
-	done, err := n.st.DoneSamples(ctx, run.ID)
+	done, err := n.st.DoneSamplesOf(ctx, run.ID, keys)
 	if err != nil {
 		return err
 	}
@@ -622,8 +783,8 @@ func (n *node) executeBatch(ctx context.Context, run storage.Run, s eval.Suite, 
 const writerRetries = 12
 
 // finishOverBudget stops a run whose max_cost_usd is reached: INCONCLUSIVE
-// with the reason, its stored samples kept (no analysis of a partial run).
-// Other batches of the run find it stopped and end.
+// with the reason, its stored samples kept (no analysis of a partial run),
+// and alerts. Other batches of the run find it stopped and end.
 func (n *node) finishOverBudget(ctx context.Context, run storage.Run, s eval.Suite, t *targetRef) error {
 	cur, err := n.st.GetRun(ctx, run.ID)
 	if err != nil {
@@ -643,9 +804,28 @@ func (n *node) finishOverBudget(ctx context.Context, run storage.Run, s eval.Sui
 	if _, err := n.a.finishStopped(ctx, rep, run, reason); err != nil {
 		return err
 	}
+	// A batch that stored samples after finishStopped summed them but saw
+	// the run still running counts on this second sum; one that saw it
+	// stopped refreshes the cost itself (refreshCostIfFinished).
+	if err := n.st.RefreshRunCost(ctx, run.ID); err != nil {
+		return err
+	}
 	n.metrics.runsCompleted.WithLabelValues(rep.Verdict).Inc()
 	n.metrics.budgetStops.Inc()
-	return nil
+	// A stopped run alerts, as `driftwatch run` does.
+	_, err = n.client.Insert(ctx, jobs.AlertArgs{RunID: run.ID}, nil)
+	return err
+}
+
+// refreshCostIfFinished sets the cost of a run that is no longer running
+// to what its stored samples cost, which includes those a batch stored
+// after the run was finished.
+func (n *node) refreshCostIfFinished(ctx context.Context, runID int64) error {
+	cur, err := n.st.GetRun(ctx, runID)
+	if err != nil || cur.Status == storage.RunRunning {
+		return err
+	}
+	return n.st.RefreshRunCost(ctx, runID)
 }
 
 // pinWarning re-checks every identity the run recorded (in any batch, in
@@ -677,7 +857,7 @@ func (n *node) pinWarning(ctx context.Context, t *targetRef, run storage.Run, ba
 // idempotent (findings are replaced), then confirms a DRIFT or alerts.
 func (n *node) workAnalyze(ctx context.Context, job *river.Job[jobs.AnalyzeArgs]) error {
 	a := n.a
-	run, snap, s, nt, err := n.runParts(ctx, job.Args.RunID)
+	run, snap, s, nt, err := n.runParts(ctx, job.JobRow, job.Args.RunID)
 	if err != nil {
 		return err
 	}
@@ -777,12 +957,12 @@ func (n *node) workAlert(ctx context.Context, job *river.Job[jobs.AlertArgs]) er
 	return nil
 }
 
-// handler serves /healthz, /metrics and the dashboard at "/". The
-// dashboard's "run now" action is returned so that shutdown can wait for it.
-func (n *node) handler(ctx context.Context) (http.Handler, *runNow, error) {
-	web, rn, err := n.a.newWeb(ctx)
+// handler serves /healthz, /metrics and the dashboard at "/", whose "run
+// now" enqueues a run job (runNow).
+func (n *node) handler(ctx context.Context) (http.Handler, error) {
+	dash, err := n.a.newWeb(ctx, n.runNow)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -795,6 +975,65 @@ func (n *node) handler(ctx context.Context) (http.Handler, *runNow, error) {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.Handle("GET /metrics", n.metrics.handler())
-	mux.Handle("/", web)
-	return mux, rn, nil
+	mux.Handle("/", dash)
+	return mux, nil
+}
+
+// hasSuite reports whether the config's suites include name (a YAML suite
+// of its files and folders, or a registered Go suite), without loading any.
+func (a *App) hasSuite(name string) (bool, error) {
+	if _, ok := a.registry.Get(name); ok {
+		return true, nil
+	}
+	paths, _, err := a.suiteEntries()
+	if err != nil {
+		return false, err
+	}
+	names, err := yamlsuite.Names(paths)
+	if err != nil {
+		return false, err
+	}
+	return slices.Contains(names, name), nil
+}
+
+// dashboardSchedule is the schedule part of the key of a run started from
+// the dashboard.
+const dashboardSchedule = "dashboard"
+
+// runNow starts a run of suite on target from the dashboard. It inserts the
+// run job a schedule's trigger inserts, so the run takes the same path:
+// batches over the cluster's workers, within the target's cluster-wide rpm
+// and tpm and the run's budget, with run metrics, confirmation and alerts.
+// The run key has the second the action came in, so a double submit is one
+// run; while a dashboard run of the pair is going, another is refused.
+func (n *node) runNow(ctx context.Context, suite, target string) error {
+	if _, err := n.target(target); err != nil {
+		return fmt.Errorf("%w: %v", web.ErrInvalid, err)
+	}
+	// A suite this config lacks is an answer, not a snoozed job. The names
+	// are read without rendering any case; the run job loads the suite.
+	switch ok, err := n.a.hasSuite(suite); {
+	case err != nil:
+		return fmt.Errorf("%w: %v", web.ErrInvalid, err)
+	case !ok:
+		return fmt.Errorf("%w: suite %q is not in %s", web.ErrInvalid, suite, n.a.cfg.File)
+	}
+	running, err := n.st.CountRunningKeyed(ctx, dashboardSchedule+"@", "/"+suite+"/"+target)
+	if err != nil {
+		return err
+	}
+	if running > 0 {
+		return fmt.Errorf("%w: a run of %s on %s started from the dashboard is still going", web.ErrBusy, suite, target)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	res, err := n.client.Insert(ctx, jobs.RunArgs{Key: jobs.RunKey(dashboardSchedule, now, suite, target), FireTime: now,
+		Suite: suite, Target: target, Trigger: storage.TriggerAPI, Confirm: n.a.cfg.Drift.Confirm}, nil)
+	if err != nil {
+		return fmt.Errorf("enqueue run of %s on %s: %w", suite, target, err)
+	}
+	if res.UniqueSkippedAsDuplicate {
+		return fmt.Errorf("%w: a run of %s on %s was just started", web.ErrBusy, suite, target)
+	}
+	n.a.logger.Info("run enqueued from the dashboard", "suite", suite, "target", target, "job_id", res.Job.ID)
+	return nil
 }

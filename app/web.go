@@ -8,30 +8,25 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"sync"
-	"sync/atomic"
 
 	"github.com/driftwatch/driftwatch/storage"
 	"github.com/driftwatch/driftwatch/web"
 )
 
-// webHandler returns the dashboard's handler. Its actions are on when
-// web.token is set; "run now" starts App.Run in a goroutine bounded by ctx
-// (one at a time). A caller that must wait for that goroutine before it
-// closes the App (serve) uses newWeb instead.
+// webHandler returns the dashboard's handler. Its accept-baseline action is
+// on when web.token is set; "run now" needs the job queue, so only serve's
+// dashboard has it.
 func (a *App) webHandler(ctx context.Context) (http.Handler, error) {
-	h, _, err := a.newWeb(ctx)
-	return h, err
+	return a.newWeb(ctx, nil)
 }
 
-// newWeb returns the dashboard's handler and its "run now" action, whose
-// wait method blocks until a run started from the dashboard has ended.
-func (a *App) newWeb(ctx context.Context) (*web.Handler, *runNow, error) {
+// newWeb returns the dashboard's handler; runNow, if not nil, is its "run
+// now" action (see web.Actions).
+func (a *App) newWeb(ctx context.Context, runNow func(ctx context.Context, suite, target string) error) (*web.Handler, error) {
 	st, err := a.Store(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	rn := &runNow{app: a, ctx: ctx}
 	h, err := web.New(web.Options{
 		Data:   webData{st},
 		Token:  a.cfg.Web.Token,
@@ -40,66 +35,22 @@ func (a *App) newWeb(ctx context.Context) (*web.Handler, *runNow, error) {
 			AcceptBaseline: func(ctx context.Context, runID int64, by, note string) error {
 				return webError(a.AcceptBaseline(ctx, runID, by, note))
 			},
-			RunNow: rn.start,
+			RunNow: runNow,
 		},
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("dashboard: %w", err)
+		return nil, fmt.Errorf("dashboard: %w", err)
 	}
-	return h, rn, nil
+	return h, nil
 }
 
 // WriteRunHTML writes run id's page as one self-contained HTML file.
 func (a *App) WriteRunHTML(ctx context.Context, w io.Writer, id int64) error {
-	h, _, err := a.newWeb(ctx)
+	h, err := a.newWeb(ctx, nil)
 	if err != nil {
 		return err
 	}
 	return h.WriteRunHTML(ctx, w, id)
-}
-
-// runNow runs one (suite, target) at a time in the background, bounded by
-// the serve context: when it ends, the run is stopped (and stored as such).
-// Its owner calls wait before closing the App, so the run never writes to
-// a closed store.
-type runNow struct {
-	app     *App
-	ctx     context.Context
-	running atomic.Bool
-	wg      sync.WaitGroup
-}
-
-func (r *runNow) start(_ context.Context, suite, target string) error {
-	if !r.running.CompareAndSwap(false, true) {
-		return fmt.Errorf("%w: a run started from the dashboard is still going", web.ErrBusy)
-	}
-	if r.ctx.Err() != nil {
-		r.running.Store(false)
-		return fmt.Errorf("%w: shutting down", web.ErrBusy)
-	}
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		defer r.running.Store(false)
-		_, err := r.app.Run(r.ctx, RunParams{Suites: []string{suite}, Targets: []string{target}, Trigger: storage.TriggerAPI})
-		if err != nil {
-			r.app.logger.Error("dashboard run failed", "suite", suite, "target", target, "err", err)
-		}
-	}()
-	return nil
-}
-
-// wait blocks until the run started from the dashboard, if any, has ended,
-// or until ctx is done.
-func (r *runNow) wait(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() { r.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("wait for the dashboard's run: %w", ctx.Err())
-	}
 }
 
 // webError maps app and storage errors onto the dashboard's.

@@ -19,6 +19,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
 )
 
 // Queues. Batches run on their own queue so the short control jobs (trigger,
@@ -75,6 +77,9 @@ type RunArgs struct {
 	Confirm bool `json:"confirm,omitempty"`
 	// ConfirmOf is the run this run confirms (0 for a regular run).
 	ConfirmOf int64 `json:"confirm_of,omitempty"`
+	// Trigger is the run's trigger (storage.Trigger*); empty means a
+	// schedule (or, with ConfirmOf, a confirmation).
+	Trigger string `json:"trigger,omitempty"`
 }
 
 func (RunArgs) Kind() string                 { return KindRun }
@@ -134,6 +139,9 @@ type Worker[T river.JobArgs] struct {
 	// OnRetry, if set, is called with the job's kind before every attempt
 	// after the first (metrics).
 	OnRetry func(kind string)
+	// OnCancel, if set, is called when Fn cancels the job (river.JobCancel),
+	// which River neither retries nor reports to its ErrorHandler.
+	OnCancel func(job *rivertype.JobRow, err error)
 }
 
 // Work calls Fn.
@@ -141,7 +149,12 @@ func (w *Worker[T]) Work(ctx context.Context, job *river.Job[T]) error {
 	if job.Attempt > 1 && w.OnRetry != nil {
 		w.OnRetry(job.Kind)
 	}
-	return w.Fn(ctx, job)
+	err := w.Fn(ctx, job)
+	var cancel *rivertype.JobCancelError
+	if w.OnCancel != nil && errors.As(err, &cancel) {
+		w.OnCancel(job.JobRow, err)
+	}
+	return err
 }
 
 // Timeout returns JobTimeout.

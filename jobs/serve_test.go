@@ -31,7 +31,14 @@ import (
 // test re-executes itself so it can SIGKILL a worker process).
 const envWorkerConfig = "DRIFTWATCH_TEST_WORKER_CONFIG"
 
+// envMainArgs makes the test binary run `driftwatch` with these
+// (space-separated) arguments, in the directory the test chose.
+const envMainArgs = "DRIFTWATCH_TEST_MAIN_ARGS"
+
 func TestMain(m *testing.M) {
+	if args := os.Getenv(envMainArgs); args != "" {
+		os.Exit(app.Main(context.Background(), strings.Fields(args), nil, os.Stdout, os.Stderr))
+	}
 	if cfg := os.Getenv(envWorkerConfig); cfg != "" {
 		os.Exit(app.Main(context.Background(), []string{"worker", "--config", cfg, "--batch-size", "10",
 			"--batch-timeout", "2s", "--rescue-after", "3s", "--soft-stop-timeout", "1s"}, nil, os.Stdout, os.Stderr))
@@ -128,9 +135,20 @@ schedules:
 // serve runs an in-process serve/worker until the test ends.
 func (e *testEnv) serve(t *testing.T, o app.ServeOptions) {
 	t.Helper()
-	cfg, err := app.LoadConfig(e.cfgPath)
+	serveConfig(t, e.cfgPath, nil, o)
+}
+
+// serveConfig runs an in-process serve/worker on the config at path until
+// the test ends, logging to logs if it is not nil.
+func serveConfig(t *testing.T, path string, logs *logBuffer, o app.ServeOptions) {
+	t.Helper()
+	cfg, err := app.LoadConfig(path)
 	require.NoError(t, err)
-	a := app.New(cfg, app.Options{Stderr: io.Discard})
+	opts := app.Options{Stderr: io.Discard}
+	if logs != nil {
+		opts.Logger = logs.logger()
+	}
+	a := app.New(cfg, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Serve(ctx, o) }()
@@ -143,6 +161,9 @@ func (e *testEnv) serve(t *testing.T, o app.ServeOptions) {
 			t.Error("serve did not stop")
 		}
 		require.NoError(t, a.Close())
+		if t.Failed() && logs != nil {
+			t.Logf("log of the process on %s:\n%s", path, logs.String())
+		}
 	})
 }
 
@@ -163,6 +184,22 @@ func keyedRuns(t testing.TB, st *storage.Store, prefix string) []storage.KeyedRu
 	runs, err := st.ListKeyedRuns(context.Background(), prefix)
 	require.NoError(t, err)
 	return runs
+}
+
+// awaitSamples waits until the run whose key starts with prefix has at
+// least n samples stored, and returns its id.
+func awaitSamples(t testing.TB, e *testEnv, prefix string, n int) int64 {
+	t.Helper()
+	var runID int64
+	await(t, 30*time.Second, "some samples stored", func() bool {
+		runs := keyedRuns(t, e.st, prefix)
+		if len(runs) == 0 {
+			return false
+		}
+		runID = runs[0].ID
+		return countSamples(t, e.st, runID) >= n
+	})
+	return runID
 }
 
 func countSamples(t testing.TB, st *storage.Store, runID int64) int {
@@ -279,15 +316,7 @@ func TestKilledWorkerLosesNothing(t *testing.T) {
 	insertRun(t, e, "manual@kill/arith/gpt")
 
 	w1 := startWorker(t, e.cfgPath)
-	var runID int64
-	await(t, 30*time.Second, "some samples stored", func() bool {
-		runs := keyedRuns(t, e.st, "manual@kill")
-		if len(runs) == 0 {
-			return false
-		}
-		runID = runs[0].ID
-		return countSamples(t, e.st, runID) >= cases*k/4
-	})
+	runID := awaitSamples(t, e, "manual@kill", cases*k/4)
 	require.NoError(t, w1.Process.Signal(syscall.SIGKILL))
 	_ = w1.Wait()
 	await(t, 10*time.Second, "in-flight simulator requests to end", func() bool { return e.sim.Stats().InFlight == 0 })

@@ -91,6 +91,21 @@ func (s *Store) ListKeyedRuns(ctx context.Context, prefix string) ([]KeyedRun, e
 	return out, nil
 }
 
+// CountRunningKeyed counts the running runs whose key starts with prefix and
+// ends with suffix (a pair's runs of one kind of key, e.g. those started
+// from the dashboard).
+func (s *Store) CountRunningKeyed(ctx context.Context, prefix, suffix string) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `
+		SELECT count(*) FROM runs
+		WHERE status = $3 AND run_key IS NOT NULL AND starts_with(run_key, $1)
+			AND right(run_key, length($2)) = $2`, prefix, suffix, RunRunning).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count running runs %q…%q: %w", prefix, suffix, translate(err))
+	}
+	return n, nil
+}
+
 // AddRunBatches records a run's case batches (batch i holds batches[i]).
 // Batches already recorded are kept as they are, so a retried planner is
 // harmless.
