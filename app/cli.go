@@ -405,7 +405,9 @@ func (c *cli) migrateCmd() *cobra.Command {
 		Short: "Apply database migrations",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := c.open()
+			// Without a config file, only DATABASE_URL says which database
+			// to migrate: never the embedded default by accident.
+			a, err := c.openConfig(os.Getenv("DATABASE_URL") == "")
 			if err != nil {
 				return err
 			}

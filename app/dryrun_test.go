@@ -1,13 +1,17 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"regexp"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/driftwatch/driftwatch/app"
+	"github.com/driftwatch/driftwatch/eval"
 	"github.com/driftwatch/driftwatch/sim"
+	"github.com/driftwatch/driftwatch/storage/storagetest"
 )
 
 // TestDryRunCaseFilter: --dry-run counts the cases that --case selects, with
@@ -22,4 +26,20 @@ func TestDryRunCaseFilter(t *testing.T) {
 	require.Equal(t, 3, code)
 	require.Contains(t, stderr, "--case")
 	require.Zero(t, e.sim.Stats().Requests)
+}
+
+// TestMigrateNeedsConfigOrDatabaseURL: migrate never picks the embedded
+// default database by accident.
+func TestMigrateNeedsConfigOrDatabaseURL(t *testing.T) {
+	t.Chdir(t.TempDir())
+	t.Setenv("DATABASE_URL", "")
+	var stdout, stderr bytes.Buffer
+	code := app.Main(context.Background(), []string{"migrate"}, eval.NewRegistry(), &stdout, &stderr)
+	require.Equal(t, 3, code)
+	require.Contains(t, stderr.String(), "config file driftwatch.yaml not found")
+
+	t.Setenv("DATABASE_URL", storagetest.NewDatabaseURL(t))
+	stderr.Reset()
+	code = app.Main(context.Background(), []string{"migrate"}, eval.NewRegistry(), &stdout, &stderr)
+	require.Equal(t, 0, code, stderr.String())
 }

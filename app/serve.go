@@ -186,6 +186,12 @@ func migrateRiver(ctx context.Context, st *storage.Store) error {
 // let in-flight samples finish up to SoftStopTimeout, then cancel them.
 func (a *App) Serve(ctx context.Context, opts ServeOptions) error {
 	opts = opts.withDefaults()
+	if opts.Scheduler {
+		// A schedule naming an unknown suite fails now, not at 2 a.m.
+		if err := a.CheckSchedules(); err != nil {
+			return configError(err)
+		}
+	}
 	st, err := a.Store(ctx)
 	if err != nil {
 		return err
@@ -799,8 +805,8 @@ func (n *node) finishOverBudget(ctx context.Context, run storage.Run, s eval.Sui
 	if rep.Metrics.CostUSD, err = n.st.RunCost(ctx, run.ID); err != nil {
 		return err
 	}
-	reason := fmt.Sprintf("budget cap of $%.2f reached (spent $%.4f); finish it with driftwatch run --resume %d after raising max_cost_usd",
-		n.a.cfg.MaxCostUSD, rep.Metrics.CostUSD, run.ID)
+	reason := fmt.Sprintf("budget cap of $%.2f reached (spent $%.4f); finish it with %s after raising max_cost_usd",
+		n.a.cfg.MaxCostUSD, rep.Metrics.CostUSD, n.a.resumeCommand(run.ID))
 	if _, err := n.a.finishStopped(ctx, rep, run, reason); err != nil {
 		return err
 	}
@@ -919,8 +925,15 @@ func (n *node) applyConfirmation(ctx context.Context, parentID int64, crep *repo
 		if crep.Verdict == string(drift.Drift) {
 			rep.Reason += fmt.Sprintf(" Confirmed by run %d.", crep.RunID)
 		} else {
-			rep.Verdict = string(drift.Stable)
-			rep.Reason = fmt.Sprintf("not confirmed: confirmation run %d was %s (first run said: %s)", crep.RunID, crep.Verdict, rep.Reason)
+			overturn(&rep, crep)
+			// The stored findings are the report's: no DRIFT finding is
+			// left for the dashboard or the alerts.
+			if err := n.st.DeleteFindings(ctx, parentID); err != nil {
+				return err
+			}
+			if _, err := n.st.InsertFindings(ctx, parentID, storageFindings(rep.Findings, rep.BaselineRunIDs)); err != nil {
+				return err
+			}
 		}
 		summary, err := json.Marshal(rep)
 		if err != nil {
