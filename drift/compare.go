@@ -486,18 +486,45 @@ func (c *comparer) binary(name string, bit uint8, label string) {
 	}
 	r0, r1, d := c.rates(bit)
 	delta, ci := cltMean(d)
+	sum, where := concentration(st, d)
 	c.res.Metrics = append(c.res.Metrics, Metric{Name: name, Baseline: r0, Current: r1, Delta: delta, CI: &ci, P: ptr(p)})
 	c.cands = append(c.cands, candidate{
 		testable: inf > 0,
-		floorOK:  math.Abs(delta) >= FloorRate,
+		floorOK:  math.Abs(delta) >= FloorRate || math.Abs(sum) >= FloorCases && math.Abs(where) >= FloorRate,
 		f: Finding{
 			Metric: name, Scope: ScopeSuite,
 			Statistic: fmt.Sprintf("CMH two-sided z=%.2f", z),
 			Baseline:  r0, Current: r1, Effect: delta, CI: &ci, P: p,
-			Reason:   fmt.Sprintf("%s %.3f -> %.3f (delta %+.3f, floor %.2f)", label, r0, r1, delta, FloorRate),
+			Reason: fmt.Sprintf("%s %.3f -> %.3f (delta %+.3f; %+.3f over the cases where it varies, %.1f cases' worth; floor %.2f over the suite, or over those cases with at least %d cases' worth)",
+				label, r0, r1, delta, where, math.Abs(sum), FloorRate, FloorCases),
 			Examples: c.flagExamples(d, bit, delta > 0),
 		},
 	})
+}
+
+// concentration measures how concentrated a change of a behaviour rate is.
+// sum is the summed per-case rate change (in cases' worth: a case whose
+// rate went from 0 to 1 counts 1) and where is that sum divided by the
+// number of cases where the behaviour varies (seen on some samples but not
+// on all of both sides: the CMH-informative strata; elsewhere the change is
+// 0). A mixed suite whose JSON prompts are a quarter of its cases can change
+// its code-fence rate on 15% of those prompts by less than FloorRate over
+// the suite; over the cases where fences occur the change is large.
+// A change spread thinly over every case stays small on that measure unless
+// the rate changes by at least 0.1*k times its level (50% more refusals at
+// k=5).
+func concentration(st []stratum, d []float64) (sum, where float64) {
+	n := 0
+	for i, s := range st {
+		if t := s.x0 + s.x1; t > 0 && t < s.n0+s.n1 {
+			n++
+			sum += d[i]
+		}
+	}
+	if n == 0 {
+		return 0, 0
+	}
+	return sum, sum / float64(n)
 }
 
 func median(v []float64) float64 {

@@ -38,6 +38,12 @@ const (
 	// FloorChanged is the floor for the fraction of cases whose normalised
 	// output changed when neither side has replicates (k=1 deterministic).
 	FloorChanged = 0.03
+	// FloorCases is the least change, in cases' worth (the sum of per-case
+	// rate changes), for which a behaviour-rate change below FloorRate over
+	// the suite may still reach FloorRate over the cases where the
+	// behaviour varies (a change concentrated on a group of prompts). Two:
+	// one case flipping is never enough on its own.
+	FloorCases = 2
 )
 
 // Text and permutation limits that bound the cost of a comparison.

@@ -26,7 +26,14 @@
 //     pass_rate_improvement, never an alarm. Result.PassZ is the CMH z, the
 //     input of CUSUM across runs.
 //   - refusal_rate, json_valid_rate, code_fence_rate and
-//     finish_reason_length_rate: two-sided CMH; floor FloorRate (5 points).
+//     finish_reason_length_rate: two-sided CMH; floor FloorRate (5 points)
+//     over the suite, or FloorRate over the cases where the behaviour
+//     varies (the CMH-informative strata) when the change amounts to at
+//     least FloorCases cases' worth: a change confined to a group of prompts
+//     of a mixed suite (fences on 15% of its JSON prompts, refusals up on
+//     some of its sensitive ones) moves the suite mean by a fraction of its
+//     size. A change spread thinly over every case passes this route only
+//     when the rate moves by about 0.1*k times its level.
 //   - output_length: two-sided Wilcoxon signed-rank test across cases on the
 //     log ratio of per-case median token counts; effect = relative change of
 //     the summed per-case medians; floor FloorLength (15%: above T=0 length

@@ -33,6 +33,8 @@ type effect struct {
 	verbose    bool // length x1.5, same answers
 	fence      bool // answers wrapped in code fences
 	changed    map[int]bool
+	fenceCases map[int]bool    // these cases' answers wrapped in code fences
+	refuseAdd  map[int]float64 // case index -> added refusal probability
 }
 
 var vocab = strings.Fields(`the a model answer result value because therefore we compute first then
@@ -89,7 +91,7 @@ func run(rng *rand.Rand, cs []simCase, k int, eff effect, det bool) []Sample {
 		p := c.p - eff.allDrop - eff.passDrop[i]
 		for j := range k {
 			s := Sample{Case: c.key, Index: j, Identity: "model-v1", FinishReason: "stop"}
-			if !det && rng.Float64() < c.refuse+eff.refusalAdd {
+			if !det && rng.Float64() < c.refuse+eff.refusalAdd+eff.refuseAdd[i] {
 				s.Refused = true
 				s.Output = "I'm sorry, but I can't help with that request."
 				s.Tokens = 11
@@ -129,7 +131,7 @@ func run(rng *rand.Rand, cs []simCase, k int, eff effect, det bool) []Sample {
 				body = `{"answer": "` + s.Answer + `", "reasoning": "` + strings.Join(words, " ") + `"}`
 				s.JSONValid = true
 			}
-			if c.fenced || eff.fence {
+			if c.fenced || eff.fence || eff.fenceCases[i] {
 				body = "```\n" + body + "\n```"
 				s.CodeFence = true
 			}
@@ -169,6 +171,18 @@ func collapse(rng *rand.Rand, cs []simCase) effect {
 	return e
 }
 
+// group picks 4% of the cases (8 of 200) that are not fenced already: a
+// change confined to a group of prompts, below five points over the suite.
+func group(rng *rand.Rand, cs []simCase) []int {
+	var out []int
+	for _, i := range rng.Perm(len(cs)) {
+		if !cs[i].fenced && len(out) < len(cs)/25 {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
 func detChange(rng *rand.Rand, cs []simCase) effect {
 	e := effect{changed: map[int]bool{}}
 	for _, i := range rng.Perm(len(cs))[:len(cs)/20] {
@@ -184,6 +198,20 @@ var scenarios = []scenario{
 	{name: "refusal +0.2", k: 5, effect: func(*rand.Rand, []simCase) effect { return effect{refusalAdd: 0.2} }, metric: MetricRefusal},
 	{name: "verbosity x1.5", k: 5, effect: func(*rand.Rand, []simCase) effect { return effect{verbose: true} }, metric: MetricLength, notName: MetricPassRate},
 	{name: "code fences", k: 5, effect: func(*rand.Rand, []simCase) effect { return effect{fence: true} }, metric: MetricCodeFence, notName: MetricPassRate},
+	{name: "fences on 4% of cases", k: 5, effect: func(rng *rand.Rand, cs []simCase) effect {
+		e := effect{fenceCases: map[int]bool{}}
+		for _, i := range group(rng, cs) {
+			e.fenceCases[i] = true
+		}
+		return e
+	}, metric: MetricCodeFence, notName: MetricPassRate},
+	{name: "refusal +0.6 on 4% of cases", k: 5, effect: func(rng *rand.Rand, cs []simCase) effect {
+		e := effect{refuseAdd: map[int]float64{}}
+		for _, i := range group(rng, cs) {
+			e.refuseAdd[i] = 0.6
+		}
+		return e
+	}, metric: MetricRefusal},
 	{name: "k=1 deterministic A/A", det: true, k: 1, effect: func(*rand.Rand, []simCase) effect { return effect{} }},
 	{name: "k=1 deterministic 5% answers changed", det: true, k: 1, effect: detChange, metric: MetricAnswer},
 }
