@@ -428,3 +428,36 @@ func TestInterruptedRunHintAndSummary(t *testing.T) {
 
 	require.Equal(t, "stopped", e.storedReport(t, r.RunID)["status"])
 }
+
+// TestConfirmationInconclusiveKeepsDrift: a confirmation run that cannot
+// tell (here most of its calls fail) does not overturn the drift: the
+// first run stays DRIFT (exit 1) and says why.
+func TestConfirmationInconclusiveKeepsDrift(t *testing.T) {
+	t.Parallel()
+	base := sim.Profile{Seed: 1, Mixture: mixture}
+	worse := sim.Profile{Seed: 1, Mixture: mixture, CollapseFraction: 0.1, CollapseBy: 0.7, Drop: 0.05}
+	outage := worse
+	outage.Errors = sim.Errors{Server: 0.7}
+	e := setup(t, envOpts{targets: "    retries: 0\n", sim: sim.Config{Seed: 3, Models: []sim.Model{{Name: "sim-gpt", Profile: base,
+		Updates: []sim.Update{{Name: "update", AfterRequests: 720, Profile: &worse}, {Name: "outage", AfterRequests: 1440, Profile: &outage}}}}}})
+	ctx := context.Background()
+	jsonPath := filepath.Join(e.dir, "r.json")
+	code, _, stderr := e.run(t, ctx, "run", "--samples", "6", "--no-progress", "--json", jsonPath)
+	require.Equal(t, 0, code, stderr)
+	code, _, stderr = e.run(t, ctx, "run", "--samples", "6", "--confirm", "--no-progress", "--json", jsonPath)
+	require.Equal(t, 1, code, stderr)
+	var r struct {
+		jsonReport
+		ConfirmRunID int64 `json:"confirm_run_id"`
+	}
+	line, err := os.ReadFile(jsonPath)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(line, &r))
+	require.Equal(t, "DRIFT", r.Verdict, r.Reason)
+	require.NotZero(t, r.ConfirmRunID)
+	require.Contains(t, r.Reason, fmt.Sprintf("Not confirmed: confirmation run %d was INCONCLUSIVE", r.ConfirmRunID))
+	require.NotEmpty(t, r.DriftedCases)
+	stored := e.storedReport(t, r.RunID)
+	require.Equal(t, "DRIFT", stored["verdict"])
+	require.EqualValues(t, r.ConfirmRunID, stored["confirm_run_id"])
+}

@@ -628,8 +628,7 @@ func (n *node) workRun(ctx context.Context, job *river.Job[jobs.RunArgs]) error 
 				return err
 			}
 			n.metrics.runsCompleted.WithLabelValues(string(drift.IdentityChanged)).Inc()
-			_, err := n.client.Insert(ctx, jobs.AlertArgs{RunID: run.ID}, nil)
-			return err
+			return n.alertStopped(ctx, run, rep)
 		}
 	} else if perr != nil {
 		n.a.logger.Warn("identity probe failed", "target", t.cfg.Name, "err", perr)
@@ -764,8 +763,7 @@ func (n *node) executeBatch(ctx context.Context, run storage.Run, s eval.Suite, 
 			return err
 		}
 		n.metrics.runsCompleted.WithLabelValues(string(drift.IdentityChanged)).Inc()
-		_, err := n.client.Insert(context.WithoutCancel(ctx), jobs.AlertArgs{RunID: run.ID}, nil)
-		return err
+		return n.alertStopped(context.WithoutCancel(ctx), run, rep)
 	}
 	if res.budgetHit {
 		return n.finishOverBudget(context.WithoutCancel(ctx), run, s, t)
@@ -819,8 +817,21 @@ func (n *node) finishOverBudget(ctx context.Context, run storage.Run, s eval.Sui
 	n.metrics.runsCompleted.WithLabelValues(rep.Verdict).Inc()
 	n.metrics.budgetStops.Inc()
 	// A stopped run alerts, as `driftwatch run` does.
-	_, err = n.client.Insert(ctx, jobs.AlertArgs{RunID: run.ID}, nil)
-	return err
+	return n.alertStopped(ctx, run, rep)
+}
+
+// alertStopped alerts on a run that stopped before its analysis (a pin, the
+// budget). A stopped confirmation run also settles its drifted parent, whose
+// DRIFT then stands and is alerted on (settleConfirmation).
+func (n *node) alertStopped(ctx context.Context, run storage.Run, rep *report.Report) error {
+	if _, err := n.client.Insert(ctx, jobs.AlertArgs{RunID: run.ID}, nil); err != nil {
+		return err
+	}
+	var snap runSnapshot
+	if err := json.Unmarshal(run.Config, &snap); err != nil || snap.ConfirmOf == 0 {
+		return nil // not a confirmation run (an unreadable snapshot was caught earlier)
+	}
+	return n.applyConfirmation(ctx, snap.ConfirmOf, rep)
 }
 
 // refreshCostIfFinished sets the cost of a run that is no longer running
@@ -921,11 +932,7 @@ func (n *node) applyConfirmation(ctx context.Context, parentID int64, crep *repo
 		return permanent(fmt.Errorf("run %d: decode summary: %w", parentID, err))
 	}
 	if rep.ConfirmRunID == 0 {
-		rep.ConfirmRunID = crep.RunID
-		if crep.Verdict == string(drift.Drift) {
-			rep.Reason += fmt.Sprintf(" Confirmed by run %d.", crep.RunID)
-		} else {
-			overturn(&rep, crep)
+		if settleConfirmation(&rep, crep) {
 			// The stored findings are the report's: no DRIFT finding is
 			// left for the dashboard or the alerts.
 			if err := n.st.DeleteFindings(ctx, parentID); err != nil {

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -143,14 +144,15 @@ func (a *App) confirm(ctx context.Context, pr pair, p RunParams, rep *report.Rep
 	cp.Trigger, cp.Resume, cp.Confirm = storage.TriggerConfirm, 0, nil
 	fmt.Fprintf(a.stderr, "%s@%s: DRIFT; confirming with a fresh run...\n", pr.suite.Name(), pr.target.cfg.Name)
 	crep, err := a.runPair(ctx, pr, cp)
-	if err != nil {
+	if crep == nil {
 		return err
 	}
-	rep.ConfirmRunID = crep.RunID
-	if crep.Verdict == string(drift.Drift) {
-		rep.Reason += fmt.Sprintf(" Confirmed by run %d.", crep.RunID)
-	} else {
-		overturn(rep, crep)
+	if err != nil {
+		// The confirmation run failed (an unusable target, say) but was
+		// stored: it cannot overturn the drift, which stands.
+		fmt.Fprintf(a.stderr, "%s@%s: confirmation run %d: %v\n", pr.suite.Name(), pr.target.cfg.Name, crep.RunID, err)
+	}
+	if settleConfirmation(rep, crep) {
 		// The stored findings are the report's: no DRIFT finding is left
 		// for the dashboard or the alerts.
 		if err := a.store.DeleteFindings(ctx, rep.RunID); err != nil {
@@ -162,6 +164,26 @@ func (a *App) confirm(ctx context.Context, pr pair, p RunParams, rep *report.Rep
 	}
 	return configErrorIf(a.store.FinishRun(ctx, rep.RunID, storage.FinishRun{Status: storage.RunCompleted, Verdict: rep.Verdict,
 		Reason: rep.Reason, Summary: encodeJSON(rep), BaselineRunIDs: rep.BaselineRunIDs, CostUSD: rep.Metrics.CostUSD}))
+}
+
+// settleConfirmation applies the confirmation run crep to the drifted report
+// rep. DRIFT again confirms it and STABLE overturns it (overturn). Any other
+// outcome (INCONCLUSIVE, a run stopped by its budget or a pin) says nothing
+// about the drift, so the DRIFT stands: an outage during the confirmation
+// never hides a drift. It reports whether rep's findings changed.
+func settleConfirmation(rep, crep *report.Report) bool {
+	rep.ConfirmRunID = crep.RunID
+	switch crep.Verdict {
+	case string(drift.Drift):
+		rep.Reason += fmt.Sprintf(" Confirmed by run %d.", crep.RunID)
+	case string(drift.Stable):
+		overturn(rep, crep)
+		return true
+	default:
+		rep.Reason += fmt.Sprintf(" Not confirmed: confirmation run %d was %s (%s), so the DRIFT stands.",
+			crep.RunID, cmp.Or(crep.Verdict, crep.Status), crep.Reason)
+	}
+	return false
 }
 
 // overturn makes a drifted report STABLE because its confirmation run crep
