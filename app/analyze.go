@@ -232,10 +232,18 @@ func (a *App) compare(ctx context.Context, runID int64, runConfig json.RawMessag
 	return res, cur, nil
 }
 
-// sampled reports whether a run's requests were sampled (temperature above
-// 0, or unset so the provider's default applies): one sample per case is then
-// not a deterministic output. It reads the request stored with one sample.
+// sampled reports whether a run's outputs vary from request to request, so
+// that one sample per case is not an exact output. That is so unless the
+// target is declared deterministic and the request was at temperature 0:
+// closed APIs and batched inference servers change a share of their
+// temperature-0 outputs from run to run (DRIFT_METHOD 3), and reading those
+// changes as evidence would alarm every night. It reads the request stored
+// with one sample.
 func (a *App) sampled(ctx context.Context, runID int64, runConfig json.RawMessage, cur *loaded) bool {
+	var snap runSnapshot
+	if err := json.Unmarshal(runConfig, &snap); err != nil || !snap.Deterministic {
+		return true
+	}
 	for key := range cur.index {
 		rows, err := a.store.ListSamples(ctx, runID, key)
 		if err != nil || len(rows) == 0 {
@@ -249,10 +257,7 @@ func (a *App) sampled(ctx context.Context, runID int64, runConfig json.RawMessag
 		_ = json.Unmarshal(rows[0].Request, &req)
 		temp := req.Params.Temperature
 		if temp == nil { // the target's params fill what the case leaves unset
-			var snap runSnapshot
-			if json.Unmarshal(runConfig, &snap) == nil {
-				temp = snap.Params.Temperature
-			}
+			temp = snap.Params.Temperature
 		}
 		return temp == nil || *temp > 0
 	}

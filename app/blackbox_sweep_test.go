@@ -422,9 +422,6 @@ func bbKnownBug(sc bbScenario, layout bbLayout) string {
 	switch {
 	case *bbBugs:
 		return ""
-	case sc.greedy && sc.k == 1:
-		return "at temperature 0 the app tells drift.Compare the outputs are deterministic (app/analyze.go sampled); " +
-			"with k=1 a replayed T=0 endpoint that varies like real ones gets DRIFT on output_text and answer_distribution"
 	}
 	return ""
 }

@@ -106,6 +106,12 @@ type TargetConfig struct {
 	Params eval.Params `yaml:"params"`
 	// Stream uses the streaming API.
 	Stream bool `yaml:"stream"`
+	// Deterministic promises that at temperature 0 the endpoint returns the
+	// same output for the same request (vLLM with VLLM_BATCH_INVARIANT=1, a
+	// cache, a rules engine). Only then is one sample per case (k=1) read
+	// as an exact output whose every change is evidence. Closed APIs and
+	// ordinary inference servers vary at temperature 0: leave it false.
+	Deterministic bool `yaml:"deterministic"`
 	// Pin declares the identity the target must have.
 	Pin *PinConfig `yaml:"pin"`
 }

@@ -240,7 +240,10 @@ type runSnapshot struct {
 	Samples  int         `json:"samples"`
 	Case     string      `json:"case,omitempty"`
 	Params   eval.Params `json:"params"`
-	Seed     uint64      `json:"seed"`
+	// Deterministic is the target's promise that a request always gets
+	// the same output (TargetConfig.Deterministic).
+	Deterministic bool   `json:"deterministic,omitempty"`
+	Seed          uint64 `json:"seed"`
 	// Confirm and ConfirmOf are set on runs made by serve's jobs: re-run
 	// once before a DRIFT verdict is final; the run this one confirms.
 	Confirm   bool  `json:"confirm,omitempty"`
@@ -341,7 +344,7 @@ func (a *App) startRun(ctx context.Context, pr pair, p RunParams) (*startedRun, 
 		return nil, configError(err)
 	}
 	snap, err := json.Marshal(runSnapshot{Suite: s.Name(), Target: t.cfg.Name, Provider: t.provider, Model: t.model,
-		BaseURL: t.baseURL, Samples: r.k, Case: p.Case, Params: t.cfg.Params, Seed: a.cfg.Drift.Seed})
+		BaseURL: t.baseURL, Samples: r.k, Case: p.Case, Params: t.cfg.Params, Deterministic: t.cfg.Deterministic, Seed: a.cfg.Drift.Seed})
 	if err != nil {
 		return nil, configError(fmt.Errorf("encode the run's configuration: %w", err))
 	}

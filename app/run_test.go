@@ -480,7 +480,7 @@ func TestDeterministicK1(t *testing.T) {
 	cfg := sim.Config{Seed: 8, Models: []sim.Model{{Name: "sim-gpt",
 		Profile: sim.Profile{Seed: 1, Accuracy: 0.9, Deterministic: true},
 		Updates: []sim.Update{{Name: "noop", Profile: &sim.Profile{Seed: 1, Accuracy: 0.9, Deterministic: true}}, {Name: "5% changed", Profile: &changed}}}}}
-	e := setup(t, envOpts{cases: 200, sim: cfg, targets: "    params: {temperature: 0}\n"})
+	e := setup(t, envOpts{cases: 200, sim: cfg, targets: "    params: {temperature: 0}\n    deterministic: true\n"})
 	ctx := context.Background()
 	jsonPath := filepath.Join(e.dir, "r.json")
 	code, _, stderr := e.run(t, ctx, "run", "--samples", "1", "--json", jsonPath)

@@ -596,7 +596,8 @@ func (n *node) workRun(ctx context.Context, job *river.Job[jobs.RunArgs]) error 
 	}
 	k := n.a.samplesFor(s, RunParams{Samples: args.Samples})
 	snap, err := json.Marshal(jobSnapshot{SuiteHash: ls.hash, runSnapshot: runSnapshot{Suite: s.Name(), Target: t.cfg.Name,
-		Provider: t.provider, Model: t.model, BaseURL: t.baseURL, Samples: k, Params: t.cfg.Params, Seed: n.a.cfg.Drift.Seed,
+		Provider: t.provider, Model: t.model, BaseURL: t.baseURL, Samples: k, Params: t.cfg.Params,
+		Deterministic: t.cfg.Deterministic, Seed: n.a.cfg.Drift.Seed,
 		Confirm: args.Confirm, ConfirmOf: args.ConfirmOf}})
 	if err != nil {
 		return permanent(fmt.Errorf("encode config snapshot of %s: %w", args.Key, err))
