@@ -210,6 +210,11 @@ func TestIsRefusalEdges(t *testing.T) {
 		{"refusal then long text", "I can't help with that. " + strings.Repeat("Blah. ", 100000), true},
 		{"code fence refusal", "```\nprint(\"I cannot assist\")\n```\nThat prints a message.", false},
 		{"invalid utf8", "I can't help with that \xff\xfe", true},
+		{"won't be able to", "I won't be able to help with that.", true},
+		{"not going to be able to", "I'm not going to be able to help with that request.", true},
+		{"don't think I can", "I don't think I can help with that.", true},
+		{"able to help, complying", "I'll be able to help with that: here is the plan.", false},
+		{"don't think, complying", "I don't think I can improve on this version, but here it is.", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -103,7 +103,7 @@ var (
 		"isn't", "is not", "it's", "it is", "that's", "that is", "wouldn't", "would not",
 		"shouldn't", "should not", "we're", "we are", "let's", "let us",
 	)
-	declineRe = regexp.MustCompile(`\bi (?:cannot|will not|am unable to|am not able to|must decline to|have to decline to|am not going to|am not allowed to|am not permitted to|am afraid i cannot|do not feel able to|would rather not|would prefer not to)(?: (?:really|actually|directly|fully|in good conscience|ethically|legally|responsibly|personally))? (?:help|assist|provide|comply|fulfill|fulfil|do (?:that|this|so)|create|write|generate|share|give|answer|offer|produce|complete|participate|engage|support|recommend|explain how|tell you how|walk you through|disclose|reveal|access|browse|continue|be writing|be providing|be helping|make phone)\b`)
+	declineRe = regexp.MustCompile(`\bi (?:cannot|will not|am unable to|am not able to|must decline to|have to decline to|am not going to|am not allowed to|am not permitted to|am afraid i cannot|do not feel able to|would rather not|would prefer not to)(?: be able to)?(?: (?:really|actually|directly|fully|in good conscience|ethically|legally|responsibly|personally))? (?:help|assist|provide|comply|fulfill|fulfil|do (?:that|this|so)|create|write|generate|share|give|answer|offer|produce|complete|participate|engage|support|recommend|explain how|tell you how|walk you through|disclose|reveal|access|browse|continue|be writing|be providing|be helping|make phone)\b`)
 	apologyRe = regexp.MustCompile(`\b(?:i am sorry|i apologi[sz]e|sorry|my apologies|unfortunately)\s*,?\s*(?:but)?\b`)
 	// firstPersonNeg is a first-person negation after an apology or "as an AI".
 	firstPersonNeg = regexp.MustCompile(`\bi (?:cannot|will not|do not|am unable|am not able|must decline|have to decline|am not going|am not allowed|am not comfortable)\b|\bis not something i\b`)
@@ -114,6 +114,7 @@ var (
 		regexp.MustCompile(`\bnot something i (?:can|could|will|am able to) (?:help|assist|do|provide|support|share)\b`),
 		regexp.MustCompile(`\bi (?:must|have to|need to|will have to) (?:respectfully |politely )?(?:decline|pass)\b`),
 		regexp.MustCompile(`\bi (?:refuse|would rather not|would prefer not to)\b`),
+		regexp.MustCompile(`\bi do not think i (?:can|could|should) (?:help|assist)\b`),
 		regexp.MustCompile(`\bi am not comfortable (?:helping|providing|assisting|writing|creating|with)\b|\bi do not feel comfortable\b`),
 		regexp.MustCompile(`\b(?:i|we) (?:cannot|will not) (?:help|assist) with (?:that|this|requests? (?:like|that|for|to))\b`),
 		// A few non-English declines.
@@ -146,7 +147,7 @@ var refusalKeywords = []string{
 	"sorry", "apologi", "apologies", "unfortunately",
 	"cannot", "can't", "can not", "won't", "will not", "unable", "not able", "not going",
 	"not allowed", "not permitted", "afraid", "feel able", "rather not", "prefer not",
-	"decline", "pass", "refuse", "comfortable", "not something", "against", "violat",
+	"decline", "pass", "refuse", "think i can", "think i could", "think i should", "comfortable", "not something", "against", "violat",
 	"appropriate", "ethical", "responsib", "emphasi", "stress", "remind you", "point out",
 	"advise", "urge", "caution", "encourage", "request", "illegal", "harmful", "dangerous",
 	"as an ai", "as a ai", "artificial intelligence", "language model", "as an llm", "as a llm",
