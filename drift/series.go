@@ -56,7 +56,8 @@ func MDE(vbar float64, cases, k int, alpha, power float64) float64 {
 // uniform drop of the pass rate from p0 to p1 over cases cases at one-sided
 // level alpha (paired design, v-bar = p0(1-p0); when p0 is 0 or 1 the
 // variance under the alternative, p1(1-p1), is used). It returns 0 when
-// p1 >= p0 or the inputs are invalid.
+// p1 >= p0 or the inputs are invalid, and math.MaxInt32 when the drop is
+// too small to be detectable at any practical k.
 func Power(p0, p1 float64, cases int, alpha float64) int {
 	delta := p0 - p1
 	if delta <= 0 || cases <= 0 || alpha <= 0 || alpha >= 1 || p0 < 0 || p0 > 1 || p1 < 0 {
@@ -68,5 +69,8 @@ func Power(p0, p1 float64, cases int, alpha float64) int {
 	}
 	zz := normQuantile(1-alpha) + normQuantile(Power80)
 	k := math.Ceil(2 * v * zz * zz / (delta * delta * float64(cases)))
+	if math.IsNaN(k) || k > math.MaxInt32 {
+		return math.MaxInt32 // not reachable: callers cap and say so
+	}
 	return max(1, int(k))
 }

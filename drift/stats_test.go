@@ -166,6 +166,7 @@ func TestPowerMDE(t *testing.T) {
 	require.InDelta(t, 0.05, MDE(0.065, 161*0+522, 1, 0.01, 0.8), 1e-3)
 	require.Equal(t, 0, Power(0.5, 0.6, 200, 0.01))
 	require.Positive(t, Power(1, 0.9, 100, 0.01))
+	require.Equal(t, math.MaxInt32, Power(0.9, 0.9-1e-12, 1, 0.01), "an undetectable drop does not wrap around")
 	require.True(t, math.IsNaN(MDE(0.1, 0, 5, 0.01, 0.8)))
 }
 
