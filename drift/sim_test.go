@@ -11,18 +11,17 @@ var longCalibration = flag.Bool("drift.long", false, "run the long calibration (
 
 // simCase is one case of the simulated LLM suite.
 type simCase struct {
-	key     string
-	p       float64 // true pass probability
-	refuse  float64 // refusal propensity
-	words   []string
-	answer  string
-	wrong   []string
-	json    bool
-	fenced  bool
-	finLen  float64
-	extra   []string // text added when the model gets verbose
-	noise   float64  // per-word substitution rate (within-version text noise)
-	changed bool     // deterministic scenario: this case's answer changed
+	key    string
+	p      float64 // true pass probability
+	refuse float64 // refusal propensity
+	words  []string
+	answer string
+	wrong  []string
+	json   bool
+	fenced bool
+	finLen float64
+	extra  []string // text added when the model gets verbose
+	noise  float64  // per-word substitution rate (within-version text noise)
 }
 
 // effect is a behaviour change applied to the current run.

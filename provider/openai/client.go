@@ -500,6 +500,7 @@ func (c *Client) buildRequest(req *eval.Request) goopenai.ChatCompletionRequest 
 		if c.reasoning {
 			cr.MaxCompletionTokens = p.MaxTokens
 		} else {
+			//lint:ignore SA1019 max_tokens is what OpenAI-compatible servers (vLLM, Ollama, TGI, ...) read
 			cr.MaxTokens = p.MaxTokens
 		}
 	}

@@ -1,5 +1,7 @@
 package openai
 
+//lint:file-ignore SA1019 go-openai still rejects its retired completions-only models, so fastEligible lists them too
+
 import (
 	"bytes"
 	"context"
