@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -30,6 +31,8 @@ import (
 	"strings"
 	"sync"
 	"text/template"
+	"text/template/parse"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -128,6 +131,12 @@ func (s *Suite) Samples() int { return s.samples }
 // Load reads one suite file. The error, if any, is a yamldoc.Errors listing
 // every problem found, each with file:line.
 func Load(path string, opts Options) (*Suite, error) {
+	return loadFile(path, opts, true)
+}
+
+// loadFile is Load; without plan, every case renders and decodes every
+// check (tests compare the two).
+func loadFile(path string, opts Options, plan bool) (*Suite, error) {
 	doc, err := yamldoc.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -136,7 +145,7 @@ func Load(path string, opts Options) (*Suite, error) {
 	if err := doc.Decode(&f, nil); err != nil {
 		return nil, err
 	}
-	l := loader{doc: doc, f: &f, opts: opts, tmpls: map[string]*template.Template{}}
+	l := loader{doc: doc, f: &f, opts: opts, tmpls: map[string]*compiled{}, noPlans: !plan}
 	return l.load()
 }
 
@@ -251,7 +260,23 @@ type loader struct {
 	f     *file
 	opts  Options
 	errs  yamldoc.Errors
-	tmpls map[string]*template.Template
+	tmpls map[string]*compiled
+	// buf is reused by every template execution; hbuf and henc by every
+	// content hash.
+	buf  bytes.Buffer
+	hbuf bytes.Buffer
+	henc *json.Encoder
+	hin  hashInput
+	// sbuf and senc encode the specs of a case's checks for its hash;
+	// offs and specs delimit them.
+	sbuf  bytes.Buffer
+	senc  *json.Encoder
+	sspec check.Spec
+	offs  []int
+	specs []json.RawMessage
+	// plans holds, per suite-level check, what every case can share.
+	plans   []checkPlan
+	noPlans bool
 	// reported holds check errors already reported, so that a bad
 	// suite-level check is reported once, not once per case.
 	reported map[string]bool
@@ -312,7 +337,11 @@ func (l *loader) load() (*Suite, error) {
 		case err != nil:
 			l.errorf([]any{"dataset"}, "%v", err)
 		}
-		rows = append(rows, dr...)
+		if rows == nil {
+			rows = dr
+		} else {
+			rows = append(rows, dr...)
+		}
 	}
 	if len(rows) == 0 && len(l.errs) == 0 {
 		l.errorf([]any{"cases"}, "a suite needs cases (inline cases: or a dataset:)")
@@ -330,6 +359,12 @@ func (l *loader) load() (*Suite, error) {
 		l.errorf([]any{"tools"}, "%v", err)
 	}
 	s := &Suite{name: f.Name, File: l.doc.File, Description: f.Description, samples: f.Samples}
+	if len(rows) > 0 && !l.noPlans {
+		l.plans = make([]checkPlan, len(f.Checks))
+		for i := range f.Checks {
+			l.plans[i] = l.plan(&f.Checks[i])
+		}
+	}
 	// ids points into rows (a row is large; the map once held copies).
 	ids := make(map[string]int, len(rows))
 	s.cases = make([]eval.Case, 0, len(rows))
@@ -375,14 +410,22 @@ func (l *loader) rowErrorf(r row, field, format string, args ...any) {
 // buildCase renders the templates of one row and compiles its checks.
 func (l *loader) buildCase(r row, suiteEx eval.Extractor, tools []eval.Tool) (eval.Case, *eval.Request, bool) {
 	f, cs := l.f, r.spec
-	vars := map[string]any{}
-	for k, v := range f.Vars {
-		vars[k] = v
+	var vars map[string]any
+	if len(f.Vars) == 0 && cs.Vars != nil {
+		// The row's own map serves: nothing reads it after this case.
+		vars = cs.Vars
+	} else {
+		vars = make(map[string]any, len(f.Vars)+len(cs.Vars)+1)
+		for k, v := range f.Vars {
+			vars[k] = v
+		}
+		for k, v := range cs.Vars {
+			vars[k] = v
+		}
 	}
-	for k, v := range cs.Vars {
-		vars[k] = v
+	if v, ok := vars["id"].(string); !ok || v != cs.ID {
+		vars["id"] = cs.ID
 	}
-	vars["id"] = cs.ID
 	nerr := len(l.errs)
 	render := func(field, text string) string {
 		if !strings.Contains(text, "{{") {
@@ -425,38 +468,83 @@ func (l *loader) buildCase(r row, suiteEx eval.Extractor, tools []eval.Tool) (ev
 		params = params.Merge(*cs.Params)
 	}
 
-	checkNodes := append(append([]yaml.Node{}, f.Checks...), cs.Checks...)
+	threshold := f.Threshold
+	if cs.Threshold != nil {
+		threshold = cs.Threshold
+	}
+	nChecks := len(f.Checks) + len(cs.Checks)
 	var (
-		checks    []eval.Checker
-		weights   []float64
-		specsJSON []json.RawMessage
-		bad       bool // a check failed to build (maybe reported for another case)
+		checks  []eval.Checker
+		weights []float64 // with a threshold
+		bad     bool      // a check failed to build (maybe reported for another case)
 	)
-	for i := range checkNodes {
-		before := len(l.errs)
-		n := l.renderNode(&checkNodes[i], vars, r)
-		if len(l.errs) > before {
-			continue // a template failed: the spec is incomplete
+	// The specs' JSON, for the hash, goes into l.sbuf, each ending at an
+	// offset in l.offs.
+	l.sbuf.Reset()
+	l.offs = l.offs[:0]
+	if l.senc == nil {
+		l.senc = json.NewEncoder(&l.sbuf)
+	}
+	if nChecks > 0 {
+		// Every check either builds or fails the case, so the slices end
+		// up full.
+		checks = make([]eval.Checker, 0, nChecks)
+		if threshold != nil {
+			weights = make([]float64, 0, nChecks)
+		}
+	}
+	for i := range nChecks {
+		var node *yaml.Node
+		if i < len(f.Checks) {
+			node = &f.Checks[i]
+		} else {
+			node = &cs.Checks[i-len(f.Checks)]
 		}
 		var spec check.Spec
-		if err := n.Decode(&spec); err != nil {
-			l.rowErrorf(r, "checks", "check %d: %v", i+1, err)
-			continue
+		if i < len(l.plans) && l.plans[i].kind != planSlow {
+			p := &l.plans[i]
+			if p.kind == planLiteral {
+				// The same for every case: built once per suite.
+				switch {
+				case p.decodeErr != nil:
+					l.rowErrorf(r, "checks", "check %d: %v", i+1, p.decodeErr)
+				case p.newErr != nil:
+					l.checkError(r, *node, true, i, p.newErr)
+					bad = true
+				default:
+					checks = append(checks, p.check)
+					if threshold != nil {
+						weights = append(weights, p.weight)
+					}
+					l.sbuf.Write(p.json)
+					l.offs = append(l.offs, l.sbuf.Len())
+				}
+				continue
+			}
+			var ok bool
+			if spec, ok = l.fill(p, vars, r); !ok {
+				continue // a template failed: the spec is incomplete
+			}
+		} else {
+			var ok bool
+			if spec, ok = l.decodeCheck(node, vars, r, i); !ok {
+				continue
+			}
 		}
 		c, err := check.New(spec, l.opts.Check)
 		if err != nil {
-			l.checkError(r, checkNodes[i], i < len(f.Checks), i, err)
+			l.checkError(r, *node, i < len(f.Checks), i, err)
 			bad = true
 			continue
 		}
 		checks = append(checks, c)
-		weights = append(weights, spec.Weight)
-		b, _ := json.Marshal(spec)
-		specsJSON = append(specsJSON, b)
-	}
-	threshold := f.Threshold
-	if cs.Threshold != nil {
-		threshold = cs.Threshold
+		if threshold != nil {
+			weights = append(weights, spec.Weight)
+		}
+		// json.Marshal's bytes, and a newline (dropped below).
+		l.sspec = spec
+		_ = l.senc.Encode(&l.sspec)
+		l.offs = append(l.offs, l.sbuf.Len()-1)
 	}
 	if threshold != nil && len(checks) > 0 {
 		ws := make([]check.WeightedCheck, len(checks))
@@ -478,15 +566,30 @@ func (l *loader) buildCase(r row, suiteEx eval.Extractor, tools []eval.Tool) (ev
 	}
 
 	req := &eval.Request{Messages: msgs, Params: params, Tools: tools}
-	h := sha256.New()
-	_ = json.NewEncoder(h).Encode(struct {
-		Req     *eval.Request
-		Checks  []json.RawMessage
-		Extract any
-		T       *float64
-	}{req, specsJSON, extractSpec(f, cs), threshold})
-	var sum [sha256.Size]byte
-	hash := hex.EncodeToString(h.Sum(sum[:0])[:8]) // 16 hex digits, no 64-byte backing array
+	// The hash is of the bytes one Encode call writes (a reused buffer
+	// and encoder; the same bytes a hash.Hash writer would receive).
+	if l.henc == nil {
+		l.henc = json.NewEncoder(&l.hbuf)
+	}
+	var specsJSON []json.RawMessage // nil without checks: null in the hash
+	if nChecks > 0 {
+		l.specs = l.specs[:0]
+		sb, start := l.sbuf.Bytes(), 0
+		for _, end := range l.offs {
+			l.specs = append(l.specs, sb[start:end])
+			start = end
+			if start < len(sb) && sb[start] == '\n' {
+				start++
+			}
+		}
+		specsJSON = l.specs
+	}
+	l.hbuf.Reset()
+	l.hin = hashInput{req, specsJSON, extractSpec(f, cs), threshold}
+	_ = l.henc.Encode(&l.hin)
+	l.hin = hashInput{}
+	sum := sha256.Sum256(l.hbuf.Bytes())
+	hash := hex.EncodeToString(sum[:8]) // 16 hex digits
 	id := cs.ID
 	if id == "" {
 		id = hash
@@ -503,6 +606,60 @@ func (l *loader) buildCase(r row, suiteEx eval.Extractor, tools []eval.Tool) (ev
 		Line: r.line,
 		Func: caseFunc(req, checks, ex),
 	}, req, true
+}
+
+// hashInput is what a case's content hash covers, JSON-encoded.
+type hashInput struct {
+	Req     *eval.Request
+	Checks  []json.RawMessage
+	Extract any
+	T       *float64
+}
+
+// fill returns the spec of a planFill check for a case: the decoded spec
+// with its templated strings rendered. It reports template failures as
+// decodeCheck does.
+func (l *loader) fill(p *checkPlan, vars map[string]any, r row) (check.Spec, bool) {
+	spec := p.base
+	if p.values {
+		spec.Values = slices.Clone(p.base.Values)
+	}
+	failed := false
+	for _, sl := range p.slots {
+		v, ok := l.renderScalar(sl.n, vars, r)
+		if !ok {
+			failed = true
+			continue
+		}
+		switch sl.field {
+		case "type":
+			spec.Type = v
+		case "value":
+			spec.Value = v
+		case "path":
+			spec.Path = v
+		case "ref":
+			spec.Ref = v
+		case "values":
+			spec.Values[sl.index] = v
+		}
+	}
+	return spec, !failed
+}
+
+// decodeCheck renders the check node and decodes it, reporting failures.
+func (l *loader) decodeCheck(node *yaml.Node, vars map[string]any, r row, i int) (check.Spec, bool) {
+	var spec check.Spec
+	before := len(l.errs)
+	n := l.renderNode(node, vars, r)
+	if len(l.errs) > before {
+		return spec, false // a template failed: the spec is incomplete
+	}
+	if err := n.Decode(&spec); err != nil {
+		l.rowErrorf(r, "checks", "check %d: %v", i+1, err)
+		return spec, false
+	}
+	return spec, true
 }
 
 // checkError reports a check that check.New rejected, at the check's line.
@@ -570,18 +727,91 @@ func caseFunc(req *eval.Request, checks []eval.Checker, ex eval.Extractor) func(
 	}
 }
 
+// compiled is a parsed template and, when it is only text and {{.name}}
+// actions, those pieces, which render without text/template's reflection.
+type compiled struct {
+	t      *template.Template
+	pieces []piece
+	simple bool
+}
+
+// piece is literal text, or (key != "") the variable key.
+type piece struct{ text, key string }
+
+func compile(t *template.Template) *compiled {
+	c := &compiled{t: t}
+	if t.Tree == nil || t.Tree.Root == nil || len(t.Templates()) != 1 {
+		return c
+	}
+	actions := 0
+	for _, n := range t.Tree.Root.Nodes {
+		switch n := n.(type) {
+		case *parse.TextNode:
+			c.pieces = append(c.pieces, piece{text: string(n.Text)})
+		case *parse.ActionNode:
+			p := n.Pipe
+			if p == nil || len(p.Decl) > 0 || p.IsAssign || len(p.Cmds) != 1 || len(p.Cmds[0].Args) != 1 {
+				return c
+			}
+			f, ok := p.Cmds[0].Args[0].(*parse.FieldNode)
+			if !ok || len(f.Ident) != 1 || f.Ident[0] == "" {
+				return c
+			}
+			c.pieces = append(c.pieces, piece{key: f.Ident[0]})
+			actions++
+		default:
+			return c
+		}
+	}
+	c.simple = actions > 0
+	return c
+}
+
+// appendSimple renders simple pieces as text/template would, or reports
+// false for anything but a present string, finite float64, int or bool
+// variable (text/template then renders, or reports the error).
+func appendSimple(b *bytes.Buffer, ps []piece, vars map[string]any) bool {
+	for _, p := range ps {
+		if p.key == "" {
+			b.WriteString(p.text)
+			continue
+		}
+		switch v := vars[p.key].(type) {
+		case string:
+			b.WriteString(v)
+		case float64: // fmt's %v: shortest 'g'
+			if math.IsInf(v, 0) || math.IsNaN(v) {
+				return false
+			}
+			b.Write(strconv.AppendFloat(b.AvailableBuffer(), v, 'g', -1, 64))
+		case int:
+			b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(v), 10))
+		case bool:
+			b.Write(strconv.AppendBool(b.AvailableBuffer(), v))
+		default: // missing, nil or another type
+			return false
+		}
+	}
+	return true
+}
+
 func (l *loader) render(text string, vars map[string]any) (string, error) {
 	tm, ok := l.tmpls[text]
 	if !ok {
-		var err error
-		tm, err = template.New("t").Option("missingkey=error").Parse(text)
+		t, err := template.New("t").Option("missingkey=error").Parse(text)
 		if err != nil {
 			return "", fmt.Errorf("bad template %q: %v", text, trimTemplateErr(err))
 		}
+		tm = compile(t)
 		l.tmpls[text] = tm
 	}
-	var b bytes.Buffer
-	if err := tm.Execute(&b, vars); err != nil {
+	b := &l.buf
+	b.Reset()
+	if tm.simple && appendSimple(b, tm.pieces, vars) {
+		return b.String(), nil
+	}
+	b.Reset()
+	if err := tm.t.Execute(b, vars); err != nil {
 		return "", trimTemplateErr(err)
 	}
 	return b.String(), nil
@@ -607,17 +837,7 @@ func (l *loader) renderNode(n *yaml.Node, vars map[string]any, r row) *yaml.Node
 	switch n.Kind {
 	case yaml.ScalarNode:
 		if strings.Contains(n.Value, "{{") {
-			v, err := l.render(n.Value, vars)
-			switch {
-			case err == nil:
-			case r.path == nil:
-				// A dataset row: point at the row, which lacks the variable.
-				l.errs = append(l.errs, &yamldoc.Error{File: r.file, Line: r.line, Field: "checks",
-					Msg: fmt.Sprintf("%v (in the check at %s:%d)", err, l.doc.File, n.Line)})
-			default:
-				l.errs = append(l.errs, &yamldoc.Error{File: l.doc.File, Line: n.Line, Field: "checks", Msg: caseLabel(r.spec.ID) + err.Error()})
-			}
-			c.Value = v
+			c.Value, _ = l.renderScalar(n, vars, r)
 		}
 	case yaml.MappingNode, yaml.SequenceNode:
 		c.Content = make([]*yaml.Node, len(n.Content))
@@ -626,6 +846,134 @@ func (l *loader) renderNode(n *yaml.Node, vars map[string]any, r row) *yaml.Node
 		}
 	}
 	return &c
+}
+
+// renderScalar renders the templated scalar n of a check, reporting a
+// failure (and returning false).
+func (l *loader) renderScalar(n *yaml.Node, vars map[string]any, r row) (string, bool) {
+	v, err := l.render(n.Value, vars)
+	switch {
+	case err == nil:
+	case r.path == nil:
+		// A dataset row: point at the row, which lacks the variable.
+		l.errs = append(l.errs, &yamldoc.Error{File: r.file, Line: r.line, Field: "checks",
+			Msg: fmt.Sprintf("%v (in the check at %s:%d)", err, l.doc.File, n.Line)})
+	default:
+		l.errs = append(l.errs, &yamldoc.Error{File: l.doc.File, Line: n.Line, Field: "checks", Msg: caseLabel(r.spec.ID) + err.Error()})
+	}
+	return v, err == nil
+}
+
+// checkPlan is how every case builds one suite-level check.
+type checkPlan struct {
+	kind planKind
+	// planLiteral: the outcome of decoding and building the check.
+	decodeErr, newErr error
+	check             eval.Checker
+	weight            float64
+	json              json.RawMessage
+	// planFill: the spec decoded from the unrendered node, and the
+	// templated scalars (in document order) that replace its fields.
+	base   check.Spec
+	slots  []slot
+	values bool // a slot is in Values
+}
+
+type planKind int
+
+const (
+	planSlow    planKind = iota // render the node and decode it per case
+	planLiteral                 // no templates: build once
+	planFill                    // templates only as whole string fields
+)
+
+// slot is a templated scalar that decodes to a string field of the spec.
+type slot struct {
+	n     *yaml.Node
+	field string // type, value, path, ref or values
+	index int    // in values
+}
+
+// plan decides how cases build the suite-level check n. Decoding a
+// rendered node gives the spec decoded from the unrendered node with the
+// rendered strings in place when each templated scalar is a !!str scalar
+// that is the whole of a string (or any) field, or an item of values:
+// such a scalar decodes as its text whatever that is.
+func (l *loader) plan(n *yaml.Node) checkPlan {
+	if !hasTemplate(n) {
+		var spec check.Spec
+		if err := n.Decode(&spec); err != nil {
+			return checkPlan{kind: planLiteral, decodeErr: err}
+		}
+		c, err := check.New(spec, l.opts.Check)
+		if err != nil {
+			return checkPlan{kind: planLiteral, newErr: err}
+		}
+		b, _ := json.Marshal(spec)
+		return checkPlan{kind: planLiteral, check: c, weight: spec.Weight, json: b}
+	}
+	if n.Kind != yaml.MappingNode || hasAlias(n) {
+		return checkPlan{}
+	}
+	p := checkPlan{kind: planFill}
+	for j := 0; j+1 < len(n.Content); j += 2 {
+		k, v := n.Content[j], n.Content[j+1]
+		if k.Kind != yaml.ScalarNode || k.ShortTag() != "!!str" || strings.Contains(k.Value, "{{") {
+			return checkPlan{}
+		}
+		if !hasTemplate(v) {
+			continue
+		}
+		switch k.Value {
+		case "type", "value", "path", "ref":
+			if !strScalar(v) {
+				return checkPlan{}
+			}
+			p.slots = append(p.slots, slot{n: v, field: k.Value})
+		case "values":
+			if v.Kind != yaml.SequenceNode {
+				return checkPlan{}
+			}
+			for i, e := range v.Content {
+				if !hasTemplate(e) {
+					continue
+				}
+				if !strScalar(e) {
+					return checkPlan{}
+				}
+				p.slots = append(p.slots, slot{n: e, field: "values", index: i})
+				p.values = true
+			}
+		default:
+			return checkPlan{}
+		}
+	}
+	if err := n.Decode(&p.base); err != nil {
+		return checkPlan{}
+	}
+	for _, sl := range p.slots {
+		if sl.field == "values" && sl.index >= len(p.base.Values) {
+			return checkPlan{}
+		}
+	}
+	return p
+}
+
+func strScalar(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str"
+}
+
+// hasAlias reports whether n or anything under it is an alias.
+func hasAlias(n *yaml.Node) bool {
+	if n.Kind == yaml.AliasNode {
+		return true
+	}
+	for _, c := range n.Content {
+		if hasAlias(c) {
+			return true
+		}
+	}
+	return false
 }
 
 func convertTools(ts []tool) ([]eval.Tool, error) {
@@ -695,18 +1043,34 @@ func readDataset(path string) ([]row, error) {
 
 func readJSONL(path string, r io.Reader) ([]row, error) {
 	var rows []row
+	if f, ok := r.(io.ReadSeeker); ok {
+		// Count the lines first (cheap) so rows, which are large, grow once.
+		if n := countLines(f); n > 0 {
+			rows = make([]row, 0, n)
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return nil, &yamldoc.Error{File: path, Line: 1, Msg: err.Error()}
+		}
+	}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
 	line := 0
+	keys := map[string]string{} // interned keys
 	for sc.Scan() {
 		line++
 		b := bytes.TrimSpace(sc.Bytes())
 		if len(b) == 0 {
 			continue
 		}
-		var vars map[string]any
-		if err := json.Unmarshal(b, &vars); err != nil {
-			return nil, &yamldoc.Error{File: path, Line: line, Msg: "invalid JSON: " + err.Error()}
+		vars, ok := parseFlatObject(b, keys)
+		if id, isStr := vars["id"].(string); ok && isStr && len(b) > 256 {
+			// The id outlives the row: do not let it hold a long row.
+			vars["id"] = strings.Clone(id)
+		}
+		if !ok {
+			if err := json.Unmarshal(b, &vars); err != nil {
+				return nil, &yamldoc.Error{File: path, Line: line, Msg: "invalid JSON: " + err.Error()}
+			}
 		}
 		rows = append(rows, datasetRow(path, line, vars))
 	}
@@ -714,6 +1078,166 @@ func readJSONL(path string, r io.Reader) ([]row, error) {
 		return nil, &yamldoc.Error{File: path, Line: line + 1, Msg: err.Error()}
 	}
 	return rows, nil
+}
+
+// countLines counts the lines r holds, stopping at any error.
+func countLines(r io.Reader) int {
+	buf := make([]byte, 64*1024)
+	n := 0
+	for {
+		k, err := r.Read(buf)
+		n += bytes.Count(buf[:k], []byte{'\n'})
+		if err != nil {
+			return n + 1
+		}
+	}
+}
+
+// parseFlatObject decodes the common JSONL row, a JSON object whose values
+// are strings without escapes, numbers, booleans or null, to what
+// json.Unmarshal into a map[string]any gives, with one allocation for the
+// strings. Anything else (and anything invalid) reports false, for
+// json.Unmarshal to decode or to report the error.
+func parseFlatObject(b []byte, keys map[string]string) (map[string]any, bool) {
+	// Every string value is a slice of one copy of the row.
+	var text string
+	str := func(i int) (int, int, bool) { // b[i] == '"': the bounds of the content
+		for j := i + 1; j < len(b); j++ {
+			switch c := b[j]; {
+			case c == '"':
+				if !utf8.Valid(b[i+1 : j]) {
+					return 0, 0, false
+				}
+				return i + 1, j, true
+			case c == '\\' || c < 0x20:
+				return 0, 0, false
+			}
+		}
+		return 0, 0, false
+	}
+	ws := func(i int) int {
+		for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+			i++
+		}
+		return i
+	}
+	i := ws(0)
+	if i >= len(b) || b[i] != '{' {
+		return nil, false
+	}
+	m := make(map[string]any, bytes.Count(b, []byte{':'})+1)
+	i = ws(i + 1)
+	if i < len(b) && b[i] == '}' {
+		return m, ws(i+1) == len(b)
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return nil, false
+		}
+		ks, ke, ok := str(i)
+		if !ok {
+			return nil, false
+		}
+		key, ok := keys[string(b[ks:ke])]
+		if !ok {
+			key = string(b[ks:ke])
+			keys[key] = key
+		}
+		i = ws(ke + 1)
+		if i >= len(b) || b[i] != ':' {
+			return nil, false
+		}
+		i = ws(i + 1)
+		if i >= len(b) {
+			return nil, false
+		}
+		switch c := b[i]; {
+		case c == '"':
+			vs, ve, ok := str(i)
+			if !ok {
+				return nil, false
+			}
+			if text == "" {
+				text = string(b)
+			}
+			m[key] = text[vs:ve]
+			i = ve + 1
+		case c == '-' || c >= '0' && c <= '9':
+			e := numberEnd(b, i)
+			if e < 0 {
+				return nil, false
+			}
+			f, err := strconv.ParseFloat(string(b[i:e]), 64)
+			if err != nil {
+				return nil, false
+			}
+			m[key] = f
+			i = e
+		case bytes.HasPrefix(b[i:], []byte("true")):
+			m[key] = true
+			i += 4
+		case bytes.HasPrefix(b[i:], []byte("false")):
+			m[key] = false
+			i += 5
+		case bytes.HasPrefix(b[i:], []byte("null")):
+			m[key] = nil
+			i += 4
+		default:
+			return nil, false
+		}
+		i = ws(i)
+		if i >= len(b) {
+			return nil, false
+		}
+		switch b[i] {
+		case ',':
+			i = ws(i + 1)
+		case '}':
+			return m, ws(i+1) == len(b)
+		default:
+			return nil, false
+		}
+	}
+}
+
+// numberEnd returns the end of the JSON number starting at b[i], or -1.
+func numberEnd(b []byte, i int) int {
+	digits := func(i int) int {
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		return i
+	}
+	if b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		i = digits(i + 1)
+	default:
+		return -1
+	}
+	if i < len(b) && b[i] == '.' {
+		j := digits(i + 1)
+		if j == i+1 {
+			return -1
+		}
+		i = j
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := digits(i)
+		if j == i {
+			return -1
+		}
+		i = j
+	}
+	return i
 }
 
 func readCSV(path string, r io.Reader) ([]row, error) {
