@@ -15,10 +15,11 @@ import (
 )
 
 // memoryLimitDefault is the soft heap limit when GOMEMLIMIT is unset: the
-// live heap of even a 100,000-case run is well below it, so the garbage
+// live heap of even a 100,000-case run stays below it, so the garbage
 // collector keeps peak memory flat instead of doubling the heap between
-// collections.
-const memoryLimitDefault = 128 << 20
+// collections. 100,000 cases x 1 sample peak at 130 MB RSS with 110 MiB
+// against 149 MB with 128 MiB, for about 4% more time (interleaved runs).
+const memoryLimitDefault = 110 << 20
 
 func main() {
 	if os.Getenv("GOMEMLIMIT") == "" {
