@@ -85,13 +85,7 @@ func TestConfirmOverturnedKeepsReport(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stderr, "confirming with a fresh run")
 
-	var r struct {
-		jsonReport
-		ConfirmRunID int64 `json:"confirm_run_id"`
-	}
-	line, err := os.ReadFile(jsonPath)
-	require.NoError(t, err)
-	require.NoError(t, json.Unmarshal(line, &r))
+	r := readReports(t, jsonPath)[0]
 	require.Equal(t, "STABLE", r.Verdict, r.Reason)
 	require.NotZero(t, r.ConfirmRunID)
 	require.Contains(t, r.Reason, fmt.Sprintf("not confirmed: confirmation run %d", r.ConfirmRunID))
@@ -446,13 +440,7 @@ func TestConfirmationInconclusiveKeepsDrift(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	code, _, stderr = e.run(t, ctx, "run", "--samples", "6", "--confirm", "--no-progress", "--json", jsonPath)
 	require.Equal(t, 1, code, stderr)
-	var r struct {
-		jsonReport
-		ConfirmRunID int64 `json:"confirm_run_id"`
-	}
-	line, err := os.ReadFile(jsonPath)
-	require.NoError(t, err)
-	require.NoError(t, json.Unmarshal(line, &r))
+	r := readReports(t, jsonPath)[0]
 	require.Equal(t, "DRIFT", r.Verdict, r.Reason)
 	require.NotZero(t, r.ConfirmRunID)
 	require.Contains(t, r.Reason, fmt.Sprintf("Not confirmed: confirmation run %d was INCONCLUSIVE", r.ConfirmRunID))

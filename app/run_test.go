@@ -156,6 +156,7 @@ type jsonReport struct {
 		Reason  string  `json:"reason"`
 	} `json:"findings"`
 	DriftedCases []string `json:"drifted_cases"`
+	ConfirmRunID int64    `json:"confirm_run_id"`
 }
 
 func readReports(t *testing.T, path string) []jsonReport {
