@@ -407,17 +407,7 @@ func TestInterruptedRunHintAndSummary(t *testing.T) {
 	jsonPath := filepath.Join(e.dir, "stopped.json")
 	code, _, stderr := e.run(t, ctx, "run", "--no-progress", "--json", jsonPath)
 	require.Equal(t, 3, code, stderr)
-	var r struct {
-		RunID       int64   `json:"run_id"`
-		Status      string  `json:"status"`
-		WallSeconds float64 `json:"wall_seconds"`
-		Metrics     struct {
-			Samples int `json:"samples"`
-		} `json:"metrics"`
-	}
-	line, err := os.ReadFile(jsonPath)
-	require.NoError(t, err)
-	require.NoError(t, json.Unmarshal(line, &r))
+	r := readReports(t, jsonPath)[0]
 	require.Equal(t, "stopped", r.Status)
 	require.Contains(t, stderr, fmt.Sprintf("finish it with: driftwatch run --config %s --resume %d", e.cfgPath, r.RunID))
 	stored, err := e.openStore(t).ListSamples(context.Background(), r.RunID, "")

@@ -142,11 +142,13 @@ type jsonReport struct {
 		RefusalRate *struct {
 			Value float64 `json:"value"`
 		} `json:"refusal_rate"`
-		ErrorCount int `json:"error_count"`
-		Samples    int `json:"samples"`
-		Cases      int `json:"cases"`
+		ErrorCount int     `json:"error_count"`
+		Samples    int     `json:"samples"`
+		Cases      int     `json:"cases"`
+		CostUSD    float64 `json:"cost_usd"`
 	} `json:"metrics"`
-	Findings []struct {
+	WallSeconds float64 `json:"wall_seconds"`
+	Findings    []struct {
 		Metric  string  `json:"metric"`
 		Scope   string  `json:"scope"`
 		Effect  float64 `json:"effect"`
@@ -570,15 +572,7 @@ func TestBudgetCapStopsCleanly(t *testing.T) {
 	jsonPath := filepath.Join(e.dir, "r.json")
 	code, _, stderr := e.run(t, context.Background(), "run", "--samples", "1", "--no-progress", "--json", jsonPath)
 	require.Equal(t, 2, code, stderr)
-	var r struct {
-		jsonReport
-		Metrics struct {
-			CostUSD float64 `json:"cost_usd"`
-		} `json:"metrics"`
-	}
-	line, err := os.ReadFile(jsonPath)
-	require.NoError(t, err)
-	require.NoError(t, json.Unmarshal(line, &r))
+	r := readReports(t, jsonPath)[0]
 	require.Equal(t, "stopped", r.Status)
 	require.Equal(t, "INCONCLUSIVE", r.Verdict)
 	require.Contains(t, r.Reason, "budget")
