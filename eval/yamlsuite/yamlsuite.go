@@ -407,189 +407,31 @@ func (l *loader) rowErrorf(r row, field, format string, args ...any) {
 	l.errs = append(l.errs, &yamldoc.Error{File: r.file, Line: r.line, Field: field, Msg: fmt.Sprintf(format, args...)})
 }
 
-// buildCase renders the templates of one row and compiles its checks.
+// buildCase renders the templates of one row and compiles its checks into
+// a case and the request it sends. It reports false, with the problems in
+// l.errs, when the row does not make a case.
 func (l *loader) buildCase(r row, suiteEx eval.Extractor, tools []eval.Tool) (eval.Case, *eval.Request, bool) {
 	f, cs := l.f, r.spec
-	var vars map[string]any
-	if len(f.Vars) == 0 && cs.Vars != nil {
-		// The row's own map serves: nothing reads it after this case.
-		vars = cs.Vars
-	} else {
-		vars = make(map[string]any, len(f.Vars)+len(cs.Vars)+1)
-		for k, v := range f.Vars {
-			vars[k] = v
-		}
-		for k, v := range cs.Vars {
-			vars[k] = v
-		}
-	}
-	if v, ok := vars["id"].(string); !ok || v != cs.ID {
-		vars["id"] = cs.ID
-	}
+	vars := caseVars(f.Vars, cs.Vars, cs.ID)
 	nerr := len(l.errs)
-	render := func(field, text string) string {
-		if !strings.Contains(text, "{{") {
-			return text
-		}
-		out, err := l.render(text, vars)
-		if err != nil {
-			l.rowErrorf(r, field, "%v", err)
-		}
-		return out
-	}
-
-	var msgs []eval.Message
-	system := f.System
-	if cs.System != nil {
-		system = *cs.System
-	}
-	if system != "" {
-		msgs = append(msgs, eval.Message{Role: eval.RoleSystem, Content: render("system", system)})
-	}
-	switch {
-	case len(cs.Messages) > 0:
-		for i, m := range cs.Messages {
-			if r.path != nil {
-				l.checkRole(m.Role, append(append([]any{}, r.path...), "messages", i, "role"))
-			}
-			msgs = append(msgs, eval.Message{Role: m.Role, Content: render("messages", m.Content)})
-		}
-	case cs.Prompt != "":
-		msgs = append(msgs, eval.Message{Role: eval.RoleUser, Content: render("prompt", cs.Prompt)})
-	case len(f.Messages) > 0:
-		for _, m := range f.Messages {
-			msgs = append(msgs, eval.Message{Role: m.Role, Content: render("messages", m.Content)})
-		}
-	default:
-		msgs = append(msgs, eval.Message{Role: eval.RoleUser, Content: render("prompt", f.Prompt)})
-	}
+	msgs := l.caseMessages(vars, r)
 	params := f.Params
 	if cs.Params != nil {
 		params = params.Merge(*cs.Params)
 	}
-
 	threshold := f.Threshold
 	if cs.Threshold != nil {
 		threshold = cs.Threshold
 	}
-	nChecks := len(f.Checks) + len(cs.Checks)
-	var (
-		checks  []eval.Checker
-		weights []float64 // with a threshold
-		bad     bool      // a check failed to build (maybe reported for another case)
-	)
-	// The specs' JSON, for the hash, goes into l.sbuf, each ending at an
-	// offset in l.offs.
-	l.sbuf.Reset()
-	l.offs = l.offs[:0]
-	if l.senc == nil {
-		l.senc = json.NewEncoder(&l.sbuf)
-	}
-	if nChecks > 0 {
-		// Every check either builds or fails the case, so the slices end
-		// up full.
-		checks = make([]eval.Checker, 0, nChecks)
-		if threshold != nil {
-			weights = make([]float64, 0, nChecks)
-		}
-	}
-	for i := range nChecks {
-		var node *yaml.Node
-		if i < len(f.Checks) {
-			node = &f.Checks[i]
-		} else {
-			node = &cs.Checks[i-len(f.Checks)]
-		}
-		var spec check.Spec
-		if i < len(l.plans) && l.plans[i].kind != planSlow {
-			p := &l.plans[i]
-			if p.kind == planLiteral {
-				// The same for every case: built once per suite.
-				switch {
-				case p.decodeErr != nil:
-					l.rowErrorf(r, "checks", "check %d: %v", i+1, p.decodeErr)
-				case p.newErr != nil:
-					l.checkError(r, *node, true, i, p.newErr)
-					bad = true
-				default:
-					checks = append(checks, p.check)
-					if threshold != nil {
-						weights = append(weights, p.weight)
-					}
-					l.sbuf.Write(p.json)
-					l.offs = append(l.offs, l.sbuf.Len())
-				}
-				continue
-			}
-			var ok bool
-			if spec, ok = l.fill(p, vars, r); !ok {
-				continue // a template failed: the spec is incomplete
-			}
-		} else {
-			var ok bool
-			if spec, ok = l.decodeCheck(node, vars, r, i); !ok {
-				continue
-			}
-		}
-		c, err := check.New(spec, l.opts.Check)
-		if err != nil {
-			l.checkError(r, *node, i < len(f.Checks), i, err)
-			bad = true
-			continue
-		}
-		checks = append(checks, c)
-		if threshold != nil {
-			weights = append(weights, spec.Weight)
-		}
-		// json.Marshal's bytes, and a newline (dropped below).
-		l.sspec = spec
-		_ = l.senc.Encode(&l.sspec)
-		l.offs = append(l.offs, l.sbuf.Len()-1)
-	}
-	if threshold != nil && len(checks) > 0 {
-		ws := make([]check.WeightedCheck, len(checks))
-		for i, c := range checks {
-			ws[i] = check.WeightedCheck{Check: c, Weight: weights[i]}
-		}
-		checks = []eval.Checker{check.Weighted(ws, *threshold)}
-	}
-	ex := suiteEx
-	if cs.Extract != nil {
-		e, err := extract.New(*cs.Extract)
-		if err != nil {
-			l.rowErrorf(r, "extract", "%v", err)
-		}
-		ex = e
-	}
-	if len(l.errs) > nerr || bad {
+	checks, checksOK := l.caseChecks(vars, r, threshold)
+	ex := l.caseExtractor(r, suiteEx)
+	if len(l.errs) > nerr || !checksOK {
 		return eval.Case{}, nil, false
 	}
 
 	req := &eval.Request{Messages: msgs, Params: params, Tools: tools}
-	// The hash is of the bytes one Encode call writes (a reused buffer
-	// and encoder; the same bytes a hash.Hash writer would receive).
-	if l.henc == nil {
-		l.henc = json.NewEncoder(&l.hbuf)
-	}
-	var specsJSON []json.RawMessage // nil without checks: null in the hash
-	if nChecks > 0 {
-		l.specs = l.specs[:0]
-		sb, start := l.sbuf.Bytes(), 0
-		for _, end := range l.offs {
-			l.specs = append(l.specs, sb[start:end])
-			start = end
-			if start < len(sb) && sb[start] == '\n' {
-				start++
-			}
-		}
-		specsJSON = l.specs
-	}
-	l.hbuf.Reset()
-	l.hin = hashInput{req, specsJSON, extractSpec(f, cs), threshold}
-	_ = l.henc.Encode(&l.hin)
-	l.hin = hashInput{}
-	sum := sha256.Sum256(l.hbuf.Bytes())
-	hash := hex.EncodeToString(sum[:8]) // 16 hex digits
+	hasChecks := len(f.Checks)+len(cs.Checks) > 0
+	hash := l.contentHash(req, hasChecks, extractSpec(f, cs), threshold)
 	id := cs.ID
 	if id == "" {
 		id = hash
@@ -606,6 +448,221 @@ func (l *loader) buildCase(r row, suiteEx eval.Extractor, tools []eval.Tool) (ev
 		Line: r.line,
 		Func: caseFunc(req, checks, ex),
 	}, req, true
+}
+
+// caseVars returns the variables a case's templates see: the suite's vars,
+// overridden by the case's own, and "id", the case id. When the suite has
+// no vars it returns the case's own map, updated: nothing reads that map
+// after the case is built.
+func caseVars(suiteVars, own map[string]any, id string) map[string]any {
+	var vars map[string]any
+	if len(suiteVars) == 0 && own != nil {
+		vars = own
+	} else {
+		vars = make(map[string]any, len(suiteVars)+len(own)+1)
+		for k, v := range suiteVars {
+			vars[k] = v
+		}
+		for k, v := range own {
+			vars[k] = v
+		}
+	}
+	if v, ok := vars["id"].(string); !ok || v != id {
+		vars["id"] = id
+	}
+	return vars
+}
+
+// caseMessages renders the messages a case sends: the system prompt (the
+// case's, else the suite's), then the case's messages or prompt, else the
+// suite's. Template failures are reported against the row.
+func (l *loader) caseMessages(vars map[string]any, r row) []eval.Message {
+	f, cs := l.f, &r.spec
+	var msgs []eval.Message
+	system := f.System
+	if cs.System != nil {
+		system = *cs.System
+	}
+	if system != "" {
+		msgs = append(msgs, eval.Message{Role: eval.RoleSystem, Content: l.renderField(vars, r, "system", system)})
+	}
+	switch {
+	case len(cs.Messages) > 0:
+		for i, m := range cs.Messages {
+			if r.path != nil {
+				l.checkRole(m.Role, append(append([]any{}, r.path...), "messages", i, "role"))
+			}
+			msgs = append(msgs, eval.Message{Role: m.Role, Content: l.renderField(vars, r, "messages", m.Content)})
+		}
+	case cs.Prompt != "":
+		msgs = append(msgs, eval.Message{Role: eval.RoleUser, Content: l.renderField(vars, r, "prompt", cs.Prompt)})
+	case len(f.Messages) > 0:
+		for _, m := range f.Messages {
+			msgs = append(msgs, eval.Message{Role: m.Role, Content: l.renderField(vars, r, "messages", m.Content)})
+		}
+	default:
+		msgs = append(msgs, eval.Message{Role: eval.RoleUser, Content: l.renderField(vars, r, "prompt", f.Prompt)})
+	}
+	return msgs
+}
+
+// renderField renders text, the template in a case's field, reporting a
+// failure against the row. Text without actions is returned as is.
+func (l *loader) renderField(vars map[string]any, r row, field, text string) string {
+	if !strings.Contains(text, "{{") {
+		return text
+	}
+	out, err := l.render(text, vars)
+	if err != nil {
+		l.rowErrorf(r, field, "%v", err)
+	}
+	return out
+}
+
+// caseChecks compiles a case's checks, the suite's first, into the
+// checkers its samples run: one per check, or with a threshold a single
+// weighted checker over all of them. The JSON of their specs, for the
+// content hash, goes into l.sbuf, each ending at an offset in l.offs. It
+// reports false when a check failed; the failure is reported now or, for
+// a suite-level check that fails alike for every case, was reported once.
+func (l *loader) caseChecks(vars map[string]any, r row, threshold *float64) ([]eval.Checker, bool) {
+	suiteChecks, ownChecks := l.f.Checks, r.spec.Checks
+	l.sbuf.Reset()
+	l.offs = l.offs[:0]
+	if l.senc == nil {
+		l.senc = json.NewEncoder(&l.sbuf)
+	}
+	nChecks := len(suiteChecks) + len(ownChecks)
+	if nChecks == 0 {
+		return nil, true
+	}
+	// Every check either builds or fails the case, so the slices end up
+	// full.
+	checks := make([]eval.Checker, 0, nChecks)
+	var weights []float64 // with a threshold
+	if threshold != nil {
+		weights = make([]float64, 0, nChecks)
+	}
+	ok := true
+	for i := range nChecks {
+		var node *yaml.Node
+		if i < len(suiteChecks) {
+			node = &suiteChecks[i]
+		} else {
+			node = &ownChecks[i-len(suiteChecks)]
+		}
+		c, weight, built := l.caseCheck(node, i, vars, r)
+		if !built {
+			ok = false
+			continue
+		}
+		checks = append(checks, c)
+		if threshold != nil {
+			weights = append(weights, weight)
+		}
+	}
+	if threshold != nil && len(checks) > 0 {
+		ws := make([]check.WeightedCheck, len(checks))
+		for i, c := range checks {
+			ws[i] = check.WeightedCheck{Check: c, Weight: weights[i]}
+		}
+		checks = []eval.Checker{check.Weighted(ws, *threshold)}
+	}
+	return checks, ok
+}
+
+// caseCheck builds check i of a case, whose YAML is node: as l.plans says
+// for a suite-level check, else by rendering and decoding the node. It
+// appends the JSON of the check's spec to l.sbuf and returns the check and
+// its weight, or reports false when it failed (see caseChecks).
+func (l *loader) caseCheck(node *yaml.Node, i int, vars map[string]any, r row) (eval.Checker, float64, bool) {
+	var kind planKind // planSlow for a case's own check
+	if i < len(l.plans) {
+		kind = l.plans[i].kind
+	}
+	var (
+		spec check.Spec
+		ok   bool
+	)
+	switch kind {
+	case planLiteral:
+		return l.literalCheck(&l.plans[i], node, i, r)
+	case planFill:
+		spec, ok = l.fill(&l.plans[i], vars, r)
+	default:
+		spec, ok = l.decodeCheck(node, vars, r, i)
+	}
+	if !ok {
+		return nil, 0, false // a template failed: the spec is incomplete
+	}
+	c, err := check.New(spec, l.opts.Check)
+	if err != nil {
+		l.checkError(r, *node, i < len(l.f.Checks), i, err)
+		return nil, 0, false
+	}
+	// json.Marshal's bytes, and a newline (contentHash drops it).
+	l.sspec = spec
+	_ = l.senc.Encode(&l.sspec)
+	l.offs = append(l.offs, l.sbuf.Len()-1)
+	return c, spec.Weight, true
+}
+
+// literalCheck is caseCheck for suite-level check i, which has no
+// templates: plan built it once for every case.
+func (l *loader) literalCheck(p *checkPlan, node *yaml.Node, i int, r row) (eval.Checker, float64, bool) {
+	switch {
+	case p.decodeErr != nil:
+		l.rowErrorf(r, "checks", "check %d: %v", i+1, p.decodeErr)
+		return nil, 0, false
+	case p.newErr != nil:
+		l.checkError(r, *node, true, i, p.newErr)
+		return nil, 0, false
+	}
+	l.sbuf.Write(p.json)
+	l.offs = append(l.offs, l.sbuf.Len())
+	return p.check, p.weight, true
+}
+
+// caseExtractor returns the extractor of a case: its own, else the suite's.
+func (l *loader) caseExtractor(r row, suiteEx eval.Extractor) eval.Extractor {
+	if r.spec.Extract == nil {
+		return suiteEx
+	}
+	ex, err := extract.New(*r.spec.Extract)
+	if err != nil {
+		l.rowErrorf(r, "extract", "%v", err)
+	}
+	return ex
+}
+
+// contentHash returns a case's content hash, 16 hex digits of the SHA-256
+// of its hashInput's JSON. The specs of its checks (when it has any) are
+// the JSON caseChecks left in l.sbuf. The hash is of the bytes one Encode
+// call writes (a reused buffer and encoder; the same bytes a hash.Hash
+// writer would receive): TestContentHashesPinned pins them.
+func (l *loader) contentHash(req *eval.Request, hasChecks bool, exSpec any, threshold *float64) string {
+	if l.henc == nil {
+		l.henc = json.NewEncoder(&l.hbuf)
+	}
+	var specsJSON []json.RawMessage // nil without checks: null in the hash
+	if hasChecks {
+		l.specs = l.specs[:0]
+		sb, start := l.sbuf.Bytes(), 0
+		for _, end := range l.offs {
+			l.specs = append(l.specs, sb[start:end])
+			start = end
+			if start < len(sb) && sb[start] == '\n' {
+				start++
+			}
+		}
+		specsJSON = l.specs
+	}
+	l.hbuf.Reset()
+	l.hin = hashInput{req, specsJSON, exSpec, threshold}
+	_ = l.henc.Encode(&l.hin)
+	l.hin = hashInput{}
+	sum := sha256.Sum256(l.hbuf.Bytes())
+	return hex.EncodeToString(sum[:8]) // 16 hex digits
 }
 
 // hashInput is what a case's content hash covers, JSON-encoded.
