@@ -116,11 +116,62 @@ func (s *RunStats) count(r *SampleResult) {
 // because of that cancellation are not delivered to Sink (they did not run);
 // samples that completed are.
 func Run(ctx context.Context, p RunParams) (RunStats, error) {
+	r, err := newRunner(&p)
+	if err != nil {
+		return RunStats{}, err
+	}
+	workers := min(cmp.Or(p.Concurrency, ConcurrencyDefault), r.total)
+	r.logger.Info("eval: run starting", "suite", r.env.suite, "cases", len(r.sel), "samples", r.k,
+		"total", r.total, "concurrency", workers, "seed", p.Seed)
+
+	r.debug = r.logger.Enabled(ctx, slog.LevelDebug)
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	r.cancel = cancel
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() { r.work(runCtx) })
+	}
+	wg.Wait()
+
+	err = r.runErr(ctx)
+	stats := &r.stats
+	r.logger.Info("eval: run finished", "suite", r.env.suite, "passed", stats.Passed, "failed", stats.Failed,
+		"errored", stats.Errored, "skipped", stats.Skipped, "resumed", stats.Resumed, "error", err)
+	return *stats, err
+}
+
+// runner is one Run: what its workers share. Job j of the run (order holds
+// them in the order they run) is sample j%k of case sel[j/k].
+type runner struct {
+	p      *RunParams
+	env    *runEnv
+	logger *slog.Logger
+	debug  bool // logger takes Debug records
+	cases  []Case
+	sel    []int32  // indexes in cases of the cases Filter selects
+	hashes []string // content hash per case (selected cases only)
+	k      int      // samples per case
+	total  int      // len(sel) * k
+	order  []uint32 // a seeded permutation of the jobs
+	cancel context.CancelCauseFunc
+
+	next     atomic.Int64 // index in order of the next job to claim
+	progress atomic.Int64 // jobs done, resumed ones included
+	stopped  atomic.Bool  // a worker saw SoftStop closed
+
+	mu      sync.Mutex
+	stats   RunStats // the workers' counts, added as each exits
+	sinkErr error    // the first Sink error
+}
+
+// newRunner validates p, selects the cases and draws the order of the jobs.
+func newRunner(p *RunParams) (*runner, error) {
 	if p.Suite == nil {
-		return RunStats{}, errors.New("eval: run: no suite")
+		return nil, errors.New("eval: run: no suite")
 	}
 	if p.Target == nil {
-		return RunStats{}, errors.New("eval: run: no target")
+		return nil, errors.New("eval: run: no target")
 	}
 	logger := p.Logger
 	if logger == nil {
@@ -128,7 +179,7 @@ func Run(ctx context.Context, p RunParams) (RunStats, error) {
 	}
 	env, err := newRunEnv(p.Suite, p.Target, p.Filter)
 	if err != nil {
-		return RunStats{}, err
+		return nil, err
 	}
 	k := p.Samples
 	if k == 0 {
@@ -138,127 +189,140 @@ func Run(ctx context.Context, p RunParams) (RunStats, error) {
 		k = cmp.Or(k, env.opts.Samples, 1)
 	}
 	if k < 0 {
-		return RunStats{}, fmt.Errorf("eval: run %s: negative samples %d", env.suite, k)
+		return nil, fmt.Errorf("eval: run %s: negative samples %d", env.suite, k)
 	}
-
 	cases := p.Suite.Cases()
-	sel := make([]int32, 0, len(cases))
-	hashes := make([]string, len(cases))
+	sel, hashes, err := env.selectCases(cases)
+	if err != nil {
+		return nil, err
+	}
+	total := len(sel) * k
+	if total > math.MaxUint32 {
+		return nil, fmt.Errorf("eval: run %s: %d samples is too many", env.suite, total)
+	}
+	return &runner{
+		p: p, env: env, logger: logger, cases: cases, sel: sel, hashes: hashes, k: k,
+		total: total, order: permutation(total, p.Seed), stats: RunStats{Total: total},
+	}, nil
+}
+
+// selectCases checks that every case has a unique ID and a Func, and
+// returns the indexes of the cases the filter selects and, at the same
+// indexes as cases, their content hashes.
+func (e *runEnv) selectCases(cases []Case) (sel []int32, hashes []string, err error) {
+	sel = make([]int32, 0, len(cases))
+	hashes = make([]string, len(cases))
 	seen := make(map[string]struct{}, len(cases))
 	for i := range cases {
 		c := &cases[i]
 		if c.ID == "" {
-			return RunStats{}, fmt.Errorf("eval: run %s: case %d has an empty ID", env.suite, i)
+			return nil, nil, fmt.Errorf("eval: run %s: case %d has an empty ID", e.suite, i)
 		}
 		if c.Func == nil {
-			return RunStats{}, fmt.Errorf("eval: run %s: case %q has no Func", env.suite, c.ID)
+			return nil, nil, fmt.Errorf("eval: run %s: case %q has no Func", e.suite, c.ID)
 		}
 		if _, dup := seen[c.ID]; dup {
-			return RunStats{}, fmt.Errorf("eval: run %s: duplicate case ID %q", env.suite, c.ID)
+			return nil, nil, fmt.Errorf("eval: run %s: duplicate case ID %q", e.suite, c.ID)
 		}
 		seen[c.ID] = struct{}{}
-		if env.filter.match(c.ID) {
+		if e.filter.match(c.ID) {
 			sel = append(sel, int32(i))
-			hashes[i] = env.caseHash(c)
+			hashes[i] = e.caseHash(c)
 		}
 	}
-	seen = nil
-	total := len(sel) * k
-	if total > math.MaxUint32 {
-		return RunStats{}, fmt.Errorf("eval: run %s: %d samples is too many", env.suite, total)
+	return sel, hashes, nil
+}
+
+// work is one worker: it claims and runs jobs until none is left, runCtx
+// is done, SoftStop is closed or a job stops the run, then adds its counts
+// to r.stats.
+func (r *runner) work(runCtx context.Context) {
+	var local RunStats
+	defer func() {
+		r.mu.Lock()
+		r.stats.add(&local)
+		r.mu.Unlock()
+	}()
+	// The worker's own context, under which its samples' contexts hang.
+	wctx, wcancel := context.WithCancel(runCtx)
+	defer wcancel()
+	runDone, softStop := runCtx.Done(), r.p.SoftStop
+	done := make(chan struct{}, 1) // reused by every sample
+	for {
+		select {
+		case <-runDone:
+			return
+		case <-softStop:
+			r.stopped.Store(true)
+			return
+		default:
+		}
+		i := r.next.Add(1) - 1
+		if i >= int64(r.total) {
+			return
+		}
+		if !r.runJob(runCtx, wctx, int(r.order[i]), done, &local) {
+			return
+		}
+		if r.p.OnProgress != nil {
+			r.p.OnProgress(int(r.progress.Add(1)), r.total)
+		}
 	}
-	order := permutation(total, p.Seed)
+}
 
-	conc := cmp.Or(p.Concurrency, ConcurrencyDefault)
-	workers := min(conc, total)
-	logger.Info("eval: run starting", "suite", env.suite, "cases", len(sel), "samples", k,
-		"total", total, "concurrency", workers, "seed", p.Seed)
-
-	debug := logger.Enabled(ctx, slog.LevelDebug)
-	runCtx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-
-	var (
-		next     atomic.Int64
-		progress atomic.Int64
-		mu       sync.Mutex
-		stats    = RunStats{Total: total}
-		sinkErr  error
-		stopped  atomic.Bool
-		wg       sync.WaitGroup
-	)
-	for range workers {
-		wg.Go(func() {
-			var local RunStats
-			defer func() {
-				mu.Lock()
-				stats.add(&local)
-				mu.Unlock()
-			}()
-			wctx, wcancel := context.WithCancel(runCtx)
-			defer wcancel()
-			runDone := runCtx.Done()
-			done := make(chan struct{}, 1)
-			for {
-				select {
-				case <-runDone:
-					return
-				case <-p.SoftStop:
-					stopped.Store(true)
-					return
-				default:
-				}
-				i := next.Add(1) - 1
-				if i >= int64(total) {
-					return
-				}
-				job := int(order[i])
-				c := &cases[sel[job/k]]
-				idx := job % k
-				if p.Skip != nil && p.Skip(c.ID, idx) {
-					local.Resumed++
-				} else {
-					res := env.sample(wctx, c, hashes[sel[job/k]], idx, done)
-					if res.Outcome == Errored && runCtx.Err() != nil && res.ErrorKind == ErrCanceled {
-						return // interrupted, not a real result
-					}
-					if res.Outcome == Errored && debug {
-						logger.Debug("eval: sample errored", "suite", env.suite, "case", c.ID,
-							"index", idx, "kind", res.ErrorKind, "error", res.Err)
-					}
-					if p.Sink != nil {
-						if err := p.Sink(res); err != nil {
-							mu.Lock()
-							if sinkErr == nil {
-								sinkErr = fmt.Errorf("eval: run %s: sink: %w", env.suite, err)
-							}
-							mu.Unlock()
-							cancel(err)
-							return
-						}
-					}
-					local.count(&res)
-				}
-				if p.OnProgress != nil {
-					p.OnProgress(int(progress.Add(1)), total)
-				}
-			}
-		})
+// runJob runs job under wctx, a worker's context below runCtx, delivers
+// its result to Sink and counts it in local; a job Skip reports stored
+// only counts as resumed. It reports false when the worker must stop: the
+// run was cancelled during the sample (whose result is dropped), or Sink
+// failed (and the run is cancelled).
+func (r *runner) runJob(runCtx, wctx context.Context, job int, done chan struct{}, local *RunStats) bool {
+	ci := r.sel[job/r.k]
+	c, idx := &r.cases[ci], job%r.k
+	if r.p.Skip != nil && r.p.Skip(c.ID, idx) {
+		local.Resumed++
+		return true
 	}
-	wg.Wait()
+	res := r.env.sample(wctx, c, r.hashes[ci], idx, done)
+	if res.Outcome == Errored && runCtx.Err() != nil && res.ErrorKind == ErrCanceled {
+		return false // interrupted, not a real result
+	}
+	if res.Outcome == Errored && r.debug {
+		r.logger.Debug("eval: sample errored", "suite", r.env.suite, "case", c.ID,
+			"index", idx, "kind", res.ErrorKind, "error", res.Err)
+	}
+	if r.p.Sink != nil {
+		if err := r.p.Sink(res); err != nil {
+			r.sinkFailed(err)
+			return false
+		}
+	}
+	local.count(&res)
+	return true
+}
 
-	var runErr error
+// sinkFailed records the first Sink error, which Run returns, and cancels
+// the run with err as the cause.
+func (r *runner) sinkFailed(err error) {
+	r.mu.Lock()
+	if r.sinkErr == nil {
+		r.sinkErr = fmt.Errorf("eval: run %s: sink: %w", r.env.suite, err)
+	}
+	r.mu.Unlock()
+	r.cancel(err)
+}
+
+// runErr returns the error of a finished run: the first Sink error, else
+// ctx's error, else ErrStopped when SoftStop left jobs undone.
+func (r *runner) runErr(ctx context.Context) error {
 	switch {
-	case sinkErr != nil:
-		runErr = sinkErr
+	case r.sinkErr != nil:
+		return r.sinkErr
 	case ctx.Err() != nil:
-		runErr = ctx.Err()
-	case stopped.Load() && int(progress.Load()) < total:
-		runErr = ErrStopped
+		return ctx.Err()
+	case r.stopped.Load() && int(r.progress.Load()) < r.total:
+		return ErrStopped
 	}
-	logger.Info("eval: run finished", "suite", env.suite, "passed", stats.Passed, "failed", stats.Failed,
-		"errored", stats.Errored, "skipped", stats.Skipped, "resumed", stats.Resumed, "error", runErr)
-	return stats, runErr
+	return nil
 }
 
 // permutation returns a seeded random permutation of 0..n-1.
