@@ -22,6 +22,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 	"github.com/spf13/cobra"
 
+	"github.com/driftwatch/driftwatch/alert"
 	"github.com/driftwatch/driftwatch/drift"
 	"github.com/driftwatch/driftwatch/eval"
 	"github.com/driftwatch/driftwatch/eval/yamlsuite"
@@ -164,6 +165,16 @@ type node struct {
 
 	suites suiteCache
 	loadMu sync.Mutex // serialises suite loads (see runSuite)
+
+	// The parts Serve starts and stops besides the client: the scheduler
+	// (serve only), the alert dispatcher, and the HTTP server and its
+	// listener (with an address only).
+	sched      *schedule.Scheduler
+	dispatcher *alert.Dispatcher
+	srv        *http.Server
+	ln         net.Listener
+	srvWG      sync.WaitGroup // the HTTP server's goroutine
+	srvErr     chan error     // the HTTP server's failure, which ends serving
 }
 
 // nodeTarget is a target as this process calls it: one concurrency bound
@@ -186,98 +197,134 @@ func migrateRiver(ctx context.Context, st *storage.Store) error {
 // let in-flight samples finish up to SoftStopTimeout, then cancel them.
 func (a *App) Serve(ctx context.Context, opts ServeOptions) error {
 	opts = opts.withDefaults()
-	if opts.Scheduler {
-		// A schedule naming an unknown suite fails now, not at 2 a.m.
-		if err := a.CheckSchedules(); err != nil {
-			return configError(err)
-		}
-	}
-	st, err := a.Store(ctx)
+	n, err := a.newServeNode(ctx, opts)
 	if err != nil {
 		return err
 	}
-	if err := migrateRiver(ctx, st); err != nil {
-		return configError(err)
-	}
-	n := &node{a: a, st: st, opts: opts, softStop: make(chan struct{}), targets: map[string]*nodeTarget{}}
-	n.metrics = newMetrics(st, a.logger)
-	if err := n.newClient(); err != nil {
-		return configError(err)
-	}
-	var sched *schedule.Scheduler
-	if opts.Scheduler {
-		if sched, err = n.newScheduler(); err != nil {
-			return configError(err)
-		}
-	}
-	var srv *http.Server
-	var ln net.Listener
-	if opts.Addr != "" {
-		var h http.Handler
-		h, err = n.handler(ctx)
-		if err != nil {
-			return configError(err)
-		}
-		ln, err = net.Listen("tcp", opts.Addr)
-		if err != nil {
-			return configError(fmt.Errorf("listen on %s: %w", opts.Addr, err))
-		}
-		srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	}
-
 	// Start River with a context that our shutdown, not ctx, cancels.
 	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRun()
-	if err := n.client.Start(runCtx); err != nil {
-		if ln != nil {
-			ln.Close()
-		}
-		return configError(fmt.Errorf("start job client: %w", err))
-	}
-	if sched != nil {
-		if err := sched.Start(runCtx); err != nil {
-			a.logger.Error("start scheduler: no schedule fires in this process", "err", err)
-		}
-	}
-	// The alert dispatcher retries undelivered alerts (also those left by
-	// earlier processes) in the background.
-	notifiers, nerr := a.alertNotifiers()
-	if nerr != nil {
-		a.logger.Warn("alert notifiers", "err", nerr)
-	}
-	dispatcher := a.newAlertDispatcher(st, notifiers)
-	if opts.Scheduler {
-		if err := dispatcher.Start(runCtx); err != nil {
-			a.logger.Warn("start alert dispatcher", "err", err)
-		}
-	}
-	var wg sync.WaitGroup
-	errc := make(chan error, 1)
-	if srv != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errc <- err
-			}
-		}()
-		if opts.OnListen != nil {
-			opts.OnListen(ln.Addr().String())
-		}
+	if err := n.start(runCtx); err != nil {
+		return err
 	}
 	a.logger.Info("serving", "scheduler", opts.Scheduler, "addr", opts.Addr)
 
 	var serveErr error
 	select {
 	case <-ctx.Done():
-	case serveErr = <-errc:
+	case serveErr = <-n.srvErr:
 	}
+	return n.shutdown(serveErr)
+}
+
+// newServeNode checks the config and builds, without starting them, the
+// parts of a serve or worker process: River's client, the scheduler
+// (serve) and, given an address, the HTTP server with its listener bound.
+func (a *App) newServeNode(ctx context.Context, opts ServeOptions) (*node, error) {
+	if opts.Scheduler {
+		// A schedule naming an unknown suite fails now, not at 2 a.m.
+		if err := a.CheckSchedules(); err != nil {
+			return nil, configError(err)
+		}
+	}
+	st, err := a.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := migrateRiver(ctx, st); err != nil {
+		return nil, configError(err)
+	}
+	n := &node{a: a, st: st, opts: opts, softStop: make(chan struct{}), targets: map[string]*nodeTarget{},
+		srvErr: make(chan error, 1)}
+	n.metrics = newMetrics(st, a.logger)
+	if err := n.newClient(); err != nil {
+		return nil, configError(err)
+	}
+	if opts.Scheduler {
+		if n.sched, err = n.newScheduler(); err != nil {
+			return nil, configError(err)
+		}
+	}
+	if opts.Addr != "" {
+		if err := n.listen(ctx); err != nil {
+			return nil, configError(err)
+		}
+	}
+	return n, nil
+}
+
+// listen builds the HTTP server (dashboard, /healthz, /metrics) and binds
+// its address; start serves it.
+func (n *node) listen(ctx context.Context) error {
+	h, err := n.handler(ctx)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", n.opts.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", n.opts.Addr, err)
+	}
+	n.ln = ln
+	n.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	return nil
+}
+
+// start starts, under runCtx, River's client, the scheduler, the alert
+// dispatcher (serve) and the HTTP server. Only a client that fails to
+// start is an error: the scheduler and the dispatcher log their failures
+// and the process runs without them, and an HTTP server that fails sends
+// its error to n.srvErr, which ends serving.
+func (n *node) start(runCtx context.Context) error {
+	logger := n.a.logger
+	if err := n.client.Start(runCtx); err != nil {
+		if n.ln != nil {
+			n.ln.Close()
+		}
+		return configError(fmt.Errorf("start job client: %w", err))
+	}
+	if n.sched != nil {
+		if err := n.sched.Start(runCtx); err != nil {
+			logger.Error("start scheduler: no schedule fires in this process", "err", err)
+		}
+	}
+	// The alert dispatcher retries undelivered alerts (also those left by
+	// earlier processes) in the background.
+	notifiers, nerr := n.a.alertNotifiers()
+	if nerr != nil {
+		logger.Warn("alert notifiers", "err", nerr)
+	}
+	n.dispatcher = n.a.newAlertDispatcher(n.st, notifiers)
+	if n.opts.Scheduler {
+		if err := n.dispatcher.Start(runCtx); err != nil {
+			logger.Warn("start alert dispatcher", "err", err)
+		}
+	}
+	if n.srv != nil {
+		n.srvWG.Go(func() {
+			if err := n.srv.Serve(n.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				n.srvErr <- err
+			}
+		})
+		if n.opts.OnListen != nil {
+			n.opts.OnListen(n.ln.Addr().String())
+		}
+	}
+	return nil
+}
+
+// shutdown stops what start started and returns every stage's error
+// joined, serveErr (the HTTP server's failure, if that ended serving)
+// last. Stage 1 stops firing schedules, fetching jobs and scheduling
+// samples, and lets in-flight samples finish up to SoftStopTimeout; stage
+// 2 cancels what is still in flight (the batches are retried). Then the
+// alert dispatcher and the HTTP server stop, under their own bound.
+func (n *node) shutdown(serveErr error) error {
 	// Stage 1: no new firings, no new jobs, no new samples.
-	stopCtx, cancelStop := context.WithTimeout(context.Background(), opts.SoftStopTimeout)
+	stopCtx, cancelStop := context.WithTimeout(context.Background(), n.opts.SoftStopTimeout)
 	defer cancelStop()
 	var errs []error
-	if sched != nil {
-		errs = append(errs, sched.Stop(stopCtx))
+	if n.sched != nil {
+		errs = append(errs, n.sched.Stop(stopCtx))
 	}
 	n.softStopOnce.Do(func() { close(n.softStop) })
 	if err := n.client.Stop(stopCtx); err != nil {
@@ -291,13 +338,13 @@ func (a *App) Serve(ctx context.Context, opts ServeOptions) error {
 	// closes the store under it.
 	hardCtx, cancelHard := context.WithTimeout(context.Background(), serveShutdownHardLimit)
 	defer cancelHard()
-	errs = append(errs, dispatcher.Stop(hardCtx))
-	if srv != nil {
+	errs = append(errs, n.dispatcher.Stop(hardCtx))
+	if n.srv != nil {
 		shutCtx, cancelShut := context.WithTimeout(hardCtx, 5*time.Second)
-		errs = append(errs, srv.Shutdown(shutCtx))
+		errs = append(errs, n.srv.Shutdown(shutCtx))
 		cancelShut()
 	}
-	wg.Wait()
+	n.srvWG.Wait()
 	errs = append(errs, serveErr)
 	return errors.Join(errs...)
 }
