@@ -121,11 +121,18 @@ type baseline struct {
 
 func (a *App) loadBaseline(ctx context.Context, runIDs []int64, cur *loaded) (*baseline, error) {
 	b := &baseline{changed: make([]bool, len(cur.cases)), passFailed: make([][2]int32, len(cur.cases))}
+	// Each sample carries its run's position among the pooled runs (from 1),
+	// so the engine can calibrate on pairs of baseline runs (A/A).
+	lastRun, runIdx := int64(0), 0
 	err := a.store.StreamSamples(ctx, runIDs, func(s storage.Sample) error {
 		if s.Outcome == storage.OutcomeSkipped {
 			return nil
 		}
 		ds := toDrift(&s)
+		if s.RunID != lastRun || runIdx == 0 {
+			lastRun, runIdx = s.RunID, slices.Index(runIDs, s.RunID)+1
+		}
+		ds.Run = runIdx
 		if i, ok := cur.index[s.CaseKey]; ok {
 			ds.Case = cur.cases[i].Key
 			b.changed[i] = s.CaseHash != cur.hashes[i]
@@ -381,6 +388,7 @@ func fillReport(rep *report.Report, res drift.Result, cur *loaded, k int) {
 	rep.Findings, rep.DriftedCases, rep.ChangedCases = res.Findings, res.DriftedCases, res.ChangedCases
 	rep.IdentityChanged = rep.IdentityChanged || res.IdentityChanged
 	rep.MDE = res.MDE
+	rep.Calibration = res.Calibration
 	cur.summarize()
 	own := cur.own
 	m := &rep.Metrics

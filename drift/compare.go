@@ -115,6 +115,7 @@ type comparer struct {
 	cases  []*caseData // present with comparable samples on both sides, sorted by key
 	det    bool        // no replicates on either side: deterministic mode
 	res    Result
+	cal    calibration // A/A calibration of the pass-rate statistics
 	cands  []candidate
 	passZ  float64
 	drifts []string
@@ -265,6 +266,13 @@ func Compare(baseline, current []Sample, s Settings) Result {
 	}
 	sort.Slice(c.cases, func(i, j int) bool { return c.cases[i].key < c.cases[j].key })
 	c.res.Cases = len(c.cases)
+	c.cal = calibrate(baseline, c.cases)
+	if cal := c.cal.rep; cal != nil {
+		c.res.Calibration = cal
+		if cal.Lambda > LambdaWarn {
+			c.res.Findings = append(c.res.Findings, calibrationFinding(cal))
+		}
+	}
 	comparable := 0
 	for _, cd := range c.cases {
 		comparable += cd.c.n
@@ -383,13 +391,20 @@ func (c *comparer) passRate() {
 	s := c.s
 	st := c.strata(fPass)
 	z, inf := cmh(st)
+	zStat := fmt.Sprintf("CMH z=%.2f", z)
+	if c.cal.lambda > 1 {
+		// A/A calibration (genomic control): night-to-night variation
+		// inflates the variance of z by lambda.
+		zStat = fmt.Sprintf("CMH z=%.2f (%.2f / sqrt(lambda=%.2f))", z/math.Sqrt(c.cal.lambda), z, c.cal.lambda)
+		z /= math.Sqrt(c.cal.lambda)
+	}
 	c.passZ = z
 	c.res.PassZ = z
 	pCMH := 1.0
 	if inf > 0 {
 		pCMH = normCDF(z)
 	}
-	sObs, pSparse := sparseCollapse(st, s.MonteCarlo, rand.New(rand.NewPCG(s.Seed, streamSparse)))
+	sObs, pSparse := sparseCollapse(st, c.cal.sparse, s.MonteCarlo, rand.New(rand.NewPCG(s.Seed, streamSparse)))
 	p := min(1, 2*min(pCMH, pSparse))
 	r0, r1, d := c.rates(fPass)
 	delta, ci := bootstrapMean(d, s.Bootstrap, rand.New(rand.NewPCG(s.Seed, streamBoot)))
@@ -415,7 +430,7 @@ func (c *comparer) passRate() {
 		f: Finding{
 			Metric:    MetricPassRate,
 			Scope:     ScopeSuite,
-			Statistic: fmt.Sprintf("CMH z=%.2f (one-sided p=%.3g) + sparse-collapse S=%.1f (Monte Carlo p=%.3g), min-p x2", z, pCMH, sObs, pSparse),
+			Statistic: fmt.Sprintf("%s (one-sided p=%.3g) + sparse-collapse S=%.1f (Monte Carlo p=%.3g), min-p x2", zStat, pCMH, sObs, pSparse),
 			Baseline:  r0, Current: r1, Effect: delta, CI: &ci, P: p,
 			Reason:   fmt.Sprintf("pass rate %.3f -> %.3f (delta %+.3f, 95%% CI %+.3f..%+.3f, floor %.3f or a localised case)", r0, r1, delta, ci.Low, ci.High, -s.MinPassDelta),
 			Examples: c.flagExamples(d, fPass, false),

@@ -104,6 +104,7 @@ func TestBinaryFloorConcentratedChange(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
+			s := s // parallel subtests: each sets its own seed
 			for seed := range uint64(5) {
 				b, c := flagSuite(seed, tt.n, tt.k, tt.base, tt.cur, tt.set)
 				s.Seed = seed

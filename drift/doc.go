@@ -24,7 +24,7 @@
 //     least one localised case (DRIFT_METHOD 4.3: "2 pp for the suite or 0.2
 //     for a case"). The improvement direction is reported as the metric
 //     pass_rate_improvement, never an alarm. Result.PassZ is the CMH z, the
-//     input of CUSUM across runs.
+//     input of CUSUM across runs; both are A/A-calibrated (below).
 //   - refusal_rate, json_valid_rate, code_fence_rate and
 //     finish_reason_length_rate: two-sided CMH; floor FloorRate (5 points)
 //     over the suite, or FloorRate over the cases where the behaviour
@@ -76,6 +76,85 @@
 // MDE is the minimum detectable pass-rate drop at 80% power and one-sided
 // AlphaFamily for the run's cases and samples per side, with v-bar estimated
 // from the baseline (p(1-p) of the suite mean when there are no replicates).
+//
+// # A/A calibration (DRIFT_METHOD.md 4.4 and 4.7)
+//
+// The tests above take the samples of a case as independent draws. An
+// endpoint whose pass probabilities move together from night to night
+// (load, a routing or quantisation change, batch effects) violates that:
+// the CMH z then has variance lambda > 1 and a plain comparison alarms on
+// the night, not on the model. When the baseline pools at least
+// MinCalibrationRuns runs told apart by Sample.Run (the app numbers the
+// pooled runs), Compare runs the pass-rate test between every pair of
+// baseline runs over the compared cases and estimates
+//
+//   - lambda = mean over pairs of the squared CMH z. Under pure sampling
+//     noise every pair's E[z^2] is exactly 1 (hypergeometric null given the
+//     case totals). DRIFT_METHOD's median(z^2)/0.455 assumes independent
+//     pairs; the three pairs of three runs share runs (the median of their
+//     squared z is the larger of two gaps) and that estimate had median 1.4
+//     and exceeded 1.5 on half of the pure-noise baselines;
+//   - lambda_sparse = the same for the sparse-collapse statistic
+//     standardised by its exact null mean and variance, (S - E0)/sd0, over
+//     both directions of every pair.
+//
+// Both are floored at 1 (a calibration never inflates a statistic) and
+// applied: the CMH z, its p-value, the improvement test and Result.PassZ
+// (so CUSUM accumulates the lambda-corrected z) are divided by
+// sqrt(lambda); S above its null mean becomes E0 + (S - E0)/sqrt(
+// lambda_sparse), tested against the same Monte Carlo null. Dividing S
+// itself by lambda, or each per-case z by sqrt(lambda), is wrong for the
+// night effect that inflates lambda: a shift common to all cases adds up
+// over the cases in the CMH sum (lambda grows with cases and k) but moves
+// each per-case z very little. Measured (400 seeds), that choice kept the night-effect
+// false alarms at 0.022 but cut the detection of a 5% collapse from 0.99
+// to 0.60 whenever noise put lambda above 1.
+//
+// Result.Calibration reports lambda (not floored), lambda_sparse, the
+// pairs, the runs and whether a correction applied; a lambda above
+// LambdaWarn (1.5) adds a WARN finding (metric pass_rate_calibration):
+// night-to-night variation, pool more baseline runs. With three runs lambda
+// has two degrees of freedom: it exceeds 1.5 on about 22% of pure-noise
+// baselines (exp(-1.5)), so the warning is a hint; a lambda that stays high
+// from baseline to baseline (the runs' stored summaries) is the signal.
+// Raising k does not lower lambda (night effects add up over more samples);
+// it raises power only until night effects dominate.
+//
+// Only the pass-rate family is calibrated. The behaviour rates (refusal,
+// JSON, fences, finish reason), length, answers and text are two-sided
+// tests with effect floors (5 points, 15%, 0.03, 0.1) that already sit
+// above small night jitter, and lambda measured on correctness says
+// nothing about their own night variance: a night that moves pass rates
+// need not move refusals. Dividing their z by the pass-rate lambda would
+// trade their power for no calibrated gain. Per-case localisation
+// (Boschloo) is not corrected either: a common shift barely moves one
+// case. Fewer than three baseline runs (Sample.Run all equal, for
+// instance): no calibration, results unchanged.
+//
+// Measured (TestAACalibration -drift.long: 200 cases, k=5, baseline pooled
+// from 3 runs, pass-only suite so the family is the pass-rate test at alpha
+// 0.01, MonteCarlo 1000; the same data with and without run indexes,
+// seeds 1..1000):
+//
+//	world                                  DRIFT calibrated   uncalibrated   mean lambda
+//	A/A, pure binomial                     0.004              0.007          0.99
+//	A/A, night logit offset sd 0.1         0.016              0.028          1.64
+//	A/A, night logit offset sd 0.3         0.060              0.199          6.46
+//	the same, baseline pooled from 6 runs  0.028              0.182          6.64
+//	uniform 5-point drop                   0.977              0.994          0.99
+//	uniform 3-point drop                   0.705              0.778          0.99
+//	5% of cases collapse by 0.6            0.987              0.989          0.99
+//	3% of cases collapse by 0.6            0.772              0.820          0.99
+//
+// The remaining night-effect false alarms come from the noise of lambda
+// estimated from three runs (two degrees of freedom): six pooled runs
+// halve them. The price of the floor at 1 on a noisy lambda is power on
+// small effects when there are no night effects: 1.7 points at a 5-point
+// drop, 7 points at a 3-point drop, 5 points at a 3% collapse (lambda is
+// above 1 on about 37% of pure-noise three-run baselines). The default run
+// (120 trials, seeds 1..120) asserts the A/A and 5-point rows and the
+// night-effect row at sd 0.3 (calibrated <= 0.10 and <= half the
+// uncalibrated rate).
 //
 // Measured calibration (simulated suite of 200 cases, k=5, baseline pooled
 // from 3 runs; see calibration_test.go and BENCHMARKS.md): false alarms and

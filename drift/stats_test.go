@@ -80,10 +80,10 @@ func TestSparseCollapse(t *testing.T) {
 	for range 10 {
 		st = append(st, stratum{15, 15, 0, 5})
 	}
-	s, p := sparseCollapse(st, 5000, rng)
+	s, p := sparseCollapse(st, 1, 5000, rng)
 	require.Greater(t, s, 50.0)
 	require.Less(t, p, 0.001)
-	_, p = sparseCollapse([]stratum{{15, 15, 5, 5}}, 100, rng)
+	_, p = sparseCollapse([]stratum{{15, 15, 5, 5}}, 1, 100, rng)
 	require.Equal(t, 1.0, p)
 }
 

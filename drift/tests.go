@@ -61,10 +61,11 @@ func cmh(strata []stratum) (z float64, informative int) {
 // sparseTable is the null distribution of one case's contribution
 // max(0, -z_i)^2 to the sparse-collapse statistic: only the lower tail
 // contributes, so it stores the cumulative probabilities of x1 below E and
-// the matching contributions.
+// the matching contributions, and the contribution's null mean and variance.
 type sparseTable struct {
-	cdf     []float64 // P(X1 <= lo+j) for the contributing values
-	contrib []float64
+	cdf        []float64 // P(X1 <= lo+j) for the contributing values
+	contrib    []float64
+	mean, vari float64
 }
 
 type sigKey struct{ n0, n1, t int }
@@ -74,12 +75,11 @@ type sigKey struct{ n0, n1, t int }
 // more, far above any alarm level).
 const sparseStopHits = 25
 
-// sparseCollapse returns S = sum max(0,-z_i)^2 and its Monte Carlo p-value
-// under the exact per-case hypergeometric null conditional on the case
-// totals (draws draws, add-one estimate).
-func sparseCollapse(strata []stratum, draws int, rng *rand.Rand) (sObs, p float64) {
+// sparseTables returns S = sum max(0,-z_i)^2 over the strata, its exact null
+// mean and variance (independent cases, hypergeometric given the case
+// totals), and the null tables of the cases that can contribute.
+func sparseTables(strata []stratum) (cases []*sparseTable, sObs, mean, variance float64) {
 	tables := map[sigKey]*sparseTable{}
-	var cases []*sparseTable
 	for _, s := range strata {
 		e, v := s.moments()
 		if v <= 0 {
@@ -94,7 +94,7 @@ func sparseCollapse(strata []stratum, draws int, rng *rand.Rand) (sObs, p float6
 		if !ok {
 			lo, pmf := hyperPMF(s.n0, s.n1, k.t)
 			tb = &sparseTable{}
-			c := 0.0
+			c, m2 := 0.0, 0.0
 			for j, pr := range pmf {
 				x := float64(lo + j)
 				if x >= e {
@@ -104,12 +104,30 @@ func sparseCollapse(strata []stratum, draws int, rng *rand.Rand) (sObs, p float6
 				z := (x - e) / sd
 				tb.cdf = append(tb.cdf, c)
 				tb.contrib = append(tb.contrib, z*z)
+				tb.mean += pr * z * z
+				m2 += pr * z * z * z * z
 			}
+			tb.vari = m2 - tb.mean*tb.mean
 			tables[k] = tb
 		}
 		if len(tb.cdf) > 0 {
 			cases = append(cases, tb)
+			mean += tb.mean
+			variance += tb.vari
 		}
+	}
+	return cases, sObs, mean, variance
+}
+
+// sparseCollapse returns S = sum max(0,-z_i)^2 and its Monte Carlo p-value
+// under the exact per-case hypergeometric null conditional on the case
+// totals (draws draws, add-one estimate). lambda (1 for none) is the A/A
+// variance inflation of S: above its null mean, S is replaced by
+// mean + (S - mean)/sqrt(lambda) and tested against the same null.
+func sparseCollapse(strata []stratum, lambda float64, draws int, rng *rand.Rand) (sObs, p float64) {
+	cases, sObs, mu, _ := sparseTables(strata)
+	if lambda > 1 && sObs > mu {
+		sObs = mu + (sObs-mu)/math.Sqrt(lambda)
 	}
 	if sObs <= 0 || len(cases) == 0 {
 		return sObs, 1

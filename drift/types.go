@@ -40,6 +40,12 @@ type Sample struct {
 	HasAnswer bool
 	JSONValid bool // output parses as JSON (whole output, fences stripped off)
 	CodeFence bool // output contains a ``` fence
+	// Run identifies the baseline run a baseline sample came from (any
+	// stable small integer, such as the run's index among the pooled
+	// runs); 0 for every sample when unknown. With three or more distinct
+	// runs Compare estimates the A/A inflation factor lambda (Calibration).
+	// Ignored on current samples.
+	Run int
 }
 
 // Settings are the knobs of a comparison. The zero value means "defaults"
@@ -105,8 +111,11 @@ const (
 	MetricPassRateUp = "pass_rate_improvement"
 	// MetricFinishLength is the rate of finish reason "length" (truncation).
 	MetricFinishLength = "finish_reason_length_rate"
-	ScopeSuite         = "suite"
-	ScopeCasePrefix    = "case:"
+	// MetricCalibration is the A/A calibration warning (lambda above
+	// LambdaWarn): a hint about the baseline, never an alarm.
+	MetricCalibration = "pass_rate_calibration"
+	ScopeSuite        = "suite"
+	ScopeCasePrefix   = "case:"
 )
 
 // Interval is a two-sided confidence interval.
@@ -172,6 +181,32 @@ type Result struct {
 	CurrentSamples  int `json:"current_samples"`
 	Errors          int `json:"errors"`
 	// PassZ is the standardised CMH pass-rate statistic of this run against
-	// the baseline (negative: drop). Feed the history of PassZ to CUSUM.
+	// the baseline (negative: drop), divided by the square root of the A/A
+	// inflation factor when Calibration applies it. Feed the history of
+	// PassZ to CUSUM.
 	PassZ float64 `json:"pass_z"`
+	// Calibration is the A/A calibration of the pass-rate test from the
+	// pairs of baseline runs; nil when the baseline has fewer than three
+	// distinct runs (Sample.Run) or no pair is informative.
+	Calibration *Calibration `json:"calibration,omitempty"`
+}
+
+// Calibration is the A/A (genomic-control) calibration of the pass-rate test
+// (DRIFT_METHOD.md 4.4) from every pair of baseline runs. Under pure
+// sampling noise both factors are about 1; night-to-night variation of the
+// endpoint inflates them.
+type Calibration struct {
+	// Lambda is the mean squared pass-rate CMH z between the pairs of
+	// baseline runs, not floored (below 1: no inflation seen). The CMH z
+	// (and PassZ) is divided by sqrt(Lambda) when it is above 1.
+	Lambda float64 `json:"lambda"`
+	// Sparse is the same for the sparse-collapse statistic standardised by
+	// its exact null mean and variance (both directions of every pair).
+	Sparse float64 `json:"lambda_sparse"`
+	// Pairs is the number of informative pairs of baseline runs, Runs the
+	// number of baseline runs.
+	Pairs int `json:"pairs"`
+	Runs  int `json:"runs"`
+	// Applied says a correction was made (Lambda or Sparse above 1).
+	Applied bool `json:"applied"`
 }

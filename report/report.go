@@ -51,6 +51,9 @@ type Report struct {
 	// CUSUM is the slow-drift detector's state over the runs compared with
 	// the current baseline; nil for a baseline run.
 	CUSUM *CUSUM `json:"cusum,omitempty"`
+	// Calibration is the A/A calibration of the pass-rate test between the
+	// pooled baseline runs (lambda); nil with fewer than three.
+	Calibration *drift.Calibration `json:"calibration,omitempty"`
 	// ConfirmRunID is the confirmation run, when one was made.
 	ConfirmRunID int64     `json:"confirm_run_id,omitempty"`
 	StartedAt    time.Time `json:"started_at"`
@@ -167,6 +170,11 @@ func (r *Report) normalized() *Report {
 		cu := *c.CUSUM
 		cu.Statistic = finite(cu.Statistic)
 		c.CUSUM = &cu
+	}
+	if c.Calibration != nil {
+		cal := *c.Calibration
+		cal.Lambda, cal.Sparse = finite(cal.Lambda), finite(cal.Sparse)
+		c.Calibration = &cal
 	}
 	for _, v := range []**Value{&c.Metrics.PassRate, &c.Metrics.RefusalRate, &c.Metrics.JSONValidRate, &c.Metrics.CodeFenceRate, &c.Metrics.OutputLength, &c.Metrics.FinishLength} {
 		if *v != nil {
@@ -384,6 +392,16 @@ func WriteMarkdown(w io.Writer, reports []*Report) error {
 		}
 		fmt.Fprintf(&b, "\n%d cases × %d samples, %d errors (%.1f%%), %d+%d tokens, $%.4f. Minimum detectable pass-rate drop at 80%% power: %.1f points.\n\n",
 			m.Cases, m.SamplesPerCase, m.ErrorCount, 100*m.ErrorRate, m.InputTokens, m.OutputTokens, m.CostUSD, 100*r.MDE)
+		if cal := r.Calibration; cal != nil {
+			fmt.Fprintf(&b, "A/A calibration over %d baseline runs (%d pairs): λ = %.2f (sparse-collapse %.2f)", cal.Runs, cal.Pairs, cal.Lambda, cal.Sparse)
+			if cal.Applied {
+				b.WriteString("; the pass-rate statistics are divided by √λ")
+			}
+			if cal.Lambda > drift.LambdaWarn {
+				fmt.Fprintf(&b, "; above %.1f: night-to-night variation, pool more baseline runs", drift.LambdaWarn)
+			}
+			b.WriteString(".\n\n")
+		}
 		var alarms []drift.Finding
 		for _, f := range r.Findings {
 			if f.Scope == drift.ScopeSuite {
