@@ -312,6 +312,9 @@ func (a *App) analyzeAndFinish(ctx context.Context, rep *report.Report, run stor
 		if err := a.cusum(ctx, rep, run, suiteID, targetID, res); err != nil {
 			return configError(err)
 		}
+		if err := a.changePoint(ctx, rep, run.ID, suiteID, targetID); err != nil {
+			return configError(err)
+		}
 	}
 	if pinWarn != nil {
 		rep.IdentityChanged = true
@@ -358,6 +361,36 @@ func (a *App) cusum(ctx context.Context, rep *report.Report, run storage.Run, su
 	return nil
 }
 
+// changePointRuns is how many runs the change-point posterior covers: a
+// year of nightly runs.
+const changePointRuns = 365
+
+// changePoint dates the last change of the pass rate over the suite's recent
+// runs on the target, this run last (BOCPD, hazard 1/365). It only reports:
+// the verdict comes from the tests against the baseline and the CUSUM.
+func (a *App) changePoint(ctx context.Context, rep *report.Report, runID, suiteID, targetID int64) error {
+	m := rep.Metrics
+	if m.PassRate == nil {
+		return nil
+	}
+	hist, err := a.store.PassCountHistory(ctx, suiteID, targetID, runID, changePointRuns-1)
+	if err != nil {
+		return fmt.Errorf("change point: %w", err)
+	}
+	hist = append(hist, storage.RunPassCount{RunID: runID, Passed: m.Passed, Total: m.Samples - m.ErrorCount})
+	obs := make([]drift.PassCount, len(hist))
+	for i, h := range hist {
+		obs[i] = drift.PassCount{Passed: h.Passed, Total: h.Total}
+	}
+	cp := drift.BOCPD(obs, drift.DefaultHazard)
+	rep.ChangePoint = &report.ChangePoint{Runs: cp.Runs, RunsSince: cp.RunLength, Probability: cp.RunLengthProb,
+		ProbChange: cp.ProbChange, ProbThisRun: cp.ProbWithin(1)}
+	if cp.ChangeIndex >= 0 {
+		rep.ChangePoint.SinceRunID = hist[cp.ChangeIndex].RunID
+	}
+	return nil
+}
+
 // firstRunResult decides whether a run with no baseline can become one: it
 // must have enough comparable samples and a tolerable error rate.
 func firstRunResult(samples []drift.Sample, set drift.Settings) drift.Result {
@@ -393,7 +426,7 @@ func fillReport(rep *report.Report, res drift.Result, cur *loaded, k int) {
 	own := cur.own
 	m := &rep.Metrics
 	m.Samples, m.Cases, m.SamplesPerCase = cur.n, len(cur.cases), k
-	m.ErrorCount = own.errors
+	m.ErrorCount, m.Passed = own.errors, own.passed
 	if cur.n > 0 {
 		m.ErrorRate = float64(own.errors) / float64(cur.n)
 	}
@@ -429,7 +462,7 @@ func fillReport(rep *report.Report, res drift.Result, cur *loaded, k int) {
 }
 
 type own struct {
-	errors                                           int
+	errors, passed                                   int
 	pass, refusal, json, fence, length, finishLength float64
 }
 
@@ -451,6 +484,7 @@ func ownMetrics(samples []drift.Sample, index map[string]int32, ncases int) own 
 		c := &per[last]
 		c.n++
 		c.pass += b2i(s.Passed)
+		o.passed += b2i(s.Passed)
 		c.ref += b2i(s.Refused)
 		c.js += b2i(s.JSONValid)
 		c.fence += b2i(s.CodeFence)

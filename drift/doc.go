@@ -160,4 +160,10 @@
 // from 3 runs; see calibration_test.go and BENCHMARKS.md): false alarms and
 // detection rates are asserted by TestCalibration; run with -drift.long for
 // 500 trials per scenario.
+//
+// Across runs: CUSUM (series.go) on the per-run PassZ raises slow drift;
+// BOCPD (bocpd.go; Adams & MacKay 2007, beta-binomial on each run's pass
+// count, hazard 1/365) dates the last change of the pass rate for reports.
+// BOCPD never decides a verdict: its false-alarm rate depends on the prior
+// and on night effects (measured in its doc comment).
 package drift

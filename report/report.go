@@ -54,6 +54,10 @@ type Report struct {
 	// Calibration is the A/A calibration of the pass-rate test between the
 	// pooled baseline runs (lambda); nil with fewer than three.
 	Calibration *drift.Calibration `json:"calibration,omitempty"`
+	// ChangePoint dates the last change of the pass rate over the suite's
+	// recent runs on this target (BOCPD, for reporting only: it never sets
+	// the verdict); nil for a first run.
+	ChangePoint *ChangePoint `json:"change_point,omitempty"`
 	// ConfirmRunID is the confirmation run, when one was made.
 	ConfirmRunID int64     `json:"confirm_run_id,omitempty"`
 	StartedAt    time.Time `json:"started_at"`
@@ -62,6 +66,25 @@ type Report struct {
 	// Cases summarises each case of the current run (JUnit and Markdown use
 	// it; --json includes it).
 	Cases []Case `json:"cases,omitempty"`
+}
+
+// ChangePoint is the Bayesian online change-point posterior (DRIFT_METHOD
+// 4.5; drift.BOCPD) over the pass counts of the suite's last runs on the
+// target, this run last.
+type ChangePoint struct {
+	// Runs is the number of runs the posterior covers.
+	Runs int `json:"runs"`
+	// RunsSince is the most likely number of runs at the current pass rate,
+	// this run included (Runs: no change), with its posterior probability.
+	RunsSince   int     `json:"runs_since"`
+	Probability float64 `json:"probability"`
+	// SinceRunID is the first run at the current pass rate when a change is
+	// the most likely explanation, else 0.
+	SinceRunID int64 `json:"since_run_id,omitempty"`
+	// ProbChange is the probability of at least one change over the runs;
+	// ProbThisRun that this run is the first at a new pass rate.
+	ProbChange  float64 `json:"prob_change"`
+	ProbThisRun float64 `json:"prob_this_run"`
 }
 
 // CUSUM is the state of the one-sided CUSUM on per-run pass-rate z.
@@ -84,14 +107,16 @@ type Identity struct {
 
 // Metrics are the run's suite-level numbers next to the baseline's.
 type Metrics struct {
-	PassRate       *Value  `json:"pass_rate"`
-	RefusalRate    *Value  `json:"refusal_rate"`
-	JSONValidRate  *Value  `json:"json_valid_rate,omitempty"`
-	CodeFenceRate  *Value  `json:"code_fence_rate,omitempty"`
-	OutputLength   *Value  `json:"output_length,omitempty"`
-	FinishLength   *Value  `json:"finish_length_rate,omitempty"`
-	ErrorRate      float64 `json:"error_rate"`
-	ErrorCount     int     `json:"error_count"`
+	PassRate      *Value  `json:"pass_rate"`
+	RefusalRate   *Value  `json:"refusal_rate"`
+	JSONValidRate *Value  `json:"json_valid_rate,omitempty"`
+	CodeFenceRate *Value  `json:"code_fence_rate,omitempty"`
+	OutputLength  *Value  `json:"output_length,omitempty"`
+	FinishLength  *Value  `json:"finish_length_rate,omitempty"`
+	ErrorRate     float64 `json:"error_rate"`
+	ErrorCount    int     `json:"error_count"`
+	// Passed counts the samples that passed (of Samples - ErrorCount).
+	Passed         int     `json:"passed"`
 	Samples        int     `json:"samples"`
 	Cases          int     `json:"cases"`
 	SamplesPerCase int     `json:"samples_per_case"`
@@ -401,6 +426,10 @@ func WriteMarkdown(w io.Writer, reports []*Report) error {
 				fmt.Fprintf(&b, "; above %.1f: night-to-night variation, pool more baseline runs", drift.LambdaWarn)
 			}
 			b.WriteString(".\n\n")
+		}
+		if cp := r.ChangePoint; cp != nil && cp.SinceRunID != 0 {
+			fmt.Fprintf(&b, "Change point: the pass rate most likely changed at run %d (%d of the last %d runs at the new rate; probability %.2f, of any change %.2f).\n\n",
+				cp.SinceRunID, cp.RunsSince, cp.Runs, cp.Probability, cp.ProbChange)
 		}
 		var alarms []drift.Finding
 		for _, f := range r.Findings {

@@ -30,7 +30,7 @@ func driftReport() *report.Report {
 		Metrics: report.Metrics{
 			PassRate:    &report.Value{Value: 0.51, Baseline: f(0.84), Delta: f(-0.33), CI: &drift.Interval{Low: -0.4, High: -0.26}, P: f(1e-7)},
 			RefusalRate: &report.Value{Value: 0.01, Baseline: f(0.01), Delta: f(0)},
-			ErrorCount:  2, ErrorRate: 0.002, Samples: 1000, Cases: 200, SamplesPerCase: 5,
+			ErrorCount:  2, ErrorRate: 0.002, Samples: 1000, Passed: 509, Cases: 200, SamplesPerCase: 5,
 		},
 		Findings: []drift.Finding{
 			{Metric: "pass_rate", Scope: "suite", Statistic: "CMH", Baseline: 0.84, Current: 0.51, Effect: -0.33,
@@ -42,9 +42,11 @@ func driftReport() *report.Report {
 		DriftedCases: []string{"p17"},
 		ChangedCases: []string{"p99"},
 		MDE:          0.031,
-		StartedAt:    time.Date(2026, 11, 28, 2, 0, 0, 0, time.UTC),
-		FinishedAt:   time.Date(2026, 11, 28, 2, 3, 0, 0, time.UTC),
-		WallSeconds:  180,
+		ChangePoint: &report.ChangePoint{Runs: 12, RunsSince: 1, Probability: 0.97, SinceRunID: 42,
+			ProbChange: 0.98, ProbThisRun: 0.97},
+		StartedAt:   time.Date(2026, 11, 28, 2, 0, 0, 0, time.UTC),
+		FinishedAt:  time.Date(2026, 11, 28, 2, 3, 0, 0, time.UTC),
+		WallSeconds: 180,
 		Cases: []report.Case{
 			{Key: "p17", Samples: 5, Passed: 0, Failed: 5, Baseline: f(1), Drifted: true, Reason: "icontains: missing [yes]"},
 			{Key: "p19", Samples: 5, Passed: 5},

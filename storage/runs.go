@@ -238,6 +238,38 @@ func jsonArg(b []byte) any {
 	return string(b)
 }
 
+// RunPassCount is one completed run's pass count: Passed of Total samples
+// that did not error.
+type RunPassCount struct {
+	RunID  int64
+	Passed int
+	Total  int
+}
+
+// PassCountHistory returns the pass counts of the last limit completed runs
+// of a suite on a target, oldest first, excluding the run except. It reads
+// the counts from the stored reports (metrics.passed, metrics.samples and
+// metrics.error_count); runs stored before reports carried metrics.passed
+// are left out.
+func (s *Store) PassCountHistory(ctx context.Context, suiteID, targetID, except int64, limit int) ([]RunPassCount, error) {
+	rows, _ := s.pool.Query(ctx, `
+		SELECT id, passed, total FROM (
+			SELECT id, started_at,
+				(summary->'metrics'->>'passed')::int AS passed,
+				(summary->'metrics'->>'samples')::int - (summary->'metrics'->>'error_count')::int AS total
+			FROM runs
+			WHERE suite_id = $1 AND target_id = $2 AND status = 'completed' AND id <> $3
+				AND jsonb_typeof(summary->'metrics'->'passed') = 'number'
+			ORDER BY started_at DESC, id DESC
+			LIMIT $4) last
+		ORDER BY started_at, id`, suiteID, targetID, except, limit)
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[RunPassCount])
+	if err != nil {
+		return nil, fmt.Errorf("pass count history: %w", translate(err))
+	}
+	return out, nil
+}
+
 // PassZHistory returns the pass_z of the completed runs of a suite on a
 // target that were compared with exactly the given baseline runs, oldest
 // first, excluding the run except and the runs whose verdict was DRIFT:
