@@ -142,6 +142,10 @@ type Event struct {
 	// PassRate is the suite pass rate with the baseline's, the change and
 	// its CI, when known.
 	PassRate *report.Value `json:"pass_rate,omitempty"`
+	// ChangePoint dates the pass-rate change a drift event reports: the
+	// first run at the current pass rate (BOCPD over the recent runs), when
+	// a change is the likeliest explanation; nil otherwise.
+	ChangePoint *report.ChangePoint `json:"change_point,omitempty"`
 	// Episode is the drift episode a drift event belongs to, or the one a
 	// resolved event ends. Set by the Resolve stage.
 	Episode *Episode `json:"episode,omitempty"`
@@ -219,6 +223,9 @@ func Events(rep *report.Report, now time.Time, dashboardURL string) []Event {
 		if kind == KindDrift {
 			ev.Findings = suiteAlarms(rep.Findings)
 			ev.Cases = topCases(rep)
+			if cp := rep.ChangePoint; cp != nil && cp.SinceRunID != 0 {
+				ev.ChangePoint = cp
+			}
 		}
 		if kind == KindIdentityChanged {
 			ev.Findings = identityFindings(rep.Findings)

@@ -135,3 +135,27 @@ func TestTruncateRunes(t *testing.T) {
 		})
 	}
 }
+
+// A drift event carries the run the pass rate changed at; a run whose
+// change point names no change, and events of other kinds, carry none.
+func TestDriftEventCarriesTheChangePoint(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)
+	cp := &report.ChangePoint{Runs: 9, RunsSince: 2, Probability: 0.96, SinceRunID: 41, ProbChange: 0.99}
+	rep := &report.Report{Suite: "s", Target: "t", RunID: 42, Verdict: string(drift.Drift), Status: "completed", ChangePoint: cp}
+	evs := alert.Events(rep, now, "")
+	require.Len(t, evs, 1)
+	require.Equal(t, alert.KindDrift, evs[0].Kind)
+	require.Equal(t, cp, evs[0].ChangePoint)
+	body, err := json.Marshal(evs[0])
+	require.NoError(t, err)
+	require.Contains(t, string(body), `"change_point":{"runs":9,"runs_since":2,"probability":0.96,"since_run_id":41,`)
+
+	rep.ChangePoint = &report.ChangePoint{Runs: 9, RunsSince: 9, Probability: 0.99}
+	require.Nil(t, alert.Events(rep, now, "")[0].ChangePoint, "no change is the likeliest: nothing to date")
+
+	rep.Verdict, rep.ChangePoint = string(drift.Inconclusive), cp
+	evs = alert.Events(rep, now, "")
+	require.Len(t, evs, 1)
+	require.Nil(t, evs[0].ChangePoint, "only drift events are dated")
+}

@@ -30,6 +30,10 @@ func (n *LogNotifier) Notify(ctx context.Context, ev *Event) error {
 	if v := ev.PassRate; v != nil && v.Baseline != nil {
 		attrs = append(attrs, slog.Group("pass_rate", "baseline", *v.Baseline, "current", v.Value))
 	}
+	if cp := ev.ChangePoint; cp != nil {
+		attrs = append(attrs, slog.Group("change_point", "since_run_id", cp.SinceRunID, "runs_since", cp.RunsSince,
+			"probability", cp.Probability))
+	}
 	if ep := ev.Episode; ep != nil {
 		attrs = append(attrs, slog.Group("episode", "first_run_id", ep.FirstRunID, "first_alerted_at", ep.FirstAlertedAt,
 			"last_run_id", ep.LastRunID, "last_alerted_at", ep.LastAlertedAt))

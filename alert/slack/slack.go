@@ -233,6 +233,10 @@ func numbers(ev *alert.Event) string {
 		}
 		b.WriteString("\n")
 	}
+	if cp := ev.ChangePoint; cp != nil {
+		fmt.Fprintf(&b, "*Since* run %d: %d of the last %d runs at the new pass rate (change-point probability %.2f)\n",
+			cp.SinceRunID, cp.RunsSince, cp.Runs, cp.Probability)
+	}
 	for _, f := range ev.Findings {
 		if f.Metric == drift.MetricIdentity {
 			// No statistic: the reason says what changed (the identity

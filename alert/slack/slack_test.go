@@ -66,6 +66,7 @@ func driftEvent(t *testing.T) alert.Event {
 				Examples: []drift.Example{{Case: "fourth", Baseline: "a", Current: "b"}}},
 		},
 		DriftedCases: []string{"seventeen", "<!here>`case`", "empty", "fourth"},
+		ChangePoint:  &report.ChangePoint{Runs: 9, RunsSince: 2, Probability: 0.96, SinceRunID: 41, ProbChange: 0.99, ProbThisRun: 0.02},
 	}
 	evs := alert.Events(rep, time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC), "https://driftwatch.example.com")
 	require.Len(t, evs, 1)
