@@ -30,19 +30,8 @@ const (
 
 // parseReport reads a stored summary; nil when the run has none.
 func parseReport(raw json.RawMessage, rl *RunListing) *report.Report {
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil
-	}
-	var rep report.Report
-	if json.Unmarshal(raw, &rep) != nil {
-		return nil
-	}
-	if rl != nil && rl.Verdict != "" {
-		// The run row is the authority (a confirmation run may have
-		// changed the verdict after the summary was written).
-		rep.Verdict, rep.Reason = rl.Verdict, rl.VerdictReason
-	}
-	return &rep
+	rep, _ := parseSummary(raw, rl)
+	return rep
 }
 
 func pageParam(r *http.Request) int {
@@ -255,6 +244,9 @@ type runPage struct {
 	Accepted       bool
 	CanAccept      bool
 	Duration       string
+	// ChangePoint and Calibration are the stored report's, when present.
+	ChangePoint *runChange
+	Calibration *runCalibration
 }
 
 func (h *Handler) run(w http.ResponseWriter, r *http.Request) error {
@@ -329,6 +321,7 @@ func (h *Handler) runPage(ctx context.Context, id int64, pg int, r *http.Request
 		p.Changed = len(rep.ChangedCases)
 		p.IdentityBefore, p.IdentityAfter = identityLine(rep.BaselineIdentity), identityLine(rep.Identity)
 		p.Cases = rep.Cases
+		p.ChangePoint, p.Calibration = newRunChange(rep.ChangePoint), newRunCalibration(rep.Calibration)
 	}
 	errs, err := h.opts.Data.ListSamplePage(ctx, SampleFilter{RunIDs: []int64{id}, ErrorsOnly: true, Limit: 20})
 	if err != nil {
@@ -592,6 +585,9 @@ type trendPage struct {
 	ZSource       string
 	CanRunNow     bool
 	Started       bool
+	// Change is BOCPD over the shown runs' pass counts; nil with fewer
+	// than two runs that store one.
+	Change *trendChange
 }
 
 type trendRow struct {
@@ -601,7 +597,9 @@ type trendRow struct {
 	PassRate string
 	Identity string
 	Changed  bool
-	Cost     float64
+	// ChangeStart: the most likely first run at the current pass rate.
+	ChangeStart bool
+	Cost        float64
 }
 
 func (h *Handler) trend(w http.ResponseWriter, r *http.Request) error {
@@ -645,10 +643,12 @@ func (h *Handler) trend(w http.ResponseWriter, r *http.Request) error {
 		// stored is the engine's own CUSUM state per run (the verdict's).
 		stored      []point
 		storedAlarm time.Time
+		counts      []runPassCount
+		lambda      []point
 	)
 	for i := range list {
 		rl := &list[i]
-		rep := parseReport(rl.Summary, rl)
+		rep, hasPassed := parseSummary(rl.Summary, rl)
 		row := trendRow{ID: rl.ID, Started: rl.StartedAt, Verdict: rl.Verdict, Cost: rl.CostUSD, PassRate: "–"}
 		href := fmt.Sprintf("/runs/%d", rl.ID)
 		if rep != nil {
@@ -659,6 +659,12 @@ func (h *Handler) trend(w http.ResponseWriter, r *http.Request) error {
 			}
 			prevIdentity = row.Identity
 			m := rep.Metrics
+			if hasPassed {
+				counts = append(counts, runPassCount{ID: rl.ID, Started: rl.StartedAt, Count: drift.PassCount{Passed: m.Passed, Total: m.Samples - m.ErrorCount}})
+			}
+			if rep.Calibration != nil {
+				lambda = append(lambda, lambdaPoint(rl, rep.Calibration, href))
+			}
 			if m.PassRate != nil {
 				v := m.PassRate.Value
 				row.PassRate = fmt.Sprintf("%.1f%%", 100*v)
@@ -719,14 +725,28 @@ func (h *Handler) trend(w http.ResponseWriter, r *http.Request) error {
 			p.CUSUMAlarm = storedAlarm.Format("2006-01-02 15:04")
 		}
 	}
+	passMarks := marks
+	p.Change = trendChangePoint(counts)
+	if m, ok := p.Change.mark(); ok {
+		passMarks = append(slices.Clip(marks), m)
+		for i := range p.Runs {
+			p.Runs[i].ChangeStart = p.Runs[i].ID == p.Change.RunID
+		}
+	}
 	span := timeSpan(list) // baselines are accepted within the runs' span, or clipped
 	p.Charts = []chart{
-		lineChart("Pass rate (95% CI)", pass, band, marks, span, axisRate),
+		lineChart("Pass rate (95% CI)", pass, band, passMarks, span, axisRate),
 		lineChart("Refusal rate", refusal, nil, marks, span, axisRate),
 		lineChart("Output length (tokens)", length, nil, marks, span, axisNum),
 		lineChart("Latency (ms, mean)", latency, nil, marks, span, axisNum),
 		lineChart("Cost (USD)", cost, nil, marks, span, axisUSD),
 		withHLine(lineChart("CUSUM of pass-rate drops", cus, nil, marks, span, axisNum), drift.DefaultCUSUMH, "h"),
+	}
+	if len(lambda) >= 2 {
+		// Tracked over time (DRIFT_METHOD.md 4.4): the λ of the baseline
+		// each run was compared with.
+		p.Charts = append(p.Charts, withHLine(lineChart("A/A calibration λ of the baseline", lambda, nil, marks, span, axisNum, drift.LambdaWarn),
+			drift.LambdaWarn, fmt.Sprintf("warn %.1f", drift.LambdaWarn)))
 	}
 	slices.Reverse(p.Runs)
 	return h.render(w, r, "trend", fmt.Sprintf("Trend · %s on %s", suite, target), p)

@@ -22,8 +22,8 @@ type bandPoint struct {
 	Lo, Hi float64
 }
 
-// mark is a vertical line on the time axis: an identity change or an
-// accepted baseline.
+// mark is a vertical line on the time axis: an identity change, an accepted
+// baseline or the most likely pass-rate change point.
 type mark struct {
 	T     time.Time
 	Kind  string
@@ -91,8 +91,9 @@ func (a axisKind) format(v float64) string {
 }
 
 // lineChart lays a series out over the time span, with an optional band and
-// marks.
-func lineChart(title string, pts []point, band []bandPoint, marks []mark, span [2]time.Time, axis axisKind) chart {
+// marks. The value axis covers every point, the band and the values in
+// include (a reference line that withHLine draws must stay in view).
+func lineChart(title string, pts []point, band []bandPoint, marks []mark, span [2]time.Time, axis axisKind, include ...float64) chart {
 	c := chart{Title: title, W: 720, H: 180, PlotL: 56, PlotR: 708, PlotT: 12, PlotB: 150}
 	if len(pts) == 0 {
 		c.Empty = true
@@ -104,6 +105,9 @@ func lineChart(title string, pts []point, band []bandPoint, marks []mark, span [
 	}
 	for _, b := range band {
 		lo, hi = math.Min(lo, b.Lo), math.Max(hi, b.Hi)
+	}
+	for _, v := range include {
+		lo, hi = math.Min(lo, v), math.Max(hi, v)
 	}
 	if axis == axisRate {
 		lo, hi = math.Max(0, math.Floor(lo*10)/10), math.Min(1, math.Ceil(hi*10)/10)

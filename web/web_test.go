@@ -88,19 +88,20 @@ func newFake(t *testing.T) *fakeData {
 	t.Helper()
 	rep1 := report.Report{Suite: "arith", Target: "gpt", RunID: 1, Verdict: "BASELINE", Status: "completed",
 		Identity: &report.Identity{ResolvedModel: "gpt-2026-06-01", Fingerprint: "fp_a"},
-		Metrics:  report.Metrics{PassRate: &report.Value{Value: 0.9}, RefusalRate: &report.Value{Value: 0.01}, Samples: 20, Cases: 2, SamplesPerCase: 10},
+		Metrics:  report.Metrics{PassRate: &report.Value{Value: 0.9}, RefusalRate: &report.Value{Value: 0.01}, Passed: 18, Samples: 20, Cases: 2, SamplesPerCase: 10},
 		Cases:    []report.Case{{Key: "q1", Samples: 10, Passed: 9, Failed: 1}, {Key: "q<2>", Samples: 10, Passed: 9, Failed: 1}}}
 	rep2 := report.Report{Suite: "arith", Target: "gpt", RunID: 2, BaselineRunIDs: []int64{1}, Verdict: "DRIFT", Status: "completed",
 		IdentityChanged: true, BaselineIdentity: rep1.Identity, Identity: &report.Identity{ResolvedModel: "gpt-2026-11-27", Fingerprint: "fp_b"},
 		Metrics: report.Metrics{PassRate: &report.Value{Value: 0.6, Baseline: ptr(0.9), Delta: ptr(-0.3), CI: &drift.Interval{Low: -0.45, High: -0.15}, P: ptr(0.0004)},
-			RefusalRate: &report.Value{Value: 0.02, Baseline: ptr(0.01)}, Samples: 20, Cases: 2, SamplesPerCase: 10, ErrorCount: 1, ErrorRate: 0.05, CostUSD: 0.0123, InputTokens: 400, OutputTokens: 900},
+			RefusalRate: &report.Value{Value: 0.02, Baseline: ptr(0.01)}, Passed: 11, Samples: 20, Cases: 2, SamplesPerCase: 10, ErrorCount: 1, ErrorRate: 0.05, CostUSD: 0.0123, InputTokens: 400, OutputTokens: 900},
 		Findings: []drift.Finding{
 			{Metric: "pass_rate", Scope: "suite", Statistic: "cmh", Baseline: 0.9, Current: 0.6, Effect: -0.3, CI: &drift.Interval{Low: -0.45, High: -0.15}, P: 0.0004, Q: 0.0012, Verdict: "DRIFT", Reason: "pass rate fell <sharply>",
 				Examples: []drift.Example{{Case: "q<2>", Baseline: "4", Current: "<b>5</b>"}}},
 			{Metric: "case_pass_rate", Scope: "case:q<2>", Statistic: "fisher", Baseline: 0.9, Current: 0.3, Effect: -0.6, P: 0.002, Q: 0.004, Verdict: "DRIFT", Reason: "case fell"},
 		},
 		DriftedCases: []string{"q<2>"}, MDE: 0.08,
-		Cases: []report.Case{{Key: "q1", Samples: 10, Passed: 9, Failed: 1}, {Key: "q<2>", Samples: 10, Passed: 3, Failed: 6, Errored: 1, Baseline: ptr(0.9), Drifted: true}}}
+		ChangePoint: &report.ChangePoint{Runs: 2, RunsSince: 1, Probability: 0.61, SinceRunID: 2, ProbChange: 0.61, ProbThisRun: 0.61},
+		Cases:       []report.Case{{Key: "q1", Samples: 10, Passed: 9, Failed: 1}, {Key: "q<2>", Samples: 10, Passed: 3, Failed: 6, Errored: 1, Baseline: ptr(0.9), Drifted: true}}}
 	j1, err := json.Marshal(rep1)
 	require.NoError(t, err)
 	j2, err := json.Marshal(rep2)
