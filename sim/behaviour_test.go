@@ -222,17 +222,36 @@ func TestErrorInjection(t *testing.T) {
 func TestHang(t *testing.T) {
 	t.Parallel()
 	b := setup(t, sim.Config{Models: []sim.Model{fixedModel("m", sim.Profile{Errors: sim.Errors{Hang: 1}})}})
-	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	js, err := json.Marshal(modelMsg("m", "hi"))
 	require.NoError(t, err)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.url+"/v1/chat/completions", bytes.NewReader(js))
 	require.NoError(t, err)
-	resp, err := http.DefaultClient.Do(req)
-	if resp != nil {
-		_ = resp.Body.Close()
+	done := make(chan error, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if resp != nil {
+			_ = resp.Body.Close()
+		}
+		done <- err
+	}()
+	// The server counts the hang when it takes the request (on a loaded
+	// machine that can be later than any fixed client timeout), then holds
+	// it until the client gives up.
+	require.Eventually(t, func() bool { return b.srv.Stats().Errors["hang"] == 1 }, 10*time.Second, 5*time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("the hung request returned before the client gave up: %v", err)
+	case <-time.After(100 * time.Millisecond):
 	}
-	require.ErrorIs(t, err, context.DeadlineExceeded)
+	cancel()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, context.Canceled)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request did not end when the client gave up")
+	}
 	require.Equal(t, int64(1), b.srv.Stats().Errors["hang"])
 }
 

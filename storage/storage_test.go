@@ -347,7 +347,7 @@ func TestSampleWriterKilledAndResumed(t *testing.T) {
 		n := 0
 		require.NoError(t, b.store.StreamSamples(ctx, []int64{run.ID}, func(storage.Sample) error { n++; return nil }))
 		return n >= 100
-	}, 10*time.Second, 10*time.Millisecond)
+	}, 30*time.Second, 10*time.Millisecond)
 	kill()
 	require.Error(t, w.Close(ctx), "closing a killed writer reports the cancellation")
 

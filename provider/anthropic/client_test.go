@@ -56,7 +56,17 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// setup starts a server whose handler answers call n (1-based) with h, and
+// a client of it with the default per-attempt timeout: a test server on a
+// loaded machine can take longer than a short timeout to answer, which
+// would add attempts.
 func setup(t *testing.T, h func(w http.ResponseWriter, r *http.Request, n int)) (*testBundle, *Client) {
+	t.Helper()
+	return setupTimeout(t, 0, h)
+}
+
+// setupTimeout is setup with a per-attempt timeout (0: the default).
+func setupTimeout(t *testing.T, timeout time.Duration, h func(w http.ResponseWriter, r *http.Request, n int)) (*testBundle, *Client) {
 	t.Helper()
 	b := &testBundle{}
 	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -72,7 +82,7 @@ func setup(t *testing.T, h func(w http.ResponseWriter, r *http.Request, n int)) 
 	t.Cleanup(b.srv.Close)
 	logger := slog.New(slog.NewJSONHandler(&b.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c, err := New(Config{
-		BaseURL: b.srv.URL, Model: "claude-3-5-sonnet-latest", APIKey: plantedKey, Timeout: 100 * time.Millisecond,
+		BaseURL: b.srv.URL, Model: "claude-3-5-sonnet-latest", APIKey: plantedKey, Timeout: timeout,
 		Retry: provider.Retry{MaxAttempts: 3, BaseDelay: 5 * time.Millisecond, MaxDelay: time.Second},
 	}, logger)
 	require.NoError(t, err)
@@ -190,6 +200,16 @@ func TestRetries(t *testing.T) {
 	})
 }
 
+// hungTimeout is the per-attempt timeout of an error case: short for the
+// hung server, which times out, and the default for the others (a short
+// timeout would add attempts when a loaded machine answers slowly).
+func hungTimeout(kind eval.ErrorKind) time.Duration {
+	if kind == eval.ErrTimeout {
+		return 100 * time.Millisecond
+	}
+	return 0
+}
+
 func TestErrors(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -218,7 +238,7 @@ func TestErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			b, c := setup(t, func(w http.ResponseWriter, r *http.Request, _ int) { tc.h(w, r) })
+			b, c := setupTimeout(t, hungTimeout(tc.kind), func(w http.ResponseWriter, r *http.Request, _ int) { tc.h(w, r) })
 			_, err := c.Complete(t.Context(), userReq())
 			var te *eval.TargetError
 			require.ErrorAs(t, err, &te)

@@ -190,6 +190,16 @@ func TestServerErrorThenSuccess(t *testing.T) {
 	require.Equal(t, 2, resp.Attempts)
 }
 
+// hungTimeout is the per-attempt timeout of an error case: short for the
+// hung server, which times out, and the default for the others (a short
+// timeout would add attempts when a loaded machine answers slowly).
+func hungTimeout(kind eval.ErrorKind) time.Duration {
+	if kind == eval.ErrTimeout {
+		return 100 * time.Millisecond
+	}
+	return 0
+}
+
 func TestErrors(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -230,7 +240,7 @@ func TestErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t, tc.h)
-			_, err := b.client(t, Config{Timeout: 100 * time.Millisecond}).Complete(t.Context(), userReq())
+			_, err := b.client(t, Config{Timeout: hungTimeout(tc.kind)}).Complete(t.Context(), userReq())
 			require.Error(t, err)
 			var te *eval.TargetError
 			require.ErrorAs(t, err, &te)
@@ -380,10 +390,9 @@ func TestBudgetOption(t *testing.T) {
 
 func TestTransportRefused(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(http.NotFoundHandler())
-	url := srv.URL
-	srv.Close()
-	c, err := New(Config{BaseURL: url + "/v1", Model: "gpt-4o", APIKey: plantedKey,
+	// Nothing listens on port 1. (A closed test server's port can be taken
+	// by a parallel test's.)
+	c, err := New(Config{BaseURL: "http://127.0.0.1:1/v1", Model: "gpt-4o", APIKey: plantedKey,
 		Retry: provider.Retry{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}}, nil)
 	require.NoError(t, err)
 	_, err = c.Complete(t.Context(), userReq())
