@@ -386,24 +386,32 @@ func TestUnusableTargetExitsThree(t *testing.T) {
 	}
 }
 
-// TestInterruptedRunHintAndSummary: the resume hint of an interrupted run
-// names the config file it ran with, and the stopped report counts the
-// samples it stored and the time it took.
-func TestInterruptedRunHintAndSummary(t *testing.T) {
-	t.Parallel()
-	e := setup(t, envOpts{sim: sim.Config{Seed: 5, Models: []sim.Model{{Name: "sim-gpt", Profile: sim.Profile{Seed: 1, Accuracy: 0.9}}}}})
-	// Ctrl-C arrives with the 100th request.
+// interruptAt points e's target at a proxy of the simulator that cancels
+// the returned context (Ctrl-C) when the nth request arrives: the run is
+// interrupted in its middle however fast or slowly the machine runs it.
+func (e *testEnv) interruptAt(t *testing.T, n int64) context.Context {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	t.Cleanup(cancel)
 	var requests atomic.Int64
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if requests.Add(1) == 100 {
+		if requests.Add(1) == n {
 			cancel()
 		}
 		e.sim.ServeHTTP(w, r)
 	}))
 	t.Cleanup(proxy.Close)
 	e.editConfig(t, func(c string) string { return strings.Replace(c, e.simURL, proxy.URL, 1) })
+	return ctx
+}
+
+// TestInterruptedRunHintAndSummary: the resume hint of an interrupted run
+// names the config file it ran with, and the stopped report counts the
+// samples it stored and the time it took.
+func TestInterruptedRunHintAndSummary(t *testing.T) {
+	t.Parallel()
+	e := setup(t, envOpts{sim: sim.Config{Seed: 5, Models: []sim.Model{{Name: "sim-gpt", Profile: sim.Profile{Seed: 1, Accuracy: 0.9}}}}})
+	ctx := e.interruptAt(t, 100)
 	jsonPath := filepath.Join(e.dir, "stopped.json")
 	code, _, stderr := e.run(t, ctx, "run", "--no-progress", "--json", jsonPath)
 	require.Equal(t, 3, code, stderr)

@@ -291,14 +291,9 @@ func TestResumeAfterInterrupt(t *testing.T) {
 	cfg := sim.Config{Seed: 5, Models: []sim.Model{{Name: "sim-gpt",
 		Profile: sim.Profile{Seed: 1, Mixture: mixture, Latency: sim.Latency{Fixed: sim.Duration(2 * time.Millisecond)}}}}}
 	e := setup(t, envOpts{sim: cfg})
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		defer cancel()
-		deadline := time.Now().Add(30 * time.Second)
-		for time.Now().Before(deadline) && e.sim.Stats().Requests < 150 {
-			time.Sleep(2 * time.Millisecond) // polling the simulator's counter, bounded
-		}
-	}()
+	// Ctrl-C arrives with the 150th request (a poller of the simulator's
+	// counter could wake after the whole run on a loaded machine).
+	ctx := e.interruptAt(t, 150)
 	jsonPath := filepath.Join(e.dir, "stopped.json")
 	code, _, stderr := e.run(t, ctx, "run", "--json", jsonPath)
 	require.Equal(t, 3, code, stderr)
@@ -776,16 +771,19 @@ func TestTargetsRunConcurrently(t *testing.T) {
 	t.Parallel()
 	cfg := sim.Config{Seed: 5, Models: []sim.Model{{Name: "sim-gpt", Profile: sim.Profile{Seed: 1, Accuracy: 0.9}}}}
 	e := setup(t, envOpts{cases: 20, sim: cfg})
-	// The first target's first request waits until the second target has
-	// sent one: sequential runs would make it wait for nothing.
+	// The first target's requests wait until the second target has sent
+	// one: sequential runs would make them wait for nothing. The wait is
+	// bounded by one deadline for the whole test, generous enough for a
+	// loaded machine to start the second run.
 	bSeen := make(chan struct{})
 	var once sync.Once
 	var overlapped atomic.Bool
+	deadline := time.Now().Add(60 * time.Second)
 	first := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-bSeen:
 			overlapped.Store(true)
-		case <-time.After(5 * time.Second):
+		case <-time.After(time.Until(deadline)):
 		}
 		e.sim.ServeHTTP(w, r)
 	}))
