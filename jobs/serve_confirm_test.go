@@ -35,13 +35,19 @@ func useSim(t *testing.T, e *testEnv, cfg sim.Config) {
 		defer cancel()
 		_ = stop(ctx)
 	})
+	pointTargetAt(t, e, url)
+	e.sim = srv
+}
+
+// pointTargetAt rewrites the base_url of e's one target to url's /v1.
+func pointTargetAt(t *testing.T, e *testEnv, url string) {
+	t.Helper()
 	b, err := os.ReadFile(e.cfgPath)
 	require.NoError(t, err)
 	baseURL := regexp.MustCompile(`(?m)^(\s+base_url: ).*$`)
 	require.Len(t, baseURL.FindAll(b, -1), 1, "one target in\n%s", b)
 	b = baseURL.ReplaceAll(b, []byte("${1}"+url+"/v1"))
 	require.NoError(t, os.WriteFile(e.cfgPath, b, 0o600))
-	e.sim = srv
 }
 
 // webhookEvents is a webhook receiver on 127.0.0.1: the alert events
@@ -117,12 +123,14 @@ func runConfirmed(t *testing.T, want string, after ...sim.Profile) confirmOutcom
 	// run once (both processes work its jobs).
 	e.serve(t, app.ServeOptions{BatchSize: 30})
 	insertRun(t, e, "manual@base/arith/gpt")
-	baseline := awaitRunDone(t, e, "manual@base/arith/gpt", 20*time.Second)
+	baseline := awaitRunDone(t, e, "manual@base/arith/gpt", 60*time.Second)
 	require.Equal(t, "BASELINE", baseline.Verdict, baseline.VerdictReason)
 	require.Equal(t, int64(confirmCases*confirmK), e.sim.Stats().Requests, "the baseline saw the base profile only")
 	e.serve(t, app.ServeOptions{Scheduler: true, BatchSize: 30, Clock: newStepClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))})
 
-	await(t, 30*time.Second, "the nightly run, its confirmation and the alert jobs", func() bool {
+	// Two runs of 720 samples one after the other, under the race detector
+	// on a loaded machine: the bound is generous.
+	await(t, 120*time.Second, "the nightly run, its confirmation and the alert jobs", func() bool {
 		return completedJobs(t, e, jobs.KindAlert) >= 2 // the baseline's and the nightly run's
 	})
 	nightly := keyedRuns(t, e.st, "nightly@")
@@ -137,7 +145,7 @@ func runConfirmed(t *testing.T, want string, after ...sim.Profile) confirmOutcom
 	require.Equal(t, storage.TriggerConfirm, o.confirm.Trigger)
 	require.Equal(t, int64(3*confirmCases*confirmK), e.sim.Stats().Requests, "baseline, nightly and confirmation runs, nothing more")
 	require.Len(t, keyedRuns(t, e.st, ""), 3)
-	await(t, 10*time.Second, "the other jobs to end", func() bool {
+	await(t, 30*time.Second, "the other jobs to end", func() bool {
 		return jobsLeft(t, e, jobs.QueueControl) == 0 && jobsLeft(t, e, jobs.QueueBatch) == 0
 	})
 	requireNoLostJobs(t, e)

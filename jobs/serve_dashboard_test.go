@@ -41,6 +41,26 @@ func postRunNow(t *testing.T, base, suite, target string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
+// gateSim points e's target at a proxy of its simulator that holds every
+// request until release is called (or the test ends).
+func gateSim(t *testing.T, e *testEnv) (release func()) {
+	t.Helper()
+	gate := make(chan struct{})
+	var once sync.Once
+	release = func() { once.Do(func() { close(gate) }) }
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-gate:
+			e.sim.ServeHTTP(w, r)
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(proxy.Close)
+	t.Cleanup(release)
+	pointTargetAt(t, e, proxy.URL)
+	return release
+}
+
 // The dashboard's "run now" enqueues the run job a schedule would: the run
 // is split into batch jobs worked by the cluster (two processes here),
 // counted in the run metrics, and alerted on through the alert job (its
@@ -62,6 +82,9 @@ func TestDashboardRunNowEnqueuesJob(t *testing.T) {
 	// INCONCLUSIVE, which alerts.
 	e := setup(t, envOpts{cases: cases, k: k, latency: 20 * time.Millisecond, errors: sim.Errors{Server: 1},
 		extra: fmt.Sprintf("web: {token: %q}\nalerts: {webhook: {url: %q}}", dashboardToken, hook.URL)})
+	// The model's answers wait at a gate until the second click is done:
+	// the run is still going then, however fast the machine runs it.
+	release := gateSim(t, e)
 	var addrs []string
 	var mu sync.Mutex
 	onListen := func(a string) { mu.Lock(); addrs = append(addrs, "http://"+a); mu.Unlock() }
@@ -91,11 +114,10 @@ func TestDashboardRunNowEnqueuesJob(t *testing.T) {
 		return runKey != ""
 	})
 	require.True(t, strings.HasSuffix(runKey, "/arith/gpt"), runKey)
-	if runNow(t, e.st, runKey).Status == storage.RunRunning {
-		code, body = postRunNow(t, base, "arith", "gpt")
-		require.Equal(t, http.StatusConflict, code, body)
-		t.Log("second click refused while the run is going")
-	}
+	require.Equal(t, storage.RunRunning, runNow(t, e.st, runKey).Status)
+	code, body = postRunNow(t, base, "arith", "gpt")
+	require.Equal(t, http.StatusConflict, code, "second click while the run is going: %s", body)
+	release()
 
 	run := awaitRunDone(t, e, runKey, 30*time.Second)
 	require.Equal(t, storage.RunCompleted, run.Status, run.VerdictReason)
