@@ -143,7 +143,10 @@ func TestRunSurvivesPostgresRestart(t *testing.T) {
 func TestGracefulShutdownHandsOverTheRun(t *testing.T) {
 	t.Parallel()
 	const cases, k = 150, 2
-	e := setup(t, envOpts{cases: cases, k: k, latency: 30 * time.Millisecond})
+	// 60 ms a call: with 8 in flight the 300 samples take at least 2.2 s,
+	// so the stop at a quarter of them lands in the middle of the run even
+	// when a loaded machine is slow to act on the count.
+	e := setup(t, envOpts{cases: cases, k: k, latency: 60 * time.Millisecond})
 	insertRun(t, e, "manual@stop/arith/gpt")
 	stop := e.startServe(t, app.ServeOptions{BatchSize: 10, SoftStopTimeout: 10 * time.Second})
 	runID := awaitSamples(t, e, "manual@stop", cases*k/4)

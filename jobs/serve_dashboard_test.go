@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,15 +46,27 @@ func postRunNow(t *testing.T, base, suite, target string) (int, string) {
 // request until release is called (or the test ends).
 func gateSim(t *testing.T, e *testEnv) (release func()) {
 	t.Helper()
+	return gateSimAfter(t, e, 0)
+}
+
+// gateSimAfter is gateSim letting the first n requests through: a run of
+// more requests cannot finish before release, however fast it goes. A held
+// request whose client gives up is dropped without reaching the simulator.
+func gateSimAfter(t *testing.T, e *testEnv, n int64) (release func()) {
+	t.Helper()
 	gate := make(chan struct{})
 	var once sync.Once
 	release = func() { once.Do(func() { close(gate) }) }
+	var requests atomic.Int64
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-gate:
-			e.sim.ServeHTTP(w, r)
-		case <-r.Context().Done():
+		if requests.Add(1) > n {
+			select {
+			case <-gate:
+			case <-r.Context().Done():
+				return
+			}
 		}
+		e.sim.ServeHTTP(w, r)
 	}))
 	t.Cleanup(proxy.Close)
 	t.Cleanup(release)
@@ -83,8 +96,10 @@ func TestDashboardRunNowEnqueuesJob(t *testing.T) {
 	e := setup(t, envOpts{cases: cases, k: k, latency: 20 * time.Millisecond, errors: sim.Errors{Server: 1},
 		extra: fmt.Sprintf("web: {token: %q}\nalerts: {webhook: {url: %q}}", dashboardToken, hook.URL)})
 	// The model's answers wait at a gate until the second click is done:
-	// the run is still going then, however fast the machine runs it.
+	// the run is still going then, however fast the machine runs it. (The
+	// deferred release lets serve stop at once if the test fails before.)
 	release := gateSim(t, e)
+	defer release()
 	var addrs []string
 	var mu sync.Mutex
 	onListen := func(a string) { mu.Lock(); addrs = append(addrs, "http://"+a); mu.Unlock() }

@@ -338,6 +338,10 @@ func TestKilledWorkerLosesNothing(t *testing.T) {
 	t.Parallel()
 	const cases, k = 200, 3
 	e := setup(t, envOpts{cases: cases, k: k, latency: 5 * time.Millisecond})
+	// Past half the run the model's answers wait until the kill is done:
+	// the worker dies in the middle of the run however fast it goes.
+	release := gateSimAfter(t, e, cases*k/2)
+	defer release()
 	insertRun(t, e, "manual@kill/arith/gpt")
 
 	w1 := startWorker(t, e.cfgPath)
@@ -352,6 +356,7 @@ func TestKilledWorkerLosesNothing(t *testing.T) {
 	servedAtKill := e.sim.Stats().Served
 	require.Less(t, storedAtKill, cases*k, "the worker was killed before the run finished")
 
+	release()
 	startWorker(t, e.cfgPath)
 	// The killed worker's jobs are rescued by the new leader (elected once
 	// the dead one's lease expires) on River's rescuer round, every 30 s:
