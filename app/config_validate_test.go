@@ -89,7 +89,7 @@ func TestConfigExpansionErrors(t *testing.T) {
 		{"typo in database_url", "database_url: ${DATABSE_URL}\n" + minimalTarget, map[string]string{"DATABASE_URL": "postgres://x"},
 			[]string{"1: database_url: environment variable DATABSE_URL is not set"}},
 		{"not a number", minimalTarget + "    concurrency: ${CONC}\n", map[string]string{"CONC": "lots"},
-			[]string{`5: cannot use str "lots" here (want int)`}},
+			[]string{`5: targets[0].concurrency: cannot use str "lots" here (want int)`}},
 		{"not a duration", minimalTarget + "    timeout: ${TMO}\n", map[string]string{"TMO": "soon"},
 			[]string{"5: "}},
 		{"expanded but invalid", minimalTarget + "    concurrency: ${CONC}\n", map[string]string{"CONC": "-1"},

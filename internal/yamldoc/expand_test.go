@@ -98,11 +98,11 @@ func TestDecodeErrors(t *testing.T) {
 		{"missing variable", "name: x\nconcurrency: 3\ninner:\n  key: ${OPENAI_API_KEY}\n", 4, "inner.key",
 			"environment variable OPENAI_API_KEY is not set; write ${OPENAI_API_KEY:-} if empty is intended"},
 		{"missing variable in a sequence", "raw: [a]\nheaders:\n  A: x-${TYPO}\n", 3, "headers.A", "environment variable TYPO is not set"},
-		{"type error after expansion", "name: x\nconcurrency: ${CONC}\n", 2, "", `cannot use str "many" here (want int)`},
+		{"type error after expansion", "name: x\nconcurrency: ${CONC}\n", 2, "concurrency", `cannot use str "many" here (want int)`},
 		{"unknown field", "name: x\ninner:\n  url: u\n  kye: k\n", 4, "inner", `unknown field "kye"`},
 		{"unknown field in an inline struct's parent", "inner: {urll: u}\n", 1, "inner", `unknown field "urll"`},
 		{"unknown top-level field", "name: x\nzzzzzz: 1\n", 2, "", `unknown field "zzzzzz"`},
-		{"custom unmarshaler", "name: x\n\nmode: c\n", 3, "", "mode: want a or b"},
+		{"custom unmarshaler", "name: x\n\nmode: c\n", 3, "mode", "want a or b"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -182,4 +182,31 @@ func TestDecodeSelfReferringAnchor(t *testing.T) {
 		}
 		require.Error(t, doc.Decode(&v, lookup)) // and returns
 	}
+}
+
+// TestDecodeTypeErrorsNameTheirField: a type error says which field it is
+// about, also when several values share its line (a flow mapping) or the
+// value is a sequence, so "cannot use str here" is never left unexplained.
+func TestDecodeTypeErrorsNameTheirField(t *testing.T) {
+	t.Parallel()
+	doc, err := Parse("c.yaml", []byte("name: x\ninner: {url: u, key: k}\nalpha: 0.5\nheaders: {A: a}\nstream: true\nretries: 2\nconcurrency: 3\nmode: a\ntimeout: 5s\n"+
+		"raw: [a]\n"))
+	require.NoError(t, err)
+	var v typed
+	require.NoError(t, doc.Decode(&v, nil))
+
+	doc, err = Parse("c.yaml", []byte("name: x\nconcurrency: [1]\nalpha: hot\ninner: {url: u, key: [k]}\nheaders: {A: [b]}\nretries: 2\nstream: {on: 1}\n"))
+	require.NoError(t, err)
+	es := located(t, doc.Decode(&v, nil))
+	var got []string
+	for _, e := range es {
+		got = append(got, e.Error())
+	}
+	require.Equal(t, []string{
+		"c.yaml:2: concurrency: cannot use a seq here (want int)",
+		`c.yaml:3: alpha: cannot use str "hot" here (want float64)`,
+		"c.yaml:4: inner.key: cannot use a seq here (want string)",
+		"c.yaml:5: headers.A: cannot use a seq here (want string)",
+		"c.yaml:7: stream: cannot use a map here (want bool)",
+	}, got)
 }

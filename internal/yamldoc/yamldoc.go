@@ -135,21 +135,30 @@ func (d *Doc) Decode(v any, lookup func(string) (string, bool)) error {
 	}
 	d.unknownFields(root, reflect.TypeOf(v), nil, map[*yaml.Node]bool{}, &errs)
 	if err := root.Decode(v); err != nil {
-		errs = append(errs, d.decodeError(err)...)
+		errs = append(errs, d.decodeError(root, err)...)
 	}
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
 	return errs.Err()
 }
 
-// decodeError locates the errors of a decode of the parsed document: type
-// errors, and those of custom unmarshalers (which say "line N: ...").
-func (d *Doc) decodeError(err error) Errors {
+// decodeError locates the errors of a decode of root (the parsed document,
+// or its expanded copy): type errors, and those of custom unmarshalers
+// (which say "line N: ..."). Each names the field it concerns when the
+// line and the message tell which (see fieldAt).
+func (d *Doc) decodeError(root *yaml.Node, err error) Errors {
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
 		e := &Error{File: d.File, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
 		if m := lineRE.FindStringSubmatch(e.Msg); m != nil {
 			e.Line, _ = strconv.Atoi(m[1])
 			e.Msg = m[2]
+			// A custom unmarshaler names its own key ("pin: want ...");
+			// the located field replaces it with the full path.
+			if key, rest, ok := strings.Cut(e.Msg, ": "); ok && !strings.ContainsAny(key, " \t") {
+				if path := fieldAt(root, e.Line, func(k, _ *yaml.Node) bool { return k != nil && k.Value == key }); path != nil {
+					e.Field, e.Msg = FieldName(path...), rest
+				}
+			}
 		}
 		return Errors{e}
 	}
@@ -159,10 +168,64 @@ func (d *Doc) decodeError(err error) Errors {
 		if sm := lineRE.FindStringSubmatch(m); sm != nil {
 			e.Line, _ = strconv.Atoi(sm[1])
 			e.Msg = humanizeTypeError(sm[2])
+			e.Field = FieldName(fieldAt(root, e.Line, typeErrorNode(sm[2]))...)
 		}
 		errs = append(errs, e)
 	}
 	return errs
+}
+
+// typeErrorNode returns what tells the node of yaml's type error msg apart
+// from others on its line: its text ("cannot unmarshal !!str `x` into
+// int") or its kind ("cannot unmarshal !!seq into int").
+func typeErrorNode(msg string) func(k, v *yaml.Node) bool {
+	if m := cannotRE.FindStringSubmatch(msg); m != nil {
+		return func(_, v *yaml.Node) bool { return v.Kind == yaml.ScalarNode && v.Value == m[2] }
+	}
+	if m := cannotKindRE.FindStringSubmatch(msg); m != nil {
+		kind := map[string]yaml.Kind{"seq": yaml.SequenceNode, "map": yaml.MappingNode}[m[1]]
+		return func(_, v *yaml.Node) bool { return v.Kind == kind }
+	}
+	return func(_, _ *yaml.Node) bool { return true }
+}
+
+// fieldAt returns the path of the first value node (in document order) on
+// line for which match(key, value) holds (key is nil for a sequence item),
+// or nil. Aliases are not followed: yaml reports an error at the line of
+// the anchored node.
+func fieldAt(n *yaml.Node, line int, match func(k, v *yaml.Node) bool) []any {
+	var walk func(n *yaml.Node, path []any) []any
+	walk = func(n *yaml.Node, path []any) []any {
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				p := append(path[:len(path):len(path)], k.Value)
+				if v.Line == line && match(k, v) {
+					return p
+				}
+				if v.Line <= line {
+					if found := walk(v, p); found != nil {
+						return found
+					}
+				}
+			}
+		case yaml.SequenceNode:
+			for i, v := range n.Content {
+				p := append(path[:len(path):len(path)], i)
+				if v.Line == line && match(nil, v) {
+					return p
+				}
+				if v.Line <= line {
+					if found := walk(v, p); found != nil {
+						return found
+					}
+				}
+			}
+		}
+		return nil
+	}
+	return walk(n, nil)
 }
 
 var (
@@ -230,6 +293,16 @@ func (d *Doc) unknownFields(n *yaml.Node, t reflect.Type, path []any, visiting m
 			d.unknownFields(n.Content[i+1], t.Elem(), append(path[:len(path):len(path)], n.Content[i].Value), visiting, errs)
 		}
 	}
+}
+
+// UnknownFields reports the mapping keys under n, the node at path, that
+// name no field of v's type (a struct or a pointer to one), as Decode does
+// for the whole document. It is for nodes kept as yaml.Node and decoded
+// later, which Decode leaves alone.
+func (d *Doc) UnknownFields(n *yaml.Node, v any, path ...any) Errors {
+	var errs Errors
+	d.unknownFields(n, reflect.TypeOf(v), path, map[*yaml.Node]bool{}, &errs)
+	return errs
 }
 
 // mergeSources returns the mappings a merge key ("<<") refers to.
