@@ -305,6 +305,16 @@ func (c *Config) validate(doc *yamldoc.Doc) error {
 			add(path, "must be between 0 and 1 (exclusive), got %v (0 means the default %v)", v, dflt)
 		}
 	}
+	// httpURL rejects a non-empty value that is not an absolute http(s)
+	// URL. The value is not quoted: webhook URLs are secrets.
+	httpURL := func(path []any, v string) {
+		if v == "" {
+			return
+		}
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add(path, "must be an absolute http:// or https:// URL")
+		}
+	}
 	negative([]any{"samples"}, c.Samples < 0, c.Samples, fmt.Sprintf("the default %d", SamplesDefault))
 	negative([]any{"baseline", "runs"}, c.Baseline.Runs < 0, c.Baseline.Runs, "the default 1")
 	negative([]any{"max_cost_usd"}, !(c.MaxCostUSD >= 0), c.MaxCostUSD, "no cap")
@@ -357,7 +367,18 @@ func (c *Config) validate(doc *yamldoc.Doc) error {
 		if t.Pin != nil && t.Pin.Mode != "" && t.Pin.Mode != "fail" && t.Pin.Mode != "warn" {
 			add(p("pin"), "mode must be fail or warn, got %q", t.Pin.Mode)
 		}
+		for _, pp := range t.Params.Problems() {
+			add([]any{"targets", i, "params", pp.Field}, "%s", pp.Msg)
+		}
+		httpURL(p("base_url"), t.BaseURL)
 	}
+	if c.Alerts.Slack != nil {
+		httpURL([]any{"alerts", "slack", "webhook_url"}, c.Alerts.Slack.WebhookURL)
+	}
+	if c.Alerts.Webhook != nil {
+		httpURL([]any{"alerts", "webhook", "url"}, c.Alerts.Webhook.URL)
+	}
+	httpURL([]any{"web", "url"}, c.Web.URL)
 	for _, ref := range []struct{ field, name string }{{"judge", c.Judge}, {"embedder", c.Embedder}} {
 		if ref.name != "" && !seen[ref.name] {
 			add([]any{ref.field}, "names unknown target %q", ref.name)
@@ -389,6 +410,7 @@ func (c *Config) validate(doc *yamldoc.Doc) error {
 		}
 		negative(p("samples"), s.Samples < 0, s.Samples, "the suite's or config's samples")
 	}
+	slices.SortStableFunc(errs, func(a, b *yamldoc.Error) int { return cmp.Compare(a.Line, b.Line) })
 	return errs.Err()
 }
 

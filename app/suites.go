@@ -65,8 +65,12 @@ func (a *App) suiteEntries() (paths, goNames []string, err error) {
 			goNames = append(goNames, name)
 			continue
 		}
-		return nil, nil, fmt.Errorf("%s: suites: %q is neither a suite file or folder nor a registered Go suite (known Go suites: %s)",
-			a.cfg.File, name, strings.Join(a.registry.Names(), ", "))
+		msg := fmt.Sprintf("%q is neither a suite file or folder nor a registered Go suite (known Go suites: %s)",
+			name, strings.Join(a.registry.Names(), ", "))
+		if a.cfg.doc != nil {
+			return nil, nil, a.cfg.doc.Errorf([]any{"suites", i}, "%s", msg)
+		}
+		return nil, nil, fmt.Errorf("%s: suites: %s", a.cfg.File, msg)
 	}
 	return paths, goNames, nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -60,6 +61,9 @@ func (a *App) targets(names []string) ([]*targetRef, error) {
 		}
 		ref, err := a.buildTarget(tc)
 		if err != nil {
+			if i := slices.IndexFunc(a.cfg.Targets, func(t TargetConfig) bool { return t.Name == n }); i >= 0 && a.cfg.doc != nil {
+				return nil, a.cfg.doc.Errorf([]any{"targets", i}, "target %q: %v", n, err)
+			}
 			return nil, fmt.Errorf("%s: target %q: %w", a.cfg.File, n, err)
 		}
 		out = append(out, ref)
@@ -139,7 +143,7 @@ func (a *App) buildTarget(tc *TargetConfig) (*targetRef, error) {
 		}
 		t = c
 	}
-	ref.baseURL = tc.BaseURL
+	ref.baseURL = redactURL(tc.BaseURL)
 	ref.client = t
 	if p, ok := t.(prober); ok {
 		ref.probe = p
@@ -233,6 +237,36 @@ func (t *targetRef) checkPin(id eval.Identity, baseline *eval.Identity) error {
 		return fmt.Errorf("system fingerprint %s, pinned %s", id.Fingerprint, strings.Join(pin.Fingerprints, ", "))
 	}
 	return nil
+}
+
+// redactURL returns u for storing with a run: credentials in its user
+// information and in query parameters named like secrets (key, token,
+// secret, signature, password) are replaced by xxxxx. Text that does not
+// parse as a URL is kept out entirely.
+func redactURL(u string) string {
+	if u == "" {
+		return ""
+	}
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	if p.User != nil {
+		p.User = url.User("xxxxx")
+	}
+	if p.RawQuery != "" {
+		q := p.Query()
+		for k := range q {
+			lk := strings.ToLower(k)
+			for _, s := range []string{"key", "token", "secret", "sig", "password"} {
+				if strings.Contains(lk, s) {
+					q[k] = []string{"xxxxx"}
+				}
+			}
+		}
+		p.RawQuery = q.Encode()
+	}
+	return p.String()
 }
 
 // secretValue returns value, or the trimmed content of file when set.

@@ -13,6 +13,7 @@ package yamlsuite
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
@@ -235,11 +236,18 @@ func SuiteFiles(paths []string) ([]string, error) {
 			files = append(files, p)
 			continue
 		}
-		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+		// A trailing separator makes WalkDir enter a folder given as a
+		// symbolic link (a mounted ConfigMap, a shared checkout) instead of
+		// reporting the link itself and finding no suites.
+		root := p
+		if !strings.HasSuffix(root, string(filepath.Separator)) {
+			root += string(filepath.Separator)
+		}
+		err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
 			}
-			if d.IsDir() && path != p && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata") {
+			if d.IsDir() && path != root && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata") {
 				return filepath.SkipDir
 			}
 			if !d.IsDir() && (strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml")) {
@@ -304,8 +312,9 @@ func (l *loader) load() (*Suite, error) {
 		l.errorf([]any{"name"}, "suite name %q must not contain slashes or spaces", f.Name)
 	}
 	if f.Samples < 0 {
-		l.errorf([]any{"samples"}, "must be at least 1")
+		l.errorf([]any{"samples"}, "must not be negative, got %d (0 or absent means the config's samples)", f.Samples)
 	}
+	l.checkFields()
 	if f.Prompt == "" && len(f.Messages) == 0 {
 		hasOwn := len(f.Cases) > 0
 		for _, c := range f.Cases {
@@ -384,10 +393,57 @@ func (l *loader) load() (*Suite, error) {
 		s.cases = append(s.cases, c)
 		s.reqs = append(s.reqs, req)
 	}
+	// The suite file's problems in line order, then its dataset's.
+	slices.SortStableFunc(l.errs, func(a, b *yamldoc.Error) int {
+		return cmp.Compare(l.lineInSuite(a), l.lineInSuite(b))
+	})
 	if err := l.errs.Err(); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// lineInSuite orders errors: those of the suite file by line, those of
+// other files (its dataset) after them.
+func (l *loader) lineInSuite(e *yamldoc.Error) int {
+	if e.File != l.doc.File {
+		return math.MaxInt
+	}
+	return e.Line
+}
+
+// checkFields reports what decoding the file does not: unknown fields in
+// checks (kept as YAML nodes until each case renders them), sampling
+// parameters no provider accepts and thresholds outside [0, 1], for the
+// suite and its inline cases, at their lines.
+func (l *loader) checkFields() {
+	f := l.f
+	params := func(p eval.Params, path ...any) {
+		for _, pp := range p.Problems() {
+			l.errorf(append(path, "params", pp.Field), "%s", pp.Msg)
+		}
+	}
+	threshold := func(t *float64, path ...any) {
+		if t != nil && !(*t >= 0 && *t <= 1) {
+			l.errorf(append(path, "threshold"), "must be between 0 and 1 (the weighted share of checks that pass), got %v", *t)
+		}
+	}
+	checks := func(ns []yaml.Node, path ...any) {
+		for i := range ns {
+			p := append(path[:len(path):len(path)], "checks", i)
+			l.errs = append(l.errs, l.doc.UnknownFields(&ns[i], check.Spec{}, p...)...)
+		}
+	}
+	params(f.Params)
+	threshold(f.Threshold)
+	checks(f.Checks)
+	for i, c := range f.Cases {
+		if c.Params != nil {
+			params(*c.Params, "cases", i)
+		}
+		threshold(c.Threshold, "cases", i)
+		checks(c.Checks, "cases", i)
+	}
 }
 
 func (l *loader) checkRole(role string, path []any) {
