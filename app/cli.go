@@ -164,8 +164,8 @@ identity changed), 2 inconclusive, 3 configuration, usage or infrastructure erro
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVar(&p.Suites, "suite", nil, "suite to run (repeatable; default all)")
-	f.StringArrayVar(&p.Targets, "target", nil, "target to run on (repeatable; default all)")
+	f.StringArrayVar(&p.Suites, "suite", nil, "suite to run (repeatable; default: the config's suites)")
+	f.StringArrayVar(&p.Targets, "target", nil, "target to run on (repeatable; default: every target of the config)")
 	f.IntVar(&p.Samples, "samples", 0, "samples per case (k), overriding suites and config")
 	f.StringVar(&p.Case, "case", "", "run only cases matching this -run style pattern")
 	f.StringVar(&jsonOut, "json", "", "write the JSON report to this file (- for stdout)")
@@ -189,13 +189,18 @@ func writeReports(reports []*report.Report, jsonOut, junit, markdown string, std
 // writeReportFile writes one report with write: to stdout for "-", else to
 // path through a temporary file renamed into place, so a reader never sees
 // half a report. On failure the temporary file is removed and path is left
-// as it was; the error names path.
+// as it was; the error names path. A path that exists and is not a regular
+// file (/dev/null, /dev/stdout, a named pipe) is written in place: renaming
+// over it would replace the device or pipe with a file.
 func writeReportFile(path string, stdout io.Writer, write func(io.Writer) error) (err error) {
 	switch path {
 	case "":
 		return nil
 	case "-":
 		return write(stdout)
+	}
+	if st, serr := os.Stat(path); serr == nil && !st.Mode().IsRegular() && !st.IsDir() {
+		return writeInPlace(path, write)
 	}
 	if dir := filepath.Dir(path); dir != "." {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -221,6 +226,22 @@ func writeReportFile(path string, stdout io.Writer, write func(io.Writer) error)
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// writeInPlace writes a report into the existing special file path.
+func writeInPlace(path string, write func(io.Writer) error) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("write report %s: %w", path, err)
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("write report %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write report %s: %w", path, err)
+	}
+	return nil
 }
 
 // printSummary prints one line per (suite, target) to stderr.
@@ -304,19 +325,37 @@ existing suites. With a config, llm-rubric and embedding-similar checks need its
 embedder: targets, as for run; without one (PATHs and no driftwatch.yaml), their shape is checked.`,
 		RunE: func(cmd *cobra.Command, paths []string) error {
 			fromConfig := len(paths) == 0
-			var a *App
+			var (
+				a       *App
+				secrets = true // the config's ${VAR}s are all set
+			)
 			if fromConfig || cmd.Flags().Changed("config") || fileExists(c.configPath) {
 				cfg, err := LoadConfig(c.configPath)
 				if err != nil {
-					return configError(err)
+					// Linting sends nothing: a CI job without the API
+					// keys lints too. Unset ${VAR}s read as empty.
+					if cfg, err = loadConfig(c.configPath, lookupUnsetAsEmpty); err != nil {
+						return configError(err)
+					}
+					secrets = false
 				}
 				a = New(cfg, Options{Registry: c.reg, Logger: c.logger()})
 			}
 			opts := lintCheckOptions()
-			if a != nil {
+			switch {
+			case a != nil && secrets:
 				var err error
 				if opts, err = a.checkOptions(); err != nil {
 					return configError(err)
+				}
+			case a != nil:
+				// The config names its judge and embedder (validated
+				// when it loaded); stand-ins take their place.
+				if a.cfg.Judge == "" {
+					opts.Judge = nil
+				}
+				if a.cfg.Embedder == "" {
+					opts.Embedder = nil
 				}
 			}
 			if fromConfig {
@@ -346,11 +385,26 @@ embedder: targets, as for run; without one (PATHs and no driftwatch.yaml), their
 			for _, s := range suites {
 				n += len(s.Cases())
 			}
-			fmt.Fprintf(c.stdout, "ok: %d suites, %d cases\n", len(suites), n)
+			fmt.Fprintf(c.stdout, "ok: %s, %s\n", plural(len(suites), "suite"), plural(n, "case"))
 			return nil
 		},
 	})
 	return cmd
+}
+
+// lookupUnsetAsEmpty is os.LookupEnv for which every variable is set: an
+// unset one reads as empty (and ${VAR:-default} as its default).
+func lookupUnsetAsEmpty(name string) (string, bool) {
+	v, _ := os.LookupEnv(name)
+	return v, true
+}
+
+// plural formats n and noun ("1 suite", "3 suites").
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }
 
 // errLintOnly is what the stand-in judge and embedder of a config-less lint
@@ -653,10 +707,13 @@ func (c *cli) powerCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().Float64Var(&p0, "p0", 0, "baseline pass rate")
-	cmd.Flags().Float64Var(&p1, "p1", 0, "pass rate to detect")
+	cmd.Flags().Float64Var(&p0, "p0", 0, "baseline pass rate (required)")
+	cmd.Flags().Float64Var(&p1, "p1", 0, "pass rate to detect, below --p0 (required)")
 	cmd.Flags().IntVar(&cases, "cases", 200, "cases in the suite")
 	cmd.Flags().Float64Var(&alpha, "alpha", 0.01, "one-sided significance level")
+	// Without --p1 the drop would silently be to 0 (k=1 for any p0).
+	_ = cmd.MarkFlagRequired("p0")
+	_ = cmd.MarkFlagRequired("p1")
 	return cmd
 }
 

@@ -3,6 +3,7 @@ package app_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -82,7 +83,7 @@ func TestSuitesLintModelChecks(t *testing.T) {
 				require.NotContains(t, r.stderr, w)
 			}
 			if tc.code == app.ExitOK {
-				require.Equal(t, "ok: 1 suites, 1 cases\n", r.stdout)
+				require.Equal(t, "ok: 1 suite, 1 case\n", r.stdout)
 			}
 		})
 	}
@@ -119,4 +120,36 @@ schedules:
 	require.Equal(t, app.ExitConfig, r.code, "stderr: %s", r.stderr)
 	require.Contains(t, r.stderr, cfg+`:15: schedules[0].suites[1]: schedule "nightly" names unknown suite "gradd" (known: `)
 	require.Empty(t, r.stdout)
+}
+
+// TestSuitesLintWithoutSecrets: linting sends nothing, so a CI job without
+// the API keys can lint with the config: unset ${VAR}s read as empty, and
+// the judge and embedder the config names stand in.
+func TestSuitesLintWithoutSecrets(t *testing.T) {
+	t.Parallel()
+	targets := strings.ReplaceAll(lintTargets, "sk-test-not-secret", "${DRIFTWATCH_LINT_TEST_UNSET_KEY}")
+	for _, tc := range []struct {
+		name, config string
+		code         int
+		want         string
+	}{
+		{"judge and embedder named", targets + "judge: gpt\nembedder: gpt\nsuites: [graded.yaml]\n", app.ExitOK, ""},
+		{"no judge", targets + "embedder: gpt\nsuites: [graded.yaml]\n", app.ExitConfig, "llm-rubric needs a judge model"},
+		{"other problems still fail", targets + "judge: gpt\nembedder: gpt\nsamples: -1\nsuites: [graded.yaml]\n", app.ExitConfig, "samples: must not be negative"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := lintDir(t, modelChecksSuite, tc.config)
+			for _, args := range [][]string{{"suites", "lint"}, {"suites", "lint", filepath.Join(dir, "graded.yaml")}} {
+				r := runCLI(t, append([]string{"--config", filepath.Join(dir, "driftwatch.yaml")}, args...)...)
+				require.Equal(t, tc.code, r.code, "stderr: %s", r.stderr)
+				require.NotContains(t, r.stderr, "DRIFTWATCH_LINT_TEST_UNSET_KEY")
+				if tc.code == app.ExitOK {
+					require.Equal(t, "ok: 1 suite, 1 case\n", r.stdout)
+				} else {
+					require.Contains(t, r.stderr, tc.want)
+				}
+			}
+		})
+	}
 }

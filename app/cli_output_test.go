@@ -6,7 +6,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -90,6 +92,28 @@ func TestWriteReportFileFailures(t *testing.T) {
 		b, err := os.ReadFile(path)
 		require.NoError(t, err)
 		require.Equal(t, "new", string(b))
+		_, serr := os.Stat(path + ".tmp")
+		require.ErrorIs(t, serr, os.ErrNotExist)
+	})
+	t.Run("a named pipe stays a pipe", func(t *testing.T) {
+		// As /dev/null or /dev/stdout: renaming a file over a special
+		// file replaced it (run as root, --json /dev/null replaced the
+		// device with a regular file).
+		t.Parallel()
+		path := filepath.Join(t.TempDir(), "pipe")
+		require.NoError(t, syscall.Mkfifo(path, 0o600))
+		r, err := os.OpenFile(path, os.O_RDWR, 0) // read end; opening does not block
+		require.NoError(t, err)
+		defer r.Close()
+		require.NoError(t, writeReportFile(path, io.Discard, func(w io.Writer) error { _, err := io.WriteString(w, "{}\n"); return err }))
+		st, err := os.Lstat(path)
+		require.NoError(t, err)
+		require.Equal(t, os.ModeNamedPipe, st.Mode().Type(), "still a named pipe")
+		require.NoError(t, r.SetReadDeadline(time.Now().Add(5*time.Second)))
+		buf := make([]byte, 3)
+		_, err = io.ReadFull(r, buf)
+		require.NoError(t, err)
+		require.Equal(t, "{}\n", string(buf))
 		_, serr := os.Stat(path + ".tmp")
 		require.ErrorIs(t, serr, os.ErrNotExist)
 	})

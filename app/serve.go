@@ -115,7 +115,7 @@ samples finish (up to --soft-stop-timeout), then cancel; unfinished work is retr
 			return a.Serve(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().StringVar(&o.Addr, "addr", "127.0.0.1:8080", "HTTP listen address (default: the config's web.addr, else 127.0.0.1:8080)")
+	cmd.Flags().StringVar(&o.Addr, "addr", "127.0.0.1:8080", "HTTP listen address (the config's web.addr when set and this flag is not)")
 	serveFlags(cmd, &o)
 	return cmd
 }
