@@ -512,6 +512,15 @@ func (c *cli) baselineCmd() *cobra.Command {
 	return cmd
 }
 
+// runError is the usage error for a run that cannot be read: "run 7 not
+// found" rather than the storage layer's "run 7: get run 7: not found".
+func runError(id int64, err error) error {
+	if errors.Is(err, storage.ErrNotFound) {
+		return configError(fmt.Errorf("run %d not found", id))
+	}
+	return configError(fmt.Errorf("run %d: %w", id, err))
+}
+
 // AcceptBaseline makes run id the active baseline of its suite and target.
 func (a *App) AcceptBaseline(ctx context.Context, id int64, by, note string) error {
 	st, err := a.Store(ctx)
@@ -520,10 +529,10 @@ func (a *App) AcceptBaseline(ctx context.Context, id int64, by, note string) err
 	}
 	run, err := st.GetRun(ctx, id)
 	if err != nil {
-		return configError(fmt.Errorf("run %d: %w", id, err))
+		return runError(id, err)
 	}
 	if run.Status != storage.RunCompleted {
-		return configError(fmt.Errorf("run %d is %s: only a completed run can be a baseline", id, run.Status))
+		return configError(fmt.Errorf("run %d has status %s: only a completed run can be a baseline", id, run.Status))
 	}
 	_, err = st.AcceptBaseline(ctx, storage.AcceptBaseline{SuiteID: run.SuiteID, TargetID: run.TargetID,
 		RunIDs: []int64{id}, AcceptedBy: by, Note: note})
@@ -586,11 +595,11 @@ func (a *App) Diff(ctx context.Context, ra, rb int64) (*report.Report, error) {
 	}
 	runA, err := st.GetRun(ctx, ra)
 	if err != nil {
-		return nil, configError(fmt.Errorf("run %d: %w", ra, err))
+		return nil, runError(ra, err)
 	}
 	runB, err := st.GetRun(ctx, rb)
 	if err != nil {
-		return nil, configError(fmt.Errorf("run %d: %w", rb, err))
+		return nil, runError(rb, err)
 	}
 	var snap runSnapshot
 	if err := json.Unmarshal(runB.Config, &snap); err != nil {
@@ -670,7 +679,7 @@ func (a *App) StoredReport(ctx context.Context, id int64) (*report.Report, error
 	}
 	run, err := st.GetRun(ctx, id)
 	if err != nil {
-		return nil, configError(fmt.Errorf("run %d: %w", id, err))
+		return nil, runError(id, err)
 	}
 	var rep report.Report
 	if len(run.Summary) == 0 || json.Unmarshal(run.Summary, &rep) != nil || rep.RunID == 0 {

@@ -153,7 +153,7 @@ func (a *App) planResume(ctx context.Context, p RunParams, suites []eval.Suite) 
 	}
 	run, err := st.GetRun(ctx, p.Resume)
 	if err != nil {
-		return nil, configError(fmt.Errorf("resume run %d: %w", p.Resume, err))
+		return nil, runError(p.Resume, err)
 	}
 	var snap runSnapshot
 	if err := json.Unmarshal(run.Config, &snap); err != nil || snap.Suite == "" {
