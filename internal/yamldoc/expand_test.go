@@ -210,3 +210,16 @@ func TestDecodeTypeErrorsNameTheirField(t *testing.T) {
 		"c.yaml:7: stream: cannot use a map here (want bool)",
 	}, got)
 }
+
+// TestDecodeTypeErrorsSayListOrMapping: a list or a mapping is wanted in
+// words, not as a Go type ("map[string]interface {}", "Node").
+func TestDecodeTypeErrorsSayListOrMapping(t *testing.T) {
+	t.Parallel()
+	doc, err := Parse("c.yaml", []byte("headers: [x]\nraw: hello\n"))
+	require.NoError(t, err)
+	var v typed
+	es := located(t, doc.Decode(&v, nil))
+	require.Len(t, es, 2, "%v", es)
+	require.Equal(t, "c.yaml:1: headers: cannot use a seq here (want a mapping)", es[0].Error())
+	require.Equal(t, `c.yaml:2: raw: cannot use str "hello" here (want a list)`, es[1].Error())
+}

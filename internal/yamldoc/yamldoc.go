@@ -347,28 +347,35 @@ func yamlFields(t reflect.Type) (fields map[string]reflect.Type, open bool) {
 }
 
 var notFoundRE = regexp.MustCompile(`^field (\S+) not found in type .+$`)
-var cannotKindRE = regexp.MustCompile(`^cannot unmarshal !!(seq|map) into (\S+)$`)
-var cannotRE = regexp.MustCompile("^cannot unmarshal !!(\\w+) `(.*)` into (\\S+)$")
+var cannotKindRE = regexp.MustCompile(`^cannot unmarshal !!(seq|map) into (.+)$`)
+var cannotRE = regexp.MustCompile("^cannot unmarshal !!(\\w+) `(.*)` into (.+)$")
 
 func humanizeTypeError(msg string) string {
 	if m := notFoundRE.FindStringSubmatch(msg); m != nil {
 		return fmt.Sprintf("unknown field %q", m[1])
 	}
 	if m := cannotKindRE.FindStringSubmatch(msg); m != nil {
-		want := m[2]
-		if i := strings.LastIndex(want, "."); i >= 0 {
-			want = want[i+1:]
-		}
-		return fmt.Sprintf("cannot use a %s here (want %s)", m[1], strings.TrimPrefix(want, "[]"))
+		return fmt.Sprintf("cannot use a %s here (want %s)", m[1], wantName(m[2]))
 	}
 	if m := cannotRE.FindStringSubmatch(msg); m != nil {
-		want := m[3]
-		if i := strings.LastIndex(want, "."); i >= 0 {
-			want = want[i+1:]
-		}
-		return fmt.Sprintf("cannot use %s %q here (want %s)", m[1], m[2], strings.TrimPrefix(want, "[]"))
+		return fmt.Sprintf("cannot use %s %q here (want %s)", m[1], m[2], wantName(m[3]))
 	}
 	return msg
+}
+
+// wantName names the Go type yaml wanted as a user reads it: a list, a
+// mapping, or the type's own name (int, string, Duration).
+func wantName(goType string) string {
+	switch {
+	case strings.HasPrefix(goType, "[]"):
+		return "a list"
+	case strings.HasPrefix(goType, "map["):
+		return "a mapping"
+	}
+	if i := strings.LastIndex(goType, "."); i >= 0 {
+		goType = goType[i+1:]
+	}
+	return goType
 }
 
 // Line returns the line of the node at path (mapping keys as strings,
