@@ -111,7 +111,16 @@ func (c *cli) openConfig(required bool) (*App, error) {
 		}
 		return nil, configError(err)
 	}
+	c.warnUnset(cfg)
 	return New(cfg, Options{Registry: c.reg, Logger: c.logger(), Stderr: c.stderr, DataDir: c.dataDir}), nil
+}
+
+// warnUnset prints a warning for each ${VAR} of the config whose variable is
+// not set (read as empty).
+func (c *cli) warnUnset(cfg *Config) {
+	for _, e := range cfg.Unset {
+		fmt.Fprintf(c.stderr, "driftwatch: warning: %v\n", e)
+	}
 }
 
 func (c *cli) runCmd() *cobra.Command {
@@ -332,13 +341,13 @@ embedder: targets, as for run; without one (PATHs and no driftwatch.yaml), their
 			if fromConfig || cmd.Flags().Changed("config") || fileExists(c.configPath) {
 				cfg, err := LoadConfig(c.configPath)
 				if err != nil {
-					// Linting sends nothing: a CI job without the API
-					// keys lints too. Unset ${VAR}s read as empty.
-					if cfg, err = loadConfig(c.configPath, lookupUnsetAsEmpty); err != nil {
-						return configError(err)
-					}
-					secrets = false
+					return configError(err)
 				}
+				// Linting sends nothing: a CI job without the API keys
+				// lints too (unset ${VAR}s read as empty), with
+				// placeholders for the judge and embedder.
+				secrets = len(cfg.Unset) == 0
+				c.warnUnset(cfg)
 				a = New(cfg, Options{Registry: c.reg, Logger: c.logger()})
 			}
 			opts := lintCheckOptions()
@@ -390,13 +399,6 @@ embedder: targets, as for run; without one (PATHs and no driftwatch.yaml), their
 		},
 	})
 	return cmd
-}
-
-// lookupUnsetAsEmpty is os.LookupEnv for which every variable is set: an
-// unset one reads as empty (and ${VAR:-default} as its default).
-func lookupUnsetAsEmpty(name string) (string, bool) {
-	v, _ := os.LookupEnv(name)
-	return v, true
 }
 
 // plural formats n and noun ("1 suite", "3 suites").

@@ -35,6 +35,9 @@ type Config struct {
 	// File is where the config was read from; suite paths are relative to
 	// its folder.
 	File string `yaml:"-"`
+	// Unset lists the ${VAR} references whose variable is not set (read as
+	// empty), at their lines: the CLI warns about each.
+	Unset yamldoc.Errors `yaml:"-"`
 	// DatabaseURL of PostgreSQL. Empty: the embedded default cluster in
 	// DataDir.
 	DatabaseURL string `yaml:"database_url"`
@@ -257,8 +260,10 @@ var knownProviders = []string{"openai", "azure", "anthropic", "anthropic-openai"
 //
 // ${VAR} and ${VAR:-default} in values expand environment variables before
 // the values are typed, so `concurrency: ${CONC}` is a number. A ${VAR}
-// whose variable is not set is an error (a typo must not silently become an
-// empty key or the embedded database); write ${VAR:-} where empty is meant.
+// whose variable is not set reads as empty (DESIGN 13: `database_url:
+// ${DATABASE_URL}`, empty or absent: the embedded default) and is listed in
+// Config.Unset, so that a misspelt name or a key not exported is warned
+// about instead of passing unseen.
 func LoadConfig(path string) (*Config, error) {
 	return loadConfig(path, os.LookupEnv)
 }
@@ -270,10 +275,11 @@ func loadConfig(path string, lookup func(string) (string, bool)) (*Config, error
 		return nil, err
 	}
 	var c Config
-	if err := doc.Decode(&c, lookup); err != nil {
+	unset, err := doc.DecodeEnv(&c, lookup)
+	if err != nil {
 		return nil, err
 	}
-	c.File, c.doc = path, doc
+	c.File, c.doc, c.Unset = path, doc, unset
 	if err := c.validate(doc); err != nil {
 		return nil, err
 	}

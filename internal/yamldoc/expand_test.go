@@ -95,9 +95,6 @@ func TestDecodeErrors(t *testing.T) {
 		line       int
 		field, msg string
 	}{
-		{"missing variable", "name: x\nconcurrency: 3\ninner:\n  key: ${OPENAI_API_KEY}\n", 4, "inner.key",
-			"environment variable OPENAI_API_KEY is not set; write ${OPENAI_API_KEY:-} if empty is intended"},
-		{"missing variable in a sequence", "raw: [a]\nheaders:\n  A: x-${TYPO}\n", 3, "headers.A", "environment variable TYPO is not set"},
 		{"type error after expansion", "name: x\nconcurrency: ${CONC}\n", 2, "concurrency", `cannot use str "many" here (want int)`},
 		{"unknown field", "name: x\ninner:\n  url: u\n  kye: k\n", 4, "inner", `unknown field "kye"`},
 		{"unknown field in an inline struct's parent", "inner: {urll: u}\n", 1, "inner", `unknown field "urll"`},
@@ -133,16 +130,32 @@ func TestDecodeReportsEveryProblemInLineOrder(t *testing.T) {
 	require.Contains(t, es[1].Msg, `unknown field "nmae"`)
 }
 
-func TestDecodeMissingVariablesAllReported(t *testing.T) {
+// An unset ${VAR} reads as empty, as in the shell (DESIGN 13's
+// `database_url: ${DATABASE_URL}`: empty or absent, the embedded default);
+// DecodeEnv lists every such reference at its line and field, so the caller
+// can warn about a misspelt name.
+func TestDecodeMissingVariablesReadAsEmptyAndAreListed(t *testing.T) {
 	t.Parallel()
-	doc, err := Parse("c.yaml", []byte("name: ${A}-${B}\nanchor: &x ${C}\n"))
+	doc, err := Parse("c.yaml", []byte("name: ${A}-${B}\ninner:\n  url: &x ${C}\n  key: ${OPENAI_API_KEY}\nheaders:\n  A: x-${TYPO}\nconcurrency: ${CONC}\n"))
 	require.NoError(t, err)
-	var v map[string]string
-	es := located(t, doc.Decode(&v, lookupIn(nil)))
-	require.Len(t, es, 3, "%v", es)
-	require.Contains(t, es[0].Msg, "variable A ")
-	require.Contains(t, es[1].Msg, "variable B ")
-	require.Equal(t, 2, es[2].Line)
+	var v typed
+	unset, err := doc.DecodeEnv(&v, lookupIn(nil))
+	require.NoError(t, err)
+	require.Equal(t, "-", v.Name)
+	require.Empty(t, v.Inner.Key)
+	require.Equal(t, "x-", v.Headers["A"])
+	require.Zero(t, v.Conc, "an empty plain scalar is null: the field's default")
+	require.Len(t, unset, 6, "%v", unset)
+	for i, want := range []struct {
+		line        int
+		field, name string
+	}{{1, "name", "A"}, {1, "name", "B"}, {3, "inner.url", "C"}, {4, "inner.key", "OPENAI_API_KEY"}, {6, "headers.A", "TYPO"}, {7, "concurrency", "CONC"}} {
+		require.Equal(t, "c.yaml", unset[i].File)
+		require.Equal(t, want.line, unset[i].Line, unset.Error())
+		require.Equal(t, want.field, unset[i].Field)
+		require.Equal(t, "environment variable "+want.name+" is not set: read as empty (write ${"+want.name+":-} if empty is intended, or ${"+want.name+":-default})", unset[i].Msg)
+	}
+	require.NoError(t, doc.Decode(&v, lookupIn(nil)), "Decode reads them as empty too")
 }
 
 func TestDecodeWithoutLookupKeepsReferences(t *testing.T) {

@@ -122,23 +122,30 @@ func syntaxError(file string, err error) error {
 // When lookup is non-nil, ${VAR} and ${VAR:-default} references in scalar
 // values are expanded with it first (see ExpandEnv), so a reference may stand
 // for a number, a duration or a boolean as well as a string. A reference to a
-// variable that is not set and has no default is an error at its line. Every
-// line reported is the file's.
+// variable that is not set and has no default reads as empty, as in the
+// shell and docker compose (DecodeEnv lists them, for the caller to warn
+// about a misspelt name or a key not exported). Every line reported is the
+// file's.
 func (d *Doc) Decode(v any, lookup func(string) (string, bool)) error {
+	_, err := d.DecodeEnv(v, lookup)
+	return err
+}
+
+// DecodeEnv is Decode, and also returns the ${VAR} references whose
+// variable is not set (each at its line; they read as empty).
+func (d *Doc) DecodeEnv(v any, lookup func(string) (string, bool)) (unset Errors, err error) {
 	root := d.Root
 	var errs Errors
 	if lookup != nil {
 		x := &expander{file: d.File, lookup: lookup, copies: map[*yaml.Node]*yaml.Node{}}
-		if root = x.expand(d.Root, nil); len(x.errs) > 0 {
-			return x.errs
-		}
+		root, unset = x.expand(d.Root, nil), x.unset
 	}
 	d.unknownFields(root, reflect.TypeOf(v), nil, map[*yaml.Node]bool{}, &errs)
 	if err := root.Decode(v); err != nil {
 		errs = append(errs, d.decodeError(root, err)...)
 	}
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
-	return errs.Err()
+	return unset, errs.Err()
 }
 
 // decodeError locates the errors of a decode of root (the parsed document,
@@ -465,7 +472,8 @@ func ExpandEnv(s string, lookup func(string) (string, bool)) (out string, missin
 type expander struct {
 	file   string
 	lookup func(string) (string, bool)
-	errs   Errors
+	// unset lists the references to variables that are not set.
+	unset Errors
 	// copies maps each node copied so far to its copy, so that an alias
 	// refers to the copy of its anchor (and a self-referring anchor, which
 	// yaml rejects when decoding, does not recurse forever here).
@@ -473,8 +481,8 @@ type expander struct {
 }
 
 // expand returns a copy of n with ${VAR} references expanded in its scalar
-// values (not in mapping keys); a missing variable is reported in x.errs at
-// its scalar's line.
+// values (not in mapping keys); a missing variable reads as empty and is
+// listed in x.unset at its scalar's line.
 func (x *expander) expand(n *yaml.Node, path []any) *yaml.Node {
 	if c, ok := x.copies[n]; ok {
 		return c
@@ -489,8 +497,8 @@ func (x *expander) expand(n *yaml.Node, path []any) *yaml.Node {
 		}
 		v, missing := ExpandEnv(n.Value, x.lookup)
 		for _, name := range missing {
-			x.errs = append(x.errs, &Error{File: x.file, Line: n.Line, Field: FieldName(path...),
-				Msg: fmt.Sprintf("environment variable %s is not set; write ${%s:-} if empty is intended (or ${%s:-default})", name, name, name)})
+			x.unset = append(x.unset, &Error{File: x.file, Line: n.Line, Field: FieldName(path...),
+				Msg: fmt.Sprintf("environment variable %s is not set: read as empty (write ${%s:-} if empty is intended, or ${%s:-default})", name, name, name)})
 		}
 		c.Value = v
 		if n.Style&(yaml.TaggedStyle|yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 {
