@@ -85,7 +85,7 @@ func TestConfigExpansionErrors(t *testing.T) {
 		want       []string
 	}{
 		{"not a number", minimalTarget + "    concurrency: ${CONC}\n", map[string]string{"CONC": "lots"},
-			[]string{`5: targets[0].concurrency: cannot use str "lots" here (want int)`}},
+			[]string{`5: targets[0].concurrency: cannot use str "${CONC}" here (want int) (the expanded value is not shown)`}},
 		{"not a duration", minimalTarget + "    timeout: ${TMO}\n", map[string]string{"TMO": "soon"},
 			[]string{"5: "}},
 		{"expanded but invalid", minimalTarget + "    concurrency: ${CONC}\n", map[string]string{"CONC": "-1"},

@@ -95,7 +95,7 @@ func TestDecodeErrors(t *testing.T) {
 		line       int
 		field, msg string
 	}{
-		{"type error after expansion", "name: x\nconcurrency: ${CONC}\n", 2, "concurrency", `cannot use str "many" here (want int)`},
+		{"type error after expansion", "name: x\nconcurrency: ${CONC}\n", 2, "concurrency", `cannot use str "${CONC}" here (want int) (the expanded value is not shown)`},
 		{"unknown field", "name: x\ninner:\n  url: u\n  kye: k\n", 4, "inner", `unknown field "kye"`},
 		{"unknown field in an inline struct's parent", "inner: {urll: u}\n", 1, "inner", `unknown field "urll"`},
 		{"unknown top-level field", "name: x\nzzzzzz: 1\n", 2, "", `unknown field "zzzzzz"`},
@@ -156,6 +156,23 @@ func TestDecodeMissingVariablesReadAsEmptyAndAreListed(t *testing.T) {
 		require.Equal(t, "environment variable "+want.name+" is not set: read as empty (write ${"+want.name+":-} if empty is intended, or ${"+want.name+":-default})", unset[i].Msg)
 	}
 	require.NoError(t, doc.Decode(&v, lookupIn(nil)), "Decode reads them as empty too")
+}
+
+// A type error about an expanded value shows the ${VAR} reference, never
+// the value: a key put in the wrong field must not reach a terminal or a log.
+func TestDecodeErrorsDoNotShowExpandedValues(t *testing.T) {
+	t.Parallel()
+	const secret = "sk-live-0123456789abcdef"
+	doc, err := Parse("c.yaml", []byte("name: x\nconcurrency: ${OPENAI_API_KEY}\ntimeout: ${OPENAI_API_KEY}\n"))
+	require.NoError(t, err)
+	var v typed
+	err = doc.Decode(&v, lookupIn(map[string]string{"OPENAI_API_KEY": secret}))
+	es := located(t, err)
+	require.Len(t, es, 2, "%v", es)
+	require.NotContains(t, err.Error(), secret)
+	require.NotContains(t, err.Error(), "sk-live")
+	require.Contains(t, es[0].Msg, "${OPENAI_API_KEY}")
+	require.Equal(t, "concurrency", es[0].Field)
 }
 
 func TestDecodeWithoutLookupKeepsReferences(t *testing.T) {

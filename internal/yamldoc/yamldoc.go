@@ -136,13 +136,17 @@ func (d *Doc) Decode(v any, lookup func(string) (string, bool)) error {
 func (d *Doc) DecodeEnv(v any, lookup func(string) (string, bool)) (unset Errors, err error) {
 	root := d.Root
 	var errs Errors
+	var x *expander
 	if lookup != nil {
-		x := &expander{file: d.File, lookup: lookup, copies: map[*yaml.Node]*yaml.Node{}}
+		x = &expander{file: d.File, lookup: lookup, copies: map[*yaml.Node]*yaml.Node{}}
 		root, unset = x.expand(d.Root, nil), x.unset
 	}
 	d.unknownFields(root, reflect.TypeOf(v), nil, map[*yaml.Node]bool{}, &errs)
 	if err := root.Decode(v); err != nil {
 		errs = append(errs, d.decodeError(root, err)...)
+	}
+	if x != nil {
+		x.redact(errs)
 	}
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
 	return unset, errs.Err()
@@ -187,7 +191,11 @@ func (d *Doc) decodeError(root *yaml.Node, err error) Errors {
 // int") or its kind ("cannot unmarshal !!seq into int").
 func typeErrorNode(msg string) func(k, v *yaml.Node) bool {
 	if m := cannotRE.FindStringSubmatch(msg); m != nil {
-		return func(_, v *yaml.Node) bool { return v.Kind == yaml.ScalarNode && v.Value == m[2] }
+		// yaml cuts a long value to its start and "...".
+		prefix, cut := strings.CutSuffix(m[2], "...")
+		return func(_, v *yaml.Node) bool {
+			return v.Kind == yaml.ScalarNode && (v.Value == m[2] || cut && strings.HasPrefix(v.Value, prefix))
+		}
 	}
 	if m := cannotKindRE.FindStringSubmatch(msg); m != nil {
 		kind := map[string]yaml.Kind{"seq": yaml.SequenceNode, "map": yaml.MappingNode}[m[1]]
@@ -474,10 +482,46 @@ type expander struct {
 	lookup func(string) (string, bool)
 	// unset lists the references to variables that are not set.
 	unset Errors
+	// expanded maps a line to the values expanded on it and the text they
+	// were written as, so that an error about one shows the reference, not
+	// the value (which may be a secret).
+	expanded map[int][]expansion
 	// copies maps each node copied so far to its copy, so that an alias
 	// refers to the copy of its anchor (and a self-referring anchor, which
 	// yaml rejects when decoding, does not recurse forever here).
 	copies map[*yaml.Node]*yaml.Node
+}
+
+// expansion is one scalar's expanded value and the text it was written as.
+type expansion struct{ value, text string }
+
+// quotedRE matches a double-quoted value in an error message.
+var quotedRE = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+
+// redact keeps expanded values out of the messages of errs: a key put in
+// the wrong field ("concurrency: ${OPENAI_API_KEY}") must not be printed.
+// On a line where a value was expanded, every value the message quotes (yaml
+// quotes values whole or cut, "sk-live...") and the expanded values
+// themselves are replaced by the text they were written as.
+func (x *expander) redact(errs Errors) {
+	for _, e := range errs {
+		exs := x.expanded[e.Line]
+		if len(exs) == 0 {
+			continue
+		}
+		texts := make([]string, len(exs))
+		msg := e.Msg
+		for i, ex := range exs {
+			texts[i] = ex.text
+			if ex.value != "" {
+				msg = strings.ReplaceAll(msg, ex.value, ex.text)
+			}
+		}
+		msg = quotedRE.ReplaceAllLiteralString(msg, strconv.Quote(strings.Join(texts, " ")))
+		if msg != e.Msg {
+			e.Msg = msg + " (the expanded value is not shown)"
+		}
+	}
 }
 
 // expand returns a copy of n with ${VAR} references expanded in its scalar
@@ -501,6 +545,10 @@ func (x *expander) expand(n *yaml.Node, path []any) *yaml.Node {
 				Msg: fmt.Sprintf("environment variable %s is not set: read as empty (write ${%s:-} if empty is intended, or ${%s:-default})", name, name, name)})
 		}
 		c.Value = v
+		if x.expanded == nil {
+			x.expanded = map[int][]expansion{}
+		}
+		x.expanded[n.Line] = append(x.expanded[n.Line], expansion{value: v, text: n.Value})
 		if n.Style&(yaml.TaggedStyle|yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 {
 			// A plain scalar takes the type its expanded text has, as if
 			// the value had been written there: "8" is an int, "5s" a
