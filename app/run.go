@@ -421,9 +421,15 @@ func (a *App) executeRun(ctx context.Context, r *startedRun, pr pair, p RunParam
 		}
 	}()
 	total := len(s.Cases()) * r.k
+	ffAfter := 0
+	if len(r.done) == 0 {
+		// Only while nothing of the run has worked: a resumed run with
+		// stored samples is known to have a usable target.
+		ffAfter = failFastAfter(cmp.Or(t.cfg.Concurrency, ConcurrencyDefault))
+	}
 	prog := p.board.add(newProgress(a.stderr, p.Progress, fmt.Sprintf("%s@%s", s.Name(), t.cfg.Name), total-len(r.done)))
 	res := a.execute(runCtx, cancelRun, execution{run: r.run, suite: s, target: t, targetID: r.targetID, k: r.k, filter: r.filter,
-		baseIdentity: baseIdentity, prog: prog, budget: true, spent: r.spent, softStop: softStop,
+		baseIdentity: baseIdentity, prog: prog, budget: true, spent: r.spent, softStop: softStop, failFastAfter: ffAfter,
 		skip: func(key string, idx int) bool {
 			_, ok := r.done[storage.SampleKey{CaseKey: key, SampleIdx: idx}]
 			return ok
@@ -465,7 +471,20 @@ func (a *App) finishExecuted(ctx context.Context, r *startedRun, pr pair, p RunP
 	case res.runErr != nil && res.cause == nil && !errors.Is(res.runErr, eval.ErrStopped):
 		return nil, configError(fmt.Errorf("run %d: %w", run.ID, res.runErr))
 	case unusable(tot):
-		return a.finishUnusable(bg, rep, r, t, tot)
+		return a.finishUnusable(bg, rep, r, t, tot, res.failedFast)
+	case res.failedFast:
+		// The first samples failed as if the target could not be used,
+		// then one in flight worked: the run is incomplete (stopped,
+		// resumable), not failed, and the target's trouble is an
+		// infrastructure error (exit 3).
+		n := failFastAfter(cmp.Or(t.cfg.Concurrency, ConcurrencyDefault))
+		first := failMessage(tot.FirstError)
+		rep, err := a.finishStopped(bg, rep, run, fmt.Sprintf("stopped after the first %d samples failed (target %s cannot be used: %s), though a later one worked; finish it with: %s",
+			n, t.cfg.Name, first, a.resumeCommand(run.ID)))
+		if err == nil {
+			err = configError(fmt.Errorf("run %d: target %s failed its first %d samples (%s)", run.ID, t.cfg.Name, n, first))
+		}
+		return rep, err
 	}
 	if err := a.analyzeAndFinish(ctx, rep, run, r.suiteID, r.targetID, baseline, r.k, state.pinErr); err != nil {
 		return nil, err
@@ -516,14 +535,18 @@ func unusable(tot storage.RunTotals) bool {
 // says why, and the error it returns makes the exit code 3 (an
 // infrastructure error, DESIGN.md section 10). The errored samples are run
 // again by a resume once the target works.
-func (a *App) finishUnusable(ctx context.Context, rep *report.Report, r *startedRun, t *targetRef, tot storage.RunTotals) (*report.Report, error) {
+func (a *App) finishUnusable(ctx context.Context, rep *report.Report, r *startedRun, t *targetRef, tot storage.RunTotals, failedFast bool) (*report.Report, error) {
 	cur, err := a.loadSamples(ctx, []int64{r.run.ID})
 	if err != nil {
 		return nil, configError(err)
 	}
 	first := failMessage(tot.FirstError)
-	reason := fmt.Sprintf("every sample failed: target %s cannot be used (%s); fix it, then finish the run with: %s",
-		t.cfg.Name, first, a.resumeCommand(r.run.ID))
+	every := "every sample failed"
+	if failedFast {
+		every = fmt.Sprintf("every sample failed (the run stopped sending after the first %d)", tot.Samples)
+	}
+	reason := fmt.Sprintf("%s: target %s cannot be used (%s); fix it, then finish the run with: %s",
+		every, t.cfg.Name, first, a.resumeCommand(r.run.ID))
 	fillReport(rep, drift.Result{Verdict: drift.Inconclusive, Reason: reason}, cur, r.k)
 	rep.Status, rep.Error = storage.RunFailed, first
 	rep.FinishedAt = time.Now()
@@ -598,6 +621,10 @@ type execution struct {
 	// writerOpts configure the sample writer (serve retries flushes
 	// longer, to ride out a database restart).
 	writerOpts storage.SampleWriterOpts
+	// failFastAfter, when positive, stops scheduling once that many samples
+	// in a row from the start failed because the target cannot be used
+	// (see failFast).
+	failFastAfter int
 }
 
 // executed is what an execution saw.
@@ -608,7 +635,47 @@ type executed struct {
 	werr      error
 	// cause is why runCtx was cancelled (nil: it was not).
 	cause error
+	// failedFast says failFast stopped the execution after its first
+	// samples all failed because the target cannot be used.
+	failedFast bool
 }
+
+// failFast stops an execution whose first samples all fail because the
+// target cannot be used (unusableKinds: unreachable, unauthorised, rejecting
+// the requests): a wrong URL or key would otherwise be retried, with
+// backoff, for every sample of the suite (minutes for a few hundred cases).
+// Any other outcome first (a success, a server error, a timeout) disarms it
+// for the execution.
+type failFast struct {
+	after int // trip after this many such failures; 0: off
+	mu    sync.Mutex
+	n     int
+	done  bool // tripped or disarmed
+}
+
+// observe counts r and reports whether it trips the breaker (once).
+func (f *failFast) observe(r eval.SampleResult) bool {
+	if f.after <= 0 {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.done {
+		return false
+	}
+	if r.Outcome != eval.Errored || !slices.Contains(unusableKinds, r.ErrorKind) {
+		f.done = true
+		return false
+	}
+	f.n++
+	f.done = f.n >= f.after
+	return f.done
+}
+
+// failFastAfter is how many samples in a row from the start may fail
+// because the target cannot be used before a run stops sending: two rounds
+// of the target's concurrency, and at least 10.
+func failFastAfter(concurrency int) int { return max(10, 2*concurrency) }
 
 // execute runs x under runCtx and stores its samples; a pin mismatch or the
 // budget cancels runCtx with cancelRun. Samples cancelled by runCtx are not
@@ -623,21 +690,26 @@ func (a *App) execute(runCtx context.Context, cancelRun context.CancelCauseFunc,
 	}
 	// Reaching the budget stops scheduling like Ctrl-C: the calls in flight
 	// are paid for, so they finish and are stored.
-	var budgetHit atomic.Bool
-	budgetStop := make(chan struct{})
-	var budgetOnce sync.Once
+	// So does failFast, when the first samples show the target unusable.
+	// Both stop from the sink, before its worker takes another sample.
+	var budgetHit, failedFast atomic.Bool
+	ff := &failFast{after: x.failFastAfter}
 	softStop, finished := make(chan struct{}), make(chan struct{})
+	stop := sync.OnceFunc(func() { close(softStop) })
 	defer close(finished)
 	go func() {
 		select {
 		case <-x.softStop:
-		case <-budgetStop:
 		case <-runCtx.Done():
 		case <-finished:
 		}
-		close(softStop)
+		stop()
 	}()
 	sink := func(r eval.SampleResult) error {
+		if ff.observe(r) {
+			failedFast.Store(true)
+			stop()
+		}
 		row, idHash, id := sampleRow(run.ID, r, &state.ids)
 		if id != nil {
 			state.mu.Lock()
@@ -659,7 +731,7 @@ func (a *App) execute(runCtx context.Context, cancelRun context.CancelCauseFunc,
 			state.errors.Add(1)
 			if r.ErrorKind == eval.ErrBudget {
 				budgetHit.Store(true)
-				budgetOnce.Do(func() { close(budgetStop) })
+				stop()
 				return nil // never sent: run again on resume
 			}
 		}
@@ -698,7 +770,7 @@ func (a *App) execute(runCtx context.Context, cancelRun context.CancelCauseFunc,
 	if err := a.recordIdentities(context.WithoutCancel(runCtx), x.targetID, run.ID, state); err != nil {
 		a.logger.Warn("record identities", "err", err)
 	}
-	return executed{state: state, budgetHit: budgetHit.Load(), runErr: runErr, werr: werr}
+	return executed{state: state, budgetHit: budgetHit.Load(), runErr: runErr, werr: werr, failedFast: failedFast.Load()}
 }
 
 // SoftStopTimeout is how long in-flight samples may finish after Ctrl-C

@@ -362,8 +362,11 @@ func TestUnusableTargetExitsThree(t *testing.T) {
 			require.Contains(t, r.Reason, "every sample failed")
 			require.Contains(t, r.Reason, tc.want)
 			require.Contains(t, r.Reason, "--resume")
-			require.Equal(t, 20, r.Metrics.Samples)
-			require.Equal(t, 20, r.Metrics.ErrorCount)
+			// The run stops sending after two rounds of its concurrency
+			// (8) of failures; the calls in flight are stored.
+			require.GreaterOrEqual(t, r.Metrics.Samples, 16)
+			require.LessOrEqual(t, r.Metrics.Samples, 20)
+			require.Equal(t, r.Metrics.Samples, r.Metrics.ErrorCount)
 			line, err := os.ReadFile(jsonPath)
 			require.NoError(t, err)
 			m := rawReport(t, line)["metrics"].(map[string]any)
