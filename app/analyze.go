@@ -286,6 +286,8 @@ func (a *App) analyzeAndFinish(ctx context.Context, rep *report.Report, run stor
 			return configError(err)
 		}
 		res = firstRunResult(cur.samples, set)
+		// What the next run, compared with this one, could detect.
+		res.MDE = drift.MDEOf(cur.samples, set.WithDefaults().AlphaFamily)
 		if res.Verdict == drift.Baseline {
 			if _, err := a.store.AcceptBaseline(ctx, storage.AcceptBaseline{SuiteID: suiteID, TargetID: targetID,
 				RunIDs: []int64{run.ID}, AcceptedBy: "driftwatch", Note: "first completed run"}); err != nil {

@@ -49,6 +49,7 @@ func TestChangePointDatesTheUpdate(t *testing.T) {
 			Verdict     string       `json:"verdict"`
 			Reason      string       `json:"reason"`
 			ChangePoint *changePoint `json:"change_point"`
+			MDE         float64      `json:"mde"`
 			Metrics     struct {
 				Passed     int `json:"passed"`
 				Samples    int `json:"samples"`
@@ -61,8 +62,11 @@ func TestChangePointDatesTheUpdate(t *testing.T) {
 		require.Less(t, r.Metrics.Passed, r.Metrics.Samples-r.Metrics.ErrorCount)
 		md, err := os.ReadFile(mdPath)
 		require.NoError(t, err)
+		require.Greater(t, r.MDE, 0.0, "night %d: every run reports its minimum detectable drop", night)
+		require.Less(t, r.MDE, 0.5)
 		if night == 0 {
 			require.Nil(t, r.ChangePoint, "a baseline run has no history to date")
+			require.Contains(t, stderr, "(minimum detectable drop at 80% power: ")
 			continue
 		}
 		cp := r.ChangePoint

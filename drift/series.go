@@ -74,3 +74,48 @@ func Power(p0, p1 float64, cases int, alpha float64) int {
 	}
 	return max(1, int(k))
 }
+
+// MDEOf is the minimum detectable pass-rate drop of a later run with the
+// same cases and samples per case compared with samples as its baseline: a
+// BASELINE run's MDE, as Compare computes it for a comparison (v-bar from
+// the per-case pass rates with replicates, else the suite rate's upper
+// bound). Errored samples are left out; NaN without a comparable sample.
+func MDEOf(samples []Sample, alpha float64) float64 {
+	type counts struct{ n, pass int }
+	byCase := map[string]*counts{}
+	for i := range samples {
+		s := &samples[i]
+		if s.Errored {
+			continue
+		}
+		c := byCase[s.Case]
+		if c == nil {
+			c = &counts{}
+			byCase[s.Case] = c
+		}
+		c.n++
+		if s.Passed {
+			c.pass++
+		}
+	}
+	if len(byCase) == 0 {
+		return math.NaN()
+	}
+	var v, pbar, k float64
+	repl := false
+	for _, c := range byCase {
+		p := float64(c.pass) / float64(c.n)
+		pbar += p
+		k += float64(c.n)
+		if c.n > 1 {
+			repl = true
+			v += p * (1 - p) * float64(c.n) / float64(c.n-1)
+		}
+	}
+	n := float64(len(byCase))
+	v, pbar, k = v/n, pbar/n, k/n
+	if !repl {
+		v = pbar * (1 - pbar)
+	}
+	return MDE(v/k, len(byCase), 1, alpha, Power80)
+}

@@ -1,6 +1,7 @@
 package drift
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -168,6 +169,25 @@ func TestPowerMDE(t *testing.T) {
 	require.Positive(t, Power(1, 0.9, 100, 0.01))
 	require.Equal(t, math.MaxInt32, Power(0.9, 0.9-1e-12, 1, 0.01), "an undetectable drop does not wrap around")
 	require.True(t, math.IsNaN(MDE(0.1, 0, 5, 0.01, 0.8)))
+}
+
+// MDEOf gives a BASELINE run the MDE that Compare reports for a run with
+// the same cases and k compared with it, from the run's own samples.
+func TestMDEOf(t *testing.T) {
+	t.Parallel()
+	var samples []Sample
+	for c := range 120 {
+		for i := range 5 {
+			samples = append(samples, Sample{Case: fmt.Sprintf("c%03d", c), Index: i, Passed: (c*7+i*3)%10 < 8, Output: "x"})
+		}
+	}
+	samples = append(samples, Sample{Case: "c000", Index: 5, Errored: true})
+	res := Compare(samples, samples, Settings{Seed: 1})
+	require.InDelta(t, res.MDE, MDEOf(samples, 0.01), 1e-12)
+	require.Greater(t, MDEOf(samples, 0.01), 0.0)
+	require.Less(t, MDEOf(samples, 0.05), MDEOf(samples, 0.01), "a looser level detects less")
+	require.True(t, math.IsNaN(MDEOf(nil, 0.01)))
+	require.True(t, math.IsNaN(MDEOf([]Sample{{Case: "a", Errored: true}}, 0.01)))
 }
 
 func TestWithDefaults(t *testing.T) {
