@@ -138,13 +138,14 @@ func TestCheckPlansMatchDecoding(t *testing.T) {
 			for _, r := range []row{{file: "rows.jsonl", line: 3}, {path: []any{"cases", 0}, spec: caseSpec{ID: "x"}}} {
 				slow := loader{doc: d, f: &f, tmpls: map[string]*compiled{}}
 				fast := loader{doc: d, f: &f, tmpls: map[string]*compiled{}}
-				p := fast.plan(n)
+				p := fast.plan(n, i)
 				if p.kind != planFill {
 					continue
 				}
 				filled[i] = true
-				want, wok := slow.decodeCheck(n, vars, r, i)
-				got, gok := fast.fill(&p, vars, r)
+				chk := checkAt{n: n, suite: true, i: i}
+				want, wok := slow.decodeCheck(vars, r, chk)
+				got, gok := fast.fill(&p, vars, r, chk)
 				require.Equal(t, wok, gok, "check %d", i)
 				require.Equal(t, slow.errs, fast.errs, "check %d", i)
 				if wok {
@@ -178,6 +179,8 @@ func TestPlannedLoadMatchesUnplanned(t *testing.T) {
 		write("decode_bad.yaml", "name: db\nprompt: hi {{.v}}\ndataset: rows.jsonl\nchecks:\n  - {type: contains, weight: heavy}\n"),
 		write("tmpl_bad.yaml", "name: tb\nprompt: hi {{.v}}\ndataset: rows.jsonl\nchecks:\n  - {type: regex, value: \"({{.v}}\"}\n  - {type: \"{{.v}}\"}\n"),
 		write("missing.yaml", "name: m\nprompt: hi {{.v}}\ndataset: short.jsonl\nchecks:\n  - {type: contains, value: \"{{.v}}\"}\n"),
+		write("parse_bad.yaml", "name: pb\nprompt: \"hi {{.v\"\ndataset: rows.jsonl\nchecks:\n  - {type: contains, value: \"[{{.v}\"}\n  - {type: contains-any, values: [a, \"{{.v\"]}\n"),
+		write("decode_tmpl.yaml", "name: dt\nprompt: hi\ndataset: rows.jsonl\nchecks:\n  - {type: contains, value: \"{{.v}}\", min: [1]}\n  - type: contains\n    value: x\n    values: \"{{.v}}\"\n"),
 		write("inline.yaml", "name: in\nprompt: hi {{.v}}\nchecks:\n  - {type: contains, value: \"{{.v}}\"}\ncases:\n  - {id: a, vars: {v: 1}}\n  - {id: b, vars: {w: 1}}\n  - {id: c, vars: {v: x}, checks: [{type: regex, value: \"{{.v}}\"}]}\n"),
 	}
 	for _, sub := range []string{"good", "bad"} {

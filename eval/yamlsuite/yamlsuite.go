@@ -285,8 +285,9 @@ type loader struct {
 	// plans holds, per suite-level check, what every case can share.
 	plans   []checkPlan
 	noPlans bool
-	// reported holds check errors already reported, so that a bad
-	// suite-level check is reported once, not once per case.
+	// reported holds errors already reported (checkError's and
+	// reportOnce's), so that a bad suite-level check or template is
+	// reported once, not once per case.
 	reported map[string]bool
 }
 
@@ -371,7 +372,7 @@ func (l *loader) load() (*Suite, error) {
 	if len(rows) > 0 && !l.noPlans {
 		l.plans = make([]checkPlan, len(f.Checks))
 		for i := range f.Checks {
-			l.plans[i] = l.plan(&f.Checks[i])
+			l.plans[i] = l.plan(&f.Checks[i], i)
 		}
 	}
 	// ids points into rows (a row is large; the map once held copies).
@@ -470,7 +471,7 @@ func (l *loader) buildCase(r row, suiteEx eval.Extractor, tools []eval.Tool) (ev
 	f, cs := l.f, r.spec
 	vars := caseVars(f.Vars, cs.Vars, cs.ID)
 	nerr := len(l.errs)
-	msgs := l.caseMessages(vars, r)
+	msgs, msgsOK := l.caseMessages(vars, r)
 	params := f.Params
 	if cs.Params != nil {
 		params = params.Merge(*cs.Params)
@@ -481,7 +482,7 @@ func (l *loader) buildCase(r row, suiteEx eval.Extractor, tools []eval.Tool) (ev
 	}
 	checks, checksOK := l.caseChecks(vars, r, threshold)
 	ex := l.caseExtractor(r, suiteEx)
-	if len(l.errs) > nerr || !checksOK {
+	if len(l.errs) > nerr || !msgsOK || !checksOK {
 		return eval.Case{}, nil, false
 	}
 
@@ -531,48 +532,115 @@ func caseVars(suiteVars, own map[string]any, id string) map[string]any {
 
 // caseMessages renders the messages a case sends: the system prompt (the
 // case's, else the suite's), then the case's messages or prompt, else the
-// suite's. Template failures are reported against the row.
-func (l *loader) caseMessages(vars map[string]any, r row) []eval.Message {
+// suite's. It reports false when a template failed: one that does not
+// parse is reported once, where it is written; one that fails for this
+// case's variables against the row.
+func (l *loader) caseMessages(vars map[string]any, r row) ([]eval.Message, bool) {
 	f, cs := l.f, &r.spec
 	var msgs []eval.Message
-	system := f.System
-	if cs.System != nil {
-		system = *cs.System
+	ok := true
+	add := func(role, text string, src tmplSrc) {
+		out, rendered := l.renderField(vars, r, text, src)
+		ok = ok && rendered
+		msgs = append(msgs, eval.Message{Role: role, Content: out})
 	}
-	if system != "" {
-		msgs = append(msgs, eval.Message{Role: eval.RoleSystem, Content: l.renderField(vars, r, "system", system)})
+	switch {
+	case cs.System != nil && *cs.System != "":
+		add(eval.RoleSystem, *cs.System, tmplSrc{own: true, field: "system"})
+	case cs.System == nil && f.System != "":
+		add(eval.RoleSystem, f.System, tmplSrc{field: "system"})
 	}
 	switch {
 	case len(cs.Messages) > 0:
 		for i, m := range cs.Messages {
 			if r.path != nil {
-				l.checkRole(m.Role, append(append([]any{}, r.path...), "messages", i, "role"))
+				l.checkRole(m.Role, append(slices.Clip(r.path), "messages", i, "role"))
 			}
-			msgs = append(msgs, eval.Message{Role: m.Role, Content: l.renderField(vars, r, "messages", m.Content)})
+			add(m.Role, m.Content, tmplSrc{own: true, field: "messages", i: i})
 		}
 	case cs.Prompt != "":
-		msgs = append(msgs, eval.Message{Role: eval.RoleUser, Content: l.renderField(vars, r, "prompt", cs.Prompt)})
+		add(eval.RoleUser, cs.Prompt, tmplSrc{own: true, field: "prompt"})
 	case len(f.Messages) > 0:
-		for _, m := range f.Messages {
-			msgs = append(msgs, eval.Message{Role: m.Role, Content: l.renderField(vars, r, "messages", m.Content)})
+		for i, m := range f.Messages {
+			add(m.Role, m.Content, tmplSrc{field: "messages", i: i})
 		}
 	default:
-		msgs = append(msgs, eval.Message{Role: eval.RoleUser, Content: l.renderField(vars, r, "prompt", f.Prompt)})
+		add(eval.RoleUser, f.Prompt, tmplSrc{field: "prompt"})
 	}
-	return msgs
+	return msgs, ok
 }
 
-// renderField renders text, the template in a case's field, reporting a
-// failure against the row. Text without actions is returned as is.
-func (l *loader) renderField(vars map[string]any, r row, field, text string) string {
+// tmplSrc is where a template a case renders is written: in the case's
+// own field (own) or the suite's; for messages, in item i's content.
+type tmplSrc struct {
+	own   bool
+	field string // system, prompt or messages
+	i     int
+}
+
+// path returns the path of the template in the suite file, for row r.
+func (s tmplSrc) path(r row) []any {
+	var p []any
+	if s.own {
+		p = slices.Clip(r.path)
+	}
+	if s.field == "messages" {
+		return append(p, s.field, s.i, "content")
+	}
+	return append(p, s.field)
+}
+
+// renderField renders text, the template of a case's field written at src.
+// A template that does not parse is reported once, where it is written;
+// one that fails for the case's variables against the row. It reports
+// false on a failure. Text without actions is returned as is.
+func (l *loader) renderField(vars map[string]any, r row, text string, src tmplSrc) (string, bool) {
 	if !strings.Contains(text, "{{") {
-		return text
+		return text, true
 	}
 	out, err := l.render(text, vars)
-	if err != nil {
-		l.rowErrorf(r, field, "%v", err)
+	if err == nil {
+		return out, true
 	}
-	return out
+	var pe *parseError
+	if errors.As(err, &pe) {
+		p := src.path(r)
+		l.parseErrorAt(yamldoc.Lookup(l.doc.Root, p...), yamldoc.FieldName(p...), pe)
+	} else {
+		l.rowErrorf(r, src.field, "%v", err)
+	}
+	return out, false
+}
+
+// parseErrorAt reports pe, the error of the template in the scalar n at
+// field, at the line of the template where it is known, once: a template
+// that does not parse fails alike for every case.
+func (l *loader) parseErrorAt(n *yaml.Node, field string, pe *parseError) {
+	line, msg := n.Line, pe.Error()
+	switch {
+	case pe.line <= 1:
+	case n.Style&yaml.LiteralStyle != 0:
+		// A literal block keeps its lines: the template's first is the
+		// one after the indicator.
+		line += pe.line
+	default:
+		msg += fmt.Sprintf(" (line %d of the template)", pe.line)
+	}
+	l.reportOnce(&yamldoc.Error{File: l.doc.File, Line: line, Field: field, Msg: msg})
+}
+
+// reportOnce adds e to the errors unless the same error was reported
+// already: a problem of the suite's own text is the same for every case.
+func (l *loader) reportOnce(e *yamldoc.Error) {
+	key := e.Error()
+	if l.reported[key] {
+		return
+	}
+	if l.reported == nil {
+		l.reported = map[string]bool{}
+	}
+	l.reported[key] = true
+	l.errs = append(l.errs, e)
 }
 
 // caseChecks compiles a case's checks, the suite's first, into the
@@ -640,13 +708,17 @@ func (l *loader) caseCheck(node *yaml.Node, i int, vars map[string]any, r row) (
 		spec check.Spec
 		ok   bool
 	)
+	chk := checkAt{n: node, suite: i < len(l.f.Checks), i: i, casePath: r.path}
+	if !chk.suite {
+		chk.i -= len(l.f.Checks)
+	}
 	switch kind {
 	case planLiteral:
 		return l.literalCheck(&l.plans[i], node, i, r)
 	case planFill:
-		spec, ok = l.fill(&l.plans[i], vars, r)
+		spec, ok = l.fill(&l.plans[i], vars, r, chk)
 	default:
-		spec, ok = l.decodeCheck(node, vars, r, i)
+		spec, ok = l.decodeCheck(vars, r, chk)
 	}
 	if !ok {
 		return nil, 0, false // a template failed: the spec is incomplete
@@ -667,8 +739,10 @@ func (l *loader) caseCheck(node *yaml.Node, i int, vars map[string]any, r row) (
 // templates: plan built it once for every case.
 func (l *loader) literalCheck(p *checkPlan, node *yaml.Node, i int, r row) (eval.Checker, float64, bool) {
 	switch {
-	case p.decodeErr != nil:
-		l.rowErrorf(r, "checks", "check %d: %v", i+1, p.decodeErr)
+	case p.decodeErrs != nil:
+		for _, e := range p.decodeErrs {
+			l.reportOnce(e)
+		}
 		return nil, 0, false
 	case p.newErr != nil:
 		l.checkError(r, *node, true, i, p.newErr)
@@ -732,14 +806,14 @@ type hashInput struct {
 // fill returns the spec of a planFill check for a case: the decoded spec
 // with its templated strings rendered. It reports template failures as
 // decodeCheck does.
-func (l *loader) fill(p *checkPlan, vars map[string]any, r row) (check.Spec, bool) {
+func (l *loader) fill(p *checkPlan, vars map[string]any, r row, chk checkAt) (check.Spec, bool) {
 	spec := p.base
 	if p.values {
 		spec.Values = slices.Clone(p.base.Values)
 	}
 	failed := false
 	for _, sl := range p.slots {
-		v, ok := l.renderScalar(sl.n, vars, r)
+		v, ok := l.renderScalar(sl.n, vars, r, chk)
 		if !ok {
 			failed = true
 			continue
@@ -760,19 +834,36 @@ func (l *loader) fill(p *checkPlan, vars map[string]any, r row) (check.Spec, boo
 	return spec, !failed
 }
 
-// decodeCheck renders the check node and decodes it, reporting failures.
-func (l *loader) decodeCheck(node *yaml.Node, vars map[string]any, r row, i int) (check.Spec, bool) {
+// decodeCheck renders the check chk and decodes it, reporting failures,
+// each at the line and field of the bad value. An error that the check's
+// own text makes is reported once; one that its rendered templates make
+// names the case (a dataset row: is reported at the row).
+func (l *loader) decodeCheck(vars map[string]any, r row, chk checkAt) (check.Spec, bool) {
 	var spec check.Spec
-	before := len(l.errs)
-	n := l.renderNode(node, vars, r)
-	if len(l.errs) > before {
+	n, ok := l.renderNode(chk.n, vars, r, chk)
+	if !ok {
 		return spec, false // a template failed: the spec is incomplete
 	}
-	if err := n.Decode(&spec); err != nil {
-		l.rowErrorf(r, "checks", "check %d: %v", i+1, err)
-		return spec, false
+	errs := l.doc.DecodeNode(n, &spec, chk.path()...)
+	if errs == nil {
+		return spec, true
 	}
-	return spec, true
+	var written yamldoc.Errors // the errors of the check as written
+	if chk.suite && hasTemplate(chk.n) {
+		written = l.doc.DecodeNode(chk.n, new(check.Spec), chk.path()...)
+	}
+	for _, e := range errs {
+		switch {
+		case !chk.suite || !hasTemplate(chk.n) || slices.ContainsFunc(written, func(w *yamldoc.Error) bool { return *w == *e }):
+		case r.path == nil:
+			e = &yamldoc.Error{File: r.file, Line: r.line, Field: e.Field,
+				Msg: fmt.Sprintf("%s (in the check at %s:%d)", e.Msg, e.File, e.Line)}
+		default:
+			e.Msg = caseLabel(r.spec.ID) + e.Msg
+		}
+		l.reportOnce(e)
+	}
+	return spec, false
 }
 
 // checkError reports a check that check.New rejected, at the check's line.
@@ -846,6 +937,7 @@ type compiled struct {
 	t      *template.Template
 	pieces []piece
 	simple bool
+	err    *parseError // the template does not parse
 }
 
 // piece is literal text, or (key != "") the variable key.
@@ -908,15 +1000,21 @@ func appendSimple(b *bytes.Buffer, ps []piece, vars map[string]any) bool {
 	return true
 }
 
+// render renders the template text with vars. A template that does not
+// parse gives a *parseError (remembered: it is parsed once).
 func (l *loader) render(text string, vars map[string]any) (string, error) {
 	tm, ok := l.tmpls[text]
 	if !ok {
 		t, err := template.New("t").Option("missingkey=error").Parse(text)
 		if err != nil {
-			return "", fmt.Errorf("bad template %q: %v", text, trimTemplateErr(err))
+			tm = &compiled{err: newParseError(err)}
+		} else {
+			tm = compile(t)
 		}
-		tm = compile(t)
 		l.tmpls[text] = tm
+	}
+	if tm.err != nil {
+		return "", tm.err
 	}
 	b := &l.buf
 	b.Reset()
@@ -930,61 +1028,144 @@ func (l *loader) render(text string, vars map[string]any) (string, error) {
 	return b.String(), nil
 }
 
-var missingKeyRE = regexp.MustCompile(`map has no entry for key "([^"]+)"`)
+// parseError is a template that does not parse: wrong wherever it is
+// used, whatever the variables.
+type parseError struct {
+	line int // in the template, 1-based; 0 when unknown
+	msg  string
+}
 
+func (e *parseError) Error() string { return "template: " + e.msg }
+
+var (
+	missingKeyRE = regexp.MustCompile(`map has no entry for key "([^"]+)"`)
+	// text/template's errors start "template: NAME:LINE:" (parsing) or
+	// "template: NAME:LINE:COL: executing "NAME" at <...>:" (executing).
+	parseErrRE = regexp.MustCompile(`^template: t:(\d+): `)
+	execErrRE  = regexp.MustCompile(`^template: t:\d+(?::\d+)?: (?:executing "t" )?`)
+)
+
+// newParseError makes text/template's parse error readable: without the
+// template's internal name and line, which parseErrorAt turns into the
+// file's.
+func newParseError(err error) *parseError {
+	msg := err.Error()
+	if m := parseErrRE.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &parseError{line: line, msg: msg[len(m[0]):]}
+	}
+	return &parseError{msg: strings.TrimPrefix(msg, "template: ")}
+}
+
+// trimTemplateErr makes an execution error readable.
 func trimTemplateErr(err error) error {
 	msg := err.Error()
 	if m := missingKeyRE.FindStringSubmatch(msg); m != nil {
 		return fmt.Errorf("template refers to missing variable %q", m[1])
 	}
-	if i := strings.Index(msg, ": "); strings.HasPrefix(msg, "template: ") && i >= 0 {
-		msg = msg[i+2:]
+	if m := execErrRE.FindString(msg); m != "" {
+		msg = "template: " + msg[len(m):]
 	}
 	return errors.New(msg)
 }
 
-// renderNode returns a copy of n whose string scalars are rendered as
-// templates.
-func (l *loader) renderNode(n *yaml.Node, vars map[string]any, r row) *yaml.Node {
+// renderNode returns a copy of n, a node of the check at path chk, whose
+// string scalars are rendered as templates. It reports false when a
+// template failed (see renderScalar).
+func (l *loader) renderNode(n *yaml.Node, vars map[string]any, r row, chk checkAt) (*yaml.Node, bool) {
 	c := *n
+	ok := true
 	switch n.Kind {
 	case yaml.ScalarNode:
 		if strings.Contains(n.Value, "{{") {
-			c.Value, _ = l.renderScalar(n, vars, r)
+			c.Value, ok = l.renderScalar(n, vars, r, chk)
 		}
 	case yaml.MappingNode, yaml.SequenceNode:
 		c.Content = make([]*yaml.Node, len(n.Content))
 		for i, ch := range n.Content {
-			c.Content[i] = l.renderNode(ch, vars, r)
+			var chOK bool
+			c.Content[i], chOK = l.renderNode(ch, vars, r, chk)
+			ok = ok && chOK
 		}
 	}
-	return &c
+	return &c, ok
 }
 
-// renderScalar renders the templated scalar n of a check, reporting a
-// failure (and returning false).
-func (l *loader) renderScalar(n *yaml.Node, vars map[string]any, r row) (string, bool) {
+// checkAt is a check's node and where it is in the suite file.
+type checkAt struct {
+	n        *yaml.Node
+	suite    bool  // a suite-level check, else one of the case's own
+	i        int   // its index in the suite's checks or the case's
+	casePath []any // the case's path, for its own checks
+}
+
+// path returns the path of the check in the suite file.
+func (c checkAt) path() []any {
+	if c.suite {
+		return []any{"checks", c.i}
+	}
+	return append(slices.Clip(c.casePath), "checks", c.i)
+}
+
+// renderScalar renders the templated scalar n of the check chk, reporting
+// a failure (and returning false): a template that does not parse once,
+// at its field; one that fails for a case's variables against the case.
+func (l *loader) renderScalar(n *yaml.Node, vars map[string]any, r row, chk checkAt) (string, bool) {
 	v, err := l.render(n.Value, vars)
+	if err == nil {
+		return v, true
+	}
+	field := func() string { return yamldoc.FieldName(append(chk.path(), nodePath(chk.n, n)...)...) }
+	var pe *parseError
 	switch {
-	case err == nil:
+	case errors.As(err, &pe):
+		l.parseErrorAt(n, field(), pe)
 	case r.path == nil:
 		// A dataset row: point at the row, which lacks the variable.
 		l.errs = append(l.errs, &yamldoc.Error{File: r.file, Line: r.line, Field: "checks",
 			Msg: fmt.Sprintf("%v (in the check at %s:%d)", err, l.doc.File, n.Line)})
 	default:
-		l.errs = append(l.errs, &yamldoc.Error{File: l.doc.File, Line: n.Line, Field: "checks", Msg: caseLabel(r.spec.ID) + err.Error()})
+		l.errs = append(l.errs, &yamldoc.Error{File: l.doc.File, Line: n.Line, Field: field(), Msg: caseLabel(r.spec.ID) + err.Error()})
 	}
-	return v, err == nil
+	return v, false
+}
+
+// nodePath returns the path of the node target under n (the keys and
+// indexes from n to it), or nil when it is n or not found.
+func nodePath(n, target *yaml.Node) []any {
+	if n == target {
+		return nil
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if v := n.Content[i+1]; v == target {
+				return []any{n.Content[i].Value}
+			} else if p := nodePath(v, target); p != nil {
+				return append([]any{n.Content[i].Value}, p...)
+			}
+		}
+	case yaml.SequenceNode:
+		for i, v := range n.Content {
+			if v == target {
+				return []any{i}
+			} else if p := nodePath(v, target); p != nil {
+				return append([]any{i}, p...)
+			}
+		}
+	}
+	return nil
 }
 
 // checkPlan is how every case builds one suite-level check.
 type checkPlan struct {
 	kind planKind
 	// planLiteral: the outcome of decoding and building the check.
-	decodeErr, newErr error
-	check             eval.Checker
-	weight            float64
-	json              json.RawMessage
+	decodeErrs yamldoc.Errors
+	newErr     error
+	check      eval.Checker
+	weight     float64
+	json       json.RawMessage
 	// planFill: the spec decoded from the unrendered node, and the
 	// templated scalars (in document order) that replace its fields.
 	base   check.Spec
@@ -1012,11 +1193,11 @@ type slot struct {
 // rendered strings in place when each templated scalar is a !!str scalar
 // that is the whole of a string (or any) field, or an item of values:
 // such a scalar decodes as its text whatever that is.
-func (l *loader) plan(n *yaml.Node) checkPlan {
+func (l *loader) plan(n *yaml.Node, i int) checkPlan {
 	if !hasTemplate(n) {
 		var spec check.Spec
-		if err := n.Decode(&spec); err != nil {
-			return checkPlan{kind: planLiteral, decodeErr: err}
+		if errs := l.doc.DecodeNode(n, &spec, "checks", i); errs != nil {
+			return checkPlan{kind: planLiteral, decodeErrs: errs}
 		}
 		c, err := check.New(spec, l.opts.Check)
 		if err != nil {

@@ -143,7 +143,7 @@ func (d *Doc) DecodeEnv(v any, lookup func(string) (string, bool)) (unset Errors
 	}
 	d.unknownFields(root, reflect.TypeOf(v), nil, map[*yaml.Node]bool{}, &errs)
 	if err := root.Decode(v); err != nil {
-		errs = append(errs, d.decodeError(root, err)...)
+		errs = append(errs, d.decodeError(root, nil, err)...)
 	}
 	if x != nil {
 		x.redact(errs)
@@ -152,14 +152,37 @@ func (d *Doc) DecodeEnv(v any, lookup func(string) (string, bool)) (unset Errors
 	return unset, errs.Err()
 }
 
+// DecodeNode decodes n, the node at path of the document (one kept as a
+// yaml.Node when the document was decoded, and decoded later), into v, and
+// locates its errors as Decode does: each at its line, the field named by
+// its full path ("checks[2].threshold"), one line each. Unknown fields are
+// not reported (UnknownFields does), nor is ${VAR} expanded.
+func (d *Doc) DecodeNode(n *yaml.Node, v any, path ...any) Errors {
+	err := n.Decode(v)
+	if err == nil {
+		return nil
+	}
+	errs := d.decodeError(n, path, err)
+	for _, e := range errs {
+		if e.Line == 0 {
+			e.Line = n.Line
+		}
+	}
+	return errs
+}
+
 // decodeError locates the errors of a decode of root (the parsed document,
-// or its expanded copy): type errors, and those of custom unmarshalers
-// (which say "line N: ..."). Each names the field it concerns when the
-// line and the message tell which (see fieldAt).
-func (d *Doc) decodeError(root *yaml.Node, err error) Errors {
+// or its expanded copy, or the node at path base in it): type errors, and
+// those of custom unmarshalers (which say "line N: ..."). Each names the
+// field it concerns when the line and the message tell which (see
+// fieldAt), else base.
+func (d *Doc) decodeError(root *yaml.Node, base []any, err error) Errors {
+	field := func(rel []any) string {
+		return FieldName(append(base[:len(base):len(base)], rel...)...)
+	}
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
-		e := &Error{File: d.File, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+		e := &Error{File: d.File, Field: field(nil), Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
 		if m := lineRE.FindStringSubmatch(e.Msg); m != nil {
 			e.Line, _ = strconv.Atoi(m[1])
 			e.Msg = m[2]
@@ -167,7 +190,7 @@ func (d *Doc) decodeError(root *yaml.Node, err error) Errors {
 			// the located field replaces it with the full path.
 			if key, rest, ok := strings.Cut(e.Msg, ": "); ok && !strings.ContainsAny(key, " \t") {
 				if path := fieldAt(root, e.Line, func(k, _ *yaml.Node) bool { return k != nil && k.Value == key }); path != nil {
-					e.Field, e.Msg = FieldName(path...), rest
+					e.Field, e.Msg = field(path), rest
 				}
 			}
 		}
@@ -175,11 +198,11 @@ func (d *Doc) decodeError(root *yaml.Node, err error) Errors {
 	}
 	var errs Errors
 	for _, m := range te.Errors {
-		e := &Error{File: d.File, Msg: m}
+		e := &Error{File: d.File, Field: field(nil), Msg: m}
 		if sm := lineRE.FindStringSubmatch(m); sm != nil {
 			e.Line, _ = strconv.Atoi(sm[1])
 			e.Msg = humanizeTypeError(sm[2])
-			e.Field = FieldName(fieldAt(root, e.Line, typeErrorNode(sm[2]))...)
+			e.Field = field(fieldAt(root, e.Line, typeErrorNode(sm[2])))
 		}
 		errs = append(errs, e)
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
 )
 
 type cfg struct {
@@ -72,4 +73,26 @@ func TestExpandEnv(t *testing.T) {
 	})
 	require.Equal(t, "a 1 b x c  $D", out)
 	require.Equal(t, []string{"C"}, missing)
+}
+
+// TestDecodeNode: a node kept as a yaml.Node and decoded later gets the
+// errors Decode gives, one line each, at the bad value's line, named by
+// its full path.
+func TestDecodeNode(t *testing.T) {
+	t.Parallel()
+	doc, err := Parse("n.yaml", []byte("items:\n  - name: a\n  - name: b\n    size: lots\n    tags: x\n"))
+	require.NoError(t, err)
+	var f struct {
+		Items []yaml.Node `yaml:"items"`
+	}
+	require.NoError(t, doc.Decode(&f, nil))
+	var item struct {
+		Name string   `yaml:"name"`
+		Size float64  `yaml:"size"`
+		Tags []string `yaml:"tags"`
+	}
+	require.Nil(t, doc.DecodeNode(&f.Items[0], &item, "items", 0))
+	got := doc.DecodeNode(&f.Items[1], &item, "items", 1)
+	require.Equal(t, "n.yaml:4: items[1].size: cannot use str \"lots\" here (want float64)\n"+
+		"n.yaml:5: items[1].tags: cannot use str \"x\" here (want a list)", got.Error())
 }
