@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp/syntax"
 	"strconv"
 	"strings"
 	"sync"
@@ -138,6 +139,9 @@ with its baseline and print a verdict. Exit codes: 0 stable or baseline, 1 drift
 identity changed), 2 inconclusive, 3 configuration, usage or infrastructure error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if _, err := caseFilter(p.Case); err != nil {
+				return err
+			}
 			a, err := c.openConfig(true)
 			if err != nil {
 				return err
@@ -185,6 +189,25 @@ identity changed), 2 inconclusive, 3 configuration, usage or infrastructure erro
 	f.BoolVar(&noProgress, "no-progress", false, "do not print progress")
 	f.BoolVar(&confirm, "confirm", false, "re-run once to confirm a DRIFT verdict (default from config drift.confirm)")
 	return cmd
+}
+
+// caseFilter compiles the --case pattern. A pattern that is not a regular
+// expression is a usage error said in one line: `--case "[": not a valid
+// regular expression: missing closing ]`.
+func caseFilter(pattern string) (eval.Filter, error) {
+	f, err := eval.ParseFilter(pattern)
+	if err == nil {
+		return f, nil
+	}
+	var se *syntax.Error
+	if !errors.As(err, &se) {
+		return f, configError(fmt.Errorf("--case %q: %w", pattern, err))
+	}
+	msg := fmt.Sprintf("--case %q: not a valid regular expression: %s", pattern, se.Code)
+	if se.Expr != "" && se.Expr != pattern {
+		msg += fmt.Sprintf(" (at %q)", se.Expr)
+	}
+	return f, configError(errors.New(msg))
 }
 
 // writeReports writes the requested report files.
@@ -563,6 +586,10 @@ func (c *cli) diffCmd() *cobra.Command {
 			ids, err := parseIDs(args)
 			if err != nil {
 				return err
+			}
+			if ids[0] == ids[1] {
+				// Always STABLE, and never what was meant.
+				return configError(fmt.Errorf("diff: run %d is compared with itself: give two different runs (RUN_A the baseline, RUN_B the current run)", ids[0]))
 			}
 			a, err := c.open()
 			if err != nil {

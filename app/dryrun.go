@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/driftwatch/driftwatch/eval"
@@ -24,15 +26,18 @@ func (a *App) DryRun(ctx context.Context, p RunParams, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	filter, err := eval.ParseFilter(p.Case)
+	filter, err := caseFilter(p.Case)
 	if err != nil {
-		return configError(fmt.Errorf("--case %q: %w", p.Case, err))
+		return err
 	}
 	prices := a.prices()
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SUITE\tTARGET\tCASES\tSAMPLES/CASE\tCALLS\tINPUT TOKENS\tOUTPUT TOKENS (max)\tCOST (max)")
 	var totalCalls, totalIn, totalOut int
 	var totalCost float64
+	var noPrice []string                    // models without a price, for the note under the table
+	noPriceTargets := map[string][]string{} // their targets
+	priced := 0                             // rows with a known cost
 	for _, pr := range pairs {
 		k := a.samplesFor(pr.suite, p)
 		rq, _ := pr.suite.(requester)
@@ -52,13 +57,42 @@ func (a *App) DryRun(ctx context.Context, p RunParams, w io.Writer) error {
 			out += maxOut
 		}
 		in, out = in*k, out*k
-		cost := prices.Cost(pr.target.model, eval.Usage{InputTokens: in, OutputTokens: out})
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t$%.4f\n", pr.suite.Name(), pr.target.cfg.Name, cases, k, cases*k, in, out, cost)
-		totalCalls, totalIn, totalOut, totalCost = totalCalls+cases*k, totalIn+in, totalOut+out, totalCost+cost
+		// A model the price table does not know is not free: its cost is
+		// unknown, not $0.
+		costText := "unknown"
+		if _, ok := prices.Lookup(pr.target.model); ok {
+			cost := prices.Cost(pr.target.model, eval.Usage{InputTokens: in, OutputTokens: out})
+			costText = fmt.Sprintf("$%.4f", cost)
+			totalCost += cost
+			priced++
+		} else if m, ts := pr.target.model, noPriceTargets[pr.target.model]; !slices.Contains(ts, pr.target.cfg.Name) {
+			if ts == nil {
+				noPrice = append(noPrice, m)
+			}
+			noPriceTargets[m] = append(ts, pr.target.cfg.Name)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", pr.suite.Name(), pr.target.cfg.Name, cases, k, cases*k, in, out, costText)
+		totalCalls, totalIn, totalOut = totalCalls+cases*k, totalIn+in, totalOut+out
 	}
-	fmt.Fprintf(tw, "TOTAL\t\t\t\t%d\t%d\t%d\t$%.4f\n", totalCalls, totalIn, totalOut, totalCost)
+	total := fmt.Sprintf("$%.4f", totalCost)
+	switch {
+	case len(noPrice) > 0 && priced == 0:
+		total = "unknown"
+	case len(noPrice) > 0:
+		total += " + unknown"
+	}
+	fmt.Fprintf(tw, "TOTAL\t\t\t\t%d\t%d\t%d\t%s\n", totalCalls, totalIn, totalOut, total)
 	if a.cfg.MaxCostUSD > 0 {
 		fmt.Fprintf(tw, "budget cap (max_cost_usd): $%.2f per run\n", a.cfg.MaxCostUSD)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, m := range noPrice {
+		ts := noPriceTargets[m]
+		fmt.Fprintf(w, "cost unknown: no price for model %q (%s %s); set prices: in the config "+
+			"(%s: {input: USD, output: USD}, per million tokens; 0 for a free local model)\n",
+			m, map[bool]string{false: "target", true: "targets"}[len(ts) > 1], strings.Join(ts, ", "), m)
+	}
+	return nil
 }

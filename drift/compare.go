@@ -307,6 +307,9 @@ func Compare(baseline, current []Sample, s Settings) Result {
 	case errRate > s.MaxErrorRate:
 		c.inconclusive(fmt.Sprintf("current error rate %.3f (%d of %d samples errored) exceeds the maximum %.3f",
 			errRate, curErr, nCur, s.MaxErrorRate))
+	case baseErr == nBase:
+		// Said of the baseline: the current side may be fine.
+		c.inconclusive(fmt.Sprintf("no comparable baseline samples: all %d baseline samples errored", nBase))
 	case comparable < s.MinSamples:
 		c.inconclusive(fmt.Sprintf("only %d comparable current samples (errors excluded, cases in the baseline), minimum %d",
 			comparable, s.MinSamples))
