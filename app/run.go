@@ -63,6 +63,7 @@ func (a *App) Run(ctx context.Context, p RunParams) ([]*report.Report, error) {
 	if _, err := a.Store(ctx); err != nil {
 		return nil, err
 	}
+	a.warnUnpricedUnderCap(pairs)
 	// Targets run at the same time (each has its own concurrency and rate
 	// limits); a target's suites run one after another. A target whose run
 	// fails stops there; the others go on.
@@ -378,6 +379,25 @@ func (a *App) completeRun(ctx context.Context, r *startedRun, pr pair, p RunPara
 	// in memory at once.
 	pr.suite = nil
 	return a.finishExecuted(ctx, r, pr, p, rep, res, baseline, interrupted)
+}
+
+// warnUnpricedUnderCap warns, once per target, that max_cost_usd cannot
+// limit a target whose model has no price: its calls count as free.
+func (a *App) warnUnpricedUnderCap(pairs []pair) {
+	if a.cfg.MaxCostUSD <= 0 {
+		return
+	}
+	prices := a.prices()
+	var warned []string
+	for _, pr := range pairs {
+		t := pr.target
+		if _, ok := prices.Lookup(t.model); ok || slices.Contains(warned, t.cfg.Name) {
+			continue
+		}
+		warned = append(warned, t.cfg.Name)
+		fmt.Fprintf(a.stderr, "driftwatch: warning: max_cost_usd cannot limit target %s: no price for model %q (its calls count as free); set prices: in the config (%s: {input: USD, output: USD}, per million tokens)\n",
+			t.cfg.Name, t.model, t.model)
+	}
 }
 
 // preflightPin probes the target's identity, for targets that can be
