@@ -64,7 +64,8 @@
 // that are not deterministic.
 //
 // Error rate is a metric and an INCONCLUSIVE trigger (above MaxErrorRate, or
-// fewer than MinSamples comparable current samples), never a drift alarm.
+// fewer than MinSamples comparable current samples, or a baseline whose
+// every sample errored), never a drift alarm.
 // Identity changes (a current Sample.Identity absent from the baseline) set
 // Result.IdentityChanged and add an IDENTITY_CHANGED finding, never DRIFT.
 //
