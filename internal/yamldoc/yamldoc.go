@@ -67,6 +67,10 @@ type Doc struct {
 	File string
 	Root *yaml.Node // the top-level mapping (never the document node)
 	data []byte
+	// expanded holds, by line, the ${VAR} values DecodeEnv expanded, so
+	// that Errorf about a decoded field never shows one (a secret put in
+	// the wrong field: "provider: ${OPENAI_API_KEY}").
+	expanded map[int][]expansion
 }
 
 var lineRE = regexp.MustCompile(`line (\d+): (.*)`)
@@ -140,14 +144,13 @@ func (d *Doc) DecodeEnv(v any, lookup func(string) (string, bool)) (unset Errors
 	if lookup != nil {
 		x = &expander{file: d.File, lookup: lookup, copies: map[*yaml.Node]*yaml.Node{}}
 		root, unset = x.expand(d.Root, nil), x.unset
+		d.expanded = x.expanded
 	}
 	d.unknownFields(root, reflect.TypeOf(v), nil, map[*yaml.Node]bool{}, &errs)
 	if err := root.Decode(v); err != nil {
 		errs = append(errs, d.decodeError(root, nil, err)...)
 	}
-	if x != nil {
-		x.redact(errs)
-	}
+	redact(d.expanded, errs, false)
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
 	return unset, errs.Err()
 }
@@ -422,9 +425,14 @@ func (d *Doc) Line(path ...any) int {
 	return Lookup(d.Root, path...).Line
 }
 
-// Errorf returns an *Error located at the node at path.
+// Errorf returns an *Error located at the node at path. After DecodeEnv,
+// an expanded ${VAR} value the message quotes (on the node's line), or any
+// long one anywhere in it, is shown as its reference: validation messages
+// quote the values they reject, which may be secrets.
 func (d *Doc) Errorf(path []any, format string, args ...any) *Error {
-	return &Error{File: d.File, Line: d.Line(path...), Field: FieldName(path...), Msg: fmt.Sprintf(format, args...)}
+	e := &Error{File: d.File, Line: d.Line(path...), Field: FieldName(path...), Msg: fmt.Sprintf(format, args...)}
+	redact(d.expanded, Errors{e}, true)
+	return e
 }
 
 // Lookup walks from n along path and returns the deepest node reached. For a
@@ -521,26 +529,53 @@ type expansion struct{ value, text string }
 // quotedRE matches a double-quoted value in an error message.
 var quotedRE = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
 
+// redactMinLen is the length from which an expanded value is kept out of
+// messages about other lines too: a validation message can quote a field
+// read from another line ("azure_ad is for provider azure, not ..."). Shorter
+// values (a concurrency of 8, "true") are left alone there, so that they do
+// not replace unrelated text.
+const redactMinLen = 8
+
 // redact keeps expanded values out of the messages of errs: a key put in
 // the wrong field ("concurrency: ${OPENAI_API_KEY}") must not be printed.
 // On a line where a value was expanded, every value the message quotes (yaml
 // quotes values whole or cut, "sk-live...") and the expanded values
-// themselves are replaced by the text they were written as.
-func (x *expander) redact(errs Errors) {
-	for _, e := range errs {
-		exs := x.expanded[e.Line]
-		if len(exs) == 0 {
-			continue
+// themselves are replaced by the text they were written as; an expanded
+// value of at least redactMinLen bytes is replaced wherever it appears.
+// With quotedOnly (a validation message, which says what it got: "must not
+// be negative, got -1"), shorter values are replaced only where quoted.
+func redact(expanded map[int][]expansion, errs Errors, quotedOnly bool) {
+	if len(expanded) == 0 {
+		return
+	}
+	var long []expansion
+	for _, exs := range expanded {
+		for _, ex := range exs {
+			if len(ex.value) >= redactMinLen {
+				long = append(long, ex)
+			}
 		}
-		texts := make([]string, len(exs))
+	}
+	// Longest first, so that a value containing another is replaced whole.
+	slices.SortFunc(long, func(a, b expansion) int {
+		return cmp.Or(cmp.Compare(len(b.value), len(a.value)), strings.Compare(a.value, b.value))
+	})
+	for _, e := range errs {
 		msg := e.Msg
+		exs := expanded[e.Line]
+		texts := make([]string, len(exs))
 		for i, ex := range exs {
 			texts[i] = ex.text
-			if ex.value != "" {
+			if ex.value != "" && !quotedOnly {
 				msg = strings.ReplaceAll(msg, ex.value, ex.text)
 			}
 		}
-		msg = quotedRE.ReplaceAllLiteralString(msg, strconv.Quote(strings.Join(texts, " ")))
+		for _, ex := range long {
+			msg = strings.ReplaceAll(msg, ex.value, ex.text)
+		}
+		if len(exs) > 0 {
+			msg = quotedRE.ReplaceAllLiteralString(msg, strconv.Quote(strings.Join(texts, " ")))
+		}
 		if msg != e.Msg {
 			e.Msg = msg + " (the expanded value is not shown)"
 		}
