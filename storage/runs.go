@@ -247,10 +247,11 @@ type RunPassCount struct {
 }
 
 // PassCountHistory returns the pass counts of the last limit completed runs
-// of a suite on a target, oldest first, excluding the run except. It reads
-// the counts from the stored reports (metrics.passed, metrics.samples and
-// metrics.error_count); runs stored before reports carried metrics.passed
-// are left out.
+// of a suite on a target started before the run except (in started_at, id
+// order: a run resumed after later runs completed does not see them), oldest
+// first. It reads the counts from the stored reports (metrics.passed,
+// metrics.samples and metrics.error_count); runs stored before reports
+// carried metrics.passed are left out.
 func (s *Store) PassCountHistory(ctx context.Context, suiteID, targetID, except int64, limit int) ([]RunPassCount, error) {
 	rows, _ := s.pool.Query(ctx, `
 		SELECT id, passed, total FROM (
@@ -258,7 +259,8 @@ func (s *Store) PassCountHistory(ctx context.Context, suiteID, targetID, except 
 				(summary->'metrics'->>'passed')::int AS passed,
 				(summary->'metrics'->>'samples')::int - (summary->'metrics'->>'error_count')::int AS total
 			FROM runs
-			WHERE suite_id = $1 AND target_id = $2 AND status = 'completed' AND id <> $3
+			WHERE suite_id = $1 AND target_id = $2 AND status = 'completed'
+				AND (started_at, id) < (SELECT started_at, id FROM runs WHERE id = $3)
 				AND jsonb_typeof(summary->'metrics'->'passed') = 'number'
 			ORDER BY started_at DESC, id DESC
 			LIMIT $4) last
