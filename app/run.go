@@ -499,7 +499,7 @@ func (a *App) finishExecuted(ctx context.Context, r *startedRun, pr pair, p RunP
 		// infrastructure error (exit 3).
 		n := failFastAfter(cmp.Or(t.cfg.Concurrency, ConcurrencyDefault))
 		first := failMessage(tot.FirstError)
-		rep, err := a.finishStopped(bg, rep, run, fmt.Sprintf("stopped after the first %d samples failed (target %s cannot be used: %s), though a later one worked; finish it with: %s",
+		rep, err := a.finishStopped(bg, rep, run, fmt.Sprintf("stopped after the first %d samples failed (target %s cannot be used: %s), though a later one did not fail that way; finish it with: %s",
 			n, t.cfg.Name, first, a.resumeCommand(run.ID)))
 		if err == nil {
 			err = configError(fmt.Errorf("run %d: target %s failed its first %d samples (%s)", run.ID, t.cfg.Name, n, first))

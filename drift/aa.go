@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"gonum.org/v1/gonum/stat/distuv"
 )
 
 // A/A calibration (DRIFT_METHOD.md 4.4, the genomic-control analogue).
@@ -12,7 +14,9 @@ const (
 	// from which lambda is estimated.
 	MinCalibrationRuns = 3
 	// LambdaWarn is the lambda above which the baseline is not trusted to
-	// arm the suite: a WARN finding asks for more baseline runs.
+	// arm the suite (DRIFT_METHOD 4.7): a WARN finding asks for more
+	// baseline runs, once lambda is also above what sampling noise gives
+	// (see LambdaWarnAt).
 	LambdaWarn = 1.5
 	// maxCalibrationRuns bounds the runs told apart (a pooled baseline has
 	// a handful; more distinct values are not run indexes).
@@ -118,7 +122,19 @@ func calibrate(baseline []Sample, cases []*caseData) calibration {
 	}
 }
 
-// calibrationFinding is the WARN finding for a lambda above LambdaWarn.
+// LambdaWarnAt is the lambda above which a baseline pooled from runs runs is warned
+// about: LambdaWarn, or the 95th percentile of lambda under pure sampling
+// noise when that is higher. Lambda from r runs has about r-1 degrees of
+// freedom (chi-squared(r-1)/(r-1) under the null), so with three runs it
+// exceeds 1.5 on exp(-1.5) = 22% of clean baselines; the percentile (3.0
+// for three runs, 2.2 for six, 1.5 from about 25) keeps false warnings
+// near 5%.
+func LambdaWarnAt(runs int) float64 {
+	df := float64(max(runs-1, 1))
+	return max(LambdaWarn, distuv.ChiSquared{K: df}.Quantile(0.95)/df)
+}
+
+// calibrationFinding is the WARN finding for a lambda above LambdaWarnAt.
 func calibrationFinding(cal *Calibration) Finding {
 	return Finding{
 		Metric:    MetricCalibration,
@@ -130,7 +146,7 @@ func calibrationFinding(cal *Calibration) Finding {
 		P:         1,
 		Q:         1,
 		Verdict:   Warn,
-		Reason: fmt.Sprintf("night-to-night variation: lambda=%.2f > %.1f between the baseline runs; the pass-rate z is divided by sqrt(lambda)=%.2f. Pool more baseline runs (a steadier lambda) or raise k; a hint, not an alarm",
-			cal.Lambda, LambdaWarn, math.Sqrt(cal.Lambda)),
+		Reason: fmt.Sprintf("night-to-night variation: lambda=%.2f > %.2f between the %d baseline runs (more than sampling noise gives); the pass-rate z is divided by sqrt(lambda)=%.2f. Pool more baseline runs (a steadier lambda); a hint, not an alarm",
+			cal.Lambda, LambdaWarnAt(cal.Runs), cal.Runs, math.Sqrt(cal.Lambda)),
 	}
 }

@@ -269,7 +269,7 @@ func Compare(baseline, current []Sample, s Settings) Result {
 	c.cal = calibrate(baseline, c.cases)
 	if cal := c.cal.rep; cal != nil {
 		c.res.Calibration = cal
-		if cal.Lambda > LambdaWarn {
+		if cal.Lambda > LambdaWarnAt(cal.Runs) {
 			c.res.Findings = append(c.res.Findings, calibrationFinding(cal))
 		}
 	}

@@ -113,11 +113,12 @@
 //
 // Result.Calibration reports lambda (not floored), lambda_sparse, the
 // pairs, the runs and whether a correction applied; a lambda above
-// LambdaWarn (1.5) adds a WARN finding (metric pass_rate_calibration):
-// night-to-night variation, pool more baseline runs. With three runs lambda
-// has two degrees of freedom: it exceeds 1.5 on about 22% of pure-noise
-// baselines (exp(-1.5)), so the warning is a hint; a lambda that stays high
-// from baseline to baseline (the runs' stored summaries) is the signal.
+// LambdaWarn (1.5) and above its 95th percentile under pure sampling noise
+// (lambda from r runs has about r-1 degrees of freedom: 3.0 for three runs,
+// 2.2 for six) adds a WARN finding (metric pass_rate_calibration):
+// night-to-night variation, pool more baseline runs. Above 1.5 alone would
+// warn on 22% of clean three-run baselines (exp(-1.5)); a lambda that stays
+// high from baseline to baseline (the runs' stored summaries) is the signal.
 // Raising k does not lower lambda (night effects add up over more samples);
 // it raises power only until night effects dominate.
 //

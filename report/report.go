@@ -422,8 +422,8 @@ func WriteMarkdown(w io.Writer, reports []*Report) error {
 			if cal.Applied {
 				b.WriteString("; the pass-rate statistics are divided by √λ")
 			}
-			if cal.Lambda > drift.LambdaWarn {
-				fmt.Fprintf(&b, "; above %.1f: night-to-night variation, pool more baseline runs", drift.LambdaWarn)
+			if at := drift.LambdaWarnAt(cal.Runs); cal.Lambda > at {
+				fmt.Fprintf(&b, "; above %.2f: night-to-night variation, pool more baseline runs", at)
 			}
 			b.WriteString(".\n\n")
 		}

@@ -249,7 +249,7 @@ type RunPassCount struct {
 // PassCountHistory returns the pass counts of the last limit completed runs
 // of a suite on a target started before the run except (in started_at, id
 // order: a run resumed after later runs completed does not see them), oldest
-// first. It reads the counts from the stored reports (metrics.passed,
+// first, confirmation runs left out (they are not another night). It reads the counts from the stored reports (metrics.passed,
 // metrics.samples and metrics.error_count); runs stored before reports
 // carried metrics.passed are left out.
 func (s *Store) PassCountHistory(ctx context.Context, suiteID, targetID, except int64, limit int) ([]RunPassCount, error) {
@@ -259,7 +259,7 @@ func (s *Store) PassCountHistory(ctx context.Context, suiteID, targetID, except 
 				(summary->'metrics'->>'passed')::int AS passed,
 				(summary->'metrics'->>'samples')::int - (summary->'metrics'->>'error_count')::int AS total
 			FROM runs
-			WHERE suite_id = $1 AND target_id = $2 AND status = 'completed'
+			WHERE suite_id = $1 AND target_id = $2 AND status = 'completed' AND trigger <> 'confirm'
 				AND (started_at, id) < (SELECT started_at, id FROM runs WHERE id = $3)
 				AND jsonb_typeof(summary->'metrics'->'passed') = 'number'
 			ORDER BY started_at DESC, id DESC
@@ -273,8 +273,9 @@ func (s *Store) PassCountHistory(ctx context.Context, suiteID, targetID, except 
 }
 
 // PassZHistory returns the pass_z of the completed runs of a suite on a
-// target that were compared with exactly the given baseline runs, oldest
-// first, excluding the run except and the runs whose verdict was DRIFT:
+// target that were compared with exactly the given baseline runs and
+// started before the run except, oldest first, excluding the runs whose
+// verdict was DRIFT:
 // those already alarmed, and keeping them would carry an abrupt change that
 // was rolled back into later runs as "slow drift". It reads one number per
 // run, not the stored reports.
@@ -282,6 +283,7 @@ func (s *Store) PassZHistory(ctx context.Context, suiteID, targetID int64, basel
 	rows, _ := s.pool.Query(ctx, `
 		SELECT (summary->>'pass_z')::float8 FROM runs
 		WHERE suite_id = $1 AND target_id = $2 AND status = 'completed' AND id <> $4
+			AND (started_at, id) < (SELECT started_at, id FROM runs WHERE id = $4)
 			AND verdict IS DISTINCT FROM 'DRIFT'
 			AND baseline_run_ids = $3::bigint[] AND NOT id = ANY($3::bigint[])
 			AND jsonb_typeof(summary->'pass_z') = 'number'

@@ -119,7 +119,8 @@ func TestDominantIdentity(t *testing.T) {
 // first. A run resumed after later runs completed (run --resume of a
 // stopped run) does not see them: its report dates changes as of its own
 // place in the series, with the run last. Other suites and targets, runs
-// that are not completed, and summaries without metrics.passed are left out.
+// that are not completed, confirmation runs and summaries without
+// metrics.passed are left out.
 func TestPassCountHistoryBeforeTheRun(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -127,9 +128,10 @@ func TestPassCountHistoryBeforeTheRun(t *testing.T) {
 	otherSuite, err := b.store.EnsureSuite(ctx, "other")
 	require.NoError(t, err)
 	t0 := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	trigger := storage.TriggerCLI
 	run := func(suiteID int64, at time.Duration, status string, summary string) int64 {
 		t.Helper()
-		r, err := b.store.CreateRun(ctx, storage.NewRun{SuiteID: suiteID, TargetID: b.targetID, Trigger: storage.TriggerCLI,
+		r, err := b.store.CreateRun(ctx, storage.NewRun{SuiteID: suiteID, TargetID: b.targetID, Trigger: trigger,
 			SamplesPerCase: 1, HarnessVersion: "test", StartedAt: t0.Add(at)})
 		require.NoError(t, err)
 		if status != "" {
@@ -144,6 +146,10 @@ func TestPassCountHistoryBeforeTheRun(t *testing.T) {
 	run(otherSuite, time.Minute, storage.RunCompleted, counts(1, 10, 0))
 	run(b.suiteID, 2*time.Minute, storage.RunStopped, counts(2, 5, 0))
 	run(b.suiteID, 3*time.Minute, storage.RunCompleted, `{"metrics": {"samples": 10, "error_count": 0}}`)
+	// A confirmation run is not another night: it is left out.
+	trigger = storage.TriggerConfirm
+	run(b.suiteID, 3*time.Minute+30*time.Second, storage.RunCompleted, counts(4, 10, 0))
+	trigger = storage.TriggerCLI
 	second := run(b.suiteID, 4*time.Minute, storage.RunCompleted, counts(9, 10, 0))
 	current := run(b.suiteID, 5*time.Minute, "", "") // stopped, resumed after the next completed
 	run(b.suiteID, 6*time.Minute, storage.RunCompleted, counts(3, 10, 0))
@@ -155,4 +161,39 @@ func TestPassCountHistoryBeforeTheRun(t *testing.T) {
 	hist, err = b.store.PassCountHistory(ctx, b.suiteID, b.targetID, current, 1)
 	require.NoError(t, err)
 	require.Equal(t, []storage.RunPassCount{{RunID: second, Passed: 9, Total: 10}}, hist, "the last limit runs before it")
+}
+
+// TestPassZHistoryBeforeTheRun: the CUSUM history of a run is the pass_z of
+// the completed runs compared with the same baseline and started before it,
+// oldest first: runs with another baseline, DRIFT runs and runs started
+// after it (a stopped run resumed later) are left out.
+func TestPassZHistoryBeforeTheRun(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	t0 := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	base := []int64{}
+	run := func(at time.Duration, verdict string, baseline []int64, z float64) int64 {
+		t.Helper()
+		r, err := b.store.CreateRun(ctx, storage.NewRun{SuiteID: b.suiteID, TargetID: b.targetID, Trigger: storage.TriggerCLI,
+			SamplesPerCase: 1, HarnessVersion: "test", StartedAt: t0.Add(at)})
+		require.NoError(t, err)
+		if verdict != "" {
+			require.NoError(t, b.store.FinishRun(ctx, r.ID, storage.FinishRun{Status: storage.RunCompleted, Verdict: verdict,
+				BaselineRunIDs: baseline, Summary: json.RawMessage(fmt.Sprintf(`{"pass_z": %g}`, z))}))
+		}
+		return r.ID
+	}
+	baseline := run(0, "BASELINE", nil, 0)
+	base = append(base, baseline)
+	run(time.Minute, "STABLE", base, -1.5)
+	run(2*time.Minute, "DRIFT", base, -4)
+	run(3*time.Minute, "STABLE", []int64{424242}, -9) // another baseline
+	run(4*time.Minute, "STABLE", base, -0.5)
+	current := run(5*time.Minute, "", nil, 0)
+	run(6*time.Minute, "STABLE", base, -7) // started after the current run
+
+	z, err := b.store.PassZHistory(ctx, b.suiteID, b.targetID, base, current)
+	require.NoError(t, err)
+	require.Equal(t, []float64{-1.5, -0.5}, z)
 }

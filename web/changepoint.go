@@ -127,7 +127,7 @@ type runCalibration struct {
 	Lambda, Sparse string
 	Pairs, Runs    int
 	Applied        bool
-	// Warn: λ above drift.LambdaWarn; WarnAt is that threshold.
+	// Warn: λ above drift.LambdaWarnAt(runs); WarnAt is that threshold.
 	Warn   bool
 	WarnAt string
 }
@@ -145,7 +145,7 @@ func newRunCalibration(cal *drift.Calibration) *runCalibration {
 		return nil
 	}
 	return &runCalibration{Lambda: fmt.Sprintf("%.2f", cal.Lambda), Sparse: fmt.Sprintf("%.2f", cal.Sparse), Pairs: cal.Pairs,
-		Runs: cal.Runs, Applied: cal.Applied, Warn: cal.Lambda > drift.LambdaWarn, WarnAt: fmt.Sprintf("%.1f", drift.LambdaWarn)}
+		Runs: cal.Runs, Applied: cal.Applied, Warn: cal.Lambda > drift.LambdaWarnAt(cal.Runs), WarnAt: fmt.Sprintf("%.2f", drift.LambdaWarnAt(cal.Runs))}
 }
 
 // fmtProb formats a posterior probability with two decimals.

@@ -174,16 +174,16 @@ func TestTrendWithoutChangePoint(t *testing.T) {
 func TestRunPageShowsCalibrationAndChangePoint(t *testing.T) {
 	t.Parallel()
 	runs := []seriesRun{{passed: 180}, {passed: 180}, {passed: 181}, {passed: 140}, {passed: 139,
-		cal: &drift.Calibration{Lambda: 1.8, Sparse: 1.2, Pairs: 3, Runs: 3, Applied: true},
+		cal: &drift.Calibration{Lambda: 3.4, Sparse: 1.2, Pairs: 3, Runs: 3, Applied: true},
 		cp:  &report.ChangePoint{Runs: 5, RunsSince: 2, Probability: 0.97, SinceRunID: 4, ProbChange: 0.99, ProbThisRun: 0.01}}}
 	f := seriesFake(t, runs)
 
 	body := serve(t, f, "/runs/5")
 	cal := find(t, body, `(?s)<dd id="calibration">(.*?)</dd>`)
-	require.Equal(t, "1.80", find(t, cal, `id="lambda">([^<]+)<`))
+	require.Equal(t, "3.40", find(t, cal, `id="lambda">([^<]+)<`))
 	require.Contains(t, cal, "3 pairs of 3 baseline runs")
 	require.Contains(t, cal, "applied: the pass-rate statistics are divided by √λ")
-	require.Contains(t, find(t, cal, `id="lambda-warn">([^<]+)<`), "above 1.5")
+	require.Contains(t, find(t, cal, `id="lambda-warn">([^<]+)<`), "above 3.00")
 	cp := find(t, body, `(?s)<dd id="change-point">(.*?)</dd>`)
 	require.Equal(t, "/runs/4", find(t, cp, `id="change-run" href="([^"]+)"`))
 	require.Contains(t, cp, "2 of the last 5 runs, probability 0.97")
