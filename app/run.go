@@ -497,7 +497,7 @@ func (a *App) finishExecuted(ctx context.Context, r *startedRun, pr pair, p RunP
 		// then one in flight worked: the run is incomplete (stopped,
 		// resumable), not failed, and the target's trouble is an
 		// infrastructure error (exit 3).
-		n := failFastAfter(cmp.Or(t.cfg.Concurrency, ConcurrencyDefault))
+		n := res.failedAfter
 		first := failMessage(tot.FirstError)
 		rep, err := a.finishStopped(bg, rep, run, fmt.Sprintf("stopped after the first %d samples failed (target %s cannot be used: %s), though a later one did not fail that way; finish it with: %s",
 			n, t.cfg.Name, first, a.resumeCommand(run.ID)))
@@ -656,8 +656,9 @@ type executed struct {
 	// cause is why runCtx was cancelled (nil: it was not).
 	cause error
 	// failedFast says failFast stopped the execution after its first
-	// samples all failed because the target cannot be used.
-	failedFast bool
+	// failedAfter samples all failed because the target cannot be used.
+	failedFast  bool
+	failedAfter int
 }
 
 // failFast stops an execution whose first samples all fail because the
@@ -790,7 +791,7 @@ func (a *App) execute(runCtx context.Context, cancelRun context.CancelCauseFunc,
 	if err := a.recordIdentities(context.WithoutCancel(runCtx), x.targetID, run.ID, state); err != nil {
 		a.logger.Warn("record identities", "err", err)
 	}
-	return executed{state: state, budgetHit: budgetHit.Load(), runErr: runErr, werr: werr, failedFast: failedFast.Load()}
+	return executed{state: state, budgetHit: budgetHit.Load(), runErr: runErr, werr: werr, failedFast: failedFast.Load(), failedAfter: x.failFastAfter}
 }
 
 // SoftStopTimeout is how long in-flight samples may finish after Ctrl-C

@@ -779,25 +779,44 @@ func (c *comparer) text() {
 
 // mde estimates the minimum detectable pass-rate drop from the baseline.
 func (c *comparer) mde() {
-	var v, pbar, k0, k1 float64
-	repl := false
+	var noise passNoise
+	var k1 float64
 	for _, cd := range c.cases {
-		p := cd.b.rate(fPass)
-		pbar += p
-		if cd.b.n > 1 {
-			repl = true
-			v += p * (1 - p) * float64(cd.b.n) / float64(cd.b.n-1)
-		}
-		k0 += float64(cd.b.n)
+		noise.add(cd.b.rate(fPass), cd.b.n)
 		k1 += float64(cd.c.n)
 	}
-	n := float64(len(c.cases))
-	v, pbar, k0, k1 = v/n, pbar/n, k0/n, k1/n
-	if !repl {
-		// No replicates: the noise cannot be estimated; use the upper bound.
-		v = pbar * (1 - pbar)
+	k0 := noise.k / float64(noise.cases)
+	k1 /= float64(noise.cases)
+	c.res.MDE = MDE(noise.vbar()*(1/k0+1/k1)/2, noise.cases, 1, c.s.AlphaFamily, Power80)
+}
+
+// passNoise accumulates the per-case pass-rate noise v-bar (the mean of
+// p_i(1-p_i), unbiased where a case has replicates) and the samples.
+type passNoise struct {
+	v, pbar, k float64
+	cases      int
+	repl       bool
+}
+
+// add counts a case with pass rate p over n samples.
+func (a *passNoise) add(p float64, n int) {
+	a.pbar += p
+	a.k += float64(n)
+	a.cases++
+	if n > 1 {
+		a.repl = true
+		a.v += p * (1 - p) * float64(n) / float64(n-1)
 	}
-	c.res.MDE = MDE(v*(1/k0+1/k1)/2, len(c.cases), 1, c.s.AlphaFamily, Power80)
+}
+
+// vbar is the mean noise; without replicates it cannot be estimated, and
+// the upper bound pbar(1-pbar) stands in.
+func (a *passNoise) vbar() float64 {
+	n := float64(a.cases)
+	if !a.repl {
+		return a.pbar / n * (1 - a.pbar/n)
+	}
+	return a.v / n
 }
 
 // decide applies Holm (alarms) and BH (warnings) over the suite family.

@@ -101,21 +101,9 @@ func MDEOf(samples []Sample, alpha float64) float64 {
 	if len(byCase) == 0 {
 		return math.NaN()
 	}
-	var v, pbar, k float64
-	repl := false
+	var noise passNoise
 	for _, c := range byCase {
-		p := float64(c.pass) / float64(c.n)
-		pbar += p
-		k += float64(c.n)
-		if c.n > 1 {
-			repl = true
-			v += p * (1 - p) * float64(c.n) / float64(c.n-1)
-		}
+		noise.add(float64(c.pass)/float64(c.n), c.n)
 	}
-	n := float64(len(byCase))
-	v, pbar, k = v/n, pbar/n, k/n
-	if !repl {
-		v = pbar * (1 - pbar)
-	}
-	return MDE(v/k, len(byCase), 1, alpha, Power80)
+	return MDE(noise.vbar()/(noise.k/float64(noise.cases)), noise.cases, 1, alpha, Power80)
 }
