@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/driftwatch/driftwatch/eval"
+	"github.com/driftwatch/driftwatch/run"
 	"github.com/driftwatch/driftwatch/storage"
 	"github.com/driftwatch/driftwatch/storage/pglocal"
 )
@@ -71,6 +72,7 @@ type App struct {
 	store    *storage.Store
 	cluster  *pglocal.Cluster
 	registry *eval.Registry
+	life     *run.Lifecycle
 }
 
 // New returns an App for cfg. It opens nothing until a command needs it,

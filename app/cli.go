@@ -561,7 +561,7 @@ func (a *App) AcceptBaseline(ctx context.Context, id int64, by, note string) err
 	}
 	_, err = st.AcceptBaseline(ctx, storage.AcceptBaseline{SuiteID: run.SuiteID, TargetID: run.TargetID,
 		RunIDs: []int64{id}, AcceptedBy: by, Note: note})
-	return configErrorIf(err)
+	return configError(err)
 }
 
 func parseIDs(args []string) ([]int64, error) {
@@ -630,33 +630,8 @@ func (a *App) Diff(ctx context.Context, ra, rb int64) (*report.Report, error) {
 	if err != nil {
 		return nil, runError(rb, err)
 	}
-	var snap runSnapshot
-	if err := json.Unmarshal(runB.Config, &snap); err != nil {
-		return nil, configError(fmt.Errorf("run %d: read its stored configuration: %w", rb, err))
-	}
-	rep := &report.Report{Suite: snap.Suite, Target: snap.Target, RunID: rb, BaselineRunIDs: []int64{ra},
-		StartedAt: runB.StartedAt}
-	if runB.FinishedAt != nil {
-		rep.FinishedAt = *runB.FinishedAt
-	}
-	res, cur, err := a.compare(ctx, rb, runB.Config, []int64{ra})
-	if err != nil {
-		return nil, configError(err)
-	}
-	fillReport(rep, res, cur, runB.SamplesPerCase)
-	if runA.SuiteID != runB.SuiteID {
-		rep.Reason += " (note: the runs are of different suites)"
-	}
-	if runA.TargetID != runB.TargetID {
-		rep.Reason += " (note: the runs are of different targets: a comparison of two models)"
-	}
-	if id, err := a.runIdentity(ctx, runA.TargetID, []int64{ra}); err == nil && id != nil {
-		rep.BaselineIdentity = toReportIdentity(*id)
-	}
-	if id, err := a.runIdentity(ctx, runB.TargetID, []int64{rb}); err == nil && id != nil {
-		rep.Identity = toReportIdentity(*id)
-	}
-	return rep, nil
+	rep, err := a.lifecycle().Diff(ctx, runA, runB)
+	return rep, configError(err)
 }
 
 func (c *cli) reportCmd() *cobra.Command {
@@ -690,7 +665,7 @@ external references) to attach to a ticket or mail.`,
 			if jsonOut == "" && junit == "" && markdown == "" && html == "" {
 				markdown = "-"
 			}
-			return configErrorIf(writeReports([]*report.Report{rep}, jsonOut, junit, markdown, c.stdout))
+			return configError(writeReports([]*report.Report{rep}, jsonOut, junit, markdown, c.stdout))
 		},
 	}
 	cmd.Flags().StringVar(&jsonOut, "json", "", "write the JSON report to this file (- for stdout)")

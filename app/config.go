@@ -457,7 +457,7 @@ func (a *App) CheckSchedules() error {
 	for i, s := range all {
 		names[i] = s.Name()
 	}
-	return configErrorIf(a.cfg.checkScheduleSuites(names))
+	return configError(a.cfg.checkScheduleSuites(names))
 }
 
 // Target returns the named target config.

@@ -39,12 +39,12 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-func (p *progress) update(done, errs int) {
+func (p *progress) Update(done, errs int) {
 	if !p.on {
 		return
 	}
 	if p.board != nil {
-		p.board.update(p, done, errs)
+		p.board.Update(p, done, errs)
 		return
 	}
 	now := time.Now()
@@ -69,7 +69,7 @@ func (p *progress) update(done, errs int) {
 	}
 }
 
-func (p *progress) finish() {
+func (p *progress) Finish() {
 	if p.on && p.tty && p.board == nil {
 		fmt.Fprintln(p.w)
 	}
@@ -109,7 +109,7 @@ func (b *progressBoard) add(p *progress) *progress {
 	return p
 }
 
-func (b *progressBoard) update(p *progress, done, errs int) {
+func (b *progressBoard) Update(p *progress, done, errs int) {
 	now := time.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -135,7 +135,7 @@ func (b *progressBoard) update(p *progress, done, errs int) {
 }
 
 // finish ends the board's line.
-func (b *progressBoard) finish() {
+func (b *progressBoard) Finish() {
 	if b == nil {
 		return
 	}

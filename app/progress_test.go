@@ -17,12 +17,12 @@ func TestProgressBoardOneLine(t *testing.T) {
 	quiet := b.add(newProgress(&out, false, "arith@off", 10))
 	require.Nil(t, quiet.board, "a run that prints nothing stays off the board")
 
-	gpt.update(40, 1)
-	claude.update(50, 2) // a finished run always redraws
-	gpt.update(100, 1)
-	gpt.finish()
-	claude.finish()
-	b.finish()
+	gpt.Update(40, 1)
+	claude.Update(50, 2) // a finished run always redraws
+	gpt.Update(100, 1)
+	gpt.Finish()
+	claude.Finish()
+	b.Finish()
 
 	s := out.String()
 	require.True(t, strings.HasSuffix(s, "\n"), "the board ends its line: %q", s)
@@ -43,7 +43,7 @@ func TestProgressBoardNil(t *testing.T) {
 	var out bytes.Buffer
 	p := b.add(newProgress(&out, true, "arith@gpt", 10))
 	require.Nil(t, p.board)
-	p.update(10, 0)
-	b.finish()
+	p.Update(10, 0)
+	b.Finish()
 	require.Equal(t, "arith@gpt: 10/10 samples (100%), 0 errors\n", out.String())
 }

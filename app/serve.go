@@ -28,6 +28,7 @@ import (
 	"github.com/driftwatch/driftwatch/eval/yamlsuite"
 	"github.com/driftwatch/driftwatch/jobs"
 	"github.com/driftwatch/driftwatch/report"
+	"github.com/driftwatch/driftwatch/run"
 	"github.com/driftwatch/driftwatch/schedule"
 	"github.com/driftwatch/driftwatch/storage"
 	"github.com/driftwatch/driftwatch/web"
@@ -180,8 +181,8 @@ type node struct {
 // nodeTarget is a target as this process calls it: one concurrency bound
 // shared by all its batches, and the cluster-wide rate limit.
 type nodeTarget struct {
-	ref  *targetRef
-	call eval.Target
+	ref *targetRef
+	run *run.Target
 }
 
 // migrateRiver applies River's migrations under an advisory lock, so
@@ -420,7 +421,7 @@ func (n *node) target(name string) (*nodeTarget, error) {
 	if ref.cfg.RPM > 0 || ref.cfg.TPM > 0 {
 		call = jobs.ClusterLimit(call, n.st, jobs.LimitConfig{Key: "target:" + name, RPM: ref.cfg.RPM, TPM: ref.cfg.TPM})
 	}
-	t := &nodeTarget{ref: ref, call: call}
+	t := &nodeTarget{ref: ref, run: ref.runTarget(n.a, call)}
 	n.targets[name] = t
 	return t, nil
 }
@@ -438,14 +439,6 @@ func bounded(t eval.Target, limit int) eval.Target {
 		defer func() { <-sem }()
 		return t.Complete(ctx, req)
 	})
-}
-
-// jobSnapshot is the config snapshot of a run made by a job: what
-// `driftwatch run` stores, plus the hash of the suite content the run
-// started with, so that its batches use that content.
-type jobSnapshot struct {
-	runSnapshot
-	SuiteHash string `json:"suite_hash,omitempty"`
 }
 
 // loadSuite loads the named suite from this process's config, parsing only
@@ -470,7 +463,7 @@ func (n *node) loadSuite(name string) (*loadedSuite, error) {
 // nothing, and an edit of the suite's files mid-run does not reach them),
 // else the suite as this process's config has it now. Loads are serialised,
 // so batches missing the cache together load it once.
-func (n *node) runSuite(runID int64, snap jobSnapshot) (eval.Suite, error) {
+func (n *node) runSuite(runID int64, snap run.Snapshot) (eval.Suite, error) {
 	key := suiteKey(snap.Suite, snap.SuiteHash)
 	if snap.SuiteHash == "" {
 		key = fmt.Sprintf("%s@run:%d", snap.Suite, runID) // a run from before suite hashes
@@ -618,87 +611,53 @@ func (n *node) workTrigger(ctx context.Context, job *river.Job[jobs.TriggerArgs]
 // pin, records the case batches and inserts one job per batch.
 func (n *node) workRun(ctx context.Context, job *river.Job[jobs.RunArgs]) error {
 	args := job.Args
-	st := n.st
 	ls, err := n.loadSuite(args.Suite)
 	if err != nil {
 		return n.unavailable(job.JobRow, err)
 	}
-	s := ls.suite
 	nt, err := n.target(args.Target)
 	if err != nil {
 		return n.unavailable(job.JobRow, err)
 	}
-	t := nt.ref
-	suiteID, err := st.EnsureSuite(ctx, s.Name())
+	lc, s := n.a.lifecycle(), ls.suite
+	r, err := lc.Start(ctx, run.Spec{Suite: s, Target: nt.run, K: n.a.samplesFor(s, RunParams{Samples: args.Samples}),
+		Trigger: cmp.Or(args.Trigger, storage.TriggerSchedule), Schedule: args.Schedule, Key: args.Key, SuiteHash: ls.hash,
+		Seed: n.a.cfg.Drift.Seed, Confirm: args.Confirm, ConfirmOf: args.ConfirmOf})
 	if err != nil {
 		return err
 	}
-	targetID, err := st.EnsureTarget(ctx, t.cfg.Name, t.provider, t.model)
-	if err != nil {
-		return err
-	}
-	cases := s.Cases()
-	if err := st.UpsertCases(ctx, suiteID, caseRows(cases)); err != nil {
-		return err
-	}
-	k := n.a.samplesFor(s, RunParams{Samples: args.Samples})
-	snap, err := json.Marshal(jobSnapshot{SuiteHash: ls.hash, runSnapshot: runSnapshot{Suite: s.Name(), Target: t.cfg.Name,
-		Provider: t.provider, Model: t.model, BaseURL: t.baseURL, Samples: k, Params: t.cfg.Params,
-		Deterministic: t.cfg.Deterministic, Seed: n.a.cfg.Drift.Seed,
-		Confirm: args.Confirm, ConfirmOf: args.ConfirmOf}})
-	if err != nil {
-		return permanent(fmt.Errorf("encode config snapshot of %s: %w", args.Key, err))
-	}
-	trigger := cmp.Or(args.Trigger, storage.TriggerSchedule)
-	if args.ConfirmOf != 0 {
-		trigger = storage.TriggerConfirm
-	}
-	run, created, err := st.CreateRunKeyed(ctx, args.Key, storage.NewRun{SuiteID: suiteID, TargetID: targetID, Trigger: trigger,
-		Schedule: args.Schedule, SamplesPerCase: k, Config: snap, HarnessVersion: Version})
-	if err != nil {
-		return err
-	}
-	if created {
+	if r.Created {
 		n.metrics.runsStarted.Inc()
 	}
-	if run.Status != storage.RunRunning {
+	if r.Row.Status != storage.RunRunning {
 		return nil
 	}
-	_, baseIdentity, err := n.a.baselineOf(ctx, suiteID, targetID)
+	rep, err := lc.Preflight(ctx, r, nt.run)
 	if err != nil {
 		return err
 	}
-	if id, perr := t.probeIdentity(ctx); perr == nil && id != nil {
-		// A warn pin never stops the run: the analysis reports the change.
-		if err := t.checkPin(*id, baseIdentity); err != nil && !t.cfg.Pin.Warn() {
-			rep := &report.Report{Suite: s.Name(), Target: t.cfg.Name, RunID: run.ID, StartedAt: run.StartedAt}
-			if _, err := n.a.finishPinned(ctx, rep, run, targetID, *id, err, t); err != nil {
-				return err
-			}
-			n.metrics.runsCompleted.WithLabelValues(string(drift.IdentityChanged)).Inc()
-			return n.alertStopped(ctx, run, rep)
-		}
-	} else if perr != nil {
-		n.a.logger.Warn("identity probe failed", "target", t.cfg.Name, "err", perr)
+	if rep != nil {
+		n.metrics.runsCompleted.WithLabelValues(string(drift.IdentityChanged)).Inc()
+		return n.alertStopped(ctx, r.Row, rep)
 	}
 	var batches [][]string
-	for c := range slices.Chunk(cases, n.opts.BatchSize) {
+	for c := range slices.Chunk(s.Cases(), n.opts.BatchSize) {
 		keys := make([]string, len(c))
 		for i, cs := range c {
 			keys[i] = cs.ID
 		}
 		batches = append(batches, keys)
 	}
-	if err := st.AddRunBatches(ctx, run.ID, batches); err != nil {
+	if err := n.st.AddRunBatches(ctx, r.Row.ID, batches); err != nil {
 		return err
 	}
 	if len(batches) == 0 {
-		_, err := n.client.Insert(ctx, jobs.AnalyzeArgs{RunID: run.ID}, nil)
+		_, err := n.client.Insert(ctx, jobs.AnalyzeArgs{RunID: r.Row.ID}, nil)
 		return err
 	}
 	params := make([]river.InsertManyParams, len(batches))
 	for i := range batches {
-		params[i] = river.InsertManyParams{Args: jobs.BatchArgs{RunID: run.ID, Batch: i}}
+		params[i] = river.InsertManyParams{Args: jobs.BatchArgs{RunID: r.Row.ID, Batch: i}}
 	}
 	_, err = n.client.InsertMany(ctx, params)
 	return err
@@ -707,24 +666,24 @@ func (n *node) workRun(ctx context.Context, job *river.Job[jobs.RunArgs]) error 
 // runParts loads what a batch or the analysis of a run needs (job is the
 // batch or analysis job). For a run that is no longer running it returns
 // the run only: there is nothing left to do, whatever the config.
-func (n *node) runParts(ctx context.Context, job *rivertype.JobRow, runID int64) (storage.Run, runSnapshot, eval.Suite, *nodeTarget, error) {
-	run, err := n.st.GetRun(ctx, runID)
-	if err != nil || run.Status != storage.RunRunning {
-		return run, runSnapshot{}, nil, nil, err
+func (n *node) runParts(ctx context.Context, job *rivertype.JobRow, runID int64) (storage.Run, run.Snapshot, eval.Suite, *nodeTarget, error) {
+	row, err := n.st.GetRun(ctx, runID)
+	if err != nil || row.Status != storage.RunRunning {
+		return row, run.Snapshot{}, nil, nil, err
 	}
-	var snap jobSnapshot
-	if err := json.Unmarshal(run.Config, &snap); err != nil || snap.Suite == "" {
-		return run, snap.runSnapshot, nil, nil, permanent(fmt.Errorf("run %d has no usable config snapshot", runID))
-	}
-	s, err := n.runSuite(run.ID, snap)
+	snap, err := run.ReadSnapshot(row)
 	if err != nil {
-		return run, snap.runSnapshot, nil, nil, n.unavailable(job, fmt.Errorf("run %d: %w", runID, err))
+		return row, snap, nil, nil, permanent(err)
+	}
+	s, err := n.runSuite(row.ID, snap)
+	if err != nil {
+		return row, snap, nil, nil, n.unavailable(job, fmt.Errorf("run %d: %w", runID, err))
 	}
 	t, err := n.target(snap.Target)
 	if err != nil {
-		return run, snap.runSnapshot, nil, nil, n.unavailable(job, fmt.Errorf("run %d: %w", runID, err))
+		return row, snap, nil, nil, n.unavailable(job, fmt.Errorf("run %d: %w", runID, err))
 	}
-	return run, snap.runSnapshot, s, t, nil
+	return row, snap, s, t, nil
 }
 
 // workBatch runs one batch's samples that are not stored yet. A retried
@@ -732,49 +691,45 @@ func (n *node) runParts(ctx context.Context, job *rivertype.JobRow, runID int64)
 // sample. The last batch to finish inserts the analysis job.
 func (n *node) workBatch(ctx context.Context, job *river.Job[jobs.BatchArgs]) error {
 	args := job.Args
-	run, _, s, nt, err := n.runParts(ctx, job.JobRow, args.RunID)
+	row, _, s, nt, err := n.runParts(ctx, job.JobRow, args.RunID)
 	if err != nil {
 		return err
 	}
-	if run.Status != storage.RunRunning {
+	if row.Status != storage.RunRunning {
 		return nil
 	}
-	keys, done, err := n.st.RunBatch(ctx, run.ID, args.Batch)
+	keys, done, err := n.st.RunBatch(ctx, row.ID, args.Batch)
 	if err != nil {
 		return err
 	}
 	if !done {
-		if err := n.executeBatch(ctx, run, s, nt, keys); err != nil {
+		if err := n.executeBatch(ctx, row, s, nt, keys); err != nil {
 			return err
 		}
 		// Another batch may have stopped the run (budget) while this one
 		// stored its last samples.
-		if err := n.refreshCostIfFinished(ctx, run.ID); err != nil {
+		if err := n.refreshCostIfFinished(ctx, row.ID); err != nil {
 			return err
 		}
 	}
-	remaining, err := n.st.FinishRunBatch(ctx, run.ID, args.Batch)
+	remaining, err := n.st.FinishRunBatch(ctx, row.ID, args.Batch)
 	if err != nil {
 		return err
 	}
 	if remaining == 0 {
-		_, err = n.client.Insert(ctx, jobs.AnalyzeArgs{RunID: run.ID}, nil)
+		_, err = n.client.Insert(ctx, jobs.AnalyzeArgs{RunID: row.ID}, nil)
 	}
 	return err
 }
 
-func (n *node) executeBatch(ctx context.Context, run storage.Run, s eval.Suite, nt *nodeTarget, keys []string) error {
-	a, t := n.a, nt.ref
-	if t.probe != nil && t.probed.Load() == nil {
-		if _, err := t.probeIdentity(ctx); err != nil {
-			a.logger.Warn("identity probe failed", "target", t.cfg.Name, "err", err)
+func (n *node) executeBatch(ctx context.Context, row storage.Run, s eval.Suite, nt *nodeTarget, keys []string) error {
+	lc, t := n.a.lifecycle(), nt.run
+	if nt.ref.probe != nil && nt.ref.probed.Load() == nil {
+		if _, err := nt.ref.probeIdentity(ctx); err != nil {
+			n.a.logger.Warn("identity probe failed", "target", t.Name, "err", err)
 		}
 	}
-	_, baseIdentity, err := a.baselineOf(ctx, run.SuiteID, run.TargetID)
-	if err != nil {
-		return err
-	}
-	done, err := n.st.DoneSamplesOf(ctx, run.ID, keys)
+	r, err := lc.Batch(ctx, row, keys)
 	if err != nil {
 		return err
 	}
@@ -782,101 +737,55 @@ func (n *node) executeBatch(ctx context.Context, run storage.Run, s eval.Suite, 
 	for _, k := range keys {
 		inBatch[k] = true
 	}
-	call := nt.call
-	if maxUSD := a.cfg.MaxCostUSD; maxUSD > 0 {
+	bt := *t
+	if maxUSD := n.a.cfg.MaxCostUSD; maxUSD > 0 {
 		// One budget per run for every batch in every process (a bucket in
 		// the database), so batches together never pass the cap by more
 		// than what the calls in flight cost beyond their estimates.
-		est := a.prices().Estimator(t.model, cmp.Or(t.cfg.Params.MaxTokens, 512))
-		call = jobs.ClusterBudget(call, n.st, jobs.BudgetKey(run.ID), maxUSD, est)
+		bt.Call = jobs.ClusterBudget(t.Call, n.st, jobs.BudgetKey(row.ID), maxUSD, t.Estimate)
 	}
-	runCtx, cancelRun := context.WithCancelCause(ctx)
-	defer cancelRun(nil)
-	res := a.execute(runCtx, cancelRun, execution{run: run, suite: s, target: t, targetID: run.TargetID, k: run.SamplesPerCase,
-		baseIdentity: baseIdentity, call: call, softStop: n.softStop, onSample: n.metrics.observeSample,
-		writerOpts: storage.SampleWriterOpts{Retries: writerRetries},
-		skip: func(key string, idx int) bool {
-			if !inBatch[key] {
-				return true
-			}
-			_, ok := done[storage.SampleKey{CaseKey: key, SampleIdx: idx}]
-			return ok
-		}})
-	if res.werr != nil {
-		return fmt.Errorf("store samples of run %d: %w", run.ID, res.werr)
-	}
-	if st := res.state; st.pinErr != nil && !t.cfg.Pin.Warn() {
-		rep := &report.Report{Suite: s.Name(), Target: t.cfg.Name, RunID: run.ID, StartedAt: run.StartedAt}
-		if _, err := a.finishPinned(context.WithoutCancel(ctx), rep, run, run.TargetID, *st.firstIdentity(), st.pinErr, t); err != nil {
+	ex := lc.Execute(ctx, r, run.Exec{Suite: s, Target: &bt, Grace: -1, SoftStop: n.softStop, OnSample: n.metrics.observeSample,
+		Skip: func(key string, _ int) bool { return !inBatch[key] }})
+	bg := context.WithoutCancel(ctx)
+	switch {
+	case ex.WriteErr != nil:
+		return fmt.Errorf("store samples of run %d: %w", row.ID, ex.WriteErr)
+	case ex.PinErr != nil && !t.PinWarn:
+		rep, err := lc.StopPinned(bg, row, *ex.Identity, ex.PinErr)
+		if err != nil {
 			return err
 		}
 		n.metrics.runsCompleted.WithLabelValues(string(drift.IdentityChanged)).Inc()
-		return n.alertStopped(context.WithoutCancel(ctx), run, rep)
-	}
-	if res.budgetHit {
-		return n.finishOverBudget(context.WithoutCancel(ctx), run, s, t)
-	}
-	switch {
-	case errors.Is(res.runErr, eval.ErrStopped):
+		return n.alertStopped(bg, row, rep)
+	case ex.BudgetHit:
+		rep, err := lc.StopBudget(bg, row)
+		if err != nil || rep == nil {
+			return err
+		}
+		n.metrics.runsCompleted.WithLabelValues(rep.Verdict).Inc()
+		n.metrics.budgetStops.Inc()
+		return n.alertStopped(bg, row, rep)
+	case errors.Is(ex.RunErr, eval.ErrStopped):
 		// Shutting down: hand the rest of the batch to another process
 		// right away, without spending an attempt.
 		return river.JobSnooze(0)
 	case ctx.Err() != nil:
 		return context.Cause(ctx)
-	case res.runErr != nil:
-		return fmt.Errorf("run %d: %w", run.ID, res.runErr)
+	case ex.RunErr != nil:
+		return fmt.Errorf("run %d: %w", row.ID, ex.RunErr)
 	}
 	return nil
 }
 
-// writerRetries is how often a batch's sample writer retries a failed
-// flush (backoff 0.1 s·n², about 65 s in all): enough to ride out a
-// PostgreSQL restart without losing the samples already paid for.
-const writerRetries = 12
-
-// finishOverBudget stops a run whose max_cost_usd is reached: INCONCLUSIVE
-// with the reason, its stored samples kept (no analysis of a partial run),
-// and alerts. Other batches of the run find it stopped and end.
-func (n *node) finishOverBudget(ctx context.Context, run storage.Run, s eval.Suite, t *targetRef) error {
-	cur, err := n.st.GetRun(ctx, run.ID)
-	if err != nil {
-		return err
-	}
-	if cur.Status != storage.RunRunning {
-		// Another batch stopped it; the samples this batch had in flight
-		// are stored now, so the run's cost includes them.
-		return n.st.RefreshRunCost(ctx, run.ID)
-	}
-	rep := &report.Report{Suite: s.Name(), Target: t.cfg.Name, RunID: run.ID, StartedAt: run.StartedAt}
-	if rep.Metrics.CostUSD, err = n.st.RunCost(ctx, run.ID); err != nil {
-		return err
-	}
-	reason := fmt.Sprintf("budget cap of $%.2f reached (spent $%.4f); finish it with %s after raising max_cost_usd",
-		n.a.cfg.MaxCostUSD, rep.Metrics.CostUSD, n.a.resumeCommand(run.ID))
-	if _, err := n.a.finishStopped(ctx, rep, run, reason); err != nil {
-		return err
-	}
-	// A batch that stored samples after finishStopped summed them but saw
-	// the run still running counts on this second sum; one that saw it
-	// stopped refreshes the cost itself (refreshCostIfFinished).
-	if err := n.st.RefreshRunCost(ctx, run.ID); err != nil {
-		return err
-	}
-	n.metrics.runsCompleted.WithLabelValues(rep.Verdict).Inc()
-	n.metrics.budgetStops.Inc()
-	// A stopped run alerts, as `driftwatch run` does.
-	return n.alertStopped(ctx, run, rep)
-}
-
 // alertStopped alerts on a run that stopped before its analysis (a pin, the
 // budget). A stopped confirmation run also settles its drifted parent, whose
-// DRIFT then stands and is alerted on (settleConfirmation).
-func (n *node) alertStopped(ctx context.Context, run storage.Run, rep *report.Report) error {
-	if _, err := n.client.Insert(ctx, jobs.AlertArgs{RunID: run.ID}, nil); err != nil {
+// DRIFT then stands and is alerted on.
+func (n *node) alertStopped(ctx context.Context, row storage.Run, rep *report.Report) error {
+	if _, err := n.client.Insert(ctx, jobs.AlertArgs{RunID: row.ID}, nil); err != nil {
 		return err
 	}
-	var snap runSnapshot
-	if err := json.Unmarshal(run.Config, &snap); err != nil || snap.ConfirmOf == 0 {
+	snap, err := run.ReadSnapshot(row)
+	if err != nil || snap.ConfirmOf == 0 {
 		return nil // not a confirmation run (an unreadable snapshot was caught earlier)
 	}
 	return n.applyConfirmation(ctx, snap.ConfirmOf, rep)
@@ -893,65 +802,18 @@ func (n *node) refreshCostIfFinished(ctx context.Context, runID int64) error {
 	return n.st.RefreshRunCost(ctx, runID)
 }
 
-// pinWarning re-checks every identity the run recorded (in any batch, in
-// any process) against a warn-mode pin: the first mismatch, or nil.
-func (n *node) pinWarning(ctx context.Context, t *targetRef, run storage.Run, baseIdentity *eval.Identity) (pinWarn, err error) {
-	if !t.cfg.Pin.Warn() {
-		return nil, nil
-	}
-	hist, err := n.st.IdentityHistory(ctx, run.TargetID)
-	if err != nil {
-		return nil, err
-	}
-	for _, h := range hist {
-		if (h.FirstRunID == nil || *h.FirstRunID != run.ID) && (h.LastRunID == nil || *h.LastRunID != run.ID) {
-			continue
-		}
-		var id eval.Identity
-		if err := json.Unmarshal(h.Identity, &id); err != nil {
-			return nil, fmt.Errorf("decode identity %s: %w", h.IdentityHash, err)
-		}
-		if perr := t.checkPin(id, baseIdentity); perr != nil {
-			return perr, nil
-		}
-	}
-	return nil, nil
-}
-
-// workAnalyze finalises a run: drift comparison, findings, verdict. It is
-// idempotent (findings are replaced), then confirms a DRIFT or alerts.
+// workAnalyze finalises a run (run.Lifecycle.Analyze, idempotent), then
+// confirms a DRIFT or alerts.
 func (n *node) workAnalyze(ctx context.Context, job *river.Job[jobs.AnalyzeArgs]) error {
-	a := n.a
-	run, snap, s, nt, err := n.runParts(ctx, job.JobRow, job.Args.RunID)
+	row, snap, _, nt, err := n.runParts(ctx, job.JobRow, job.Args.RunID)
 	if err != nil {
 		return err
 	}
-	if run.Status != storage.RunRunning {
+	if row.Status != storage.RunRunning {
 		return nil
 	}
-	t := nt.ref
-	baseline, baseIdentity, err := a.baselineOf(ctx, run.SuiteID, run.TargetID)
+	rep, err := n.a.lifecycle().Analyze(ctx, row, nt.run)
 	if err != nil {
-		return err
-	}
-	rep := &report.Report{Suite: s.Name(), Target: t.cfg.Name, RunID: run.ID, StartedAt: run.StartedAt}
-	if baseIdentity != nil {
-		rep.BaselineIdentity = toReportIdentity(*baseIdentity)
-	}
-	if id, err := a.runIdentity(ctx, run.TargetID, []int64{run.ID}); err == nil && id != nil {
-		rep.Identity = toReportIdentity(*id)
-	}
-	pinWarn, err := n.pinWarning(ctx, t, run, baseIdentity)
-	if err != nil {
-		return err
-	}
-	if rep.Metrics.CostUSD, err = n.st.RunCost(ctx, run.ID); err != nil {
-		return err
-	}
-	if err := n.st.DeleteFindings(ctx, run.ID); err != nil {
-		return err
-	}
-	if err := a.analyzeAndFinish(ctx, rep, run, run.SuiteID, run.TargetID, baseline, run.SamplesPerCase, pinWarn); err != nil {
 		return err
 	}
 	n.metrics.runsCompleted.WithLabelValues(rep.Verdict).Inc()
@@ -959,47 +821,22 @@ func (n *node) workAnalyze(ctx context.Context, job *river.Job[jobs.AnalyzeArgs]
 		return n.applyConfirmation(ctx, snap.ConfirmOf, rep)
 	}
 	if snap.Confirm && rep.Verdict == string(drift.Drift) {
-		key := fmt.Sprintf("confirm-of-run-%d", run.ID)
-		_, err := n.client.Insert(ctx, jobs.RunArgs{Key: key, Schedule: run.Schedule, Suite: snap.Suite, Target: snap.Target,
-			Samples: run.SamplesPerCase, ConfirmOf: run.ID}, nil)
+		key := fmt.Sprintf("confirm-of-run-%d", row.ID)
+		_, err := n.client.Insert(ctx, jobs.RunArgs{Key: key, Schedule: row.Schedule, Suite: snap.Suite, Target: snap.Target,
+			Samples: row.SamplesPerCase, ConfirmOf: row.ID}, nil)
 		return err
 	}
-	_, err = n.client.Insert(ctx, jobs.AlertArgs{RunID: run.ID}, nil)
+	_, err = n.client.Insert(ctx, jobs.AlertArgs{RunID: row.ID}, nil)
 	return err
 }
 
-// applyConfirmation updates the confirmed run's verdict (as `driftwatch
-// run` does) and alerts on it.
+// applyConfirmation settles the confirmed run (run.Lifecycle.Confirm) and
+// alerts on it.
 func (n *node) applyConfirmation(ctx context.Context, parentID int64, crep *report.Report) error {
-	parent, err := n.st.GetRun(ctx, parentID)
-	if err != nil {
+	if _, err := n.a.lifecycle().Confirm(ctx, parentID, crep); err != nil {
 		return err
 	}
-	var rep report.Report
-	if err := json.Unmarshal(parent.Summary, &rep); err != nil {
-		return permanent(fmt.Errorf("run %d: decode summary: %w", parentID, err))
-	}
-	if rep.ConfirmRunID == 0 {
-		if settleConfirmation(&rep, crep) {
-			// The stored findings are the report's: no DRIFT finding is
-			// left for the dashboard or the alerts.
-			if err := n.st.DeleteFindings(ctx, parentID); err != nil {
-				return err
-			}
-			if _, err := n.st.InsertFindings(ctx, parentID, storageFindings(rep.Findings, rep.BaselineRunIDs)); err != nil {
-				return err
-			}
-		}
-		summary, err := json.Marshal(rep)
-		if err != nil {
-			return permanent(fmt.Errorf("run %d: encode summary: %w", parentID, err))
-		}
-		if err := n.st.FinishRun(ctx, parentID, storage.FinishRun{Status: storage.RunCompleted, Verdict: rep.Verdict, Reason: rep.Reason,
-			Summary: summary, BaselineRunIDs: rep.BaselineRunIDs, CostUSD: rep.Metrics.CostUSD}); err != nil {
-			return err
-		}
-	}
-	_, err = n.client.Insert(ctx, jobs.AlertArgs{RunID: parentID}, nil)
+	_, err := n.client.Insert(ctx, jobs.AlertArgs{RunID: parentID}, nil)
 	return err
 }
 

@@ -1,20 +1,15 @@
 package app
 
 import (
-	"cmp"
-	"context"
 	"errors"
 	"fmt"
 	"os"
 	"slices"
 	"strings"
 
-	"github.com/driftwatch/driftwatch/drift"
 	"github.com/driftwatch/driftwatch/eval"
 	"github.com/driftwatch/driftwatch/eval/check"
 	"github.com/driftwatch/driftwatch/eval/yamlsuite"
-	"github.com/driftwatch/driftwatch/report"
-	"github.com/driftwatch/driftwatch/storage"
 )
 
 // Suites loads the config's YAML suites and adds every registered Go suite.
@@ -137,75 +132,4 @@ func (a *App) pickSuites(all []eval.Suite, names []string) ([]eval.Suite, error)
 		}
 	}
 	return nil, err
-}
-
-// confirm re-runs a drifted suite once (fresh samples) before the verdict is
-// final. The DRIFT verdict stands only when the confirmation run drifts too;
-// otherwise the first run's verdict becomes STABLE with the reason noted
-// (overturn). Either way the first run's stored report says so.
-func (a *App) confirm(ctx context.Context, pr pair, p RunParams, rep *report.Report) error {
-	cp := p
-	cp.Trigger, cp.Resume, cp.Confirm = storage.TriggerConfirm, 0, nil
-	fmt.Fprintf(a.stderr, "%s@%s: DRIFT; confirming with a fresh run...\n", pr.suite.Name(), pr.target.cfg.Name)
-	crep, err := a.runPair(ctx, pr, cp)
-	if crep == nil {
-		return err
-	}
-	if err != nil {
-		// The confirmation run failed (an unusable target, say) but was
-		// stored: it cannot overturn the drift, which stands.
-		fmt.Fprintf(a.stderr, "%s@%s: confirmation run %d: %v\n", pr.suite.Name(), pr.target.cfg.Name, crep.RunID, err)
-	}
-	if settleConfirmation(rep, crep) {
-		// The stored findings are the report's: no DRIFT finding is left
-		// for the dashboard or the alerts.
-		if err := a.store.DeleteFindings(ctx, rep.RunID); err != nil {
-			return configError(err)
-		}
-		if _, err := a.store.InsertFindings(ctx, rep.RunID, storageFindings(rep.Findings, rep.BaselineRunIDs)); err != nil {
-			return configError(err)
-		}
-	}
-	return configErrorIf(a.store.FinishRun(ctx, rep.RunID, storage.FinishRun{Status: storage.RunCompleted, Verdict: rep.Verdict,
-		Reason: rep.Reason, Summary: encodeJSON(rep), BaselineRunIDs: rep.BaselineRunIDs, CostUSD: rep.Metrics.CostUSD}))
-}
-
-// settleConfirmation applies the confirmation run crep to the drifted report
-// rep. DRIFT again confirms it and STABLE overturns it (overturn). Any other
-// outcome (INCONCLUSIVE, a run stopped by its budget or a pin) says nothing
-// about the drift, so the DRIFT stands: an outage during the confirmation
-// never hides a drift. It reports whether rep's findings changed.
-func settleConfirmation(rep, crep *report.Report) bool {
-	rep.ConfirmRunID = crep.RunID
-	switch crep.Verdict {
-	case string(drift.Drift):
-		rep.Reason += fmt.Sprintf(" Confirmed by run %d.", crep.RunID)
-	case string(drift.Stable):
-		overturn(rep, crep)
-		return true
-	default:
-		rep.Reason += fmt.Sprintf(" Not confirmed: confirmation run %d was %s (%s), so the DRIFT stands.",
-			crep.RunID, cmp.Or(crep.Verdict, crep.Status), crep.Reason)
-	}
-	return false
-}
-
-// overturn makes a drifted report STABLE because its confirmation run crep
-// did not drift: no case stays drifted (JUnit fails none), and the DRIFT
-// findings become WARN (dashboard only), as the drift engine does for an
-// INCONCLUSIVE run.
-func overturn(rep *report.Report, crep *report.Report) {
-	note := fmt.Sprintf("not confirmed by run %d", crep.RunID)
-	rep.Verdict = string(drift.Stable)
-	rep.Reason = fmt.Sprintf("not confirmed: confirmation run %d was %s (first run said: %s)", crep.RunID, crep.Verdict, rep.Reason)
-	rep.DriftedCases = nil
-	for i := range rep.Cases {
-		rep.Cases[i].Drifted = false
-	}
-	for i := range rep.Findings {
-		if f := &rep.Findings[i]; f.Verdict == drift.Drift {
-			f.Verdict = drift.Warn
-			f.Reason += "; " + note
-		}
-	}
 }

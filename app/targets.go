@@ -20,6 +20,7 @@ import (
 	"github.com/driftwatch/driftwatch/provider"
 	"github.com/driftwatch/driftwatch/provider/anthropic"
 	"github.com/driftwatch/driftwatch/provider/openai"
+	"github.com/driftwatch/driftwatch/run"
 )
 
 // prober is what open-server providers offer: the identity of the served
@@ -322,4 +323,19 @@ func newAnthropic(tc *TargetConfig, key string, retry provider.Retry, prices pro
 		Retry:      retry,
 		Prices:     &prices,
 	}, a.logger, opts...)
+}
+
+// runTarget is the target as the run lifecycle drives it, calling call (the
+// provider's client, or serve's wrapping of it).
+func (t *targetRef) runTarget(a *App, call eval.Target) *run.Target {
+	rt := &run.Target{Name: t.cfg.Name, Provider: t.provider, Model: t.model, BaseURL: t.baseURL, Params: t.cfg.Params,
+		Deterministic: t.cfg.Deterministic, Concurrency: cmp.Or(t.cfg.Concurrency, ConcurrencyDefault), Call: call,
+		PinWarn: t.cfg.Pin.Warn(), Estimate: a.prices().Estimator(t.model, cmp.Or(t.cfg.Params.MaxTokens, 512))}
+	if t.probe != nil {
+		rt.Probe = t.probeIdentity
+	}
+	if t.cfg.Pin != nil {
+		rt.CheckPin = t.checkPin
+	}
+	return rt
 }

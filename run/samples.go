@@ -1,7 +1,6 @@
-package app
+package run
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,8 +13,6 @@ import (
 	"github.com/driftwatch/driftwatch/report"
 	"github.com/driftwatch/driftwatch/storage"
 )
-
-var nan = math.NaN()
 
 // loaded is a run's samples as the drift engine sees them, with each case's
 // content hash and a per-case summary. Cases are in a slice indexed by key
@@ -32,29 +29,29 @@ type loaded struct {
 }
 
 // loadSamples loads one run's samples (ordered by case, then sample index).
-func (a *App) loadSamples(ctx context.Context, runIDs []int64) (*loaded, error) {
-	l := &loaded{index: map[string]int32{}}
+func (l *Lifecycle) loadSamples(ctx context.Context, runIDs []int64) (*loaded, error) {
+	cur := &loaded{index: map[string]int32{}}
 	last := int32(-1)
-	err := a.store.StreamSamples(ctx, runIDs, func(s storage.Sample) error {
+	err := l.store.StreamSamples(ctx, runIDs, func(s storage.Sample) error {
 		if s.Outcome == storage.OutcomeSkipped {
 			return nil
 		}
 		ds := toDrift(&s)
 		i := last
-		if i < 0 || l.cases[i].Key != s.CaseKey {
+		if i < 0 || cur.cases[i].Key != s.CaseKey {
 			var ok bool
-			if i, ok = l.index[s.CaseKey]; !ok {
-				i = int32(len(l.cases))
-				l.index[s.CaseKey] = i
-				l.cases = append(l.cases, report.Case{Key: s.CaseKey})
-				l.hashes = append(l.hashes, s.CaseHash)
+			if i, ok = cur.index[s.CaseKey]; !ok {
+				i = int32(len(cur.cases))
+				cur.index[s.CaseKey] = i
+				cur.cases = append(cur.cases, report.Case{Key: s.CaseKey})
+				cur.hashes = append(cur.hashes, s.CaseHash)
 			}
 			last = i
 		}
-		l.hashes[i] = s.CaseHash
-		ds.Case = l.cases[i].Key
-		l.samples = append(l.samples, ds)
-		c := &l.cases[i]
+		cur.hashes[i] = s.CaseHash
+		ds.Case = cur.cases[i].Key
+		cur.samples = append(cur.samples, ds)
+		c := &cur.cases[i]
 		c.Samples++
 		switch {
 		case ds.Errored:
@@ -75,7 +72,7 @@ func (a *App) loadSamples(ctx context.Context, runIDs []int64) (*loaded, error) 
 	if err != nil {
 		return nil, fmt.Errorf("load samples of runs %v: %w", runIDs, err)
 	}
-	return l, nil
+	return cur, nil
 }
 
 // summarize computes the run's own metrics and drops the samples.
@@ -119,12 +116,12 @@ type baseline struct {
 	passFailed [][2]int32 // by cur case index
 }
 
-func (a *App) loadBaseline(ctx context.Context, runIDs []int64, cur *loaded) (*baseline, error) {
+func (l *Lifecycle) loadBaseline(ctx context.Context, runIDs []int64, cur *loaded) (*baseline, error) {
 	b := &baseline{changed: make([]bool, len(cur.cases)), passFailed: make([][2]int32, len(cur.cases))}
 	// Each sample carries its run's position among the pooled runs (from 1),
 	// so the engine can calibrate on pairs of baseline runs (A/A).
 	lastRun, runIdx := int64(0), 0
-	err := a.store.StreamSamples(ctx, runIDs, func(s storage.Sample) error {
+	err := l.store.StreamSamples(ctx, runIDs, func(s storage.Sample) error {
 		if s.Outcome == storage.OutcomeSkipped {
 			return nil
 		}
@@ -168,28 +165,14 @@ func failReason(checks json.RawMessage) string {
 	return ""
 }
 
-// settings returns the drift settings from the config, seeded per run so the
-// verdict of a stored run can be recomputed exactly.
-func (a *App) settings(runID int64) drift.Settings {
-	d := a.cfg.Drift
-	return drift.Settings{
-		Seed:         cmp.Or(d.Seed, uint64(runID)),
-		AlphaFamily:  d.Alpha,
-		QCase:        d.QCase,
-		MinPassDelta: d.MinPassDelta,
-		MaxErrorRate: d.MaxErrorRate,
-		MinSamples:   d.MinSamples,
-	}.WithDefaults()
-}
-
 // compare runs the drift engine on a run against a set of baseline runs,
 // excluding cases whose content changed in between.
-func (a *App) compare(ctx context.Context, runID int64, runConfig json.RawMessage, baseRunIDs []int64) (drift.Result, *loaded, error) {
-	cur, err := a.loadSamples(ctx, []int64{runID})
+func (l *Lifecycle) compare(ctx context.Context, runID int64, runConfig json.RawMessage, baseRunIDs []int64) (drift.Result, *loaded, error) {
+	cur, err := l.loadSamples(ctx, []int64{runID})
 	if err != nil {
 		return drift.Result{}, nil, err
 	}
-	base, err := a.loadBaseline(ctx, baseRunIDs, cur)
+	base, err := l.loadBaseline(ctx, baseRunIDs, cur)
 	if err != nil {
 		return drift.Result{}, nil, err
 	}
@@ -223,8 +206,8 @@ func (a *App) compare(ctx context.Context, runID int64, runConfig json.RawMessag
 			cur.cases[i].Baseline = &r
 		}
 	}
-	set := a.settings(runID)
-	set.Stochastic = a.sampled(ctx, runID, runConfig, cur)
+	set := l.settings(runID)
+	set.Stochastic = l.sampled(ctx, runID, runConfig, cur)
 	// Neither side's samples are used after Compare: the engine can let
 	// them go once it has grouped them (peak memory of large runs).
 	bs, cs := base.samples, cur.samples
@@ -246,13 +229,13 @@ func (a *App) compare(ctx context.Context, runID int64, runConfig json.RawMessag
 // temperature-0 outputs from run to run (DRIFT_METHOD 3), and reading those
 // changes as evidence would alarm every night. It reads the request stored
 // with one sample.
-func (a *App) sampled(ctx context.Context, runID int64, runConfig json.RawMessage, cur *loaded) bool {
-	var snap runSnapshot
+func (l *Lifecycle) sampled(ctx context.Context, runID int64, runConfig json.RawMessage, cur *loaded) bool {
+	var snap Snapshot
 	if err := json.Unmarshal(runConfig, &snap); err != nil || !snap.Deterministic {
 		return true
 	}
 	for key := range cur.index {
-		rows, err := a.store.ListSamples(ctx, runID, key)
+		rows, err := l.store.ListSamples(ctx, runID, key)
 		if err != nil || len(rows) == 0 {
 			return true
 		}
@@ -269,151 +252,6 @@ func (a *App) sampled(ctx context.Context, runID int64, runConfig json.RawMessag
 		return temp == nil || *temp > 0
 	}
 	return true
-}
-
-// analyzeAndFinish compares a finished run with its baseline (or makes it the
-// baseline), stores the findings and the verdict, and fills rep.
-func (a *App) analyzeAndFinish(ctx context.Context, rep *report.Report, run storage.Run, suiteID, targetID int64, bl *storage.Baseline, k int, pinWarn error) error {
-	var (
-		res drift.Result
-		cur *loaded
-		err error
-	)
-	set := a.settings(run.ID)
-	if bl == nil {
-		cur, err = a.loadSamples(ctx, []int64{run.ID})
-		if err != nil {
-			return configError(err)
-		}
-		res = firstRunResult(cur.samples, set)
-		// What the next run, compared with this one, could detect.
-		res.MDE = drift.MDEOf(cur.samples, set.WithDefaults().AlphaFamily)
-		if res.Verdict == drift.Baseline {
-			if _, err := a.store.AcceptBaseline(ctx, storage.AcceptBaseline{SuiteID: suiteID, TargetID: targetID,
-				RunIDs: []int64{run.ID}, AcceptedBy: "driftwatch", Note: "first completed run"}); err != nil {
-				return configError(err)
-			}
-			rep.BaselineRunIDs = []int64{run.ID}
-		}
-	} else {
-		rep.BaselineRunIDs = bl.RunIDs
-		res, cur, err = a.compare(ctx, run.ID, run.Config, bl.RunIDs)
-		if err != nil {
-			return configError(err)
-		}
-		if res.Verdict == drift.Stable && len(bl.RunIDs) < cmp.Or(a.cfg.Baseline.Runs, 1) {
-			ids := append(append([]int64{}, bl.RunIDs...), run.ID)
-			if _, err := a.store.AcceptBaseline(ctx, storage.AcceptBaseline{SuiteID: suiteID, TargetID: targetID,
-				RunIDs: ids, AcceptedBy: "driftwatch", Note: fmt.Sprintf("pooled: %d of %d baseline runs", len(ids), a.cfg.Baseline.Runs)}); err != nil {
-				return configError(err)
-			}
-		}
-	}
-	fillReport(rep, res, cur, k)
-	if bl != nil {
-		if err := a.cusum(ctx, rep, run, suiteID, targetID, res); err != nil {
-			return configError(err)
-		}
-		if err := a.changePoint(ctx, rep, run.ID, suiteID, targetID); err != nil {
-			return configError(err)
-		}
-	}
-	if pinWarn != nil {
-		rep.IdentityChanged = true
-		rep.Findings = append(rep.Findings, drift.Finding{Metric: drift.MetricIdentity, Scope: drift.ScopeSuite, Statistic: "pin",
-			Verdict: drift.IdentityChanged, Reason: "pin (warn): " + pinWarn.Error(), P: 1, Q: 1})
-	}
-	if _, err := a.store.InsertFindings(ctx, run.ID, storageFindings(rep.Findings, rep.BaselineRunIDs)); err != nil {
-		return configError(err)
-	}
-	if err := a.store.FinishRun(ctx, run.ID, storage.FinishRun{Status: storage.RunCompleted, Verdict: rep.Verdict,
-		Reason: rep.Reason, Summary: encodeJSON(rep), BaselineRunIDs: rep.BaselineRunIDs, CostUSD: rep.Metrics.CostUSD}); err != nil {
-		return configError(err)
-	}
-	return nil
-}
-
-// CUSUM parameters (DRIFT_METHOD 4.5): k=0.5, h=5, ARL0 about 900 runs.
-const (
-	cusumK = 0.5
-	cusumH = 5.0
-)
-
-// cusum accumulates the per-run pass-rate z of the runs compared with the
-// current baseline (oldest first, this run last) and raises a slow-drift
-// finding when the one-sided CUSUM crosses h on this run.
-func (a *App) cusum(ctx context.Context, rep *report.Report, run storage.Run, suiteID, targetID int64, res drift.Result) error {
-	rep.PassZ = res.PassZ
-	z, err := a.store.PassZHistory(ctx, suiteID, targetID, rep.BaselineRunIDs, run.ID)
-	if err != nil {
-		return fmt.Errorf("cusum history: %w", err)
-	}
-	if math.IsNaN(res.PassZ) {
-		return nil
-	}
-	z = append(z, res.PassZ)
-	st := drift.CUSUM(z, cusumK, cusumH)
-	rep.CUSUM = &report.CUSUM{Statistic: st.Last, Threshold: cusumH, Runs: len(z), Alarm: st.Last > cusumH}
-	if st.Last > cusumH && rep.Verdict == string(drift.Stable) {
-		rep.Verdict = string(drift.Drift)
-		rep.Reason = fmt.Sprintf("slow drift: the pass-rate CUSUM over %d runs since the baseline is %.1f (> %.0f), although no single run was significant", len(z), st.Last, cusumH)
-		rep.Findings = append(rep.Findings, drift.Finding{Metric: drift.MetricCUSUM, Scope: drift.ScopeSuite, Statistic: "cusum",
-			Current: st.Last, Effect: st.Last, Verdict: drift.Drift, P: nan, Q: nan, Reason: rep.Reason})
-	}
-	return nil
-}
-
-// changePointRuns is how many runs the change-point posterior covers: a
-// year of nightly runs.
-const changePointRuns = 365
-
-// changePoint dates the last change of the pass rate over the suite's recent
-// runs on the target, this run last (BOCPD, hazard 1/365). It only reports:
-// the verdict comes from the tests against the baseline and the CUSUM.
-func (a *App) changePoint(ctx context.Context, rep *report.Report, runID, suiteID, targetID int64) error {
-	m := rep.Metrics
-	if m.PassRate == nil {
-		return nil
-	}
-	hist, err := a.store.PassCountHistory(ctx, suiteID, targetID, runID, changePointRuns-1)
-	if err != nil {
-		return fmt.Errorf("change point: %w", err)
-	}
-	hist = append(hist, storage.RunPassCount{RunID: runID, Passed: m.Passed, Total: m.Samples - m.ErrorCount})
-	obs := make([]drift.PassCount, len(hist))
-	for i, h := range hist {
-		obs[i] = drift.PassCount{Passed: h.Passed, Total: h.Total}
-	}
-	cp := drift.BOCPD(obs, drift.DefaultHazard)
-	rep.ChangePoint = &report.ChangePoint{Runs: cp.Runs, RunsSince: cp.RunLength, Probability: cp.RunLengthProb,
-		ProbChange: cp.ProbChange, ProbThisRun: cp.ProbWithin(1)}
-	if cp.ChangeIndex >= 0 {
-		rep.ChangePoint.SinceRunID = hist[cp.ChangeIndex].RunID
-	}
-	return nil
-}
-
-// firstRunResult decides whether a run with no baseline can become one: it
-// must have enough comparable samples and a tolerable error rate.
-func firstRunResult(samples []drift.Sample, set drift.Settings) drift.Result {
-	res := drift.Result{Verdict: drift.Baseline, Reason: "first completed run: it is the baseline for later runs"}
-	var errs, ok int
-	for _, s := range samples {
-		if s.Errored {
-			errs++
-		} else {
-			ok++
-		}
-	}
-	res.CurrentSamples, res.Errors = len(samples), errs
-	if len(samples) > 0 && float64(errs)/float64(len(samples)) > set.MaxErrorRate {
-		res.Verdict = drift.Inconclusive
-		res.Reason = fmt.Sprintf("error rate %.1f%% is above %.0f%%: not accepted as a baseline", 100*float64(errs)/float64(len(samples)), 100*set.MaxErrorRate)
-	} else if ok < set.MinSamples {
-		res.Verdict = drift.Inconclusive
-		res.Reason = fmt.Sprintf("only %d samples without error (at least %d needed): not accepted as a baseline", ok, set.MinSamples)
-	}
-	return res
 }
 
 // fillReport copies a drift result and the run's own numbers into rep.

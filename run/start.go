@@ -1,0 +1,214 @@
+package run
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/driftwatch/driftwatch/eval"
+	"github.com/driftwatch/driftwatch/report"
+	"github.com/driftwatch/driftwatch/storage"
+)
+
+// Snapshot is the redacted config stored with a run: what it ran and how.
+// A resumed run, a batch and the analysis read it back.
+type Snapshot struct {
+	Suite    string      `json:"suite"`
+	Target   string      `json:"target"`
+	Provider string      `json:"provider"`
+	Model    string      `json:"model"`
+	BaseURL  string      `json:"base_url,omitempty"`
+	Samples  int         `json:"samples"`
+	Case     string      `json:"case,omitempty"`
+	Params   eval.Params `json:"params"`
+	// Deterministic is the target's promise that a request always gets
+	// the same output.
+	Deterministic bool   `json:"deterministic,omitempty"`
+	Seed          uint64 `json:"seed"`
+	// Confirm: re-run once before a DRIFT verdict is final. ConfirmOf is
+	// the run this one confirms.
+	Confirm   bool  `json:"confirm,omitempty"`
+	ConfirmOf int64 `json:"confirm_of,omitempty"`
+	// SuiteHash identifies the suite content the run started with, so
+	// that its batches use that content.
+	SuiteHash string `json:"suite_hash,omitempty"`
+}
+
+// ReadSnapshot decodes the snapshot stored with run.
+func ReadSnapshot(run storage.Run) (Snapshot, error) {
+	var snap Snapshot
+	if err := json.Unmarshal(run.Config, &snap); err != nil || snap.Suite == "" {
+		return snap, fmt.Errorf("run %d has no usable config snapshot", run.ID)
+	}
+	return snap, nil
+}
+
+// Spec says what to start.
+type Spec struct {
+	Suite  eval.Suite
+	Target *Target
+	// K is samples per case.
+	K int
+	// Case is a -run style pattern selecting cases ("": all).
+	Case     string
+	Trigger  string
+	Schedule string
+	// Key, when set, makes Start idempotent: a retried job finds the run
+	// its first attempt created (storage.CreateRunKeyed).
+	Key       string
+	SuiteHash string
+	Seed      uint64
+	Confirm   bool
+	ConfirmOf int64
+}
+
+// Run is a run that exists in storage, with what the later steps share.
+type Run struct {
+	Row               storage.Run
+	SuiteID, TargetID int64
+	Start             time.Time
+	// Created says Start inserted the run (false: found by its key).
+	Created bool
+	// K and Filter are the run's samples per case and --case pattern (a
+	// resumed run's own, whatever the command line says).
+	K      int
+	Filter string
+	// Done holds the samples stored without error: a resume skips them.
+	Done map[storage.SampleKey]struct{}
+	// Spent is what the stored samples cost: a resumed run's budget starts
+	// there.
+	Spent float64
+}
+
+// Start records the suite, target and cases and creates the run.
+func (l *Lifecycle) Start(ctx context.Context, sp Spec) (*Run, error) {
+	st, s, t := l.store, sp.Suite, sp.Target
+	suiteID, err := st.EnsureSuite(ctx, s.Name())
+	if err != nil {
+		return nil, err
+	}
+	targetID, err := st.EnsureTarget(ctx, t.Name, t.Provider, t.Model)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.UpsertCases(ctx, suiteID, caseRows(s.Cases())); err != nil {
+		return nil, err
+	}
+	snap, err := json.Marshal(Snapshot{Suite: s.Name(), Target: t.Name, Provider: t.Provider, Model: t.Model,
+		BaseURL: t.BaseURL, Samples: sp.K, Case: sp.Case, Params: t.Params, Deterministic: t.Deterministic,
+		Seed: sp.Seed, Confirm: sp.Confirm, ConfirmOf: sp.ConfirmOf, SuiteHash: sp.SuiteHash})
+	if err != nil {
+		return nil, fmt.Errorf("encode the run's configuration: %w", err)
+	}
+	trigger := cmp.Or(sp.Trigger, storage.TriggerCLI)
+	if sp.ConfirmOf != 0 {
+		trigger = storage.TriggerConfirm
+	}
+	nr := storage.NewRun{SuiteID: suiteID, TargetID: targetID, Trigger: trigger, Schedule: sp.Schedule,
+		SamplesPerCase: sp.K, Config: snap, HarnessVersion: l.policy.HarnessVersion}
+	r := &Run{SuiteID: suiteID, TargetID: targetID, Start: time.Now(), K: sp.K, Filter: sp.Case, Created: true}
+	if sp.Key != "" {
+		r.Row, r.Created, err = st.CreateRunKeyed(ctx, sp.Key, nr)
+	} else {
+		r.Row, err = st.CreateRun(ctx, nr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.K = r.Row.SamplesPerCase
+	return r, nil
+}
+
+// Resume loads run id to finish its unfinished samples.
+func (l *Lifecycle) Resume(ctx context.Context, id int64) (*Run, error) {
+	row, err := l.store.GetRun(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	snap, err := ReadSnapshot(row)
+	if err != nil {
+		return nil, err
+	}
+	r := &Run{Row: row, SuiteID: row.SuiteID, TargetID: row.TargetID, Start: time.Now(), K: row.SamplesPerCase, Filter: snap.Case}
+	if r.Done, err = l.store.DoneSamples(ctx, id); err != nil {
+		return nil, err
+	}
+	tot, err := l.store.RunTotals(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	r.Spent = tot.CostUSD
+	return r, nil
+}
+
+// Batch loads run row to execute the cases keys: the samples of those
+// cases that are stored without error are skipped.
+func (l *Lifecycle) Batch(ctx context.Context, row storage.Run, keys []string) (*Run, error) {
+	snap, err := ReadSnapshot(row)
+	if err != nil {
+		return nil, err
+	}
+	r := &Run{Row: row, SuiteID: row.SuiteID, TargetID: row.TargetID, Start: time.Now(), K: row.SamplesPerCase, Filter: snap.Case}
+	if r.Done, err = l.store.DoneSamplesOf(ctx, row.ID, keys); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Preflight reads the target's identity (open servers) and checks it
+// against the pin before any case is sent. A violated pin stops the run:
+// Preflight then returns its report (and the caller sends nothing).
+func (l *Lifecycle) Preflight(ctx context.Context, r *Run, t *Target) (*report.Report, error) {
+	if t.Probe == nil {
+		return nil, nil
+	}
+	id, err := t.Probe(ctx)
+	if err != nil {
+		l.logger.Warn("identity probe failed", "target", t.Name, "err", err)
+		return nil, nil
+	}
+	if id == nil || t.PinWarn || t.CheckPin == nil {
+		return nil, nil
+	}
+	_, baseID, err := l.baselineOf(ctx, r.SuiteID, r.TargetID)
+	if err != nil {
+		return nil, err
+	}
+	if perr := t.checkPin(*id, baseID); perr != nil {
+		rep, err := l.StopPinned(ctx, r.Row, *id, perr)
+		return rep, err
+	}
+	return nil, nil
+}
+
+// baselineOf returns the active baseline and the identity most often seen in
+// its samples (nil, nil when there is no baseline).
+func (l *Lifecycle) baselineOf(ctx context.Context, suiteID, targetID int64) (*storage.Baseline, *eval.Identity, error) {
+	bl, err := l.store.ActiveBaseline(ctx, suiteID, targetID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	id, err := l.runIdentity(ctx, targetID, bl.RunIDs)
+	return &bl, id, err
+}
+
+// BaselineIdentity is the identity of the active baseline of a (suite,
+// target) (nil when there is none), for the pin checks of a batch.
+func (l *Lifecycle) BaselineIdentity(ctx context.Context, suiteID, targetID int64) (*eval.Identity, error) {
+	_, id, err := l.baselineOf(ctx, suiteID, targetID)
+	return id, err
+}
+
+func caseRows(cases []eval.Case) []storage.Case {
+	rows := make([]storage.Case, len(cases))
+	for i, c := range cases {
+		rows[i] = storage.Case{Key: c.ID, ContentHash: c.Hash}
+	}
+	return rows
+}
