@@ -64,6 +64,8 @@ type envOpts struct {
 	cases   int
 	targets string // YAML of extra target fields appended to the sim target
 	sim     sim.Config
+	// dbURL is the database; default a fresh test database.
+	dbURL string
 }
 
 func setup(t *testing.T, o envOpts) *testEnv {
@@ -71,7 +73,10 @@ func setup(t *testing.T, o envOpts) *testEnv {
 	if o.cases == 0 {
 		o.cases = 120
 	}
-	e := &testEnv{dir: t.TempDir(), dbURL: storagetest.NewDatabaseURL(t)}
+	e := &testEnv{dir: t.TempDir(), dbURL: o.dbURL}
+	if e.dbURL == "" {
+		e.dbURL = storagetest.NewDatabaseURL(t)
+	}
 	srv, err := sim.New(o.sim)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -78,6 +78,10 @@ type envOpts struct {
 	dbURL string
 	// errors are the simulator's injected failures.
 	errors sim.Errors
+	// updates are the simulated model's silent updates.
+	updates []sim.Update
+	// deterministic gives every sample of a case the same output.
+	deterministic bool
 }
 
 func setup(t testing.TB, o envOpts) *testEnv {
@@ -88,7 +92,9 @@ func setup(t testing.TB, o envOpts) *testEnv {
 	}
 	mixture := []sim.Component{{Weight: 0.7, P: 0.95}, {Weight: 0.3, P: 0.1}}
 	srv, err := sim.New(sim.Config{Seed: 5, Models: []sim.Model{{Name: "sim-gpt",
-		Profile: sim.Profile{Seed: 1, Mixture: mixture, Latency: sim.Latency{Fixed: sim.Duration(o.latency)}, Errors: o.errors}}}})
+		Profile: sim.Profile{Seed: 1, Mixture: mixture, Latency: sim.Latency{Fixed: sim.Duration(o.latency)}, Errors: o.errors,
+			Deterministic: o.deterministic},
+		Updates: o.updates}}})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	url, stop, err := srv.Start(ctx, "127.0.0.1:0")
