@@ -78,12 +78,15 @@ func (c *cli) root() *cobra.Command {
 		Short:         "Catch silent behaviour changes in LLMs",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       ReadBuildInfo().String(),
 	}
+	root.SetVersionTemplate("driftwatch {{.Version}}\n")
 	root.PersistentFlags().StringVar(&c.configPath, "config", ConfigFileDefault, "config file")
 	root.PersistentFlags().StringVar(&c.dataDir, "data-dir", "", "data directory of the embedded PostgreSQL (default $XDG_DATA_HOME/driftwatch)")
 	root.PersistentFlags().BoolVarP(&c.verbose, "verbose", "v", false, "log debug information to stderr")
 	root.AddCommand(c.runCmd(), c.suitesCmd(), c.migrateCmd(), c.baselineCmd(), c.diffCmd(), c.reportCmd(),
-		c.powerCmd(), c.simCmd(), c.demoCmd(), c.serveCmd(), c.workerCmd())
+		c.powerCmd(), c.simCmd(), c.demoCmd(), c.serveCmd(), c.workerCmd(),
+		c.versionCmd(), c.healthcheckCmd())
 	return root
 }
 
