@@ -13,6 +13,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/driftwatch/driftwatch/config"
 	"github.com/driftwatch/driftwatch/eval"
 	"github.com/driftwatch/driftwatch/run"
 	"github.com/driftwatch/driftwatch/storage"
@@ -65,7 +66,7 @@ type Options struct {
 
 // App is one configured Driftwatch process.
 type App struct {
-	cfg      *Config
+	cfg      *config.Config
 	opts     Options
 	logger   *slog.Logger
 	stderr   io.Writer
@@ -77,7 +78,7 @@ type App struct {
 
 // New returns an App for cfg. It opens nothing until a command needs it,
 // and does not modify cfg (opts.DataDir applies to a copy).
-func New(cfg *Config, opts Options) *App {
+func New(cfg *config.Config, opts Options) *App {
 	if opts.DataDir != "" {
 		c := *cfg
 		c.DataDir = opts.DataDir

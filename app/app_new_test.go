@@ -3,12 +3,13 @@ package app
 import (
 	"testing"
 
+	"github.com/driftwatch/driftwatch/config"
 	"github.com/stretchr/testify/require"
 )
 
 func TestNewDoesNotModifyTheConfig(t *testing.T) {
 	t.Parallel()
-	cfg := &Config{File: "c.yaml", DataDir: "/from/config"}
+	cfg := &config.Config{File: "c.yaml", DataDir: "/from/config"}
 	a := New(cfg, Options{DataDir: "/from/flag"})
 	require.Equal(t, "/from/config", cfg.DataDir, "the caller's config is unchanged")
 	require.Equal(t, "/from/flag", a.cfg.ResolvedDataDir(), "the flag wins for the App")

@@ -14,7 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/driftwatch/driftwatch/app"
+	"github.com/driftwatch/driftwatch/config"
 	"github.com/driftwatch/driftwatch/sim"
 )
 
@@ -144,7 +144,7 @@ func TestAzureADConfigErrors(t *testing.T) {
 	} {
 		path := filepath.Join(t.TempDir(), "driftwatch.yaml")
 		require.NoError(t, os.WriteFile(path, []byte("targets:\n  - name: az\n    "+tc.target+"\n"), 0o600))
-		_, err := app.LoadConfig(path)
+		_, err := config.Load(path)
 		require.ErrorContains(t, err, tc.want)
 		require.ErrorContains(t, err, path+":")
 	}

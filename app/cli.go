@@ -18,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/driftwatch/driftwatch/config"
 	"github.com/driftwatch/driftwatch/drift"
 	"github.com/driftwatch/driftwatch/eval"
 	"github.com/driftwatch/driftwatch/eval/check"
@@ -81,7 +82,7 @@ func (c *cli) root() *cobra.Command {
 		Version:       ReadBuildInfo().String(),
 	}
 	root.SetVersionTemplate("driftwatch {{.Version}}\n")
-	root.PersistentFlags().StringVar(&c.configPath, "config", ConfigFileDefault, "config file")
+	root.PersistentFlags().StringVar(&c.configPath, "config", config.FileDefault, "config file")
 	root.PersistentFlags().StringVar(&c.dataDir, "data-dir", "", "data directory of the embedded PostgreSQL (default $XDG_DATA_HOME/driftwatch)")
 	root.PersistentFlags().BoolVarP(&c.verbose, "verbose", "v", false, "log debug information to stderr")
 	root.AddCommand(c.runCmd(), c.suitesCmd(), c.migrateCmd(), c.baselineCmd(), c.diffCmd(), c.reportCmd(),
@@ -105,9 +106,9 @@ func (c *cli) open() (*App, error) { return c.openConfig(false) }
 
 // openConfig is open; with required, a missing config file is an error.
 func (c *cli) openConfig(required bool) (*App, error) {
-	cfg, err := LoadConfig(c.configPath)
-	if errors.Is(err, os.ErrNotExist) && c.configPath == ConfigFileDefault && !required {
-		cfg, err = &Config{File: ConfigFileDefault}, nil
+	cfg, err := config.Load(c.configPath)
+	if errors.Is(err, os.ErrNotExist) && c.configPath == config.FileDefault && !required {
+		cfg, err = &config.Config{File: config.FileDefault}, nil
 	}
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -121,7 +122,7 @@ func (c *cli) openConfig(required bool) (*App, error) {
 
 // warnUnset prints a warning for each ${VAR} of the config whose variable is
 // not set (read as empty).
-func (c *cli) warnUnset(cfg *Config) {
+func (c *cli) warnUnset(cfg *config.Config) {
 	for _, e := range cfg.Unset {
 		fmt.Fprintf(c.stderr, "driftwatch: warning: %v\n", e)
 	}
@@ -365,7 +366,7 @@ embedder: targets, as for run; without one (PATHs and no driftwatch.yaml), their
 				secrets = true // the config's ${VAR}s are all set
 			)
 			if fromConfig || cmd.Flags().Changed("config") || fileExists(c.configPath) {
-				cfg, err := LoadConfig(c.configPath)
+				cfg, err := config.Load(c.configPath)
 				if err != nil {
 					return configError(err)
 				}
@@ -412,7 +413,7 @@ embedder: targets, as for run; without one (PATHs and no driftwatch.yaml), their
 				for _, s := range suites {
 					names = append(names, s.Name())
 				}
-				if err := a.cfg.checkScheduleSuites(names); err != nil {
+				if err := a.cfg.CheckScheduleSuites(names); err != nil {
 					return configError(err)
 				}
 			}
@@ -716,8 +717,8 @@ func (c *cli) powerCmd() *cobra.Command {
 				return nil
 			}
 			fmt.Fprintf(c.stdout, "not reachable with %d cases (it would take more than %d samples per case); add cases", cases, powerSamplesMax)
-			if n, ok := powerCases(p0, p1, alpha, SamplesDefault); ok {
-				fmt.Fprintf(c.stdout, ": about %d cases at k=%d", n, SamplesDefault)
+			if n, ok := powerCases(p0, p1, alpha, config.SamplesDefault); ok {
+				fmt.Fprintf(c.stdout, ": about %d cases at k=%d", n, config.SamplesDefault)
 			}
 			fmt.Fprintln(c.stdout)
 			return nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/driftwatch/driftwatch/config"
 	"github.com/driftwatch/driftwatch/drift"
 	"github.com/driftwatch/driftwatch/report"
 )
@@ -44,7 +45,7 @@ func TestSummaryPrintsIdentityFindingsAsIdentities(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var stderr bytes.Buffer
-			a := New(&Config{}, Options{Stderr: &stderr})
+			a := New(&config.Config{}, Options{Stderr: &stderr})
 			tc.rep.Suite, tc.rep.Target, tc.rep.Verdict = "prime", "gpt", "STABLE"
 			a.printSummary([]*report.Report{&tc.rep})
 			require.Contains(t, stderr.String(), tc.want)

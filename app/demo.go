@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/driftwatch/driftwatch/config"
 	"github.com/driftwatch/driftwatch/report"
 	"github.com/driftwatch/driftwatch/sim"
 	"github.com/driftwatch/driftwatch/suites"
@@ -169,7 +170,7 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, dataDir string) (int
 	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(demoConfig, url, slackURL)), 0o600); err != nil {
 		return ExitConfig, configError(err)
 	}
-	cfg, err := LoadConfig(cfgPath)
+	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		return ExitConfig, configError(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/driftwatch/driftwatch/config"
 	"github.com/driftwatch/driftwatch/drift"
 	"github.com/driftwatch/driftwatch/eval"
 	"github.com/driftwatch/driftwatch/report"
@@ -234,7 +235,7 @@ func (a *App) samplesFor(s eval.Suite, p RunParams) int {
 	if si, ok := s.(eval.SuiteInfo); ok && si.Samples() > 0 {
 		return si.Samples()
 	}
-	return cmp.Or(a.cfg.Samples, SamplesDefault)
+	return cmp.Or(a.cfg.Samples, config.SamplesDefault)
 }
 
 // lifecycle returns the run lifecycle on the open store.
@@ -376,7 +377,7 @@ func (a *App) warnUnpricedUnderCap(pairs []pair) {
 // --config when the config is not the default file.
 func (a *App) resumeCommand(id int64) string {
 	cmd := "driftwatch run"
-	if f := a.cfg.File; f != "" && f != ConfigFileDefault {
+	if f := a.cfg.File; f != "" && f != config.FileDefault {
 		cmd += " --config " + shellQuote(f)
 	}
 	return fmt.Sprintf("%s --resume %d", cmd, id)

@@ -23,6 +23,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/driftwatch/driftwatch/alert"
+	"github.com/driftwatch/driftwatch/config"
 	"github.com/driftwatch/driftwatch/drift"
 	"github.com/driftwatch/driftwatch/eval"
 	"github.com/driftwatch/driftwatch/eval/yamlsuite"
@@ -417,7 +418,7 @@ func (n *node) target(name string) (*nodeTarget, error) {
 		return nil, err
 	}
 	ref := refs[0]
-	call := bounded(ref.target, cmp.Or(ref.cfg.Concurrency, ConcurrencyDefault))
+	call := bounded(ref.target, cmp.Or(ref.cfg.Concurrency, config.ConcurrencyDefault))
 	if ref.cfg.RPM > 0 || ref.cfg.TPM > 0 {
 		call = jobs.ClusterLimit(call, n.st, jobs.LimitConfig{Key: "target:" + name, RPM: ref.cfg.RPM, TPM: ref.cfg.TPM})
 	}
@@ -583,7 +584,7 @@ func (n *node) unavailable(job *rivertype.JobRow, err error) error {
 
 func (n *node) workTrigger(ctx context.Context, job *river.Job[jobs.TriggerArgs]) error {
 	args := job.Args
-	i := slices.IndexFunc(n.a.cfg.Schedules, func(s ScheduleConfig) bool { return s.Name == args.Schedule })
+	i := slices.IndexFunc(n.a.cfg.Schedules, func(s config.Schedule) bool { return s.Name == args.Schedule })
 	if i < 0 {
 		return n.unavailable(job.JobRow, fmt.Errorf("schedule %q is not in the config", args.Schedule))
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/driftwatch/driftwatch/config"
 	"github.com/driftwatch/driftwatch/eval"
 	"github.com/driftwatch/driftwatch/eval/check"
 	"github.com/driftwatch/driftwatch/eval/yamlsuite"
@@ -62,10 +63,7 @@ func (a *App) suiteEntries() (paths, goNames []string, err error) {
 		}
 		msg := fmt.Sprintf("%q is neither a suite file or folder nor a registered Go suite (known Go suites: %s)",
 			name, strings.Join(a.registry.Names(), ", "))
-		if a.cfg.doc != nil {
-			return nil, nil, a.cfg.doc.Errorf([]any{"suites", i}, "%s", msg)
-		}
-		return nil, nil, fmt.Errorf("%s: suites: %s", a.cfg.File, msg)
+		return nil, nil, a.cfg.Errorf([]any{"suites", i}, "%s", msg)
 	}
 	return paths, goNames, nil
 }
@@ -132,4 +130,22 @@ func (a *App) pickSuites(all []eval.Suite, names []string) ([]eval.Suite, error)
 		}
 	}
 	return nil, err
+}
+
+// CheckSchedules loads every suite and reports schedules whose suites: name
+// unknown suites, with file:line. serve calls it at start, so a typo fails
+// at once rather than at the first fire (or never, silently).
+func (a *App) CheckSchedules() error {
+	if !slices.ContainsFunc(a.cfg.Schedules, func(s config.Schedule) bool { return len(s.Suites) > 0 }) {
+		return nil
+	}
+	all, err := a.Suites()
+	if err != nil {
+		return configError(err)
+	}
+	names := make([]string, len(all))
+	for i, s := range all {
+		names[i] = s.Name()
+	}
+	return configError(a.cfg.CheckScheduleSuites(names))
 }

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 	"golang.org/x/time/rate"
 
+	"github.com/driftwatch/driftwatch/config"
 	"github.com/driftwatch/driftwatch/eval"
 	"github.com/driftwatch/driftwatch/provider"
 	"github.com/driftwatch/driftwatch/provider/anthropic"
@@ -31,7 +32,7 @@ type prober interface {
 
 // targetRef is a configured target, ready to call.
 type targetRef struct {
-	cfg      *TargetConfig
+	cfg      *config.Target
 	target   eval.Target
 	probe    prober
 	provider string
@@ -62,8 +63,8 @@ func (a *App) targets(names []string) ([]*targetRef, error) {
 		}
 		ref, err := a.buildTarget(tc)
 		if err != nil {
-			if i := slices.IndexFunc(a.cfg.Targets, func(t TargetConfig) bool { return t.Name == n }); i >= 0 && a.cfg.doc != nil {
-				return nil, a.cfg.doc.Errorf([]any{"targets", i}, "target %q: %v", n, err)
+			if i := slices.IndexFunc(a.cfg.Targets, func(t config.Target) bool { return t.Name == n }); i >= 0 {
+				return nil, a.cfg.Errorf([]any{"targets", i}, "target %q: %v", n, err)
 			}
 			return nil, fmt.Errorf("%s: target %q: %w", a.cfg.File, n, err)
 		}
@@ -84,12 +85,12 @@ func (a *App) prices() provider.Prices {
 	return p
 }
 
-func (a *App) buildTarget(tc *TargetConfig) (*targetRef, error) {
+func (a *App) buildTarget(tc *config.Target) (*targetRef, error) {
 	key, err := secretValue(tc.APIKey, tc.APIKeyFile, "api_key_file")
 	if err != nil {
 		return nil, err
 	}
-	retry := provider.Retry{MaxAttempts: tc.maxAttempts()}
+	retry := provider.Retry{MaxAttempts: tc.MaxAttempts()}
 	prices := a.prices()
 	prov := cmp.Or(tc.Provider, "openai")
 	// rpm holds for every HTTP attempt, retries included, so a server that
@@ -135,7 +136,7 @@ func (a *App) buildTarget(tc *TargetConfig) (*targetRef, error) {
 			APIVersion: tc.APIVersion,
 			Deployment: tc.Deployment,
 			Headers:    tc.Headers,
-			Timeout:    cmp.Or(tc.Timeout, TimeoutDefault),
+			Timeout:    cmp.Or(tc.Timeout, config.TimeoutDefault),
 			Retry:      retry,
 			Prices:     &prices,
 		}, a.logger, openaiOpts...)
@@ -167,16 +168,6 @@ func (a *App) buildTarget(tc *TargetConfig) (*targetRef, error) {
 		return resp, err
 	})
 	return ref, nil
-}
-
-// maxAttempts is the most HTTP attempts one call makes: the first and
-// retries (RetriesDefault when the config says nothing).
-func (tc *TargetConfig) maxAttempts() int {
-	retries := RetriesDefault
-	if tc.Retries != nil {
-		retries = *tc.Retries
-	}
-	return retries + 1
 }
 
 // probeIdentity reads an open server's identity; nil when the target cannot
@@ -288,7 +279,7 @@ const azureADTokenTimeout = 30 * time.Second
 // azureADTokens returns a cached source of Entra ID tokens for the client
 // credentials in c. Tokens are fetched on first use and again shortly before
 // they expire; concurrent requests share one fetch.
-func azureADTokens(c *AzureADConfig) (oauth2.TokenSource, error) {
+func azureADTokens(c *config.AzureAD) (oauth2.TokenSource, error) {
 	secret, err := secretValue(c.ClientSecret, c.ClientSecretFile, "azure_ad.client_secret_file")
 	if err != nil {
 		return nil, err
@@ -296,8 +287,8 @@ func azureADTokens(c *AzureADConfig) (oauth2.TokenSource, error) {
 	cc := clientcredentials.Config{
 		ClientID:     c.ClientID,
 		ClientSecret: secret,
-		TokenURL:     c.tokenURL(),
-		Scopes:       []string{cmp.Or(c.Scope, AzureADScopeDefault)},
+		TokenURL:     c.TokenEndpoint(),
+		Scopes:       []string{cmp.Or(c.Scope, config.AzureADScopeDefault)},
 		AuthStyle:    oauth2.AuthStyleInParams,
 	}
 	hc := &http.Client{Timeout: azureADTokenTimeout, Transport: provider.NewTransport(0)}
@@ -306,7 +297,7 @@ func azureADTokens(c *AzureADConfig) (oauth2.TokenSource, error) {
 	return cc.TokenSource(context.WithValue(context.Background(), oauth2.HTTPClient, hc)), nil
 }
 
-func newAnthropic(tc *TargetConfig, key string, retry provider.Retry, prices provider.Prices, a *App, do func(*http.Request) (*http.Response, error)) (eval.Target, error) {
+func newAnthropic(tc *config.Target, key string, retry provider.Retry, prices provider.Prices, a *App, do func(*http.Request) (*http.Response, error)) (eval.Target, error) {
 	var opts []anthropic.Option
 	if do != nil {
 		opts = append(opts, anthropic.WithDoFunc(do))
@@ -319,7 +310,7 @@ func newAnthropic(tc *TargetConfig, key string, retry provider.Retry, prices pro
 		APIVersion: tc.APIVersion,
 		MaxTokens:  tc.Params.MaxTokens,
 		Headers:    tc.Headers,
-		Timeout:    cmp.Or(tc.Timeout, TimeoutDefault),
+		Timeout:    cmp.Or(tc.Timeout, config.TimeoutDefault),
 		Retry:      retry,
 		Prices:     &prices,
 	}, a.logger, opts...)
@@ -329,7 +320,7 @@ func newAnthropic(tc *TargetConfig, key string, retry provider.Retry, prices pro
 // provider's client, or serve's wrapping of it).
 func (t *targetRef) runTarget(a *App, call eval.Target) *run.Target {
 	rt := &run.Target{Name: t.cfg.Name, Provider: t.provider, Model: t.model, BaseURL: t.baseURL, Params: t.cfg.Params,
-		Deterministic: t.cfg.Deterministic, Concurrency: cmp.Or(t.cfg.Concurrency, ConcurrencyDefault), Call: call,
+		Deterministic: t.cfg.Deterministic, Concurrency: cmp.Or(t.cfg.Concurrency, config.ConcurrencyDefault), Call: call,
 		PinWarn: t.cfg.Pin.Warn(), Estimate: a.prices().Estimator(t.model, cmp.Or(t.cfg.Params.MaxTokens, 512))}
 	if t.probe != nil {
 		rt.Probe = t.probeIdentity

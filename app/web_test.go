@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/driftwatch/driftwatch/config"
 	"github.com/driftwatch/driftwatch/report"
 	"github.com/driftwatch/driftwatch/sim"
 	"github.com/driftwatch/driftwatch/storage"
@@ -92,7 +93,7 @@ func newWebEnv(t *testing.T) *webEnv {
 	cfgText := fmt.Sprintf(webTestConfig, url, slack.URL) + fmt.Sprintf("database_url: %q\nweb: {token: %q}\n", storagetest.NewDatabaseURL(t), webTestToken)
 	cfgPath := filepath.Join(work, "driftwatch.yaml")
 	require.NoError(t, os.WriteFile(cfgPath, []byte(cfgText), 0o600))
-	cfg, err := LoadConfig(cfgPath)
+	cfg, err := config.Load(cfgPath)
 	require.NoError(t, err)
 	a := New(cfg, Options{Stderr: io.Discard})
 	t.Cleanup(func() { _ = a.Close() })

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/driftwatch/driftwatch/app"
+	"github.com/driftwatch/driftwatch/config"
 	"github.com/driftwatch/driftwatch/jobs"
 	"github.com/driftwatch/driftwatch/report"
 	"github.com/driftwatch/driftwatch/sim"
@@ -27,7 +28,7 @@ import (
 // that cancels it (as SIGTERM does) and waits for it to return.
 func (e *testEnv) startServe(t *testing.T, o app.ServeOptions) (stop func() error) {
 	t.Helper()
-	cfg, err := app.LoadConfig(e.cfgPath)
+	cfg, err := config.Load(e.cfgPath)
 	require.NoError(t, err)
 	a := app.New(cfg, app.Options{Stderr: io.Discard})
 	ctx, cancel := context.WithCancel(context.Background())

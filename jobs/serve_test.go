@@ -21,6 +21,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/driftwatch/driftwatch/app"
+	"github.com/driftwatch/driftwatch/config"
 	"github.com/driftwatch/driftwatch/jobs"
 	"github.com/driftwatch/driftwatch/sim"
 	"github.com/driftwatch/driftwatch/storage"
@@ -148,7 +149,7 @@ func (e *testEnv) serve(t *testing.T, o app.ServeOptions) {
 // the test ends, logging to logs if it is not nil.
 func serveConfig(t *testing.T, path string, logs *logBuffer, o app.ServeOptions) {
 	t.Helper()
-	cfg, err := app.LoadConfig(path)
+	cfg, err := config.Load(path)
 	require.NoError(t, err)
 	opts := app.Options{Stderr: io.Discard}
 	if logs != nil {

@@ -1,4 +1,9 @@
-package app
+// Package config is driftwatch.yaml: its types, loading (with ${VAR}
+// expansion before values are typed) and validation, one function per
+// section, every error located at file:line:field. It knows nothing of
+// suites, targets' clients or the database: package app builds those from
+// a Config.
+package config
 
 import (
 	"cmp"
@@ -26,10 +31,10 @@ const (
 	ConcurrencyDefault = 8
 	TimeoutDefault     = 60 * time.Second
 	RetriesDefault     = 4
-	ConfigFileDefault  = "driftwatch.yaml"
+	FileDefault        = "driftwatch.yaml"
 )
 
-// Config is driftwatch.yaml (DESIGN.md section 13, a contract). Every field
+// Config is driftwatch.yaml (the config contract documented in README.md). Every field
 // is optional unless said otherwise; zero means the documented default.
 type Config struct {
 	// File is where the config was read from; suite paths are relative to
@@ -47,14 +52,14 @@ type Config struct {
 	// Samples is k, samples per case, for suites that set none. Default 5.
 	Samples int `yaml:"samples"`
 	// Targets are the models under test. Required for run.
-	Targets []TargetConfig `yaml:"targets"`
+	Targets []Target `yaml:"targets"`
 	// Suites lists YAML suite files or folders (searched for *.yaml and
 	// *.yml), relative to the config file.
 	Suites []string `yaml:"suites"`
 	// Baseline says how a baseline is built.
-	Baseline BaselineConfig `yaml:"baseline"`
-	// Drift tunes the statistics (DRIFT_METHOD.md defaults when zero).
-	Drift DriftConfig `yaml:"drift"`
+	Baseline Baseline `yaml:"baseline"`
+	// Drift tunes the statistics (package drift's defaults when zero).
+	Drift Drift `yaml:"drift"`
 	// MaxCostUSD caps one run's spend; 0 means no cap.
 	MaxCostUSD float64 `yaml:"max_cost_usd"`
 	// Prices overrides or extends the built-in price table, per model name:
@@ -65,16 +70,16 @@ type Config struct {
 	Judge    string `yaml:"judge"`
 	Embedder string `yaml:"embedder"`
 	// Schedules for driftwatch serve.
-	Schedules []ScheduleConfig `yaml:"schedules"`
-	Alerts    AlertsConfig     `yaml:"alerts"`
-	Web       WebConfig        `yaml:"web"`
+	Schedules []Schedule `yaml:"schedules"`
+	Alerts    Alerts     `yaml:"alerts"`
+	Web       Web        `yaml:"web"`
 
 	// doc is the parsed file, to locate errors found after loading.
 	doc *yamldoc.Doc
 }
 
-// TargetConfig is one model endpoint.
-type TargetConfig struct {
+// Target is one model endpoint.
+type Target struct {
 	Name string `yaml:"name"`
 	// Provider selects the API family: openai, azure, anthropic (native),
 	// anthropic-openai, gemini, mistral, groq, together, openrouter, vllm,
@@ -92,7 +97,7 @@ type TargetConfig struct {
 	Deployment string `yaml:"deployment"`
 	// AzureAD authenticates to Azure OpenAI with Microsoft Entra ID (Azure
 	// AD) tokens instead of a key.
-	AzureAD *AzureADConfig    `yaml:"azure_ad"`
+	AzureAD *AzureAD          `yaml:"azure_ad"`
 	Headers map[string]string `yaml:"headers"`
 	// Concurrency bounds in-flight requests. Default 8.
 	Concurrency int `yaml:"concurrency"`
@@ -116,13 +121,13 @@ type TargetConfig struct {
 	// ordinary inference servers vary at temperature 0: leave it false.
 	Deterministic bool `yaml:"deterministic"`
 	// Pin declares the identity the target must have.
-	Pin *PinConfig `yaml:"pin"`
+	Pin *Pin `yaml:"pin"`
 }
 
-// AzureADConfig is an Entra ID app registration whose client credentials
+// AzureAD is an Entra ID app registration whose client credentials
 // are exchanged for bearer tokens (OAuth 2.0 client credentials grant).
 // Tokens are cached until shortly before they expire.
-type AzureADConfig struct {
+type AzureAD struct {
 	TenantID string `yaml:"tenant_id"`
 	ClientID string `yaml:"client_id"`
 	// ClientSecret is a secret: write it as ${ENV_VAR}; it is never logged
@@ -139,18 +144,18 @@ type AzureADConfig struct {
 // AzureADScopeDefault is the scope of Azure OpenAI (Cognitive Services).
 const AzureADScopeDefault = "https://cognitiveservices.azure.com/.default"
 
-// tokenURL returns the token endpoint.
-func (c *AzureADConfig) tokenURL() string {
+// TokenEndpoint returns the token endpoint: TokenURL, or the tenant's.
+func (c *AzureAD) TokenEndpoint() string {
 	if c.TokenURL != "" {
 		return c.TokenURL
 	}
 	return "https://login.microsoftonline.com/" + url.PathEscape(c.TenantID) + "/oauth2/v2.0/token"
 }
 
-// PinConfig pins a target's identity. In YAML it is either a mapping with the
+// Pin pins a target's identity. In YAML it is either a mapping with the
 // fields below or a scalar: `pin: true` (or `strict`) pins to the identity
 // seen in the baseline, `pin: warn` does the same but only warns.
-type PinConfig struct {
+type Pin struct {
 	// Model is the exact resolved model the responses must name.
 	Model string `yaml:"model"`
 	// Digest is the open model's digest (Ollama digest, TGI sha, ...).
@@ -164,35 +169,35 @@ type PinConfig struct {
 }
 
 // UnmarshalYAML accepts the scalar and mapping forms.
-func (p *PinConfig) UnmarshalYAML(n *yaml.Node) error {
+func (p *Pin) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind == yaml.ScalarNode {
 		switch strings.ToLower(n.Value) {
 		case "true", "strict", "fail", "baseline":
-			*p = PinConfig{Baseline: true, Mode: "fail"}
+			*p = Pin{Baseline: true, Mode: "fail"}
 		case "warn":
-			*p = PinConfig{Baseline: true, Mode: "warn"}
+			*p = Pin{Baseline: true, Mode: "warn"}
 		case "false", "", "off":
-			*p = PinConfig{}
+			*p = Pin{}
 		default:
 			return fmt.Errorf("line %d: pin: want true, warn or a mapping {model, digest, fingerprints, mode}, got %q", n.Line, n.Value)
 		}
 		return nil
 	}
-	type plain PinConfig
+	type plain Pin
 	return n.Decode((*plain)(p))
 }
 
 // Warn reports whether a mismatch only warns.
-func (p *PinConfig) Warn() bool { return p != nil && p.Mode == "warn" }
+func (p *Pin) Warn() bool { return p != nil && p.Mode == "warn" }
 
-// BaselineConfig says how baselines are built.
-type BaselineConfig struct {
+// Baseline says how baselines are built.
+type Baseline struct {
 	// Runs is how many accepted runs a baseline pools once available. Default 1.
 	Runs int `yaml:"runs"`
 }
 
-// DriftConfig tunes the comparison. Zero fields take DRIFT_METHOD.md defaults.
-type DriftConfig struct {
+// Drift tunes the comparison. Zero fields take package drift's defaults.
+type Drift struct {
 	Alpha        float64 `yaml:"alpha"`
 	QCase        float64 `yaml:"q_case"`
 	MinPassDelta float64 `yaml:"min_pass_delta"`
@@ -210,8 +215,8 @@ type Price struct {
 	Output float64 `yaml:"output"`
 }
 
-// ScheduleConfig is one cron schedule for serve.
-type ScheduleConfig struct {
+// Schedule is one cron schedule for serve.
+type Schedule struct {
 	Name     string   `yaml:"name"`
 	Cron     string   `yaml:"cron"`
 	Timezone string   `yaml:"timezone"`
@@ -221,29 +226,29 @@ type ScheduleConfig struct {
 	Confirm  bool     `yaml:"confirm"`
 }
 
-// AlertsConfig configures notifiers.
-type AlertsConfig struct {
-	Slack   *SlackConfig   `yaml:"slack"`
-	Webhook *WebhookConfig `yaml:"webhook"`
+// Alerts configures notifiers.
+type Alerts struct {
+	Slack   *Slack   `yaml:"slack"`
+	Webhook *Webhook `yaml:"webhook"`
 	// RepeatInterval after which an unchanged finding is alerted again.
 	// Default 24h.
 	RepeatInterval time.Duration `yaml:"repeat_interval"`
 }
 
-// SlackConfig is a Slack incoming webhook. The URL is a secret.
-type SlackConfig struct {
+// Slack is a Slack incoming webhook. The URL is a secret.
+type Slack struct {
 	WebhookURL string `yaml:"webhook_url"`
 	Channel    string `yaml:"channel"`
 }
 
-// WebhookConfig is a generic JSON webhook.
-type WebhookConfig struct {
+// Webhook is a generic JSON webhook.
+type Webhook struct {
 	URL     string            `yaml:"url"`
 	Headers map[string]string `yaml:"headers"`
 }
 
-// WebConfig configures the dashboard.
-type WebConfig struct {
+// Web configures the dashboard.
+type Web struct {
 	Addr string `yaml:"addr"`
 	// Token enables the dashboard's actions (accept baseline, run now).
 	// Empty: actions are off.
@@ -255,21 +260,21 @@ type WebConfig struct {
 // knownProviders lists valid provider names.
 var knownProviders = []string{"openai", "azure", "anthropic", "anthropic-openai", "gemini", "mistral", "groq", "together", "openrouter", "vllm", "ollama", "llamacpp", "tgi", "lmstudio"}
 
-// LoadConfig reads, expands and validates a config file. Errors name the
+// Load reads, expands and validates a config file. Errors name the
 // file, line and field.
 //
 // ${VAR} and ${VAR:-default} in values expand environment variables before
 // the values are typed, so `concurrency: ${CONC}` is a number. A ${VAR}
-// whose variable is not set reads as empty (DESIGN 13: `database_url:
-// ${DATABASE_URL}`, empty or absent: the embedded default) and is listed in
+// whose variable is not set reads as empty (`database_url: ${DATABASE_URL}`:
+// empty or absent means the embedded default) and is listed in
 // Config.Unset, so that a misspelt name or a key not exported is warned
 // about instead of passing unseen.
-func LoadConfig(path string) (*Config, error) {
-	return loadConfig(path, os.LookupEnv)
+func Load(path string) (*Config, error) {
+	return LoadWith(path, os.LookupEnv)
 }
 
-// loadConfig is LoadConfig with the environment given by lookup.
-func loadConfig(path string, lookup func(string) (string, bool)) (*Config, error) {
+// LoadWith is Load with the environment given by lookup.
+func LoadWith(path string, lookup func(string) (string, bool)) (*Config, error) {
 	doc, err := yamldoc.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -286,144 +291,181 @@ func loadConfig(path string, lookup func(string) (string, bool)) (*Config, error
 	return &c, nil
 }
 
-// validate checks every field that can be checked without the suites. Each
-// error names the file, line and field, and says what is allowed.
+// validate checks every field that can be checked without the suites, one
+// section at a time. Each error names the file, line and field, and says
+// what is allowed; errors come in line order.
 func (c *Config) validate(doc *yamldoc.Doc) error {
-	var errs yamldoc.Errors
-	add := func(path []any, format string, args ...any) {
-		errs = append(errs, doc.Errorf(path, format, args...))
+	v := &validator{doc: doc}
+	c.validateTop(v)
+	targets := c.validateTargets(v)
+	c.validateAlerts(v, targets)
+	c.validateSchedules(v, targets)
+	slices.SortStableFunc(v.errs, func(a, b *yamldoc.Error) int { return cmp.Compare(a.Line, b.Line) })
+	return v.errs.Err()
+}
+
+// validator collects located errors.
+type validator struct {
+	doc  *yamldoc.Doc
+	errs yamldoc.Errors
+}
+
+func (v *validator) add(path []any, format string, args ...any) {
+	v.errs = append(v.errs, v.doc.Errorf(path, format, args...))
+}
+
+// negative reports a negative (or NaN) value of a field where 0 means the
+// default or "none".
+func (v *validator) negative(path []any, bad bool, got any, zero string) {
+	if bad {
+		v.add(path, "must not be negative, got %v (0 means %s)", got, zero)
 	}
-	// negative reports a negative (or NaN) value of a field where 0 means
-	// the default or "none".
-	negative := func(path []any, bad bool, got any, zero string) {
-		if bad {
-			add(path, "must not be negative, got %v (0 means %s)", got, zero)
-		}
+}
+
+// fraction rejects values outside (0, 1) or (0, 1]; 0 means the default.
+func (v *validator) fraction(path []any, x, dflt float64, hiIncluded bool) {
+	switch {
+	case x == 0:
+	case hiIncluded && !(x > 0 && x <= 1):
+		v.add(path, "must be a fraction in (0, 1], got %v (0 means the default %v)", x, dflt)
+	case !hiIncluded && !(x > 0 && x < 1):
+		v.add(path, "must be between 0 and 1 (exclusive), got %v (0 means the default %v)", x, dflt)
 	}
-	// fraction rejects values outside (0, hi) or (0, hi]; 0 means the
-	// default.
-	fraction := func(path []any, v, dflt float64, hiIncluded bool) {
-		switch {
-		case v == 0:
-		case hiIncluded && !(v > 0 && v <= 1):
-			add(path, "must be a fraction in (0, 1], got %v (0 means the default %v)", v, dflt)
-		case !hiIncluded && !(v > 0 && v < 1):
-			add(path, "must be between 0 and 1 (exclusive), got %v (0 means the default %v)", v, dflt)
-		}
+}
+
+// httpURL rejects a non-empty value that is not an absolute http(s) URL.
+// The value is not quoted: webhook URLs are secrets.
+func (v *validator) httpURL(path []any, s string) {
+	if s == "" {
+		return
 	}
-	// httpURL rejects a non-empty value that is not an absolute http(s)
-	// URL. The value is not quoted: webhook URLs are secrets.
-	httpURL := func(path []any, v string) {
-		if v == "" {
-			return
-		}
-		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			add(path, "must be an absolute http:// or https:// URL")
-		}
+	if u, err := url.Parse(s); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.add(path, "must be an absolute http:// or https:// URL")
 	}
-	negative([]any{"samples"}, c.Samples < 0, c.Samples, fmt.Sprintf("the default %d", SamplesDefault))
-	negative([]any{"baseline", "runs"}, c.Baseline.Runs < 0, c.Baseline.Runs, "the default 1")
-	negative([]any{"max_cost_usd"}, !(c.MaxCostUSD >= 0), c.MaxCostUSD, "no cap")
-	fraction([]any{"drift", "alpha"}, c.Drift.Alpha, drift.DefaultAlphaFamily, false)
-	fraction([]any{"drift", "q_case"}, c.Drift.QCase, drift.DefaultQCase, false)
-	fraction([]any{"drift", "min_pass_delta"}, c.Drift.MinPassDelta, drift.DefaultMinPassDelta, false)
-	fraction([]any{"drift", "max_error_rate"}, c.Drift.MaxErrorRate, drift.DefaultMaxErrorRate, true)
-	negative([]any{"drift", "min_samples"}, c.Drift.MinSamples < 0, c.Drift.MinSamples, fmt.Sprintf("the default %d", drift.DefaultMinSamples))
-	negative([]any{"alerts", "repeat_interval"}, c.Alerts.RepeatInterval < 0, c.Alerts.RepeatInterval, "the default 24h")
+}
+
+// validateTop checks samples, baseline, budget, drift and prices.
+func (c *Config) validateTop(v *validator) {
+	v.negative([]any{"samples"}, c.Samples < 0, c.Samples, fmt.Sprintf("the default %d", SamplesDefault))
+	v.negative([]any{"baseline", "runs"}, c.Baseline.Runs < 0, c.Baseline.Runs, "the default 1")
+	v.negative([]any{"max_cost_usd"}, !(c.MaxCostUSD >= 0), c.MaxCostUSD, "no cap")
+	v.fraction([]any{"drift", "alpha"}, c.Drift.Alpha, drift.DefaultAlphaFamily, false)
+	v.fraction([]any{"drift", "q_case"}, c.Drift.QCase, drift.DefaultQCase, false)
+	v.fraction([]any{"drift", "min_pass_delta"}, c.Drift.MinPassDelta, drift.DefaultMinPassDelta, false)
+	v.fraction([]any{"drift", "max_error_rate"}, c.Drift.MaxErrorRate, drift.DefaultMaxErrorRate, true)
+	v.negative([]any{"drift", "min_samples"}, c.Drift.MinSamples < 0, c.Drift.MinSamples, fmt.Sprintf("the default %d", drift.DefaultMinSamples))
 	for _, m := range slices.Sorted(maps.Keys(c.Prices)) {
-		negative([]any{"prices", m, "input"}, !(c.Prices[m].Input >= 0), c.Prices[m].Input, "free")
-		negative([]any{"prices", m, "output"}, !(c.Prices[m].Output >= 0), c.Prices[m].Output, "free")
+		v.negative([]any{"prices", m, "input"}, !(c.Prices[m].Input >= 0), c.Prices[m].Input, "free")
+		v.negative([]any{"prices", m, "output"}, !(c.Prices[m].Output >= 0), c.Prices[m].Output, "free")
 	}
+	v.httpURL([]any{"web", "url"}, c.Web.URL)
+}
+
+// validateTargets checks the targets and returns the set of their names.
+func (c *Config) validateTargets(v *validator) map[string]bool {
 	seen := map[string]bool{}
 	for i, t := range c.Targets {
 		p := func(f string) []any { return []any{"targets", i, f} }
 		switch {
 		case t.Name == "":
-			add(p("name"), "a target needs a name")
+			v.add(p("name"), "a target needs a name")
 		case seen[t.Name]:
-			add(p("name"), "duplicate target name %q", t.Name)
+			v.add(p("name"), "duplicate target name %q", t.Name)
 		}
 		seen[t.Name] = true
 		prov := cmp.Or(t.Provider, "openai")
 		if !slices.Contains(knownProviders, prov) {
-			add(p("provider"), "unknown provider %q (known: %s)", prov, strings.Join(knownProviders, ", "))
+			v.add(p("provider"), "unknown provider %q (known: %s)", prov, strings.Join(knownProviders, ", "))
 		}
 		if t.Model == "" && t.Deployment == "" {
-			add(p("model"), "a target needs a model")
+			v.add(p("model"), "a target needs a model")
 		}
-		if ad := t.AzureAD; ad != nil {
-			switch {
-			case prov != "azure":
-				add(p("azure_ad"), "azure_ad is for provider azure, not %q", prov)
-			case t.APIKey != "" || t.APIKeyFile != "":
-				add(p("azure_ad"), "give either api_key or azure_ad, not both")
-			case ad.ClientID == "" || (ad.TenantID == "" && ad.TokenURL == ""):
-				add(p("azure_ad"), "azure_ad needs client_id and tenant_id (or token_url)")
-			case ad.ClientSecret == "" && ad.ClientSecretFile == "":
-				add(p("azure_ad"), "azure_ad needs client_secret or client_secret_file")
-			}
-		}
-		negative(p("concurrency"), t.Concurrency < 0, t.Concurrency, fmt.Sprintf("the default %d", ConcurrencyDefault))
-		negative(p("rpm"), t.RPM < 0, t.RPM, "unlimited")
-		negative(p("tpm"), t.TPM < 0, t.TPM, "unlimited")
-		negative(p("timeout"), t.Timeout < 0, t.Timeout, "the default "+TimeoutDefault.String())
+		t.validateAzureAD(v, p("azure_ad"), prov)
+		v.negative(p("concurrency"), t.Concurrency < 0, t.Concurrency, fmt.Sprintf("the default %d", ConcurrencyDefault))
+		v.negative(p("rpm"), t.RPM < 0, t.RPM, "unlimited")
+		v.negative(p("tpm"), t.TPM < 0, t.TPM, "unlimited")
+		v.negative(p("timeout"), t.Timeout < 0, t.Timeout, "the default "+TimeoutDefault.String())
 		if t.Retries != nil && *t.Retries < 0 {
-			add(p("retries"), "must not be negative, got %d (0: no retries; leave it out for the default %d)", *t.Retries, RetriesDefault)
+			v.add(p("retries"), "must not be negative, got %d (0: no retries; leave it out for the default %d)", *t.Retries, RetriesDefault)
 		}
 		if t.Pin != nil && t.Pin.Mode != "" && t.Pin.Mode != "fail" && t.Pin.Mode != "warn" {
-			add(p("pin"), "mode must be fail or warn, got %q", t.Pin.Mode)
+			v.add(p("pin"), "mode must be fail or warn, got %q", t.Pin.Mode)
 		}
 		for _, pp := range t.Params.Problems() {
-			add([]any{"targets", i, "params", pp.Field}, "%s", pp.Msg)
+			v.add([]any{"targets", i, "params", pp.Field}, "%s", pp.Msg)
 		}
-		httpURL(p("base_url"), t.BaseURL)
+		v.httpURL(p("base_url"), t.BaseURL)
 	}
+	return seen
+}
+
+func (t *Target) validateAzureAD(v *validator, path []any, prov string) {
+	ad := t.AzureAD
+	switch {
+	case ad == nil:
+	case prov != "azure":
+		v.add(path, "azure_ad is for provider azure, not %q", prov)
+	case t.APIKey != "" || t.APIKeyFile != "":
+		v.add(path, "give either api_key or azure_ad, not both")
+	case ad.ClientID == "" || (ad.TenantID == "" && ad.TokenURL == ""):
+		v.add(path, "azure_ad needs client_id and tenant_id (or token_url)")
+	case ad.ClientSecret == "" && ad.ClientSecretFile == "":
+		v.add(path, "azure_ad needs client_secret or client_secret_file")
+	}
+}
+
+// validateAlerts checks the alert channels and the judge and embedder
+// targets.
+func (c *Config) validateAlerts(v *validator, targets map[string]bool) {
+	v.negative([]any{"alerts", "repeat_interval"}, c.Alerts.RepeatInterval < 0, c.Alerts.RepeatInterval, "the default 24h")
 	if c.Alerts.Slack != nil {
-		httpURL([]any{"alerts", "slack", "webhook_url"}, c.Alerts.Slack.WebhookURL)
+		v.httpURL([]any{"alerts", "slack", "webhook_url"}, c.Alerts.Slack.WebhookURL)
 	}
 	if c.Alerts.Webhook != nil {
-		httpURL([]any{"alerts", "webhook", "url"}, c.Alerts.Webhook.URL)
+		v.httpURL([]any{"alerts", "webhook", "url"}, c.Alerts.Webhook.URL)
 	}
-	httpURL([]any{"web", "url"}, c.Web.URL)
 	for _, ref := range []struct{ field, name string }{{"judge", c.Judge}, {"embedder", c.Embedder}} {
-		if ref.name != "" && !seen[ref.name] {
-			add([]any{ref.field}, "names unknown target %q", ref.name)
+		if ref.name != "" && !targets[ref.name] {
+			v.add([]any{ref.field}, "names unknown target %q", ref.name)
 		}
 	}
-	schedules := map[string]int{}
+}
+
+// validateSchedules checks the schedules (their suites are checked once
+// the suites are loaded: CheckScheduleSuites).
+func (c *Config) validateSchedules(v *validator, targets map[string]bool) {
+	names := map[string]int{}
 	for i, s := range c.Schedules {
 		p := func(f string) []any { return []any{"schedules", i, f} }
-		if prev, dup := schedules[s.Name]; dup && s.Name != "" {
-			add(p("name"), "duplicate schedule name %q (also schedules[%d], line %d): give each schedule its own name", s.Name, prev, doc.Line("schedules", prev, "name"))
+		if prev, dup := names[s.Name]; dup && s.Name != "" {
+			v.add(p("name"), "duplicate schedule name %q (also schedules[%d], line %d): give each schedule its own name", s.Name, prev, v.doc.Line("schedules", prev, "name"))
 		} else {
-			schedules[s.Name] = i
+			names[s.Name] = i
 		}
 		if s.Name == "" {
-			add(p("name"), "a schedule needs a name")
+			v.add(p("name"), "a schedule needs a name")
 		}
 		if _, err := cron.ParseStandard(s.Cron); err != nil {
-			add(p("cron"), "schedule %q: invalid cron spec %q: %v", s.Name, s.Cron, err)
+			v.add(p("cron"), "schedule %q: invalid cron spec %q: %v", s.Name, s.Cron, err)
 		}
 		if s.Timezone != "" {
 			if _, err := time.LoadLocation(s.Timezone); err != nil {
-				add(p("timezone"), "schedule %q: unknown time zone %q", s.Name, s.Timezone)
+				v.add(p("timezone"), "schedule %q: unknown time zone %q", s.Name, s.Timezone)
 			}
 		}
 		for j, tn := range s.Targets {
-			if !seen[tn] {
-				add([]any{"schedules", i, "targets", j}, "schedule %q names unknown target %q", s.Name, tn)
+			if !targets[tn] {
+				v.add([]any{"schedules", i, "targets", j}, "schedule %q names unknown target %q", s.Name, tn)
 			}
 		}
-		negative(p("samples"), s.Samples < 0, s.Samples, "the suite's or config's samples")
+		v.negative(p("samples"), s.Samples < 0, s.Samples, "the suite's or config's samples")
 	}
-	slices.SortStableFunc(errs, func(a, b *yamldoc.Error) int { return cmp.Compare(a.Line, b.Line) })
-	return errs.Err()
 }
 
-// checkScheduleSuites reports the schedules[].suites entries that name none
+// CheckScheduleSuites reports the schedules[].suites entries that name none
 // of suites (every suite the config defines, YAML and Go). It is separate
 // from validate because suites are known only once they are loaded.
-func (c *Config) checkScheduleSuites(suites []string) error {
+func (c *Config) CheckScheduleSuites(suites []string) error {
 	var errs yamldoc.Errors
 	for i, s := range c.Schedules {
 		for j, name := range s.Suites {
@@ -442,26 +484,8 @@ func (c *Config) checkScheduleSuites(suites []string) error {
 	return errs.Err()
 }
 
-// CheckSchedules loads every suite and reports schedules whose suites: name
-// unknown suites, with file:line. serve calls it at start, so a typo fails
-// at once rather than at the first fire (or never, silently).
-func (a *App) CheckSchedules() error {
-	if !slices.ContainsFunc(a.cfg.Schedules, func(s ScheduleConfig) bool { return len(s.Suites) > 0 }) {
-		return nil
-	}
-	all, err := a.Suites()
-	if err != nil {
-		return configError(err)
-	}
-	names := make([]string, len(all))
-	for i, s := range all {
-		names[i] = s.Name()
-	}
-	return configError(a.cfg.checkScheduleSuites(names))
-}
-
 // Target returns the named target config.
-func (c *Config) Target(name string) (*TargetConfig, error) {
+func (c *Config) Target(name string) (*Target, error) {
 	for i := range c.Targets {
 		if c.Targets[i].Name == name {
 			return &c.Targets[i], nil
@@ -502,4 +526,23 @@ func (c *Config) ResolvedDataDir() string {
 		return filepath.Join(os.TempDir(), "driftwatch")
 	}
 	return filepath.Join(home, ".local", "share", "driftwatch")
+}
+
+// MaxAttempts is the most HTTP attempts one call makes: the first and
+// retries (RetriesDefault when the config says nothing).
+func (t *Target) MaxAttempts() int {
+	retries := RetriesDefault
+	if t.Retries != nil {
+		retries = *t.Retries
+	}
+	return retries + 1
+}
+
+// Errorf is an error located at path in the config file (file:line:
+// field), for problems found after loading.
+func (c *Config) Errorf(path []any, format string, args ...any) error {
+	if c.doc != nil {
+		return c.doc.Errorf(path, format, args...)
+	}
+	return &yamldoc.Error{File: c.File, Field: yamldoc.FieldName(path...), Msg: fmt.Sprintf(format, args...)}
 }

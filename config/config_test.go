@@ -1,22 +1,78 @@
-package app
+package config
 
 import (
-	"context"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
-
-	"github.com/driftwatch/driftwatch/eval"
 	"github.com/driftwatch/driftwatch/internal/yamldoc"
+	"github.com/stretchr/testify/require"
 )
+
+// readmeBlock returns the README's fenced block that starts with first.
+func readmeBlock(t *testing.T, first string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "README.md"))
+	require.NoError(t, err)
+	for _, m := range regexp.MustCompile("(?s)```[a-z]*\n(.*?)```").FindAllStringSubmatch(string(b), -1) {
+		if strings.HasPrefix(m[1], first) {
+			return m[1]
+		}
+	}
+	t.Fatalf("README.md has no block starting with %q", first)
+	return ""
+}
+
+// TestREADMEConfigLoads loads the README's quick-start config with only the
+
+// API key set: DATABASE_URL may be unset (the embedded default), and an
+
+// unset key reads as empty with the warning the README shows.
+func TestREADMEConfigLoads(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "driftwatch.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(readmeBlock(t, "# driftwatch.yaml\ndatabase_url:")), 0o600))
+
+	c, err := LoadWith(path, envOf(map[string]string{"OPENAI_API_KEY": "sk-test"}))
+	require.NoError(t, err)
+	require.Empty(t, c.DatabaseURL)
+	require.Equal(t, "sk-test", c.Targets[0].APIKey)
+
+	c, err = LoadWith(path, envOf(nil))
+	require.NoError(t, err)
+	require.Empty(t, c.Targets[0].APIKey)
+	require.Len(t, c.Unset, 1, c.Unset.Error())
+	shown := strings.TrimPrefix(strings.TrimSpace(readmeBlock(t, "driftwatch: warning: driftwatch.yaml:7:")), "driftwatch: warning: driftwatch.yaml")
+	require.Equal(t, path+shown, c.Unset[0].Error())
+}
+
+// TestConfigValidationNeverShowsExpandedValues: validation messages quote
+
+// the values they reject; a secret put in the wrong field (or a field that
+
+// another field's message quotes) is shown as its ${VAR} reference.
+func TestConfigValidationNeverShowsExpandedValues(t *testing.T) {
+	t.Parallel()
+	const secret = "sk-live-0123456789abcdef"
+	for name, text := range map[string]string{
+		"provider": "targets:\n  - name: gpt\n    provider: ${OPENAI_API_KEY}\n    model: gpt-4o\n",
+		"pin mode": "targets:\n  - name: gpt\n    model: gpt-4o\n    pin:\n      mode: ${OPENAI_API_KEY}\n",
+		"cron":     "targets:\n  - name: gpt\n    model: gpt-4o\nschedules:\n  - name: n\n    cron: ${OPENAI_API_KEY}\n    suites: [x]\n",
+		"judge":    "judge: ${OPENAI_API_KEY}\ntargets:\n  - name: gpt\n    model: gpt-4o\n",
+		// The azure_ad message quotes the provider, read from another line.
+		"other line": "targets:\n  - name: gpt\n    provider: ${OPENAI_API_KEY}\n    model: gpt-4o\n    azure_ad:\n      client_id: x\n      tenant_id: y\n      client_secret: z\n",
+	} {
+		_, err := LoadWith(writeConfig(t, text), envOf(map[string]string{"OPENAI_API_KEY": secret}))
+		require.Error(t, err, name)
+		require.NotContains(t, err.Error(), secret, name)
+		require.Contains(t, err.Error(), "${OPENAI_API_KEY}", name)
+	}
+}
 
 // minimalTarget is a valid target list; tests append fields to its target.
 const minimalTarget = "targets:\n  - name: gpt\n    model: gpt-4o\n    api_key: k\n"
@@ -35,11 +91,12 @@ func envOf(env map[string]string) func(string) (string, bool) {
 }
 
 // requireConfigError loads text and requires one located error per want
+
 // entry ("line: field: words"), in order.
 func requireConfigError(t *testing.T, text string, env map[string]string, want ...string) {
 	t.Helper()
 	path := writeConfig(t, text)
-	_, err := loadConfig(path, envOf(env))
+	_, err := LoadWith(path, envOf(env))
 	require.Error(t, err)
 	var es yamldoc.Errors
 	require.True(t, errors.As(err, &es), "want located errors, got %T: %v", err, err)
@@ -64,7 +121,7 @@ targets:
 drift:
   alpha: ${ALPHA}
 `)
-	c, err := loadConfig(path, envOf(map[string]string{"K": "3", "OPENAI_API_KEY": "sk-x", "CONC": "16", "TMO": "90s", "STREAM": "true", "ALPHA": "0.05"}))
+	c, err := LoadWith(path, envOf(map[string]string{"K": "3", "OPENAI_API_KEY": "sk-x", "CONC": "16", "TMO": "90s", "STREAM": "true", "ALPHA": "0.05"}))
 	require.NoError(t, err)
 	require.Empty(t, c.DatabaseURL)
 	require.Equal(t, 3, c.Samples)
@@ -98,13 +155,16 @@ func TestConfigExpansionErrors(t *testing.T) {
 	}
 }
 
-// An unset ${VAR} reads as empty, as DESIGN 13's own example needs
+// An unset ${VAR} reads as empty, as the README's `database_url: ${DATABASE_URL}` needs
+
 // (`database_url: ${DATABASE_URL}`: empty or absent, the embedded default;
+
 // `base_url: ${BASE}` left to its default), and
+
 // is listed in Config.Unset at its line and field, for the CLI's warning.
 func TestConfigUnsetVariableReadsAsEmpty(t *testing.T) {
 	t.Parallel()
-	c, err := loadConfig(writeConfig(t, "database_url: ${DATABSE_URL}\n"+minimalTarget+"    base_url: ${BASE}\n    concurrency: ${CONC}\n"),
+	c, err := LoadWith(writeConfig(t, "database_url: ${DATABSE_URL}\n"+minimalTarget+"    base_url: ${BASE}\n    concurrency: ${CONC}\n"),
 		envOf(map[string]string{"DATABASE_URL": "postgres://x"}))
 	require.NoError(t, err)
 	require.Empty(t, c.DatabaseURL, "empty: the embedded default")
@@ -122,7 +182,7 @@ func TestConfigEmptyVariableIsSet(t *testing.T) {
 	t.Parallel()
 	// A variable set to "" is set: docker compose's ${OPENAI_API_KEY:-}
 	// passes one. ${X:-default} takes the default for it, as in the shell.
-	c, err := loadConfig(writeConfig(t, "database_url: ${DATABASE_URL}\nweb: {addr: '${ADDR:-:8080}'}\n"+minimalTarget),
+	c, err := LoadWith(writeConfig(t, "database_url: ${DATABASE_URL}\nweb: {addr: '${ADDR:-:8080}'}\n"+minimalTarget),
 		envOf(map[string]string{"DATABASE_URL": "", "ADDR": ""}))
 	require.NoError(t, err)
 	require.Empty(t, c.DatabaseURL)
@@ -164,47 +224,73 @@ func TestConfigRanges(t *testing.T) {
 		})
 	}
 	// The valid edges load.
-	_, err := loadConfig(writeConfig(t, minimalTarget+"    retries: 0\n    timeout: 0s\ndrift: {alpha: 0.05, max_error_rate: 1, q_case: 0}\nbaseline: {runs: 0}\n"), envOf(nil))
+	_, err := LoadWith(writeConfig(t, minimalTarget+"    retries: 0\n    timeout: 0s\ndrift: {alpha: 0.05, max_error_rate: 1, q_case: 0}\nbaseline: {runs: 0}\n"), envOf(nil))
 	require.NoError(t, err)
 }
 
 func TestConfigScheduleSuites(t *testing.T) {
 	t.Parallel()
-	c, err := loadConfig(writeConfig(t, minimalTarget+"schedules:\n  - name: nightly\n    cron: '0 3 * * *'\n    suites: [arith, arihtmetic]\n"), envOf(nil))
+	c, err := LoadWith(writeConfig(t, minimalTarget+"schedules:\n  - name: nightly\n    cron: '0 3 * * *'\n    suites: [arith, arihtmetic]\n"), envOf(nil))
 	require.NoError(t, err)
-	require.NoError(t, (&Config{Schedules: c.Schedules}).checkScheduleSuites([]string{"arith", "arihtmetic"}))
-	err = c.checkScheduleSuites([]string{"arith", "arithmetic"})
+	require.NoError(t, (&Config{Schedules: c.Schedules}).CheckScheduleSuites([]string{"arith", "arihtmetic"}))
+	err = c.CheckScheduleSuites([]string{"arith", "arithmetic"})
 	require.ErrorContains(t, err, c.File+`:8: schedules[0].suites[1]: schedule "nightly" names unknown suite "arihtmetic" (known: arith, arithmetic)`)
 }
 
-func TestRetriesMeansRetriesAfterTheFirstAttempt(t *testing.T) {
+// TestConfigTypeErrorsNameTheField: a value of the wrong type names its
+
+// field, not only its line ("targets[0].params.temperature: cannot use ...").
+func TestConfigTypeErrorsNameTheField(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name     string
-		retries  string
-		attempts int64
-	}{
-		{"default", "", RetriesDefault + 1},
-		{"none", "    retries: 0\n", 1},
-		{"two", "    retries: 2\n", 3},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			var hits atomic.Int64
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-				hits.Add(1)
-				w.Header().Set("Retry-After-Ms", "1")
-				w.WriteHeader(http.StatusTooManyRequests)
-			}))
-			t.Cleanup(srv.Close)
-			c, err := loadConfig(writeConfig(t, minimalTarget+"    base_url: "+srv.URL+"\n"+tc.retries), envOf(nil))
-			require.NoError(t, err)
-			a := New(c, Options{})
-			refs, err := a.targets(nil)
-			require.NoError(t, err)
-			_, err = refs[0].target.Complete(context.Background(), &eval.Request{Messages: []eval.Message{{Role: "user", Content: "hi"}}})
-			require.Error(t, err)
-			require.Equal(t, tc.attempts, hits.Load())
-		})
-	}
+	requireConfigError(t, "samples: many\n"+minimalTarget+"    params: {temperature: hot}\n    timeout: 5\n", nil,
+		`1: samples: cannot use str "many" here (want int)`,
+		`6: targets[0].params.temperature: cannot use str "hot" here (want float64)`,
+		`7: targets[0].timeout: cannot use int "5" here (want Duration)`)
+	requireConfigError(t, minimalTarget+"    pin: maybe\n", nil,
+		`5: targets[0].pin: want true, warn or a mapping {model, digest, fingerprints, mode}, got "maybe"`)
 }
+
+// TestConfigParamsAndURLs: sampling parameters no provider accepts and
+
+// endpoints that are not http(s) URLs fail at load; webhook URLs (secrets)
+
+// are not echoed; errors come in line order.
+func TestConfigParamsAndURLs(t *testing.T) {
+	t.Parallel()
+	requireConfigError(t, `alerts:
+  slack: {webhook_url: "hooks.slack.com/services/T0/B0/s3cret"}
+  webhook: {url: "ftp://example.com/hook"}
+web: {url: "dashboard.local"}
+`+minimalTarget+`    base_url: localhost:11434/v1
+    params: {temperature: -1, top_p: 3, max_tokens: -5}
+`, nil,
+		"2: alerts.slack.webhook_url: must be an absolute http:// or https:// URL",
+		"3: alerts.webhook.url: must be an absolute http:// or https:// URL",
+		"4: web.url: must be an absolute http:// or https:// URL",
+		"9: targets[0].base_url: must be an absolute http:// or https:// URL",
+		"10: targets[0].params.temperature: must be between 0 and 2, got -1",
+		"10: targets[0].params.top_p: must be between 0 and 1, got 3",
+		"10: targets[0].params.max_tokens: must not be negative, got -5")
+	_, err := LoadWith(writeConfig(t, "alerts:\n  slack: {webhook_url: \"hooks.slack.com/s3cret\"}\n"+minimalTarget), envOf(nil))
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "s3cret")
+
+	// Empty (unset through ${VAR:-}) URLs and in-range params load.
+	_, err = LoadWith(writeConfig(t, "alerts:\n  slack: {webhook_url: '${SLACK:-}'}\n"+minimalTarget+
+		"    base_url: http://127.0.0.1:11434/v1\n    params: {temperature: 0, top_p: 1, max_tokens: 512}\n"), envOf(nil))
+	require.NoError(t, err)
+}
+
+// TestStoredBaseURLHasNoCredentials: the base URL stored with each run
+
+// (runs.config) carries no credentials from its user information or from
+
+// secret-looking query parameters.
+
+// TestTargetBuildErrorsAreLocated: a target that cannot be built (an
+
+// unreadable api_key_file) is reported at its line in the config.
+
+// TestUnknownSuiteEntryIsLocated: a suites: entry that is neither a path
+
+// nor a Go suite is reported at its line.
