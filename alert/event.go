@@ -218,7 +218,7 @@ func Events(rep *report.Report, now time.Time, dashboardURL string) []Event {
 		if kind == KindResolved {
 			keyKind = KindDrift // one key for a drift episode: its alerts and their resolution
 		}
-		ev.DedupKey = dedupKey(keyKind, rep.Suite, rep.Target)
+		ev.DedupKey = dedupKey(keyKind, rep.Project, rep.Suite, rep.Target)
 		ev.Fingerprint = fingerprint(append([]string{string(kind), rep.Verdict}, parts...))
 		if kind == KindDrift {
 			ev.Findings = suiteAlarms(rep.Findings)
@@ -257,8 +257,15 @@ func Events(rep *report.Report, now time.Time, dashboardURL string) []Event {
 	return out
 }
 
-func dedupKey(kind Kind, suite, target string) string {
-	return "driftwatch/" + string(kind) + "/" + suite + "@" + target
+// dedupKey is the dedup key of an event about suite on target in project:
+// projects never share one (the default project keeps the keys it had
+// before projects).
+func dedupKey(kind Kind, project, suite, target string) string {
+	key := "driftwatch/" + string(kind) + "/" + suite + "@" + target
+	if project != "" && project != "default" {
+		key += "#" + project
+	}
+	return key
 }
 
 // fingerprint hashes the parts with a separator that cannot be confused

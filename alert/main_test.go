@@ -13,6 +13,7 @@ import (
 	"github.com/driftwatch/driftwatch/drift"
 	"github.com/driftwatch/driftwatch/report"
 	"github.com/driftwatch/driftwatch/storage"
+	"github.com/driftwatch/driftwatch/storage/storagetest"
 )
 
 func TestMain(m *testing.M) {
@@ -46,9 +47,9 @@ func (c *fakeClock) Advance(d time.Duration) {
 func newRun(t *testing.T, st *storage.Store) int64 {
 	t.Helper()
 	ctx := context.Background()
-	sid, err := st.EnsureSuite(ctx, "prime")
+	sid, err := st.EnsureSuite(ctx, storagetest.ProjectID(t, st), "prime")
 	require.NoError(t, err)
-	tid, err := st.EnsureTarget(ctx, "gpt4", "openai", "gpt-4o")
+	tid, err := st.EnsureTarget(ctx, storagetest.ProjectID(t, st), "gpt4", "openai", "gpt-4o")
 	require.NoError(t, err)
 	run, err := st.CreateRun(ctx, storage.NewRun{SuiteID: sid, TargetID: tid, Trigger: storage.TriggerCLI})
 	require.NoError(t, err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/driftwatch/driftwatch/sim"
 	"github.com/driftwatch/driftwatch/storage/pglocal"
+	"github.com/driftwatch/driftwatch/storage/storagetest"
 )
 
 // Four first runs of one suite on one target started at once: exactly one
@@ -121,4 +122,28 @@ func TestRunSurvivesADatabaseOutage(t *testing.T) {
 	}
 	t.Logf("served %d for %d samples; in flight at the outage %d; requested twice %d", st.Served, cases*k, inFlight, excess)
 	require.LessOrEqual(t, excess, inFlight, "only calls in flight at the outage may be sent again")
+}
+
+// Two projects on one database with the same suite and target names keep
+// separate baselines: each one's first run is a BASELINE, and later runs
+// are compared with their own project's baseline only.
+func TestProjectsKeepSeparateBaselines(t *testing.T) {
+	t.Parallel()
+	dbURL := storagetest.NewDatabaseURL(t)
+	cfg := sim.Config{Seed: 3, Models: []sim.Model{{Name: "sim-gpt", Profile: sim.Profile{Seed: 1, Accuracy: 0.9}}}}
+	a := setup(t, envOpts{cases: 30, dbURL: dbURL, sim: cfg})
+	b := setup(t, envOpts{cases: 30, dbURL: dbURL, sim: cfg})
+	b.editConfig(t, func(c string) string { return "project: team-b\n" + c })
+	run := func(e *testEnv) jsonReport {
+		path := filepath.Join(e.dir, "r.json")
+		code, _, stderr := e.run(t, context.Background(), "run", "--no-progress", "--json", path)
+		require.Less(t, code, 3, stderr)
+		return readReport(t, path)
+	}
+	a1, b1, a2 := run(a), run(b), run(a)
+	require.Equal(t, "BASELINE", a1.Verdict, a1.Reason)
+	require.Equal(t, "BASELINE", b1.Verdict, "project team-b has its own first run: %s", b1.Reason)
+	require.Equal(t, []int64{a1.RunID}, a2.BaselineRunIDs, "project a compares with its own baseline")
+	require.Equal(t, "team-b", b1.Project)
+	require.Equal(t, filepath.Base(a.dir), a1.Project, "the default project is named after the config's folder")
 }

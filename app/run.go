@@ -243,6 +243,7 @@ func (a *App) lifecycle() *run.Lifecycle {
 	if a.life == nil {
 		d := a.cfg.Drift
 		a.life = run.New(a.store, run.Policy{
+			Project: a.cfg.ProjectName(),
 			Drift: drift.Settings{Seed: d.Seed, AlphaFamily: d.Alpha, QCase: d.QCase, MinPassDelta: d.MinPassDelta,
 				MaxErrorRate: d.MaxErrorRate, MinSamples: d.MinSamples},
 			BaselineRuns:   a.cfg.Baseline.Runs,

@@ -120,6 +120,7 @@ func (e *testEnv) run(t *testing.T, ctx context.Context, args ...string) (int, s
 
 // jsonReport is the documented --json contract (README "JSON report").
 type jsonReport struct {
+	Project         string  `json:"project"`
 	Suite           string  `json:"suite"`
 	Target          string  `json:"target"`
 	RunID           int64   `json:"run_id"`

@@ -154,6 +154,8 @@ func serveFlags(cmd *cobra.Command, o *ServeOptions) {
 // workers, optionally the scheduler and the HTTP server.
 type node struct {
 	a       *App
+	project string
+	queues  jobs.ProjectQueues
 	st      *storage.Store
 	opts    ServeOptions
 	client  *river.Client[pgx.Tx]
@@ -236,7 +238,7 @@ func (a *App) newServeNode(ctx context.Context, opts ServeOptions) (*node, error
 	if err := migrateRiver(ctx, st); err != nil {
 		return nil, configError(err)
 	}
-	n := &node{a: a, st: st, opts: opts, softStop: make(chan struct{}), targets: map[string]*nodeTarget{},
+	n := &node{a: a, project: a.cfg.ProjectName(), queues: jobs.Queues(a.cfg.ProjectName()), st: st, opts: opts, softStop: make(chan struct{}), targets: map[string]*nodeTarget{},
 		srvErr: make(chan error, 1)}
 	n.metrics = newMetrics(st, a.logger)
 	if err := n.newClient(); err != nil {
@@ -366,8 +368,8 @@ func (n *node) newClient() error {
 	river.AddWorker(workers, &jobs.Worker[jobs.AlertArgs]{Fn: n.workAlert, OnRetry: retried, OnCancel: cancelled})
 	client, err := river.NewClient(riverpgxv5.New(n.st.Pool()), &river.Config{
 		Queues: map[string]river.QueueConfig{
-			jobs.QueueControl: {MaxWorkers: ControlWorkersDefault},
-			jobs.QueueBatch:   {MaxWorkers: n.opts.BatchWorkers},
+			n.queues.Control: {MaxWorkers: ControlWorkersDefault},
+			n.queues.Batch:   {MaxWorkers: n.opts.BatchWorkers},
 		},
 		Workers:              workers,
 		Logger:               n.a.logger.With("component", "river"),
@@ -381,6 +383,28 @@ func (n *node) newClient() error {
 	}
 	n.client = client
 	return nil
+}
+
+// insert enqueues a job on this project's queues.
+func (n *node) insert(ctx context.Context, args river.JobArgs) (*rivertype.JobInsertResult, error) {
+	return n.client.Insert(ctx, args, n.insertOpts(args))
+}
+
+// insertMany enqueues jobs on this project's queues.
+func (n *node) insertMany(ctx context.Context, args []river.JobArgs) error {
+	params := make([]river.InsertManyParams, len(args))
+	for i, a := range args {
+		params[i] = river.InsertManyParams{Args: a, InsertOpts: n.insertOpts(a)}
+	}
+	_, err := n.client.InsertMany(ctx, params)
+	return err
+}
+
+func (n *node) insertOpts(args river.JobArgs) *river.InsertOpts {
+	if args.Kind() == jobs.KindBatch {
+		return &river.InsertOpts{Queue: n.queues.Batch}
+	}
+	return &river.InsertOpts{Queue: n.queues.Control}
 }
 
 func (n *node) newScheduler() (*schedule.Scheduler, error) {
@@ -397,7 +421,7 @@ func (n *node) newScheduler() (*schedule.Scheduler, error) {
 		Clock:   n.opts.Clock,
 		Logger:  n.a.logger,
 		Fire: func(ctx context.Context, name string, at time.Time) error {
-			res, err := n.client.Insert(ctx, jobs.TriggerArgs{Schedule: name, FireTime: at}, nil)
+			res, err := n.insert(ctx, jobs.TriggerArgs{Project: n.project, Schedule: name, FireTime: at})
 			if err == nil && !res.UniqueSkippedAsDuplicate {
 				n.metrics.triggers.Inc()
 			}
@@ -593,19 +617,18 @@ func (n *node) workTrigger(ctx context.Context, job *river.Job[jobs.TriggerArgs]
 	if err != nil {
 		return n.unavailable(job.JobRow, fmt.Errorf("schedule %q: %w", sc.Name, err))
 	}
-	var params []river.InsertManyParams
+	var runs []river.JobArgs
 	for _, pr := range pairs {
-		params = append(params, river.InsertManyParams{Args: jobs.RunArgs{
-			Key:      jobs.RunKey(sc.Name, args.FireTime, pr.suite.Name(), pr.target.cfg.Name),
+		runs = append(runs, jobs.RunArgs{
+			Key:      jobs.RunKey(n.project, sc.Name, args.FireTime, pr.suite.Name(), pr.target.cfg.Name),
 			Schedule: sc.Name, FireTime: args.FireTime, Suite: pr.suite.Name(), Target: pr.target.cfg.Name,
 			Samples: sc.Samples, Confirm: sc.Confirm || n.a.cfg.Drift.Confirm,
-		}})
+		})
 	}
-	if len(params) == 0 {
+	if len(runs) == 0 {
 		return nil
 	}
-	_, err = n.client.InsertMany(ctx, params)
-	return err
+	return n.insertMany(ctx, runs)
 }
 
 // workRun creates the run row once (found by its key on retry), checks the
@@ -653,15 +676,14 @@ func (n *node) workRun(ctx context.Context, job *river.Job[jobs.RunArgs]) error 
 		return err
 	}
 	if len(batches) == 0 {
-		_, err := n.client.Insert(ctx, jobs.AnalyzeArgs{RunID: r.Row.ID}, nil)
+		_, err := n.insert(ctx, jobs.AnalyzeArgs{RunID: r.Row.ID})
 		return err
 	}
-	params := make([]river.InsertManyParams, len(batches))
+	batchArgs := make([]river.JobArgs, len(batches))
 	for i := range batches {
-		params[i] = river.InsertManyParams{Args: jobs.BatchArgs{RunID: r.Row.ID, Batch: i}}
+		batchArgs[i] = jobs.BatchArgs{RunID: r.Row.ID, Batch: i}
 	}
-	_, err = n.client.InsertMany(ctx, params)
-	return err
+	return n.insertMany(ctx, batchArgs)
 }
 
 // runParts loads what a batch or the analysis of a run needs (job is the
@@ -718,7 +740,7 @@ func (n *node) workBatch(ctx context.Context, job *river.Job[jobs.BatchArgs]) er
 		return err
 	}
 	if remaining == 0 {
-		_, err = n.client.Insert(ctx, jobs.AnalyzeArgs{RunID: row.ID}, nil)
+		_, err = n.insert(ctx, jobs.AnalyzeArgs{RunID: row.ID})
 	}
 	return err
 }
@@ -782,7 +804,7 @@ func (n *node) executeBatch(ctx context.Context, row storage.Run, s eval.Suite, 
 // budget). A stopped confirmation run also settles its drifted parent, whose
 // DRIFT then stands and is alerted on.
 func (n *node) alertStopped(ctx context.Context, row storage.Run, rep *report.Report) error {
-	if _, err := n.client.Insert(ctx, jobs.AlertArgs{RunID: row.ID}, nil); err != nil {
+	if _, err := n.insert(ctx, jobs.AlertArgs{RunID: row.ID}); err != nil {
 		return err
 	}
 	snap, err := run.ReadSnapshot(row)
@@ -822,12 +844,12 @@ func (n *node) workAnalyze(ctx context.Context, job *river.Job[jobs.AnalyzeArgs]
 		return n.applyConfirmation(ctx, snap.ConfirmOf, rep)
 	}
 	if snap.Confirm && rep.Verdict == string(drift.Drift) {
-		key := fmt.Sprintf("confirm-of-run-%d", row.ID)
-		_, err := n.client.Insert(ctx, jobs.RunArgs{Key: key, Schedule: row.Schedule, Suite: snap.Suite, Target: snap.Target,
-			Samples: row.SamplesPerCase, ConfirmOf: row.ID}, nil)
+		key := fmt.Sprintf("confirm-of-run-%d", row.ID) // run ids are unique across projects
+		_, err := n.insert(ctx, jobs.RunArgs{Key: key, Schedule: row.Schedule, Suite: snap.Suite, Target: snap.Target,
+			Samples: row.SamplesPerCase, ConfirmOf: row.ID})
 		return err
 	}
-	_, err = n.client.Insert(ctx, jobs.AlertArgs{RunID: row.ID}, nil)
+	_, err = n.insert(ctx, jobs.AlertArgs{RunID: row.ID})
 	return err
 }
 
@@ -837,7 +859,7 @@ func (n *node) applyConfirmation(ctx context.Context, parentID int64, crep *repo
 	if _, err := n.a.lifecycle().Confirm(ctx, parentID, crep); err != nil {
 		return err
 	}
-	_, err := n.client.Insert(ctx, jobs.AlertArgs{RunID: parentID}, nil)
+	_, err := n.insert(ctx, jobs.AlertArgs{RunID: parentID})
 	return err
 }
 
@@ -924,7 +946,7 @@ func (n *node) runNow(ctx context.Context, suite, target string) error {
 	case !ok:
 		return fmt.Errorf("%w: suite %q is not in %s", web.ErrInvalid, suite, n.a.cfg.File)
 	}
-	running, err := n.st.CountRunningKeyed(ctx, dashboardSchedule+"@", "/"+suite+"/"+target)
+	running, err := n.st.CountRunningKeyed(ctx, dashboardSchedule+"@", "/"+suite+"/"+target+jobs.KeySuffix(n.project))
 	if err != nil {
 		return err
 	}
@@ -932,8 +954,8 @@ func (n *node) runNow(ctx context.Context, suite, target string) error {
 		return fmt.Errorf("%w: a run of %s on %s started from the dashboard is still going", web.ErrBusy, suite, target)
 	}
 	now := time.Now().UTC().Truncate(time.Second)
-	res, err := n.client.Insert(ctx, jobs.RunArgs{Key: jobs.RunKey(dashboardSchedule, now, suite, target), FireTime: now,
-		Suite: suite, Target: target, Trigger: storage.TriggerAPI, Confirm: n.a.cfg.Drift.Confirm}, nil)
+	res, err := n.insert(ctx, jobs.RunArgs{Key: jobs.RunKey(n.project, dashboardSchedule, now, suite, target), FireTime: now,
+		Suite: suite, Target: target, Trigger: storage.TriggerAPI, Confirm: n.a.cfg.Drift.Confirm})
 	if err != nil {
 		return fmt.Errorf("enqueue run of %s on %s: %w", suite, target, err)
 	}

@@ -28,7 +28,7 @@ func (a *App) newWeb(ctx context.Context, runNow func(ctx context.Context, suite
 		return nil, err
 	}
 	h, err := web.New(web.Options{
-		Data:   webData{st},
+		Data:   webData{st: st, project: a.cfg.ProjectName()},
 		Token:  a.cfg.Web.Token,
 		Logger: a.logger,
 		Actions: web.Actions{
@@ -67,8 +67,12 @@ func webError(err error) error {
 	return err
 }
 
-// webData adapts the store to web.Data; the row types mirror each other.
-type webData struct{ st *storage.Store }
+// webData adapts the store to web.Data for one project's dashboard; the row
+// types mirror each other.
+type webData struct {
+	st      *storage.Store
+	project string
+}
 
 func listings(rs []storage.RunListing) []web.RunListing {
 	out := make([]web.RunListing, len(rs))
@@ -79,22 +83,27 @@ func listings(rs []storage.RunListing) []web.RunListing {
 }
 
 func (d webData) LatestRunsPerPair(ctx context.Context, perPair int) ([]web.RunListing, error) {
-	rs, err := d.st.LatestRunsPerPair(ctx, perPair)
+	rs, err := d.st.LatestRunsPerPair(ctx, d.project, perPair)
 	return listings(rs), webError(err)
 }
 
 func (d webData) ListRunListings(ctx context.Context, f web.RunFilter) ([]web.RunListing, error) {
+	f.Project = d.project
 	rs, err := d.st.ListRunListings(ctx, storage.RunFilter(f))
 	return listings(rs), webError(err)
 }
 
 func (d webData) GetRunListing(ctx context.Context, id int64) (web.RunListing, error) {
 	r, err := d.st.GetRunListing(ctx, id)
+	if err == nil && r.Project != d.project {
+		// Another project's run: not this dashboard's to show.
+		err = fmt.Errorf("run %d: %w", id, storage.ErrNotFound)
+	}
 	return web.RunListing(r), webError(err)
 }
 
 func (d webData) PairIDs(ctx context.Context, suite, target string) (int64, int64, error) {
-	s, t, err := d.st.PairIDs(ctx, suite, target)
+	s, t, err := d.st.PairIDs(ctx, d.project, suite, target)
 	return s, t, webError(err)
 }
 

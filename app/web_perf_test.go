@@ -45,9 +45,9 @@ func fillDashboard(tb testing.TB) *perfFixture {
 	var batch []storage.Sample
 	for p := range perfPairs {
 		suite, target := fmt.Sprintf("suite-%d", p%5), fmt.Sprintf("target-%d", p/5)
-		sid, err := st.EnsureSuite(ctx, suite)
+		sid, err := st.EnsureSuite(ctx, storagetest.ProjectID(tb, st), suite)
 		require.NoError(tb, err)
-		tid, err := st.EnsureTarget(ctx, target, "openai", "m")
+		tid, err := st.EnsureTarget(ctx, storagetest.ProjectID(tb, st), target, "openai", "m")
 		require.NoError(tb, err)
 		var base int64
 		for r := range perfRuns {
@@ -91,7 +91,7 @@ func fillDashboard(tb testing.TB) *perfFixture {
 		batch = batch[:0]
 	}
 	require.NoError(tb, st.Analyze(ctx))
-	h, err := web.New(web.Options{Data: webData{st}})
+	h, err := web.New(web.Options{Data: webData{st: st, project: storage.DefaultProject}})
 	require.NoError(tb, err)
 	f.handler = h
 	return f

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -43,6 +44,11 @@ type Config struct {
 	// Unset lists the ${VAR} references whose variable is not set (read as
 	// empty), at their lines: the CLI warns about each.
 	Unset yamldoc.Errors `yaml:"-"`
+	// Project names the project the runs belong to: suites, targets,
+	// baselines, history, alerts and the dashboard are per project, so
+	// several teams share one PostgreSQL. Default: the name of the config
+	// file's folder (ProjectName).
+	Project string `yaml:"project"`
 	// DatabaseURL of PostgreSQL. Empty: the embedded default cluster in
 	// DataDir.
 	DatabaseURL string `yaml:"database_url"`
@@ -344,8 +350,49 @@ func (v *validator) httpURL(path []any, s string) {
 	}
 }
 
-// validateTop checks samples, baseline, budget, drift and prices.
+// projectName is what a project may be called: lower-case letters, digits,
+// '-', '_' and '.', starting with a letter or digit.
+var projectName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+
+// ProjectName is the project's name: Project, or one derived from the
+// config file's folder (lower-cased, other characters replaced by '-'),
+// stable as long as the folder keeps its name; "default" without a folder.
+func (c *Config) ProjectName() string {
+	if c.Project != "" {
+		return c.Project
+	}
+	if c.File == "" {
+		return "default"
+	}
+	abs, err := filepath.Abs(c.File)
+	if err != nil {
+		return "default"
+	}
+	var b strings.Builder
+	for _, r := range strings.ToLower(filepath.Base(filepath.Dir(abs))) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('-')
+		}
+	}
+	name := strings.Trim(b.String(), "-._")
+	if len(name) > 63 {
+		name = name[:63]
+	}
+	if !projectName.MatchString(name) {
+		return "default"
+	}
+	return name
+}
+
+// validateTop checks the project, samples, baseline, budget, drift and
+// prices.
 func (c *Config) validateTop(v *validator) {
+	if c.Project != "" && !projectName.MatchString(c.Project) {
+		v.add([]any{"project"}, "must be 1 to 63 lower-case letters, digits, '-', '_' or '.', starting with a letter or digit, got %q", c.Project)
+	}
 	v.negative([]any{"samples"}, c.Samples < 0, c.Samples, fmt.Sprintf("the default %d", SamplesDefault))
 	v.negative([]any{"baseline", "runs"}, c.Baseline.Runs < 0, c.Baseline.Runs, "the default 1")
 	v.negative([]any{"max_cost_usd"}, !(c.MaxCostUSD >= 0), c.MaxCostUSD, "no cap")

@@ -19,8 +19,11 @@ package jobs
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -36,6 +39,50 @@ const (
 	QueueControl = "driftwatch_control"
 	QueueBatch   = "driftwatch_batch"
 )
+
+// ProjectQueues are the queues of one project's jobs: a process works only
+// its own project's queues, so projects that share a database never run
+// each other's jobs. The default project keeps the plain queue names.
+type ProjectQueues struct {
+	Control, Batch string
+}
+
+// Queues returns project's queues (River queue names: lower-case letters
+// and digits separated by single '_' or '-', at most 64 characters).
+func Queues(project string) ProjectQueues {
+	if project == "" || project == "default" {
+		return ProjectQueues{Control: QueueControl, Batch: QueueBatch}
+	}
+	var b strings.Builder
+	sep := true
+	for _, r := range project {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+			sep = false
+		case !sep:
+			b.WriteByte('-')
+			sep = true
+		}
+	}
+	name := strings.TrimRight(b.String(), "-")
+	if len(name) > 40 || name != project {
+		// Names that had to change carry a hash, so two projects never
+		// map to one queue.
+		sum := sha256.Sum256([]byte(project))
+		name = strings.TrimRight(name[:min(len(name), 30)], "-") + "-" + hex.EncodeToString(sum[:4])
+	}
+	return ProjectQueues{Control: QueueControl + "_" + name, Batch: QueueBatch + "_" + name}
+}
+
+// KeySuffix is what project's run keys end with ("" for the default
+// project), so that runs.run_key stays unique across projects.
+func KeySuffix(project string) string {
+	if project == "" || project == "default" {
+		return ""
+	}
+	return "#" + project
+}
 
 // Job kinds (stored in river_job.kind; never rename).
 const (
@@ -56,6 +103,9 @@ func uniqueOpts(queue string) river.InsertOpts {
 // TriggerArgs is one firing of a schedule. Replicas that fire the same
 // schedule at the same time insert the same args, and River keeps one.
 type TriggerArgs struct {
+	// Project makes firings of same-named schedules of two projects two
+	// jobs.
+	Project  string    `json:"project,omitempty"`
 	Schedule string    `json:"schedule"`
 	FireTime time.Time `json:"fire_time"`
 }
@@ -86,8 +136,8 @@ func (RunArgs) Kind() string                 { return KindRun }
 func (RunArgs) InsertOpts() river.InsertOpts { return uniqueOpts(QueueControl) }
 
 // RunKey is the run key of a scheduled (suite, target) run.
-func RunKey(schedule string, fire time.Time, suite, target string) string {
-	return fmt.Sprintf("%s@%s/%s/%s", schedule, fire.UTC().Format(time.RFC3339), suite, target)
+func RunKey(project, schedule string, fire time.Time, suite, target string) string {
+	return fmt.Sprintf("%s@%s/%s/%s%s", schedule, fire.UTC().Format(time.RFC3339), suite, target, KeySuffix(project))
 }
 
 // BatchArgs is one batch of a run's cases (the keys are in run_batches).

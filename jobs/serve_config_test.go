@@ -23,6 +23,7 @@ import (
 	"github.com/driftwatch/driftwatch/app"
 	"github.com/driftwatch/driftwatch/jobs"
 	"github.com/driftwatch/driftwatch/storage"
+	"github.com/driftwatch/driftwatch/storage/storagetest"
 )
 
 // logBuffer collects a process's log lines (slog text) for assertions.
@@ -123,7 +124,8 @@ func TestStaleConfigWorkerSnoozesJobs(t *testing.T) {
 	staleDir := t.TempDir()
 	require.NoError(t, os.MkdirAll(filepath.Join(staleDir, "suites"), 0o755))
 	stale := filepath.Join(staleDir, "driftwatch.yaml")
-	require.NoError(t, os.WriteFile(stale, fmt.Appendf(nil, `database_url: %q
+	require.NoError(t, os.WriteFile(stale, fmt.Appendf(nil, `project: default
+database_url: %q
 targets:
   - {name: other, provider: openai, base_url: "http://127.0.0.1:1/v1", model: sim-gpt, api_key: sk-test}
 suites: [suites/]
@@ -151,7 +153,7 @@ suites: [suites/]
 	// and River's leader only reschedules snoozed jobs every few seconds:
 	// under load the run takes many rounds of that, hence the long bound.
 	e.serve(t, app.ServeOptions{BatchSize: 5})
-	for _, key := range []string{"manual@stale/arith/gpt", jobs.RunKey("nightly", fire, "arith", "gpt")} {
+	for _, key := range []string{"manual@stale/arith/gpt", jobs.RunKey("default", "nightly", fire, "arith", "gpt")} {
 		run := awaitRunDone(t, e, key, 120*time.Second)
 		require.Equal(t, storage.RunCompleted, run.Status, key)
 		require.Equal(t, e.cases*e.k, countSamples(t, e.st, run.ID), key)
@@ -172,9 +174,9 @@ func TestUnworkableJobsLoggedAtError(t *testing.T) {
 	var logs logBuffer
 	serveConfig(t, e.cfgPath, &logs, app.ServeOptions{})
 
-	suiteID, err := e.st.EnsureSuite(ctx, "arith")
+	suiteID, err := e.st.EnsureSuite(ctx, storagetest.ProjectID(t, e.st), "arith")
 	require.NoError(t, err)
-	targetID, err := e.st.EnsureTarget(ctx, "gpt", "openai", "sim-gpt")
+	targetID, err := e.st.EnsureTarget(ctx, storagetest.ProjectID(t, e.st), "gpt", "openai", "sim-gpt")
 	require.NoError(t, err)
 	run, _, err := e.st.CreateRunKeyed(ctx, "manual@corrupt/arith/gpt", storage.NewRun{SuiteID: suiteID, TargetID: targetID,
 		Trigger: storage.TriggerSchedule, SamplesPerCase: 1, Config: json.RawMessage(`{}`), HarnessVersion: "test"})

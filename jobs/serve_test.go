@@ -116,7 +116,8 @@ func setup(t testing.TB, o envOpts) *testEnv {
 		fmt.Fprintf(&b, `{"id":"c%04d","a":%d,"b":%d,"answer":"%d"}`+"\n", i, a, c, a+c)
 	}
 	require.NoError(t, os.WriteFile(filepath.Join(suites, "arith.jsonl"), b.Bytes(), 0o644))
-	cfg := fmt.Sprintf(`database_url: %q
+	cfg := fmt.Sprintf(`project: default
+database_url: %q
 targets:
   - name: gpt
     provider: openai

@@ -22,6 +22,9 @@ import (
 // Report is the outcome of one (suite, target) run. It is one object of the
 // --json output.
 type Report struct {
+	// Project is the project the run belongs to (omitted for runs stored
+	// before projects).
+	Project        string  `json:"project,omitempty"`
 	Suite          string  `json:"suite"`
 	Target         string  `json:"target"`
 	RunID          int64   `json:"run_id"`

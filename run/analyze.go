@@ -21,7 +21,7 @@ func (l *Lifecycle) Analyze(ctx context.Context, row storage.Run, t *Target) (*r
 	if err != nil {
 		return nil, err
 	}
-	rep := &report.Report{Suite: snap.Suite, Target: snap.Target, RunID: row.ID, StartedAt: row.StartedAt}
+	rep := &report.Report{Project: snap.Project, Suite: snap.Suite, Target: snap.Target, RunID: row.ID, StartedAt: row.StartedAt}
 	bl, baseID, err := l.baselineOf(ctx, row.SuiteID, row.TargetID)
 	if err != nil {
 		return nil, err

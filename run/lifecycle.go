@@ -25,10 +25,13 @@ import (
 	"github.com/driftwatch/driftwatch/drift"
 	"github.com/driftwatch/driftwatch/eval"
 	"github.com/driftwatch/driftwatch/provider"
+	"github.com/driftwatch/driftwatch/storage"
 )
 
 // Policy is what the configuration says about every run.
 type Policy struct {
+	// Project is the project every run belongs to. Default "default".
+	Project string
 	// Drift are the statistics' settings; Seed 0 seeds each run with its id
 	// so that a stored verdict can be recomputed exactly.
 	Drift drift.Settings
@@ -102,6 +105,7 @@ func New(store Store, policy Policy, logger *slog.Logger, notices io.Writer) *Li
 	if notices == nil {
 		notices = io.Discard
 	}
+	policy.Project = cmp.Or(policy.Project, storage.DefaultProject)
 	policy.BaselineRuns = cmp.Or(policy.BaselineRuns, 1)
 	policy.WriterRetries = cmp.Or(policy.WriterRetries, WriterRetriesDefault)
 	if policy.ResumeCommand == nil {

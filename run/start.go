@@ -16,6 +16,7 @@ import (
 // Snapshot is the redacted config stored with a run: what it ran and how.
 // A resumed run, a batch and the analysis read it back.
 type Snapshot struct {
+	Project  string      `json:"project,omitempty"`
 	Suite    string      `json:"suite"`
 	Target   string      `json:"target"`
 	Provider string      `json:"provider"`
@@ -86,18 +87,22 @@ type Run struct {
 // Start records the suite, target and cases and creates the run.
 func (l *Lifecycle) Start(ctx context.Context, sp Spec) (*Run, error) {
 	st, s, t := l.store, sp.Suite, sp.Target
-	suiteID, err := st.EnsureSuite(ctx, s.Name())
+	projectID, err := st.EnsureProject(ctx, l.policy.Project)
 	if err != nil {
 		return nil, err
 	}
-	targetID, err := st.EnsureTarget(ctx, t.Name, t.Provider, t.Model)
+	suiteID, err := st.EnsureSuite(ctx, projectID, s.Name())
+	if err != nil {
+		return nil, err
+	}
+	targetID, err := st.EnsureTarget(ctx, projectID, t.Name, t.Provider, t.Model)
 	if err != nil {
 		return nil, err
 	}
 	if err := st.UpsertCases(ctx, suiteID, caseRows(s.Cases())); err != nil {
 		return nil, err
 	}
-	snap, err := json.Marshal(Snapshot{Suite: s.Name(), Target: t.Name, Provider: t.Provider, Model: t.Model,
+	snap, err := json.Marshal(Snapshot{Project: l.policy.Project, Suite: s.Name(), Target: t.Name, Provider: t.Provider, Model: t.Model,
 		BaseURL: t.BaseURL, Samples: sp.K, Case: sp.Case, Params: t.Params, Deterministic: t.Deterministic,
 		Seed: sp.Seed, Confirm: sp.Confirm, ConfirmOf: sp.ConfirmOf, SuiteHash: sp.SuiteHash})
 	if err != nil {

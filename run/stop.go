@@ -178,7 +178,7 @@ func (l *Lifecycle) StopPinned(ctx context.Context, row storage.Run, id eval.Ide
 // newReport is the report of row, before any result.
 func (l *Lifecycle) newReport(row storage.Run) *report.Report {
 	snap, _ := ReadSnapshot(row) // a run without a snapshot still gets a report
-	return &report.Report{Suite: snap.Suite, Target: snap.Target, RunID: row.ID, StartedAt: row.StartedAt}
+	return &report.Report{Project: snap.Project, Suite: snap.Suite, Target: snap.Target, RunID: row.ID, StartedAt: row.StartedAt}
 }
 
 // FailMessage is an error message as a failed run stores it: one line,

@@ -19,8 +19,9 @@ type Store interface {
 
 // runs: Start, Stop, Analyze.
 type runs interface {
-	EnsureSuite(ctx context.Context, name string) (int64, error)
-	EnsureTarget(ctx context.Context, name, provider, model string) (int64, error)
+	EnsureProject(ctx context.Context, name string) (int64, error)
+	EnsureSuite(ctx context.Context, projectID int64, name string) (int64, error)
+	EnsureTarget(ctx context.Context, projectID int64, name, provider, model string) (int64, error)
 	UpsertCases(ctx context.Context, suiteID int64, cases []storage.Case) error
 	CreateRun(ctx context.Context, nr storage.NewRun) (storage.Run, error)
 	CreateRunKeyed(ctx context.Context, key string, nr storage.NewRun) (storage.Run, bool, error)

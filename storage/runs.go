@@ -8,27 +8,46 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// EnsureTarget returns the id of the target called name, creating it or
-// updating its provider and model.
-func (s *Store) EnsureTarget(ctx context.Context, name, provider, model string) (int64, error) {
+// DefaultProject is the project of runs stored before projects existed,
+// and of configs that name none and have no folder to name them after.
+const DefaultProject = "default"
+
+// EnsureProject returns the id of the project called name, creating it if
+// needed.
+func (s *Store) EnsureProject(ctx context.Context, name string) (int64, error) {
 	var id int64
 	err := s.pool.QueryRow(ctx, `
-		INSERT INTO targets (name, provider, model) VALUES ($1, $2, $3)
-		ON CONFLICT (name) DO UPDATE SET provider = EXCLUDED.provider, model = EXCLUDED.model
-		RETURNING id`, name, provider, model).Scan(&id)
+		INSERT INTO projects (name) VALUES ($1)
+		ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
+		RETURNING id`, name).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("ensure project %q: %w", name, translate(err))
+	}
+	return id, nil
+}
+
+// EnsureTarget returns the id of the project's target called name,
+// creating it or updating its provider and model.
+func (s *Store) EnsureTarget(ctx context.Context, projectID int64, name, provider, model string) (int64, error) {
+	var id int64
+	err := s.pool.QueryRow(ctx, `
+		INSERT INTO targets (project_id, name, provider, model) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (project_id, name) DO UPDATE SET provider = EXCLUDED.provider, model = EXCLUDED.model
+		RETURNING id`, projectID, name, provider, model).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("ensure target %q: %w", name, translate(err))
 	}
 	return id, nil
 }
 
-// EnsureSuite returns the id of the suite called name, creating it if needed.
-func (s *Store) EnsureSuite(ctx context.Context, name string) (int64, error) {
+// EnsureSuite returns the id of the project's suite called name, creating
+// it if needed.
+func (s *Store) EnsureSuite(ctx context.Context, projectID int64, name string) (int64, error) {
 	var id int64
 	err := s.pool.QueryRow(ctx, `
-		INSERT INTO suites (name) VALUES ($1)
-		ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
-		RETURNING id`, name).Scan(&id)
+		INSERT INTO suites (project_id, name) VALUES ($1, $2)
+		ON CONFLICT (project_id, name) DO UPDATE SET name = EXCLUDED.name
+		RETURNING id`, projectID, name).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("ensure suite %q: %w", name, translate(err))
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/driftwatch/driftwatch/storage"
+	"github.com/driftwatch/driftwatch/storage/storagetest"
 )
 
 // TestFinishRunKeepsSummary: finishing a run again without a summary (a
@@ -125,7 +126,7 @@ func TestPassCountHistoryBeforeTheRun(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	otherSuite, err := b.store.EnsureSuite(ctx, "other")
+	otherSuite, err := b.store.EnsureSuite(ctx, storagetest.ProjectID(t, b.store), "other")
 	require.NoError(t, err)
 	t0 := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
 	trigger := storage.TriggerCLI

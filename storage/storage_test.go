@@ -34,9 +34,9 @@ func setupTB(t testing.TB) *testBundle {
 	t.Helper()
 	ctx := context.Background()
 	st := storagetest.NewStore(t)
-	suiteID, err := st.EnsureSuite(ctx, "prime")
+	suiteID, err := st.EnsureSuite(ctx, storagetest.ProjectID(t, st), "prime")
 	require.NoError(t, err)
-	targetID, err := st.EnsureTarget(ctx, "gpt", "openai", "gpt-4o")
+	targetID, err := st.EnsureTarget(ctx, storagetest.ProjectID(t, st), "gpt", "openai", "gpt-4o")
 	require.NoError(t, err)
 	return &testBundle{store: st, suiteID: suiteID, targetID: targetID}
 }
@@ -74,11 +74,11 @@ func TestMigrateDownAndUp(t *testing.T) {
 	require.NoError(t, st.Migrate(ctx)) // no-op
 
 	require.NoError(t, st.MigrateTo(ctx, 0))
-	_, err = st.EnsureSuite(ctx, "s")
+	_, err = st.EnsureSuite(ctx, storagetest.ProjectID(t, st), "s")
 	require.Error(t, err, "tables must be gone after migrating down")
 
 	require.NoError(t, st.Migrate(ctx))
-	_, err = st.EnsureSuite(ctx, "s")
+	_, err = st.EnsureSuite(ctx, storagetest.ProjectID(t, st), "s")
 	require.NoError(t, err)
 }
 
@@ -124,10 +124,10 @@ func TestTargetsSuitesCases(t *testing.T) {
 	ctx := context.Background()
 	b := setup(t)
 
-	id, err := b.store.EnsureTarget(ctx, "gpt", "openai", "gpt-4o-2024")
+	id, err := b.store.EnsureTarget(ctx, storagetest.ProjectID(t, b.store), "gpt", "openai", "gpt-4o-2024")
 	require.NoError(t, err)
 	require.Equal(t, b.targetID, id)
-	id, err = b.store.EnsureSuite(ctx, "prime")
+	id, err = b.store.EnsureSuite(ctx, storagetest.ProjectID(t, b.store), "prime")
 	require.NoError(t, err)
 	require.Equal(t, b.suiteID, id)
 

@@ -90,6 +90,8 @@ type Run struct {
 
 // RunFilter selects runs for ListRuns. Zero fields do not filter.
 type RunFilter struct {
+	// Project filters by project name ("": every project).
+	Project  string
 	SuiteID  int64
 	TargetID int64
 	Status   string

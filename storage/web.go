@@ -14,6 +14,7 @@ import (
 // finding lists (which can be large); GetRunListing returns it whole.
 type RunListing struct {
 	ID             int64           `db:"id"`
+	Project        string          `db:"project"`
 	SuiteID        int64           `db:"suite_id"`
 	TargetID       int64           `db:"target_id"`
 	Suite          string          `db:"suite"`
@@ -31,9 +32,9 @@ type RunListing struct {
 	Summary        json.RawMessage `db:"summary"`
 }
 
-// listingColumns select a RunListing from runs r joined with suites s and
-// targets t; %s is the summary expression.
-const listingColumns = `r.id, r.suite_id, r.target_id, s.name AS suite, t.name AS target, r.trigger, r.status,
+// listingColumns select a RunListing from runs r joined with suites s,
+// targets t and projects p; %s is the summary expression.
+const listingColumns = `r.id, p.name AS project, r.suite_id, r.target_id, s.name AS suite, t.name AS target, r.trigger, r.status,
 	coalesce(r.verdict, '') AS verdict, r.verdict_reason, r.samples_per_case, r.started_at, r.finished_at,
 	r.baseline_run_ids, r.error, r.cost_usd, %s AS summary`
 
@@ -41,22 +42,24 @@ const listingColumns = `r.id, r.suite_id, r.target_id, s.name AS suite, t.name A
 // verdict, metrics and identity.
 const headSummary = `r.summary - 'cases' - 'findings' - 'changed_cases'`
 
-// LatestRunsPerPair returns, for every (suite, target) pair that has runs,
-// its perPair newest runs: ordered by suite and target name, then newest
-// first. Each pair is one index range scan of runs_suite_target_started_idx.
-func (s *Store) LatestRunsPerPair(ctx context.Context, perPair int) ([]RunListing, error) {
+// LatestRunsPerPair returns, for every (suite, target) pair of project
+// ("": every project) that has runs, its perPair newest runs: ordered by
+// suite and target name, then newest first. Each pair is one index range
+// scan of runs_suite_target_started_idx.
+func (s *Store) LatestRunsPerPair(ctx context.Context, project string, perPair int) ([]RunListing, error) {
 	if perPair <= 0 {
 		perPair = 20
 	}
 	rows, _ := s.pool.Query(ctx, `
 		SELECT `+fmt.Sprintf(listingColumns, headSummary)+`
-		FROM suites s CROSS JOIN targets t
+		FROM projects p JOIN suites s ON s.project_id = p.id JOIN targets t ON t.project_id = p.id
 		CROSS JOIN LATERAL (
 			SELECT * FROM runs
 			WHERE suite_id = s.id AND target_id = t.id
 			ORDER BY started_at DESC, id DESC
 			LIMIT $1) r
-		ORDER BY s.name, t.name, r.started_at DESC, r.id DESC`, perPair)
+		WHERE $2::text = '' OR p.name = $2
+		ORDER BY p.name, s.name, t.name, r.started_at DESC, r.id DESC`, perPair, project)
 	out, err := pgx.CollectRows(rows, pgx.RowToStructByName[RunListing])
 	if err != nil {
 		return nil, fmt.Errorf("latest runs per pair: %w", translate(err))
@@ -73,11 +76,11 @@ func (s *Store) ListRunListings(ctx context.Context, f RunFilter) ([]RunListing,
 	f.Limit = min(f.Limit, 1000)
 	rows, _ := s.pool.Query(ctx, `
 		SELECT `+fmt.Sprintf(listingColumns, headSummary)+`
-		FROM runs r JOIN suites s ON s.id = r.suite_id JOIN targets t ON t.id = r.target_id
+		FROM runs r JOIN suites s ON s.id = r.suite_id JOIN targets t ON t.id = r.target_id JOIN projects p ON p.id = s.project_id
 		WHERE ($1::bigint = 0 OR r.suite_id = $1) AND ($2::bigint = 0 OR r.target_id = $2)
-			AND ($3::text = '' OR r.status = $3)
+			AND ($3::text = '' OR r.status = $3) AND ($6::text = '' OR p.name = $6)
 		ORDER BY r.started_at DESC, r.id DESC
-		LIMIT $4 OFFSET $5`, f.SuiteID, f.TargetID, f.Status, f.Limit, max(f.Offset, 0))
+		LIMIT $4 OFFSET $5`, f.SuiteID, f.TargetID, f.Status, f.Limit, max(f.Offset, 0), f.Project)
 	out, err := pgx.CollectRows(rows, pgx.RowToStructByName[RunListing])
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", translate(err))
@@ -89,7 +92,7 @@ func (s *Store) ListRunListings(ctx context.Context, f RunFilter) ([]RunListing,
 func (s *Store) GetRunListing(ctx context.Context, id int64) (RunListing, error) {
 	rows, _ := s.pool.Query(ctx, `
 		SELECT `+fmt.Sprintf(listingColumns, "r.summary")+`
-		FROM runs r JOIN suites s ON s.id = r.suite_id JOIN targets t ON t.id = r.target_id
+		FROM runs r JOIN suites s ON s.id = r.suite_id JOIN targets t ON t.id = r.target_id JOIN projects p ON p.id = s.project_id
 		WHERE r.id = $1`, id)
 	out, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[RunListing])
 	if err != nil {
@@ -98,10 +101,12 @@ func (s *Store) GetRunListing(ctx context.Context, id int64) (RunListing, error)
 	return out, nil
 }
 
-// PairIDs resolves a suite and a target name to their ids, or ErrNotFound.
-func (s *Store) PairIDs(ctx context.Context, suite, target string) (suiteID, targetID int64, err error) {
+// PairIDs resolves a suite and a target name of project to their ids, or
+// ErrNotFound.
+func (s *Store) PairIDs(ctx context.Context, project, suite, target string) (suiteID, targetID int64, err error) {
 	err = s.pool.QueryRow(ctx, `
-		SELECT s.id, t.id FROM suites s, targets t WHERE s.name = $1 AND t.name = $2`, suite, target).Scan(&suiteID, &targetID)
+		SELECT s.id, t.id FROM projects p JOIN suites s ON s.project_id = p.id JOIN targets t ON t.project_id = p.id
+		WHERE p.name = $1 AND s.name = $2 AND t.name = $3`, project, suite, target).Scan(&suiteID, &targetID)
 	if err != nil {
 		return 0, 0, fmt.Errorf("suite %q on target %q: %w", suite, target, translate(err))
 	}
@@ -211,9 +216,9 @@ func (s *Store) ExplainDashboard(ctx context.Context, runID, suiteID, targetID i
 		sql  string
 		args []any
 	}{
-		"run":        {`SELECT ` + fmt.Sprintf(listingColumns, "r.summary") + ` FROM runs r JOIN suites s ON s.id = r.suite_id JOIN targets t ON t.id = r.target_id WHERE r.id = $1`, []any{runID}},
+		"run":        {`SELECT ` + fmt.Sprintf(listingColumns, "r.summary") + ` FROM runs r JOIN suites s ON s.id = r.suite_id JOIN targets t ON t.id = r.target_id JOIN projects p ON p.id = s.project_id WHERE r.id = $1`, []any{runID}},
 		"trend runs": {`SELECT r.id FROM runs r WHERE r.suite_id = $1 AND r.target_id = $2 AND r.status = 'completed' ORDER BY r.started_at DESC, r.id DESC LIMIT 200`, []any{suiteID, targetID}},
-		"latest per pair": {`SELECT r.id FROM suites s CROSS JOIN targets t CROSS JOIN LATERAL (SELECT * FROM runs
+		"latest per pair": {`SELECT r.id FROM projects p JOIN suites s ON s.project_id = p.id JOIN targets t ON t.project_id = p.id CROSS JOIN LATERAL (SELECT * FROM runs
 			WHERE suite_id = s.id AND target_id = t.id ORDER BY started_at DESC, id DESC LIMIT 20) r`, nil},
 		"case samples": {`SELECT id, output FROM samples WHERE run_id = ANY($1) AND ($2::text = '' OR case_key = $2) AND (NOT $3 OR error IS NOT NULL)
 			ORDER BY run_id, case_key, sample_idx LIMIT 100`, []any{[]int64{runID}, caseKey, false}},

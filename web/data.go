@@ -54,6 +54,7 @@ type Actions struct {
 // report.Report JSON (in lists without its per-case and finding lists).
 type RunListing struct {
 	ID             int64
+	Project        string
 	SuiteID        int64
 	TargetID       int64
 	Suite          string
@@ -73,6 +74,7 @@ type RunListing struct {
 
 // RunFilter selects runs. Zero fields do not filter.
 type RunFilter struct {
+	Project  string
 	SuiteID  int64
 	TargetID int64
 	Status   string

@@ -212,3 +212,13 @@ func migrationsHash() (string, error) {
 	}
 	return hex.EncodeToString(h.Sum(nil))[:12], nil
 }
+
+// ProjectID returns the id of the default project of st's database.
+func ProjectID(t testing.TB, st *storage.Store) int64 {
+	t.Helper()
+	id, err := st.EnsureProject(context.Background(), storage.DefaultProject)
+	if err != nil {
+		t.Fatalf("default project: %v", err)
+	}
+	return id
+}
