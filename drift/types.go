@@ -89,6 +89,12 @@ type Settings struct {
 	// change tests are skipped (the pass-rate test still runs). False (the
 	// default) trusts k=1 outputs to be deterministic.
 	Stochastic bool
+	// CMHMonteCarlo calibrates the pass-rate CMH statistic by Monte Carlo
+	// from the same draws of the exact per-case null as the sparse-collapse
+	// statistic, instead of the normal approximation. The staged design
+	// (Look, Final) sets it: with one or two current samples per case the
+	// normal p is slightly liberal. False keeps the normal p.
+	CMHMonteCarlo bool
 }
 
 // Metric names used in findings and metrics. They are part of the --json
