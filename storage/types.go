@@ -157,6 +157,12 @@ type AcceptBaseline struct {
 	RunIDs     []int64 // runs pooled into the baseline; at least one
 	AcceptedBy string
 	Note       string
+	// PoolSize is how many runs the baseline pools once complete (default
+	// 1, or len(RunIDs) when more); it grows by GrowBaseline until then.
+	PoolSize int
+	// SuiteHash identifies the suite's content the runs were sampled from
+	// (SuiteHash); "" when unknown.
+	SuiteHash string
 }
 
 // Baseline is the set of runs that later runs of a (suite, target) are compared
@@ -170,7 +176,13 @@ type Baseline struct {
 	Note       string    `db:"note"`
 	AcceptedAt time.Time `db:"accepted_at"`
 	Active     bool      `db:"active"`
+	PoolSize   int       `db:"pool_size"`
+	SuiteHash  string    `db:"suite_hash"`
 }
+
+// Complete reports whether the baseline pools all its runs: a complete
+// pool is frozen until it is rebuilt.
+func (b Baseline) Complete() bool { return len(b.RunIDs) >= b.PoolSize }
 
 // Finding is one statistical comparison result. NaN float fields are stored as
 // NULL and read back as NaN.
