@@ -285,15 +285,7 @@ func compare(baseline, current []Sample, s Settings, localise bool) Result {
 
 	if len(c.cases) > 0 {
 		c.passRate()
-		c.binary(MetricRefusal, fRefused, "refusal rate")
-		c.binary(MetricJSONValid, fJSON, "JSON-valid rate")
-		c.binary(MetricCodeFence, fFence, "code-fence rate")
-		c.length()
-		c.binary(MetricFinishLength, fFinLen, `finish reason "length" rate`)
-		if !c.det || !s.Stochastic {
-			c.answers()
-			c.text()
-		}
+		c.behaviour()
 		c.mde()
 	}
 	c.res.Metrics = append(c.res.Metrics, Metric{
@@ -505,6 +497,20 @@ func (c *comparer) localise(d []float64) {
 		})
 	}
 	sort.Strings(c.drifts)
+}
+
+// behaviour runs the suite tests other than the pass rate: the behaviour
+// rates, length, answers and text.
+func (c *comparer) behaviour() {
+	c.binary(MetricRefusal, fRefused, "refusal rate")
+	c.binary(MetricJSONValid, fJSON, "JSON-valid rate")
+	c.binary(MetricCodeFence, fFence, "code-fence rate")
+	c.length()
+	c.binary(MetricFinishLength, fFinLen, `finish reason "length" rate`)
+	if !c.det || !c.s.Stochastic {
+		c.answers()
+		c.text()
+	}
 }
 
 // binary runs a two-sided stratified CMH test on a per-sample flag.

@@ -3,8 +3,6 @@ package drift
 import (
 	"math"
 	"math/rand/v2"
-	"runtime"
-	"sync"
 )
 
 // mcTable is the exact null law of one case's current pass count x1 given
@@ -100,48 +98,35 @@ func passRateMC(strata []stratum, lambda, lambdaS float64, draws int, rng *rand.
 	testS := res.s > 0
 
 	seed := rng.Uint64()
-	per := (draws + permChunks - 1) / permChunks
 	type tally struct{ geT, geS, done int }
 	tallies := make([]tally, permChunks)
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
-	for ch := range permChunks {
-		from, to := ch*per, min(draws, (ch+1)*per)
-		if from >= to {
-			break
-		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			r := rand.New(rand.NewPCG(seed, uint64(ch)))
-			var tl tally
-			for range to - from {
-				if tl.geT >= sparseStopHits && (tl.geS >= sparseStopHits || !testS) {
-					break
-				}
-				tl.done++
-				t, s := 0.0, 0.0
-				for _, tb := range cases {
-					u := r.Float64()
-					j := 0
-					for u >= tb.cdf[j] && j < len(tb.cdf)-1 {
-						j++
-					}
-					t += float64(tb.lo + j)
-					s += tb.contrib[j]
-				}
-				if t <= tThr {
-					tl.geT++
-				}
-				if testS && s >= sThr {
-					tl.geS++
-				}
+	inChunks(draws, func(ch, from, to int) {
+		r := rand.New(rand.NewPCG(seed, uint64(ch)))
+		var tl tally
+		for range to - from {
+			if tl.geT >= sparseStopHits && (tl.geS >= sparseStopHits || !testS) {
+				break
 			}
-			tallies[ch] = tl
-		}()
-	}
-	wg.Wait()
+			tl.done++
+			t, s := 0.0, 0.0
+			for _, tb := range cases {
+				u := r.Float64()
+				j := 0
+				for u >= tb.cdf[j] && j < len(tb.cdf)-1 {
+					j++
+				}
+				t += float64(tb.lo + j)
+				s += tb.contrib[j]
+			}
+			if t <= tThr {
+				tl.geT++
+			}
+			if testS && s >= sThr {
+				tl.geS++
+			}
+		}
+		tallies[ch] = tl
+	})
 	var tot tally
 	for _, tl := range tallies {
 		tot.geT += tl.geT

@@ -131,15 +131,7 @@ func Look(baseline, current []Sample, plan Plan, look int, s Settings) (LookResu
 	lr.MDE = c.passMDE()
 
 	// Behaviour tests on the samples so far.
-	c.binary(MetricRefusal, fRefused, "refusal rate")
-	c.binary(MetricJSONValid, fJSON, "JSON-valid rate")
-	c.binary(MetricCodeFence, fFence, "code-fence rate")
-	c.length()
-	c.binary(MetricFinishLength, fFinLen, `finish reason "length" rate`)
-	if !c.det || !s.Stochastic {
-		c.answers()
-		c.text()
-	}
+	c.behaviour()
 	testable := 0
 	for _, cd := range c.cands {
 		if cd.testable {
