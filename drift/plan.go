@@ -246,3 +246,12 @@ func ExpectedCalls(p Plan, cases int) Calls {
 	c.MaxNight = c.Max * cases
 	return c
 }
+
+// CallsByMode estimates a night's calls in both modes for the configured
+// (not yet defaulted) plan and pool, for `driftwatch power` and `run
+// --dry-run` to print side by side: staged with the plan's looks and
+// bounds (or their defaults), and fixed at the same K.
+func CallsByMode(p Plan, pool Pool, cases int) (staged, fixed Calls) {
+	sp := Plan{Mode: ModeStaged, Looks: p.Looks, Bounds: p.Bounds, K: p.K}.WithDefaults(pool)
+	return ExpectedCalls(sp, cases), ExpectedCalls(Plan{Mode: ModeFixed, K: sp.K}, cases)
+}

@@ -103,6 +103,13 @@ func TestExpectedCallsOfTheDefaultsMatchTheStudy(t *testing.T) {
 	require.Equal(t, 5.0, f.Quiet)
 	require.Equal(t, 1000.0, f.QuietNight)
 
+	st, fx := CallsByMode(Plan{Mode: ModeFixed}, Pool{}, 200)
+	require.Equal(t, c, st, "a fixed configuration still shows what staged would cost")
+	require.Equal(t, 5.0, fx.Quiet)
+	st, fx = CallsByMode(Plan{}, Pool{Runs: 1}, 100)
+	require.Equal(t, 10, st.Max)
+	require.Equal(t, 1000.0, fx.QuietNight, "fixed at the same K")
+
 	// A loose first bound never makes a later look more likely than an earlier.
 	l := ExpectedCalls(Plan{Mode: ModeStaged, K: 5, Looks: []int{1, 2}, Bounds: []float64{0.1, 0.5}}, 1)
 	require.InDeltaSlice(t, []float64{0.135, 0.135}, l.Continue, 1e-9)

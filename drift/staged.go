@@ -308,7 +308,9 @@ func RunNight(baseline []Sample, plan Plan, s Settings, draw DrawFunc) (Result, 
 			st.Looks = append(st.Looks, lr)
 			if !lr.Continue {
 				st.StoppedAt, st.SamplesPerCase = j+1, n
-				return Stopped(baseline, current, lr, s), st, nil
+				res := Stopped(baseline, current, lr, s)
+				res.Sampling = &st
+				return res, st, nil
 			}
 		}
 	}
@@ -319,5 +321,9 @@ func RunNight(baseline []Sample, plan Plan, s Settings, draw DrawFunc) (Result, 
 	current = append(current, more...)
 	st.SamplesPerCase = plan.K
 	res, err := Final(baseline, current, plan, s)
-	return res, st, err
+	if err != nil {
+		return Result{}, st, err
+	}
+	res.Sampling = &st
+	return res, st, nil
 }

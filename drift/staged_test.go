@@ -171,6 +171,7 @@ func TestRunNightReachingKIsTheFixedTest(t *testing.T) {
 	mc := stagedSettings
 	mc.CMHMonteCarlo = true
 	cmp := Compare(base, cur, mc)
-	cmp.Findings, res.Findings = nil, nil
+	require.Equal(t, &st, res.Sampling)
+	cmp.Findings, res.Findings, res.Sampling = nil, nil, nil
 	require.Equal(t, cmp, res)
 }

@@ -195,6 +195,10 @@ type Result struct {
 	// pairs of baseline runs; nil when the baseline has fewer than three
 	// distinct runs (Sample.Run) or no pair is informative.
 	Calibration *Calibration `json:"calibration,omitempty"`
+	// Sampling is how a staged night sampled: its looks, and where it
+	// stopped; nil for a plain comparison (RunNight and the run lifecycle
+	// set it).
+	Sampling *Staged `json:"sampling,omitempty"`
 }
 
 // Calibration is the A/A (genomic-control) calibration of the pass-rate test
