@@ -273,10 +273,7 @@ func compare(baseline, current []Sample, s Settings, localise bool) Result {
 			c.res.Findings = append(c.res.Findings, calibrationFinding(cal))
 		}
 	}
-	comparable := 0
-	for _, cd := range c.cases {
-		comparable += cd.c.n
-	}
+	comparable := c.comparable()
 	errRate := 0.0
 	if nCur > 0 {
 		errRate = float64(curErr) / float64(nCur)

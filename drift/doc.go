@@ -188,7 +188,8 @@
 //     and finish-reason rates, length, answers, text) has a
 //     Bonferroni-adjusted p at or below the bound and half its effect
 //     floor, so a style change is not stopped by a quiet pass rate;
-//     otherwise it stops as STABLE, "no drift at the looks" (Stopped). A
+//     otherwise it stops as STABLE, "no drift at the looks" (Stopped),
+//     unless it has fewer than MinSamples comparable samples so far. A
 //     night that goes on sends every case all K samples and is decided by
 //     the plain fixed-K test on all of them (Final: Compare with
 //     Settings.CMHMonteCarlo). Without a pool (Pool.Runs 1) the defaults

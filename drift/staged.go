@@ -123,6 +123,14 @@ func Look(baseline, current []Sample, plan Plan, look int, s Settings) (LookResu
 		lr.Reason = fmt.Sprintf("look %d of %d: no comparable case yet; the night goes on to K", look, lr.Looks)
 		return lr, nil
 	}
+	if comparable := c.comparable(); comparable < s.MinSamples {
+		// Too little to call the night quiet (a small suite at look 1):
+		// going on is always valid.
+		lr.Continue = true
+		lr.Reason = fmt.Sprintf("look %d of %d: only %d comparable samples so far (minimum %d to stop early); the night goes on to K",
+			look, lr.Looks, comparable, s.MinSamples)
+		return lr, nil
+	}
 	st := c.strata(fPass)
 	mc := passRateMC(st, c.cal.lambda, c.cal.sparse, s.MonteCarlo, rand.New(rand.NewPCG(s.Seed, streamLook+uint64(look))))
 	lr.PCMH, lr.PSparse, lr.Z = mc.pCMH, mc.pSparse, mc.z
@@ -211,6 +219,15 @@ func newComparer(baseline, current []Sample, s Settings) *comparer {
 	sort.Slice(c.cases, func(i, j int) bool { return c.cases[i].key < c.cases[j].key })
 	c.cal = calibrate(baseline, c.cases)
 	return c
+}
+
+// comparable is the number of comparable current samples.
+func (c *comparer) comparable() int {
+	n := 0
+	for _, cd := range c.cases {
+		n += cd.c.n
+	}
+	return n
 }
 
 // passMDE is the minimum detectable pass-rate drop of the compared samples.

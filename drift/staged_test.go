@@ -175,3 +175,24 @@ func TestRunNightReachingKIsTheFixedTest(t *testing.T) {
 	cmp.Findings, res.Findings, res.Sampling = nil, nil, nil
 	require.Equal(t, cmp, res)
 }
+
+// A look never stops a night on fewer comparable samples than a verdict
+// needs (a small suite at look 1): it goes on to K.
+func TestLookGoesOnWithTooFewSamplesToStop(t *testing.T) {
+	t.Parallel()
+	plan := Plan{}.WithDefaults(Pool{})
+	base, cur := stagedNight(6, 1, 0, 0)
+	keep := func(ss []Sample) []Sample {
+		var out []Sample
+		for _, s := range ss {
+			if s.Case < "c010" {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	lr, err := Look(keep(base), keep(cur), plan, 1, stagedSettings)
+	require.NoError(t, err)
+	require.True(t, lr.Continue)
+	require.Contains(t, lr.Reason, "only 10 comparable samples so far (minimum 20 to stop early)")
+}
