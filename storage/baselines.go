@@ -11,7 +11,26 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-const baselineColumns = `id, suite_id, target_id, run_ids, accepted_by, note, accepted_at, active, pool_size, suite_hash`
+const baselineColumns = `id, suite_id, target_id, run_ids, accepted_by, note, accepted_at, active`
+
+// poolColumns are a Pool's columns: the baseline's and its pooling state.
+const poolColumns = baselineColumns + `, pool_size, suite_hash`
+
+// Pool is a baseline with its pooling state: how many runs it pools once
+// complete and the suite content its runs sampled.
+type Pool struct {
+	Baseline
+	// PoolSize is how many runs the baseline pools once complete (1 for a
+	// baseline accepted before pools).
+	PoolSize int `db:"pool_size"`
+	// SuiteHash identifies the suite's content the pooled runs sampled
+	// (SuiteHash); "" when unknown (a baseline accepted before pools).
+	SuiteHash string `db:"suite_hash"`
+}
+
+// Complete reports whether the baseline pools all its runs: a complete
+// pool is frozen until it is rebuilt.
+func (p Pool) Complete() bool { return len(p.RunIDs) >= p.PoolSize }
 
 // ActiveBaseline returns the active baseline of a suite on a target, or
 // ErrNotFound.
@@ -25,42 +44,54 @@ func (s *Store) ActiveBaseline(ctx context.Context, suiteID, targetID int64) (Ba
 	return b, nil
 }
 
+// ActivePool returns the active baseline of a suite on a target with its
+// pooling state, or ErrNotFound.
+func (s *Store) ActivePool(ctx context.Context, suiteID, targetID int64) (Pool, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+poolColumns+` FROM baselines
+		WHERE suite_id = $1 AND target_id = $2 AND active`, suiteID, targetID)
+	p, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Pool])
+	if err != nil {
+		return Pool{}, fmt.Errorf("active baseline pool of suite %d on target %d: %w", suiteID, targetID, translate(err))
+	}
+	return p, nil
+}
+
 // AcceptBaseline makes a new baseline the active one for its (suite, target),
 // deactivating the previous one in the same transaction.
 func (s *Store) AcceptBaseline(ctx context.Context, a AcceptBaseline) (Baseline, error) {
 	if len(a.RunIDs) == 0 {
 		return Baseline{}, fmt.Errorf("accept baseline for suite %d on target %d: no runs given", a.SuiteID, a.TargetID)
 	}
-	var b Baseline
+	var p Pool
 	err := s.withTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		b, err = replaceBaseline(ctx, tx, a)
+		p, err = replaceBaseline(ctx, tx, a)
 		return err
 	})
 	if err != nil {
 		return Baseline{}, fmt.Errorf("accept baseline for suite %d on target %d: %w", a.SuiteID, a.TargetID, translate(err))
 	}
-	return b, nil
+	return p.Baseline, nil
 }
 
 // replaceBaseline deactivates the active baseline of a's (suite, target)
 // and inserts a as the active one, under the pair's advisory lock.
-func replaceBaseline(ctx context.Context, tx pgx.Tx, a AcceptBaseline) (Baseline, error) {
+func replaceBaseline(ctx context.Context, tx pgx.Tx, a AcceptBaseline) (Pool, error) {
 	// Serialise concurrent accepts for the same pair; the partial unique
 	// index would otherwise turn the race into an ErrConflict.
 	if err := lockBaseline(ctx, tx, a.SuiteID, a.TargetID); err != nil {
-		return Baseline{}, err
+		return Pool{}, err
 	}
 	if _, err := tx.Exec(ctx, `UPDATE baselines SET active = false
 		WHERE suite_id = $1 AND target_id = $2 AND active`, a.SuiteID, a.TargetID); err != nil {
-		return Baseline{}, err
+		return Pool{}, err
 	}
 	rows, _ := tx.Query(ctx, `
 		INSERT INTO baselines (suite_id, target_id, run_ids, accepted_by, note, pool_size, suite_hash)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
-		RETURNING `+baselineColumns, a.SuiteID, a.TargetID, a.RunIDs, a.AcceptedBy, a.Note,
+		RETURNING `+poolColumns, a.SuiteID, a.TargetID, a.RunIDs, a.AcceptedBy, a.Note,
 		max(a.PoolSize, len(a.RunIDs), 1), a.SuiteHash)
-	return pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Baseline])
+	return pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Pool])
 }
 
 func lockBaseline(ctx context.Context, tx pgx.Tx, suiteID, targetID int64) error {
@@ -85,15 +116,15 @@ type GrowBaseline struct {
 // when BaselineID is no longer the active baseline (a concurrent grow,
 // accept or rebuild won), when the pool is already complete (frozen), or
 // when the run is already pooled: the caller leaves the baseline alone.
-func (s *Store) GrowBaseline(ctx context.Context, g GrowBaseline) (Baseline, error) {
-	var b Baseline
+func (s *Store) GrowBaseline(ctx context.Context, g GrowBaseline) (Pool, error) {
+	var b Pool
 	err := s.withTx(ctx, func(tx pgx.Tx) error {
 		if err := lockBaseline(ctx, tx, g.SuiteID, g.TargetID); err != nil {
 			return err
 		}
-		rows, _ := tx.Query(ctx, `SELECT `+baselineColumns+` FROM baselines
+		rows, _ := tx.Query(ctx, `SELECT `+poolColumns+` FROM baselines
 			WHERE suite_id = $1 AND target_id = $2 AND active`, g.SuiteID, g.TargetID)
-		cur, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Baseline])
+		cur, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Pool])
 		if err != nil {
 			return err
 		}
@@ -111,7 +142,7 @@ func (s *Store) GrowBaseline(ctx context.Context, g GrowBaseline) (Baseline, err
 		return err
 	})
 	if err != nil {
-		return Baseline{}, fmt.Errorf("grow baseline %d with run %d: %w", g.BaselineID, g.RunID, translate(err))
+		return Pool{}, fmt.Errorf("grow baseline %d with run %d: %w", g.BaselineID, g.RunID, translate(err))
 	}
 	return b, nil
 }
@@ -138,9 +169,9 @@ type RebuildBaseline struct {
 // (RecordSampling) have no known suite content and are never pooled here.
 // It returns ErrNotFound (wrapped) when no run qualifies; the active
 // baseline is then left as it was.
-func (s *Store) RebuildBaseline(ctx context.Context, r RebuildBaseline) (Baseline, error) {
+func (s *Store) RebuildBaseline(ctx context.Context, r RebuildBaseline) (Pool, error) {
 	size := max(r.PoolSize, 1)
-	var b Baseline
+	var b Pool
 	err := s.withTx(ctx, func(tx pgx.Tx) error {
 		if err := lockBaseline(ctx, tx, r.SuiteID, r.TargetID); err != nil {
 			return err
@@ -157,7 +188,7 @@ func (s *Store) RebuildBaseline(ctx context.Context, r RebuildBaseline) (Baselin
 		return err
 	})
 	if err != nil {
-		return Baseline{}, fmt.Errorf("rebuild baseline of suite %d on target %d: %w", r.SuiteID, r.TargetID, translate(err))
+		return Pool{}, fmt.Errorf("rebuild baseline of suite %d on target %d: %w", r.SuiteID, r.TargetID, translate(err))
 	}
 	return b, nil
 }

@@ -41,14 +41,17 @@ func TestBaselinePoolGrowsToItsSizeThenFreezes(t *testing.T) {
 	b := setup(t)
 	r1, r2, r3, r4 := b.newRun(t).ID, b.newRun(t).ID, b.newRun(t).ID, b.newRun(t).ID
 
-	first, err := b.store.AcceptBaseline(ctx, storage.AcceptBaseline{SuiteID: b.suiteID, TargetID: b.targetID,
+	accepted, err := b.store.AcceptBaseline(ctx, storage.AcceptBaseline{SuiteID: b.suiteID, TargetID: b.targetID,
 		RunIDs: []int64{r1}, PoolSize: 3, SuiteHash: "h1", AcceptedBy: "driftwatch"})
 	require.NoError(t, err)
+	first, err := b.store.ActivePool(ctx, b.suiteID, b.targetID)
+	require.NoError(t, err)
+	require.Equal(t, accepted, first.Baseline)
 	require.Equal(t, 3, first.PoolSize)
 	require.Equal(t, "h1", first.SuiteHash)
 	require.False(t, first.Complete())
 
-	grow := func(baselineID, runID int64) (storage.Baseline, error) {
+	grow := func(baselineID, runID int64) (storage.Pool, error) {
 		return b.store.GrowBaseline(ctx, storage.GrowBaseline{SuiteID: b.suiteID, TargetID: b.targetID,
 			BaselineID: baselineID, RunID: runID, AcceptedBy: "driftwatch", Note: "pooled"})
 	}
@@ -71,12 +74,15 @@ func TestBaselinePoolGrowsToItsSizeThenFreezes(t *testing.T) {
 
 	active, err := b.store.ActiveBaseline(ctx, b.suiteID, b.targetID)
 	require.NoError(t, err)
-	require.Equal(t, third, active)
+	require.Equal(t, third.Baseline, active)
 
 	// A plain accept (no pool size) is a complete one-run pool, as before.
-	one, err := b.store.AcceptBaseline(ctx, storage.AcceptBaseline{SuiteID: b.suiteID, TargetID: b.targetID, RunIDs: []int64{r4}})
+	_, err = b.store.AcceptBaseline(ctx, storage.AcceptBaseline{SuiteID: b.suiteID, TargetID: b.targetID, RunIDs: []int64{r4}})
+	require.NoError(t, err)
+	one, err := b.store.ActivePool(ctx, b.suiteID, b.targetID)
 	require.NoError(t, err)
 	require.Equal(t, 1, one.PoolSize)
+	require.Equal(t, "", one.SuiteHash)
 	require.True(t, one.Complete())
 }
 
@@ -97,7 +103,7 @@ func TestRebuildBaselinePoolsTheLastStableRunsThatReachedK(t *testing.T) {
 	b.finishedRun(t, "STABLE", "", "", 0) // no recorded plan: content unknown
 	b.finishedRun(t, "INCONCLUSIVE", storage.SamplingFixed, "h1", 0)
 
-	rebuild := func(anchor int64, size int, hash string) (storage.Baseline, error) {
+	rebuild := func(anchor int64, size int, hash string) (storage.Pool, error) {
 		return b.store.RebuildBaseline(ctx, storage.RebuildBaseline{SuiteID: b.suiteID, TargetID: b.targetID,
 			SuiteHash: hash, PoolSize: size, AnchorRunID: anchor, AcceptedBy: "ana", Note: "rebuilt"})
 	}

@@ -176,13 +176,7 @@ type Baseline struct {
 	Note       string    `db:"note"`
 	AcceptedAt time.Time `db:"accepted_at"`
 	Active     bool      `db:"active"`
-	PoolSize   int       `db:"pool_size"`
-	SuiteHash  string    `db:"suite_hash"`
 }
-
-// Complete reports whether the baseline pools all its runs: a complete
-// pool is frozen until it is rebuilt.
-func (b Baseline) Complete() bool { return len(b.RunIDs) >= b.PoolSize }
 
 // Finding is one statistical comparison result. NaN float fields are stored as
 // NULL and read back as NaN.
