@@ -39,10 +39,10 @@ func behaviourNight(seed uint64, eff func(*rand.Rand, []simCase) effect) (base [
 // A/A cost stays near the pass-rate-only figure and no night alarms.
 func TestStagedBehaviourRuleCostsLittleOnQuietNights(t *testing.T) {
 	t.Parallel()
-	nights := 16
 	if raceEnabled {
-		nights = 2
+		t.Skip("about 10 s a night under -race; the plain run asserts it, and the other staged tests run RunNight under -race")
 	}
+	nights := 16
 	plan := Plan{}.WithDefaults(Pool{})
 	calls, byShift := 0, 0
 	for seed := range uint64(nights) {
@@ -70,10 +70,10 @@ func TestStagedBehaviourRuleCostsLittleOnQuietNights(t *testing.T) {
 // behaviour metric.
 func TestStagedStyleDriftUnderAQuietPassRateReachesK(t *testing.T) {
 	t.Parallel()
-	nights := 4
 	if raceEnabled {
-		nights = 1
+		t.Skip("about 10 s a night under -race; the plain run asserts it, and the other staged tests run RunNight under -race")
 	}
+	nights := 4
 	plan := Plan{}.WithDefaults(Pool{})
 	for _, tc := range []struct {
 		name   string

@@ -16,7 +16,7 @@ import (
 // The staged design on simulated nights of the sampling study (200 cases;
 // 60% at p=0.98, 20% at 0.05, 20% on 0.2-0.8; a fresh suite every night;
 // every design sees the same nights). The default run is bounded (400 A/A
-// nights, 100 per drift scenario; a tenth under -race);
+// nights, 100 per drift scenario; 20 and 4 under -race);
 // DRIFT_STAGED_NIGHTS and DRIFT_STAGED_POWER_NIGHTS raise them (the
 // figures in docs/sampling.md and BENCHMARKS.md come from bench/staged).
 
@@ -32,7 +32,7 @@ func envNights(t testing.TB, name string, def int) int {
 		return n
 	}
 	if drift.RaceEnabled {
-		return max(10, def/10)
+		return max(4, def/25)
 	}
 	return def
 }
@@ -58,7 +58,7 @@ var aaSweep = sync.OnceValues(func() ([][]drifttest.Outcome, error) {
 			return nil, err
 		}
 	} else if drift.RaceEnabled {
-		n = 40
+		n = 20
 	}
 	return drifttest.Sweep(aaDesigns, drifttest.Config{}, drifttest.Scenarios[0], n, 1, studySettings)
 })
