@@ -36,16 +36,22 @@ func run(w io.Writer, args []string) error {
 	cases := fs.Int("cases", 200, "cases per suite")
 	seed := fs.Uint64("seed", 1, "first seed (A/A nights; drift nights start at seed+1000000)")
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "nights simulated in parallel")
+	nightSD := fs.Float64("night-sd", 0, "night effects: sd of a per-run logit offset of every case's pass probability")
+	withDrift := fs.Bool("drift", true, "run the drift scenarios (false: A/A only)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	s := drift.Settings{Permutations: 99, MonteCarlo: *mc, Bootstrap: 100}
 	designs := drifttest.Designs()
-	cfg := drifttest.Config{Cases: *cases}
+	cfg := drifttest.Config{Cases: *cases, NightSD: *nightSD}
 	start := time.Now()
-	fmt.Fprintf(w, "staged vs fixed sampling: %d cases, %d A/A nights, %d nights per drift scenario, final Monte Carlo %d draws, %d workers, %s/%s\n\n",
-		*cases, *aa, *nights, *mc, *workers, runtime.GOOS, runtime.GOARCH)
-	for i, sc := range drifttest.Scenarios {
+	fmt.Fprintf(w, "staged vs fixed sampling: %d cases, %d A/A nights, %d nights per drift scenario, night effects sd %g, final Monte Carlo %d draws, %d workers, %s/%s\n\n",
+		*cases, *aa, *nights, *nightSD, *mc, *workers, runtime.GOOS, runtime.GOARCH)
+	scenarios := drifttest.Scenarios
+	if !*withDrift {
+		scenarios = scenarios[:1]
+	}
+	for i, sc := range scenarios {
 		n, s0 := *nights, *seed+1000000
 		if i == 0 {
 			n, s0 = *aa, *seed

@@ -87,6 +87,10 @@ type Config struct {
 	BaselineRuns int // default 3
 	BaselineK    int // samples per case of each baseline run; default 5
 	Stream       int // current samples per case available; default 10
+	// NightSD adds night effects: every run (each baseline run and the
+	// current night) shifts the logit of every case's pass probability by
+	// one offset with this standard deviation. 0: exchangeable nights.
+	NightSD float64
 }
 
 // NewNight draws the night of seed under scenario sc: the suite mixture is
@@ -110,13 +114,13 @@ func NewNight(cfg Config, sc Scenario, seed uint64) *Night {
 	}
 	n := &Night{Cases: cfg.Cases}
 	for r := 1; r <= cfg.BaselineRuns; r++ {
-		for i, p := range ps {
+		for i, p := range nightOf(rng, ps, cfg.NightSD) {
 			for j := range cfg.BaselineK {
 				n.Baseline = append(n.Baseline, sample(i, j, rng.Float64() < p, r))
 			}
 		}
 	}
-	cur := sc.Apply(rng, ps)
+	cur := sc.Apply(rng, nightOf(rng, ps, cfg.NightSD))
 	n.stream = make([][]bool, cfg.Cases)
 	for i, p := range cur {
 		n.stream[i] = make([]bool, cfg.Stream)
@@ -125,6 +129,21 @@ func NewNight(cfg Config, sc Scenario, seed uint64) *Night {
 		}
 	}
 	return n
+}
+
+// nightOf returns the pass probabilities of one night: ps shifted on the
+// logit scale by one normal offset with standard deviation sd (ps itself,
+// drawing nothing, when sd is 0).
+func nightOf(rng *rand.Rand, ps []float64, sd float64) []float64 {
+	if sd == 0 {
+		return ps
+	}
+	off := sd * rng.NormFloat64()
+	out := make([]float64, len(ps))
+	for i, p := range ps {
+		out[i] = 1 / (1 + math.Exp(-(math.Log(p/(1-p)) + off)))
+	}
+	return out
 }
 
 // BaselineOf returns the samples of the first runs baseline runs.
