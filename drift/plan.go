@@ -20,16 +20,16 @@ const (
 
 // Defaults of the staged design with a pooled baseline (three accepted runs
 // of five samples per case: 15 per case) and of its fallback when the
-// baseline is a single run.
+// baseline is a single run (arrays: WithDefaults hands out copies).
 var (
-	// DefaultLooks are the interim looks (cumulative samples per case) with
+	// defaultLooks are the interim looks (cumulative samples per case) with
 	// a pooled baseline.
-	DefaultLooks = []int{1, 2}
-	// DefaultBounds are the futility bounds of the looks: the night goes on
+	defaultLooks = [...]int{1, 2}
+	// defaultBounds are the futility bounds of the looks: the night goes on
 	// only while min(p_CMH, p_S) <= the bound.
-	DefaultBounds = []float64{0.30, 0.10}
-	// UnpooledLooks are the looks when the baseline is one run.
-	UnpooledLooks = []int{1, 3}
+	defaultBounds = [...]float64{0.30, 0.10}
+	// unpooledLooks are the looks when the baseline is one run.
+	unpooledLooks = [...]int{1, 3}
 )
 
 // Plan defaults and limits.
@@ -123,13 +123,13 @@ func (p Plan) WithDefaults(pool Pool) Plan {
 		return p
 	}
 	if len(p.Looks) == 0 {
-		p.Looks = slices.Clone(DefaultLooks)
+		p.Looks = slices.Clone(defaultLooks[:])
 		if !pooled {
-			p.Looks = slices.Clone(UnpooledLooks)
+			p.Looks = slices.Clone(unpooledLooks[:])
 		}
 	}
-	if len(p.Bounds) == 0 && len(p.Looks) <= len(DefaultBounds) {
-		p.Bounds = slices.Clone(DefaultBounds[:len(p.Looks)])
+	if len(p.Bounds) == 0 && len(p.Looks) <= len(defaultBounds) {
+		p.Bounds = slices.Clone(defaultBounds[:len(p.Looks)])
 	}
 	p.Looks, p.Bounds = slices.Clip(p.Looks), slices.Clip(p.Bounds)
 	return p
@@ -151,7 +151,7 @@ func (p Plan) Validate() error {
 		return errors.Join(errs...)
 	}
 	if len(p.Looks) == 0 || len(p.Looks) > MaxLooks {
-		errs = append(errs, fmt.Errorf("sampling.looks: %d looks; use 1 to %d (default %v)", len(p.Looks), MaxLooks, DefaultLooks))
+		errs = append(errs, fmt.Errorf("sampling.looks: %d looks; use 1 to %d (default %v)", len(p.Looks), MaxLooks, defaultLooks))
 	}
 	for i, l := range p.Looks {
 		switch {
@@ -164,7 +164,7 @@ func (p Plan) Validate() error {
 		}
 	}
 	if len(p.Bounds) != len(p.Looks) {
-		errs = append(errs, fmt.Errorf("sampling.bounds: %d bounds for %d looks; give one bound per look (default %v)", len(p.Bounds), len(p.Looks), DefaultBounds))
+		errs = append(errs, fmt.Errorf("sampling.bounds: %d bounds for %d looks; give one bound per look (default %v)", len(p.Bounds), len(p.Looks), defaultBounds))
 	}
 	for i, b := range p.Bounds {
 		if !(b > 0 && b < 1) {
