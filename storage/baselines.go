@@ -35,13 +35,8 @@ func (p Pool) Complete() bool { return len(p.RunIDs) >= p.PoolSize }
 // ActiveBaseline returns the active baseline of a suite on a target, or
 // ErrNotFound.
 func (s *Store) ActiveBaseline(ctx context.Context, suiteID, targetID int64) (Baseline, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT `+baselineColumns+` FROM baselines
-		WHERE suite_id = $1 AND target_id = $2 AND active`, suiteID, targetID)
-	b, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Baseline])
-	if err != nil {
-		return Baseline{}, fmt.Errorf("active baseline of suite %d on target %d: %w", suiteID, targetID, translate(err))
-	}
-	return b, nil
+	p, err := s.ActivePool(ctx, suiteID, targetID)
+	return p.Baseline, err
 }
 
 // ActivePool returns the active baseline of a suite on a target with its
@@ -51,7 +46,7 @@ func (s *Store) ActivePool(ctx context.Context, suiteID, targetID int64) (Pool, 
 		WHERE suite_id = $1 AND target_id = $2 AND active`, suiteID, targetID)
 	p, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Pool])
 	if err != nil {
-		return Pool{}, fmt.Errorf("active baseline pool of suite %d on target %d: %w", suiteID, targetID, translate(err))
+		return Pool{}, fmt.Errorf("active baseline of suite %d on target %d: %w", suiteID, targetID, translate(err))
 	}
 	return p, nil
 }
