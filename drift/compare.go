@@ -119,6 +119,8 @@ type comparer struct {
 	cands  []candidate
 	passZ  float64
 	drifts []string
+	// noLocalise skips the per-case localisation.
+	noLocalise bool
 }
 
 // groupCases collects the samples of both sides per case, in order of first
@@ -225,6 +227,12 @@ func (cd *caseData) side(s int) *sideData {
 // verdict, the suite metrics, the findings and the drifted cases. It is a
 // pure function of its inputs (randomness comes from s.Seed).
 func Compare(baseline, current []Sample, s Settings) Result {
+	return compare(baseline, current, s, true)
+}
+
+// compare is Compare; without localise it skips the per-case localisation
+// (a staged night stopped at a look has too few samples per case for it).
+func compare(baseline, current []Sample, s Settings, localise bool) Result {
 	s = s.WithDefaults()
 	res := Result{
 		Metrics:         []Metric{},
@@ -255,28 +263,17 @@ func Compare(baseline, current []Sample, s Settings) Result {
 	// Past grouping only the counts are needed: the callers' sample slices
 	// can be collected while the tests run.
 	nCur, nBase := len(current), len(baseline)
-	c := &comparer{s: s, res: res, det: true}
-	for _, cd := range groupCases(baseline, current) {
-		if cd.b.n > 0 && cd.c.n > 0 {
-			c.cases = append(c.cases, cd)
-			if cd.b.n > 1 || cd.c.n > 1 {
-				c.det = false
-			}
-		}
-	}
-	sort.Slice(c.cases, func(i, j int) bool { return c.cases[i].key < c.cases[j].key })
+	c := newComparer(baseline, current, s)
+	c.noLocalise = !localise
+	c.res = res
 	c.res.Cases = len(c.cases)
-	c.cal = calibrate(baseline, c.cases)
 	if cal := c.cal.rep; cal != nil {
 		c.res.Calibration = cal
 		if cal.Lambda > LambdaWarnAt(cal.Runs) {
 			c.res.Findings = append(c.res.Findings, calibrationFinding(cal))
 		}
 	}
-	comparable := 0
-	for _, cd := range c.cases {
-		comparable += cd.c.n
-	}
+	comparable := c.comparable()
 	errRate := 0.0
 	if nCur > 0 {
 		errRate = float64(curErr) / float64(nCur)
@@ -285,15 +282,7 @@ func Compare(baseline, current []Sample, s Settings) Result {
 
 	if len(c.cases) > 0 {
 		c.passRate()
-		c.binary(MetricRefusal, fRefused, "refusal rate")
-		c.binary(MetricJSONValid, fJSON, "JSON-valid rate")
-		c.binary(MetricCodeFence, fFence, "code-fence rate")
-		c.length()
-		c.binary(MetricFinishLength, fFinLen, `finish reason "length" rate`)
-		if !c.det || !s.Stochastic {
-			c.answers()
-			c.text()
-		}
+		c.behaviour()
 		c.mde()
 	}
 	c.res.Metrics = append(c.res.Metrics, Metric{
@@ -407,7 +396,18 @@ func (c *comparer) passRate() {
 	if inf > 0 {
 		pCMH = normCDF(z)
 	}
-	sObs, pSparse := sparseCollapse(st, c.cal.sparse, s.MonteCarlo, rand.New(rand.NewPCG(s.Seed, streamSparse)))
+	var sObs, pSparse float64
+	cmhP := "one-sided p"
+	if s.CMHMonteCarlo {
+		// Both p-values from the same draws of the exact null (the staged
+		// design's test; the normal CMH p is slightly liberal with few
+		// current samples per case).
+		mc := passRateMC(st, c.cal.lambda, c.cal.sparse, s.MonteCarlo, rand.New(rand.NewPCG(s.Seed, streamSparse)))
+		pCMH, sObs, pSparse = mc.pCMH, mc.s, mc.pSparse
+		cmhP = "one-sided Monte Carlo p"
+	} else {
+		sObs, pSparse = sparseCollapse(st, c.cal.sparse, s.MonteCarlo, rand.New(rand.NewPCG(s.Seed, streamSparse)))
+	}
 	p := min(1, 2*min(pCMH, pSparse))
 	r0, r1, d := c.rates(fPass)
 	delta, ci := bootstrapMean(d, s.Bootstrap, rand.New(rand.NewPCG(s.Seed, streamBoot)))
@@ -421,7 +421,9 @@ func (c *comparer) passRate() {
 	c.res.Metrics = append(c.res.Metrics, Metric{
 		Name: MetricPassRateUp, Baseline: r0, Current: r1, Delta: delta, CI: &ci, P: ptr(pUp),
 	})
-	c.localise(d)
+	if !c.noLocalise {
+		c.localise(d)
+	}
 	// Effect floor (DRIFT_METHOD 4.3): a suite drop of at least MinPassDelta,
 	// or at least one case localised with a drop of at least MinCaseDelta
 	// (a sparse collapse of a few cases is practically significant even
@@ -433,7 +435,7 @@ func (c *comparer) passRate() {
 		f: Finding{
 			Metric:    MetricPassRate,
 			Scope:     ScopeSuite,
-			Statistic: fmt.Sprintf("%s (one-sided p=%.3g) + sparse-collapse S=%.1f (Monte Carlo p=%.3g), min-p x2", zStat, pCMH, sObs, pSparse),
+			Statistic: fmt.Sprintf("%s (%s=%.3g) + sparse-collapse S=%.1f (Monte Carlo p=%.3g), min-p x2", zStat, cmhP, pCMH, sObs, pSparse),
 			Baseline:  r0, Current: r1, Effect: delta, CI: &ci, P: p,
 			Reason:   fmt.Sprintf("pass rate %.3f -> %.3f (delta %+.3f, 95%% CI %+.3f..%+.3f, floor %.3f or a localised case)", r0, r1, delta, ci.Low, ci.High, -s.MinPassDelta),
 			Examples: c.flagExamples(d, fPass, false),
@@ -492,6 +494,20 @@ func (c *comparer) localise(d []float64) {
 		})
 	}
 	sort.Strings(c.drifts)
+}
+
+// behaviour runs the suite tests other than the pass rate: the behaviour
+// rates, length, answers and text.
+func (c *comparer) behaviour() {
+	c.binary(MetricRefusal, fRefused, "refusal rate")
+	c.binary(MetricJSONValid, fJSON, "JSON-valid rate")
+	c.binary(MetricCodeFence, fFence, "code-fence rate")
+	c.length()
+	c.binary(MetricFinishLength, fFinLen, `finish reason "length" rate`)
+	if !c.det || !c.s.Stochastic {
+		c.answers()
+		c.text()
+	}
 }
 
 // binary runs a two-sided stratified CMH test on a per-sample flag.
@@ -778,17 +794,7 @@ func (c *comparer) text() {
 }
 
 // mde estimates the minimum detectable pass-rate drop from the baseline.
-func (c *comparer) mde() {
-	var noise passNoise
-	var k1 float64
-	for _, cd := range c.cases {
-		noise.add(cd.b.rate(fPass), cd.b.n)
-		k1 += float64(cd.c.n)
-	}
-	k0 := noise.k / float64(noise.cases)
-	k1 /= float64(noise.cases)
-	c.res.MDE = MDE(noise.vbar()*(1/k0+1/k1)/2, noise.cases, 1, c.s.AlphaFamily, Power80)
-}
+func (c *comparer) mde() { c.res.MDE = c.passMDE() }
 
 // passNoise accumulates the per-case pass-rate noise v-bar (the mean of
 // p_i(1-p_i), unbiased where a case has replicates) and the samples.

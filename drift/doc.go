@@ -163,6 +163,83 @@
 // detection rates are asserted by TestCalibration; run with -drift.long for
 // 500 trials per scenario.
 //
+// # Pooled baselines and staged nights (plan.go, staged.go)
+//
+// Most nights nothing changed, and a night's calls are what users pay for.
+// Two levers cut them without losing detection (docs/sampling.md has the
+// figures, measured by bench/staged):
+//
+//   - A pooled baseline (Pool, default 3 runs of K=5: 15 samples per case).
+//     The variance of a per-case comparison scales with 1/k_b + 1/k, so a
+//     15-sample baseline buys the power of more current samples. The pool
+//     is the last Runs accepted stable runs that reached K, frozen once
+//     complete, rebuilt on `baseline accept` and when the suite's content
+//     changes (storage.RebuildBaseline); the first nights run in fixed mode
+//     at K until the pool is complete (Plan.Night). The A/A calibration
+//     (lambda) runs on the pooled runs as above, at every look and at the
+//     final test.
+//   - Futility stopping (Plan, default staged: looks after 1 and 2 samples
+//     per case, bounds 0.30 and 0.10, K=5). At each look (Look) the
+//     one-sided CMH and the sparse-collapse statistic S are computed on the
+//     samples so far, both with Monte Carlo p-values from the same draws of
+//     the exact conditional null (the normal CMH p is slightly liberal with
+//     one or two samples per case). The night goes on while min(p_CMH, p_S)
+//     <= the look's bound, or while a behaviour test (refusal, JSON, fence
+//     and finish-reason rates, length, answers, text) has a
+//     Bonferroni-adjusted p at or below the bound and half its effect
+//     floor, so a style change is not stopped by a quiet pass rate;
+//     otherwise it stops as STABLE, "no drift at the looks" (Stopped),
+//     unless it has fewer than MinSamples comparable samples so far. A
+//     night that goes on sends every case all K samples and is decided by
+//     the plain fixed-K test on all of them (Final: Compare with
+//     Settings.CMHMonteCarlo). Without a pool (Pool.Runs 1) the defaults
+//     are looks 1 and 3 and K=10.
+//
+// Why it is valid: the staged night alarms on {went on at every look} and
+// {the fixed-K test rejects}, a subset of the fixed-K test's rejection
+// event whatever the bounds or the behaviour rule (futility is
+// non-binding). So the false-alarm rate is at most the fixed-K test's,
+// alpha. That needs: K fixed before the night (Plan.Night uses only the
+// configuration and the pool's size; Final rejects a sample index >= K,
+// Look one beyond the look: ErrLookData), no alarm at a look (Stopped
+// turns any DRIFT into WARN), every case gets all K samples when the
+// night goes on (no top-ups to lagging cases: the naive test on them is
+// invalid), no allocation from the night's own baseline (the plan is the
+// same for every case), interim p-values never reused in the final test.
+// The interim p-values are about uniform without drift, so a quiet night
+// goes on past a look with probability about ContinueFactor times the
+// bound on any suite; ExpectedCalls turns that into calls per night for
+// `driftwatch power` and --dry-run (1.81 per case for the defaults).
+//
+// What a stopped night reports: STABLE with the look, min(p_CMH, p_S) and
+// the bound; the pass-rate delta and the other metrics from the samples
+// taken (findings at most WARN); no per-case localisation (one or two
+// samples per case cannot locate a case; DriftedCases is empty); and as
+// MDE the minimum detectable drop of a test on the samples taken
+// (LookResult.MDE), larger than a full night's: "no drift at the looks" is
+// not "no change".
+//
+// CUSUM input: a stopped night feeds Result.PassZ = the look's z (the
+// lambda-corrected CMH z of the samples taken), a night that reached K its
+// fixed-K z; no night is left out and none is rescaled. Leaving the
+// stopped nights out is the trap: the nights that reach K were selected
+// for a low early z, and their z has mean about -0.7 on quiet nights,
+// which walks the downward CUSUM to false alarms. Optional stopping of a
+// standardised score instead gives an input with mean >= 0 and mean
+// square <= 1 under no drift (measured on 400 simulated A/A nights: mean
+// +0.12, mean square 0.70), so CUSUM keeps at most its nominal false-alarm
+// rate; the price is that stopped nights carry less information, and a
+// small sustained drift that keeps stopping at look 1 is accumulated more
+// slowly (a weekly full-K night, mode fixed, restores the speed).
+//
+// Tested on simulated nights (drifttest; staged_study_test.go; the bounded
+// default run is 400 A/A nights and 100 per drift scenario, raised by
+// DRIFT_STAGED_NIGHTS and DRIFT_STAGED_POWER_NIGHTS): staged alarms are a
+// subset of the fixed-K test's on the same nights and at most 1% within
+// two standard errors, calls on quiet nights at most 2.0 per case and
+// within 0.15 of ExpectedCalls, and power at least fixed mode's (K=5,
+// one-run baseline) on every drift scenario of the study.
+//
 // Across runs: CUSUM (series.go) on the per-run PassZ raises slow drift;
 // BOCPD (bocpd.go; Adams & MacKay 2007, beta-binomial on each run's pass
 // count, hazard 1/365) dates the last change of the pass rate for reports.

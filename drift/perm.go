@@ -73,6 +73,29 @@ type permResult struct {
 	caseObs  []float64 // observed per-case statistic
 }
 
+// inChunks splits n draws over permChunks fixed chunks, each with its own
+// RNG stream (chosen by fn from ch), so results do not depend on the number
+// of CPUs, and runs fn(ch, from, to) for every non-empty chunk, at most
+// GOMAXPROCS at a time.
+func inChunks(n int, fn func(ch, from, to int)) {
+	per := (n + permChunks - 1) / permChunks
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
+	for ch := range permChunks {
+		from, to := ch*per, min(n, (ch+1)*per)
+		if from >= to {
+			break
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			fn(ch, from, to)
+		}()
+	}
+	wg.Wait()
+}
+
 // permChunks fixes how permutations are split over RNG streams, so results
 // do not depend on the number of CPUs.
 const permChunks = 8
@@ -118,43 +141,30 @@ func permTest(cases []permCase, perms int, seed, stream uint64) permResult {
 	}
 	r.perms = perms
 	null := make([]float64, perms)
-	per := (perms + permChunks - 1) / permChunks
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
-	for ch := range permChunks {
-		from, to := ch*per, min(perms, (ch+1)*per)
-		if from >= to {
-			break
-		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			rng := rand.New(rand.NewPCG(seed, stream*1000+uint64(ch)))
-			cur := make([]bool, maxN)
-			idx := make([]int, maxN)
-			buf := make([]float64, 2*maxCat+2)
-			for p := from; p < to; p++ {
-				s := 0.0
-				for i := range cases {
-					c := &cases[i]
-					n := c.n
-					for j := range n {
-						idx[j] = j
-						cur[j] = false
-					}
-					for j := 0; j < c.n1; j++ {
-						k := j + rng.IntN(n-j)
-						idx[j], idx[k] = idx[k], idx[j]
-						cur[idx[j]] = true
-					}
-					s += c.stat(cur[:n], buf)
+	inChunks(perms, func(ch, from, to int) {
+		rng := rand.New(rand.NewPCG(seed, stream*1000+uint64(ch)))
+		cur := make([]bool, maxN)
+		idx := make([]int, maxN)
+		buf := make([]float64, 2*maxCat+2)
+		for p := from; p < to; p++ {
+			s := 0.0
+			for i := range cases {
+				c := &cases[i]
+				n := c.n
+				for j := range n {
+					idx[j] = j
+					cur[j] = false
 				}
-				null[p] = s
+				for j := 0; j < c.n1; j++ {
+					k := j + rng.IntN(n-j)
+					idx[j], idx[k] = idx[k], idx[j]
+					cur[idx[j]] = true
+				}
+				s += c.stat(cur[:n], buf)
 			}
-		}()
-	}
-	wg.Wait()
+			null[p] = s
+		}
+	})
 	ge := 0
 	var sum, ss float64
 	for _, v := range null {

@@ -3,9 +3,7 @@ package drift
 import (
 	"math"
 	"math/rand/v2"
-	"runtime"
 	"sort"
-	"sync"
 
 	"gonum.org/v1/gonum/stat/distuv"
 )
@@ -136,47 +134,34 @@ func sparseCollapse(strata []stratum, lambda float64, draws int, rng *rand.Rand)
 	// Draws are split over fixed chunks with their own RNG streams, so the
 	// result does not depend on the number of CPUs.
 	seed := rng.Uint64()
-	per := (draws + permChunks - 1) / permChunks
 	counts := make([]int, permChunks)
 	dones := make([]int, permChunks)
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
-	for ch := range permChunks {
-		from, to := ch*per, min(draws, (ch+1)*per)
-		if from >= to {
-			break
-		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			r := rand.New(rand.NewPCG(seed, uint64(ch)))
-			ge, done := 0, 0
-			for range to - from {
-				if ge >= sparseStopHits {
-					break
-				}
-				done++
-				s := 0.0
-				for _, tb := range cases {
-					u := r.Float64()
-					if u >= tb.cdf[len(tb.cdf)-1] {
-						continue
-					}
-					j := 0
-					for u >= tb.cdf[j] {
-						j++
-					}
-					s += tb.contrib[j]
-				}
-				if s >= thr {
-					ge++
-				}
+	inChunks(draws, func(ch, from, to int) {
+		r := rand.New(rand.NewPCG(seed, uint64(ch)))
+		ge, done := 0, 0
+		for range to - from {
+			if ge >= sparseStopHits {
+				break
 			}
-			counts[ch], dones[ch] = ge, done
-		}()
-	}
-	wg.Wait()
+			done++
+			s := 0.0
+			for _, tb := range cases {
+				u := r.Float64()
+				if u >= tb.cdf[len(tb.cdf)-1] {
+					continue
+				}
+				j := 0
+				for u >= tb.cdf[j] {
+					j++
+				}
+				s += tb.contrib[j]
+			}
+			if s >= thr {
+				ge++
+			}
+		}
+		counts[ch], dones[ch] = ge, done
+	})
 	ge, done := 0, 0
 	for ch := range counts {
 		ge += counts[ch]

@@ -89,6 +89,12 @@ type Settings struct {
 	// change tests are skipped (the pass-rate test still runs). False (the
 	// default) trusts k=1 outputs to be deterministic.
 	Stochastic bool
+	// CMHMonteCarlo calibrates the pass-rate CMH statistic by Monte Carlo
+	// from the same draws of the exact per-case null as the sparse-collapse
+	// statistic, instead of the normal approximation. The staged design
+	// (Look, Final) sets it: with one or two current samples per case the
+	// normal p is slightly liberal. False keeps the normal p.
+	CMHMonteCarlo bool
 }
 
 // Metric names used in findings and metrics. They are part of the --json
@@ -189,6 +195,10 @@ type Result struct {
 	// pairs of baseline runs; nil when the baseline has fewer than three
 	// distinct runs (Sample.Run) or no pair is informative.
 	Calibration *Calibration `json:"calibration,omitempty"`
+	// Sampling is how a staged night sampled: its looks, and where it
+	// stopped; nil for a plain comparison (RunNight and the run lifecycle
+	// set it).
+	Sampling *Staged `json:"sampling,omitempty"`
 }
 
 // Calibration is the A/A (genomic-control) calibration of the pass-rate test

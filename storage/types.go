@@ -159,6 +159,12 @@ type AcceptBaseline struct {
 	RunIDs     []int64 // runs pooled into the baseline; at least one
 	AcceptedBy string
 	Note       string
+	// PoolSize is how many runs the baseline pools once complete (default
+	// 1, or len(RunIDs) when more); it grows by GrowBaseline until then.
+	PoolSize int
+	// SuiteHash identifies the suite's content the runs were sampled from
+	// (SuiteHash); "" when unknown.
+	SuiteHash string
 }
 
 // Baseline is the set of runs that later runs of a (suite, target) are compared
