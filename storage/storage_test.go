@@ -74,7 +74,7 @@ func TestMigrateDownAndUp(t *testing.T) {
 	require.NoError(t, st.Migrate(ctx)) // no-op
 
 	require.NoError(t, st.MigrateTo(ctx, 0))
-	_, err = st.EnsureSuite(ctx, storagetest.ProjectID(t, st), "s")
+	_, err = st.EnsureProject(ctx, storage.DefaultProject)
 	require.Error(t, err, "tables must be gone after migrating down")
 
 	require.NoError(t, st.Migrate(ctx))
