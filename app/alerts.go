@@ -68,12 +68,12 @@ func (a *App) alertNotifiers() (map[string]alert.Notifier, error) {
 
 // newAlertDispatcher returns a dispatcher over the store's outbox for the
 // configured notifiers. serve should Start it and Stop it on shutdown; CLI
-// runs call DeliverPending once (alertReports does).
+// runs call DeliverPending once (AlertReports does).
 func (a *App) newAlertDispatcher(st *storage.Store, notifiers map[string]alert.Notifier) *alert.Dispatcher {
 	return alert.NewDispatcher(st, &alert.DispatcherConfig{Notifiers: notifiers, Logger: a.logger, Timeout: alertHTTPTimeout})
 }
 
-// alertReports turns reports into alerts: events → resolve (drift episodes:
+// AlertReports turns reports into alerts: events → resolve (drift episodes:
 // a STABLE run after a drift alert gives one resolved alert) → dedup
 // (against the alert log) → route by severity → enqueue into the outbox →
 // one delivery pass. serve's alert job and the demo come through here too.
@@ -81,7 +81,7 @@ func (a *App) newAlertDispatcher(st *storage.Store, notifiers map[string]alert.N
 // by the next pass (the next run, or serve's dispatcher). The error reports
 // configuration and outbox problems; callers should log it rather than
 // change the run's exit code.
-func (a *App) alertReports(ctx context.Context, reports []*report.Report) error {
+func (a *App) AlertReports(ctx context.Context, reports []*report.Report) error {
 	st, err := a.Store(ctx)
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/driftwatch/driftwatch/config"
@@ -74,6 +75,12 @@ type App struct {
 	cluster  *pglocal.Cluster
 	registry *eval.Registry
 	life     *run.Lifecycle
+	// closers stop what the App started besides the store (the built-in
+	// simulator of provider: sim targets).
+	closers []func(context.Context) error
+	simOnce sync.Once
+	simURL  string
+	simErr  error
 }
 
 // New returns an App for cfg. It opens nothing until a command needs it,
@@ -130,6 +137,12 @@ func (a *App) Store(ctx context.Context) (*storage.Store, error) {
 // Close releases the database and stops the embedded cluster if this process
 // started it.
 func (a *App) Close() error {
+	for _, c := range a.closers {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = c(ctx) // a simulator that cannot stop in time dies with the process
+		cancel()
+	}
+	a.closers = nil
 	if a.store != nil {
 		a.store.Close()
 		a.store = nil

@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/driftwatch/driftwatch/app"
+	"github.com/driftwatch/driftwatch/cli"
 	"github.com/driftwatch/driftwatch/eval"
 )
 
@@ -22,7 +22,7 @@ func TestDemo(t *testing.T) {
 		t.Skip("starts an embedded PostgreSQL")
 	}
 	var stdout, stderr bytes.Buffer
-	code := app.Main(context.Background(), []string{"demo"}, eval.NewRegistry(), &stdout, &stderr)
+	code := cli.Main(context.Background(), []string{"demo"}, eval.NewRegistry(), &stdout, &stderr)
 	out := stdout.String()
 	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", out, stderr.String())
 	require.Regexp(t, `arithmetic\s+sim-gpt\s+\d+\s+BASELINE`, stderr.String())

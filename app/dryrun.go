@@ -26,7 +26,7 @@ func (a *App) DryRun(ctx context.Context, p RunParams, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	filter, err := caseFilter(p.Case)
+	filter, err := ParseCase(p.Case)
 	if err != nil {
 		return err
 	}

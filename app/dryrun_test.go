@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/driftwatch/driftwatch/app"
+	"github.com/driftwatch/driftwatch/cli"
 	"github.com/driftwatch/driftwatch/eval"
 	"github.com/driftwatch/driftwatch/sim"
 	"github.com/driftwatch/driftwatch/storage/storagetest"
@@ -34,12 +34,12 @@ func TestMigrateNeedsConfigOrDatabaseURL(t *testing.T) {
 	t.Chdir(t.TempDir())
 	t.Setenv("DATABASE_URL", "")
 	var stdout, stderr bytes.Buffer
-	code := app.Main(context.Background(), []string{"migrate"}, eval.NewRegistry(), &stdout, &stderr)
+	code := cli.Main(context.Background(), []string{"migrate"}, eval.NewRegistry(), &stdout, &stderr)
 	require.Equal(t, 3, code)
 	require.Contains(t, stderr.String(), "config file driftwatch.yaml not found")
 
 	t.Setenv("DATABASE_URL", storagetest.NewDatabaseURL(t))
 	stderr.Reset()
-	code = app.Main(context.Background(), []string{"migrate"}, eval.NewRegistry(), &stdout, &stderr)
+	code = cli.Main(context.Background(), []string{"migrate"}, eval.NewRegistry(), &stdout, &stderr)
 	require.Equal(t, 0, code, stderr.String())
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/driftwatch/driftwatch/app"
+	"github.com/driftwatch/driftwatch/cli"
 	"github.com/driftwatch/driftwatch/eval"
 	"github.com/driftwatch/driftwatch/suites"
 )
@@ -52,7 +53,7 @@ func runCLI(t testing.TB, args ...string) cliResult {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	var stdout, stderr bytes.Buffer
-	code := app.Main(ctx, args, reg, &stdout, &stderr)
+	code := cli.Main(ctx, args, reg, &stdout, &stderr)
 	return cliResult{code: code, stdout: stdout.String(), stderr: stderr.String()}
 }
 

@@ -34,10 +34,8 @@ type RunParams struct {
 	Schedule string
 	// Confirm overrides the config's drift.confirm.
 	Confirm *bool
-	// Progress prints a progress bar or lines to stderr.
-	Progress bool
-	// board draws the progress of targets that run at the same time.
-	board *progressBoard
+	// NewProgress, if set, shows the progress of one (suite, target) run.
+	NewProgress func(label string, total int) run.Progress
 	// confirmOf is the run a confirmation run confirms.
 	confirmOf int64
 }
@@ -65,9 +63,6 @@ func (a *App) Run(ctx context.Context, p RunParams) ([]*report.Report, error) {
 	// limits); a target's suites run one after another. A target whose run
 	// fails stops there; the others go on.
 	groups := byTarget(pairs)
-	if len(groups) > 1 && p.Progress && isTerminal(a.stderr) {
-		p.board = newProgressBoard(a.stderr)
-	}
 	reports := make([]*report.Report, len(pairs))
 	errs := make([]error, len(pairs))
 	var wg sync.WaitGroup
@@ -88,7 +83,6 @@ func (a *App) Run(ctx context.Context, p RunParams) ([]*report.Report, error) {
 		})
 	}
 	wg.Wait()
-	p.board.Finish()
 	return slices.DeleteFunc(reports, func(r *report.Report) bool { return r == nil }), cmp.Or(errs...)
 }
 
@@ -298,8 +292,10 @@ func (a *App) completeRun(ctx context.Context, r *run.Run, pr pair, p RunParams,
 		// stored samples is known to have a usable target.
 		ffAfter = run.FailFastAfter(t.Concurrency)
 	}
-	label := fmt.Sprintf("%s@%s", pr.suite.Name(), t.Name)
-	prog := p.board.add(newProgress(a.stderr, p.Progress, label, len(pr.suite.Cases())*r.K-len(r.Done)))
+	var prog run.Progress
+	if p.NewProgress != nil {
+		prog = p.NewProgress(fmt.Sprintf("%s@%s", pr.suite.Name(), t.Name), len(pr.suite.Cases())*r.K-len(r.Done))
+	}
 	ex := lc.Execute(ctx, r, run.Exec{Suite: pr.suite, Target: t, LocalBudget: true, FailFastAfter: ffAfter, Progress: prog})
 	// The suite's rendered cases are not needed by the analysis; drop the
 	// last reference (a confirmation run loads the suite again) so a

@@ -17,7 +17,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/driftwatch/driftwatch/app"
+	"github.com/driftwatch/driftwatch/cli"
 	"github.com/driftwatch/driftwatch/eval"
 	"github.com/driftwatch/driftwatch/sim"
 	"github.com/driftwatch/driftwatch/storage"
@@ -36,7 +36,7 @@ func (e *testEnv) openStore(t *testing.T) *storage.Store {
 func (e *testEnv) runWith(t *testing.T, reg *eval.Registry, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := app.Main(context.Background(), append(args, "--config", e.cfgPath), reg, &stdout, &stderr)
+	code := cli.Main(context.Background(), append(args, "--config", e.cfgPath), reg, &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
 }
 

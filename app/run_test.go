@@ -19,7 +19,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/driftwatch/driftwatch/app"
+	"github.com/driftwatch/driftwatch/cli"
 	"github.com/driftwatch/driftwatch/eval"
 	"github.com/driftwatch/driftwatch/sim"
 	"github.com/driftwatch/driftwatch/storage"
@@ -114,7 +114,7 @@ func (e *testEnv) run(t *testing.T, ctx context.Context, args ...string) (int, s
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	args = append(args, "--config", e.cfgPath)
-	code := app.Main(ctx, args, eval.NewRegistry(), &stdout, &stderr)
+	code := cli.Main(ctx, args, eval.NewRegistry(), &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
 }
 
@@ -457,7 +457,7 @@ func TestBadInputsExitThree(t *testing.T) {
 	bad := filepath.Join(e.dir, "bad.yaml")
 	require.NoError(t, os.WriteFile(bad, []byte("targets:\n  - name: x\n    provider: openai\n    model: m\n    temprature: 3\n"), 0o600))
 	var so, se bytes.Buffer
-	code = app.Main(ctx, []string{"run", "--config", bad}, eval.NewRegistry(), &so, &se)
+	code = cli.Main(ctx, []string{"run", "--config", bad}, eval.NewRegistry(), &so, &se)
 	require.Equal(t, 3, code)
 	require.Contains(t, se.String(), bad+":5")
 	require.Contains(t, se.String(), `unknown field "temprature"`)
@@ -469,7 +469,7 @@ func TestBadInputsExitThree(t *testing.T) {
 	require.NoError(t, os.WriteFile(cfg2, []byte(unreachable), 0o600))
 	so.Reset()
 	se.Reset()
-	code = app.Main(ctx, []string{"run", "--config", cfg2}, eval.NewRegistry(), &so, &se)
+	code = cli.Main(ctx, []string{"run", "--config", cfg2}, eval.NewRegistry(), &so, &se)
 	require.Equal(t, 3, code)
 	require.NotContains(t, se.String(), "hunter2pass")
 	require.Equal(t, int64(0), e.sim.Stats().Requests, "no model call before the database is known to work")

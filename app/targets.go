@@ -22,6 +22,7 @@ import (
 	"github.com/driftwatch/driftwatch/provider/anthropic"
 	"github.com/driftwatch/driftwatch/provider/openai"
 	"github.com/driftwatch/driftwatch/run"
+	"github.com/driftwatch/driftwatch/sim"
 )
 
 // prober is what open-server providers offer: the identity of the served
@@ -106,6 +107,17 @@ func (a *App) buildTarget(tc *config.Target) (*targetRef, error) {
 			return hc.Do(r)
 		}
 	}
+	if prov == "sim" {
+		// The built-in simulator, served on a loopback port of this
+		// process: the target speaks OpenAI's API to it like any other.
+		url, err := a.startSim()
+		if err != nil {
+			return nil, err
+		}
+		c := *tc
+		c.BaseURL = url + "/v1"
+		tc = &c
+	}
 	ref := &targetRef{cfg: tc, provider: prov, model: cmp.Or(tc.Model, tc.Deployment)}
 	var t eval.Target
 	switch prov {
@@ -129,7 +141,7 @@ func (a *App) buildTarget(tc *config.Target) (*targetRef, error) {
 		}
 		c, err := openai.New(openai.Config{
 			Name:       tc.Name,
-			Flavor:     prov,
+			Flavor:     clientFlavor(prov),
 			BaseURL:    tc.BaseURL,
 			Model:      tc.Model,
 			APIKey:     provider.Secret(key),
@@ -329,4 +341,38 @@ func (t *targetRef) runTarget(a *App, call eval.Target) *run.Target {
 		rt.CheckPin = t.checkPin
 	}
 	return rt
+}
+
+// startSim starts the built-in simulator (its default scenario) once for
+// this App and returns its URL.
+func (a *App) startSim() (string, error) {
+	a.simOnce.Do(func() {
+		cfg, err := sim.Scenario(sim.ScenarioDefault)
+		if err != nil {
+			a.simErr = err
+			return
+		}
+		srv, err := sim.New(cfg, sim.WithLogger(a.logger))
+		if err != nil {
+			a.simErr = err
+			return
+		}
+		url, stop, err := srv.Start(context.Background(), "127.0.0.1:0")
+		if err != nil {
+			a.simErr = fmt.Errorf("start the built-in simulator: %w", err)
+			return
+		}
+		a.simURL = url
+		a.closers = append(a.closers, stop)
+	})
+	return a.simURL, a.simErr
+}
+
+// clientFlavor is the OpenAI-compatible client flavor of a provider: the
+// built-in simulator speaks OpenAI's API.
+func clientFlavor(prov string) string {
+	if prov == "sim" {
+		return "openai"
+	}
+	return prov
 }

@@ -1,13 +1,11 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 
 	"github.com/driftwatch/driftwatch/storage"
 	"github.com/driftwatch/driftwatch/web"
@@ -137,26 +135,4 @@ func (d webData) ListAlerts(ctx context.Context, f web.AlertFilter) ([]web.Alert
 		out[i] = web.Alert(a)
 	}
 	return out, webError(err)
-}
-
-// writeRunHTML writes run id's self-contained page to path ("-" is stdout),
-// replacing the file only once the page rendered.
-func writeRunHTML(ctx context.Context, a *App, id int64, path string, stdout io.Writer) error {
-	var buf bytes.Buffer
-	if err := a.WriteRunHTML(ctx, &buf, id); err != nil {
-		if errors.Is(err, web.ErrNotFound) {
-			return configError(fmt.Errorf("run %d: %w", id, err))
-		}
-		return configError(err)
-	}
-	if path == "-" {
-		if _, err := stdout.Write(buf.Bytes()); err != nil {
-			return fmt.Errorf("write run %d page: %w", id, err)
-		}
-		return nil
-	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		return configError(fmt.Errorf("write %s: %w", path, err))
-	}
-	return nil
 }

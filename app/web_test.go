@@ -46,7 +46,7 @@ cases:
 
 // webTestConfig is the demo's config plus sim-echo, which always answers
 // with the hint: the XSS payloads verbatim.
-var webTestConfig = strings.Replace(demoConfig, "targets:\n", `targets:
+var webTestConfig = strings.Replace(DemoConfig, "targets:\n", `targets:
   - name: sim-echo
     provider: openai
     base_url: %[1]s/v1
@@ -69,7 +69,7 @@ func newWebEnv(t *testing.T) *webEnv {
 	t.Helper()
 	ctx := t.Context()
 	work := t.TempDir()
-	world := demoSimConfig()
+	world := DemoSimConfig()
 	world.Models = append(world.Models, sim.Model{Name: "sim-echo", Profile: sim.Profile{Seed: 3, Accuracy: 1}})
 	srv, err := sim.New(world)
 	require.NoError(t, err)
@@ -80,7 +80,7 @@ func newWebEnv(t *testing.T) *webEnv {
 		defer cancel()
 		_ = stop(sctx)
 	})
-	require.NoError(t, copyDemoSuites(filepath.Join(work, "suites")))
+	require.NoError(t, CopyDemoSuites(filepath.Join(work, "suites")))
 	var xss strings.Builder
 	xss.WriteString(webXSSSuite)
 	for i, p := range xssPayloads {

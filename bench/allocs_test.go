@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/driftwatch/driftwatch/app"
+	"github.com/driftwatch/driftwatch/cli"
 	"github.com/driftwatch/driftwatch/eval"
 	"github.com/driftwatch/driftwatch/eval/yamlsuite"
 	"github.com/driftwatch/driftwatch/provider/openai"
@@ -127,7 +127,7 @@ func TestAllocsPerSampleEndToEnd(t *testing.T) {
 	var out bytes.Buffer
 	run := func() {
 		out.Reset()
-		if code := app.Main(context.Background(), args, eval.NewRegistry(), &out, &out); code > 2 {
+		if code := cli.Main(context.Background(), args, eval.NewRegistry(), &out, &out); code > 2 {
 			t.Fatalf("driftwatch run: exit %d: %s", code, out.String())
 		}
 	}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/driftwatch/driftwatch/app"
+	"github.com/driftwatch/driftwatch/cli"
 	"github.com/driftwatch/driftwatch/eval"
 	"github.com/driftwatch/driftwatch/sim"
 	"github.com/driftwatch/driftwatch/storage/storagetest"
@@ -72,7 +72,7 @@ func BenchmarkRunEndToEnd(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		out.Reset()
-		if code := app.Main(context.Background(), args, eval.NewRegistry(), &out, &out); code > 2 {
+		if code := cli.Main(context.Background(), args, eval.NewRegistry(), &out, &out); code > 2 {
 			b.Fatalf("driftwatch run: exit %d: %s", code, out.String())
 		}
 	}
@@ -94,7 +94,7 @@ func BenchmarkDiff(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		out.Reset()
-		if code := app.Main(context.Background(), args, eval.NewRegistry(), &out, &out); code > 2 {
+		if code := cli.Main(context.Background(), args, eval.NewRegistry(), &out, &out); code > 2 {
 			b.Fatalf("driftwatch diff: exit %d: %s", code, out.String())
 		}
 	}

@@ -87,7 +87,8 @@ type Config struct {
 // Target is one model endpoint.
 type Target struct {
 	Name string `yaml:"name"`
-	// Provider selects the API family: openai, azure, anthropic (native),
+	// Provider selects the API family: sim (the built-in simulator, run
+	// inside driftwatch: no key, no network), openai, azure, anthropic (native),
 	// anthropic-openai, gemini, mistral, groq, together, openrouter, vllm,
 	// ollama, llamacpp, tgi, lmstudio. Default openai.
 	Provider string `yaml:"provider"`
@@ -264,7 +265,7 @@ type Web struct {
 }
 
 // knownProviders lists valid provider names.
-var knownProviders = []string{"openai", "azure", "anthropic", "anthropic-openai", "gemini", "mistral", "groq", "together", "openrouter", "vllm", "ollama", "llamacpp", "tgi", "lmstudio"}
+var knownProviders = []string{"sim", "openai", "azure", "anthropic", "anthropic-openai", "gemini", "mistral", "groq", "together", "openrouter", "vllm", "ollama", "llamacpp", "tgi", "lmstudio"}
 
 // Load reads, expands and validates a config file. Errors name the
 // file, line and field.
@@ -368,8 +369,15 @@ func (c *Config) ProjectName() string {
 	if err != nil {
 		return "default"
 	}
+	return FolderProject(filepath.Dir(abs))
+}
+
+// FolderProject is the project name a config in folder dir gets by
+// default: the folder's name, lower-cased, other characters replaced by
+// '-'; "default" when nothing usable is left.
+func FolderProject(dir string) string {
 	var b strings.Builder
-	for _, r := range strings.ToLower(filepath.Base(filepath.Dir(abs))) {
+	for _, r := range strings.ToLower(filepath.Base(dir)) {
 		switch {
 		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
 			b.WriteRune(r)

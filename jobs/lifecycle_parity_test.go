@@ -11,6 +11,7 @@ import (
 
 	"github.com/driftwatch/driftwatch/alert"
 	"github.com/driftwatch/driftwatch/app"
+	"github.com/driftwatch/driftwatch/cli"
 	"github.com/driftwatch/driftwatch/report"
 	"github.com/driftwatch/driftwatch/sim"
 	"github.com/driftwatch/driftwatch/storage"
@@ -28,7 +29,7 @@ func TestEveryRunPathStoresTheSameReports(t *testing.T) {
 	paths := map[string]func(t *testing.T, e *testEnv, night int){
 		"cli": func(t *testing.T, e *testEnv, _ int) {
 			var stdout, stderr bytes.Buffer
-			code := app.Main(context.Background(), []string{"run", "--config", e.cfgPath, "--no-progress"}, nil, &stdout, &stderr)
+			code := cli.Main(context.Background(), []string{"run", "--config", e.cfgPath, "--no-progress"}, nil, &stdout, &stderr)
 			require.Less(t, code, 3, stderr.String())
 		},
 		"serve": func(t *testing.T, e *testEnv, night int) {

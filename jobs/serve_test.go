@@ -21,6 +21,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/driftwatch/driftwatch/app"
+	"github.com/driftwatch/driftwatch/cli"
 	"github.com/driftwatch/driftwatch/config"
 	"github.com/driftwatch/driftwatch/jobs"
 	"github.com/driftwatch/driftwatch/sim"
@@ -38,10 +39,10 @@ const envMainArgs = "DRIFTWATCH_TEST_MAIN_ARGS"
 
 func TestMain(m *testing.M) {
 	if args := os.Getenv(envMainArgs); args != "" {
-		os.Exit(app.Main(context.Background(), strings.Fields(args), nil, os.Stdout, os.Stderr))
+		os.Exit(cli.Main(context.Background(), strings.Fields(args), nil, os.Stdout, os.Stderr))
 	}
 	if cfg := os.Getenv(envWorkerConfig); cfg != "" {
-		os.Exit(app.Main(context.Background(), []string{"worker", "--config", cfg, "--batch-size", "10",
+		os.Exit(cli.Main(context.Background(), []string{"worker", "--config", cfg, "--batch-size", "10",
 			"--batch-timeout", "2s", "--rescue-after", "3s", "--soft-stop-timeout", "1s"}, nil, os.Stdout, os.Stderr))
 	}
 	goleak.VerifyTestMain(m,

@@ -9,7 +9,7 @@ import (
 	"runtime/debug"
 	"syscall"
 
-	"github.com/driftwatch/driftwatch/app"
+	"github.com/driftwatch/driftwatch/cli"
 	"github.com/driftwatch/driftwatch/eval"
 	"github.com/driftwatch/driftwatch/suites"
 )
@@ -28,7 +28,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	reg := eval.NewRegistry()
 	suites.Register(reg)
-	code := app.Main(ctx, os.Args[1:], reg, os.Stdout, os.Stderr)
+	code := cli.Main(ctx, os.Args[1:], reg, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }

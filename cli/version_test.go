@@ -1,4 +1,4 @@
-package app_test
+package cli_test
 
 import (
 	"bytes"
@@ -11,16 +11,16 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/driftwatch/driftwatch/app"
+	"github.com/driftwatch/driftwatch/cli"
 )
 
 func TestVersionFlagAndCommandPrintTheVersion(t *testing.T) {
 	for _, args := range [][]string{{"--version"}, {"version"}} {
 		var stdout, stderr bytes.Buffer
-		code := app.Main(context.Background(), args, nil, &stdout, &stderr)
+		code := cli.Main(context.Background(), args, nil, &stdout, &stderr)
 		require.Equal(t, 0, code, stderr.String())
 		out := stdout.String()
-		require.True(t, strings.HasPrefix(out, "driftwatch "+app.ReadBuildInfo().Version), out)
+		require.True(t, strings.HasPrefix(out, "driftwatch "+cli.ReadBuildInfo().Version), out)
 		require.Contains(t, out, "go1.", "the Go version it was built with")
 	}
 }
@@ -36,8 +36,8 @@ func TestHealthcheckFollowsTheHealthEndpoint(t *testing.T) {
 	}))
 	defer srv.Close()
 	var stdout, stderr bytes.Buffer
-	require.Equal(t, 0, app.Main(context.Background(), []string{"healthcheck", "--url", srv.URL + "/healthz"}, nil, &stdout, &stderr), stderr.String())
+	require.Equal(t, 0, cli.Main(context.Background(), []string{"healthcheck", "--url", srv.URL + "/healthz"}, nil, &stdout, &stderr), stderr.String())
 	healthy.Store(false)
-	require.Equal(t, 3, app.Main(context.Background(), []string{"healthcheck", "--url", srv.URL + "/healthz"}, nil, &stdout, &stderr))
+	require.Equal(t, 3, cli.Main(context.Background(), []string{"healthcheck", "--url", srv.URL + "/healthz"}, nil, &stdout, &stderr))
 	require.Contains(t, stderr.String(), "503")
 }

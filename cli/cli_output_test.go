@@ -1,4 +1,4 @@
-package app
+package cli
 
 import (
 	"bytes"
@@ -12,7 +12,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/driftwatch/driftwatch/config"
 	"github.com/driftwatch/driftwatch/drift"
 	"github.com/driftwatch/driftwatch/report"
 )
@@ -45,9 +44,8 @@ func TestSummaryPrintsIdentityFindingsAsIdentities(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var stderr bytes.Buffer
-			a := New(&config.Config{}, Options{Stderr: &stderr})
 			tc.rep.Suite, tc.rep.Target, tc.rep.Verdict = "prime", "gpt", "STABLE"
-			a.printSummary([]*report.Report{&tc.rep})
+			printSummary(&stderr, []*report.Report{&tc.rep})
 			require.Contains(t, stderr.String(), tc.want)
 			require.NotContains(t, stderr.String(), "0.000 -> 0.000")
 			require.NotContains(t, stderr.String(), "p=")

@@ -1,4 +1,4 @@
-package app
+package cli
 
 import (
 	"fmt"
@@ -7,8 +7,30 @@ import (
 	"sync"
 	"time"
 
+	"github.com/driftwatch/driftwatch/run"
 	"golang.org/x/term"
 )
+
+// progress returns what shows the progress of `run`'s runs on stderr (nil
+// when off) and what ends the display: on a terminal one line for every
+// run at once, otherwise lines every 10% of each run.
+func (c *cli) progress(on bool) (func(label string, total int) run.Progress, func()) {
+	if !on {
+		return nil, func() {}
+	}
+	if isTerminal(c.stderr) {
+		b := newProgressBoard(c.stderr)
+		return func(label string, total int) run.Progress {
+			return b.add(newProgress(c.stderr, true, label, total))
+		}, b.Finish
+	}
+	return progressTo(c.stderr), func() {}
+}
+
+// progressTo shows each run's progress on w on its own.
+func progressTo(w io.Writer) func(label string, total int) run.Progress {
+	return func(label string, total int) run.Progress { return newProgress(w, true, label, total) }
+}
 
 // progressInterval is the shortest time between two redraws on a terminal.
 const progressInterval = 100 * time.Millisecond

@@ -1,16 +1,15 @@
-package app
+package cli
 
 import (
+	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp/syntax"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,14 +17,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/driftwatch/driftwatch/app"
 	"github.com/driftwatch/driftwatch/config"
 	"github.com/driftwatch/driftwatch/drift"
 	"github.com/driftwatch/driftwatch/eval"
-	"github.com/driftwatch/driftwatch/eval/check"
-	"github.com/driftwatch/driftwatch/eval/yamlsuite"
 	"github.com/driftwatch/driftwatch/internal/yamldoc"
 	"github.com/driftwatch/driftwatch/report"
-	"github.com/driftwatch/driftwatch/storage"
+	"github.com/driftwatch/driftwatch/web"
 )
 
 // Main runs the driftwatch command line with args (without the program
@@ -37,7 +35,7 @@ import (
 //		mysuites.Register(reg)
 //		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 //		defer stop()
-//		os.Exit(app.Main(ctx, os.Args[1:], reg, os.Stdout, os.Stderr))
+//		os.Exit(cli.Main(ctx, os.Args[1:], reg, os.Stdout, os.Stderr))
 //	}
 func Main(ctx context.Context, args []string, reg *eval.Registry, stdout, stderr io.Writer) int {
 	stderr = &syncWriter{w: stderr} // logs and progress share it
@@ -57,11 +55,11 @@ func Main(ctx context.Context, args []string, reg *eval.Registry, stdout, stderr
 		// One line: drivers' multi-line errors are folded.
 		fmt.Fprintln(stderr, "driftwatch:", strings.Join(strings.Fields(err.Error()), " "))
 	}
-	var ee *ExitError
+	var ee *app.ExitError
 	if errors.As(err, &ee) {
 		return ee.Code
 	}
-	return ExitConfig
+	return app.ExitConfig
 }
 
 type cli struct {
@@ -87,7 +85,7 @@ func (c *cli) root() *cobra.Command {
 	root.PersistentFlags().BoolVarP(&c.verbose, "verbose", "v", false, "log debug information to stderr")
 	root.AddCommand(c.runCmd(), c.suitesCmd(), c.migrateCmd(), c.baselineCmd(), c.diffCmd(), c.reportCmd(),
 		c.powerCmd(), c.simCmd(), c.demoCmd(), c.serveCmd(), c.workerCmd(),
-		c.versionCmd(), c.healthcheckCmd())
+		c.versionCmd(), c.healthcheckCmd(), c.initCmd())
 	return root
 }
 
@@ -102,22 +100,22 @@ func (c *cli) logger() *slog.Logger {
 // open loads the config and builds an App. Without --config and without a
 // driftwatch.yaml in the working folder, commands that only read the
 // database (report, diff, baseline) work on the defaults.
-func (c *cli) open() (*App, error) { return c.openConfig(false) }
+func (c *cli) open() (*app.App, error) { return c.openConfig(false) }
 
 // openConfig is open; with required, a missing config file is an error.
-func (c *cli) openConfig(required bool) (*App, error) {
+func (c *cli) openConfig(required bool) (*app.App, error) {
 	cfg, err := config.Load(c.configPath)
 	if errors.Is(err, os.ErrNotExist) && c.configPath == config.FileDefault && !required {
 		cfg, err = &config.Config{File: config.FileDefault}, nil
 	}
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, configError(fmt.Errorf("config file %s not found (use --config)", c.configPath))
+			return nil, exitErr(fmt.Errorf("config file %s not found (use --config)", c.configPath))
 		}
-		return nil, configError(err)
+		return nil, exitErr(err)
 	}
 	c.warnUnset(cfg)
-	return New(cfg, Options{Registry: c.reg, Logger: c.logger(), Stderr: c.stderr, DataDir: c.dataDir}), nil
+	return app.New(cfg, app.Options{Registry: c.reg, Logger: c.logger(), Stderr: c.stderr, DataDir: c.dataDir}), nil
 }
 
 // warnUnset prints a warning for each ${VAR} of the config whose variable is
@@ -130,7 +128,7 @@ func (c *cli) warnUnset(cfg *config.Config) {
 
 func (c *cli) runCmd() *cobra.Command {
 	var (
-		p                        RunParams
+		p                        app.RunParams
 		jsonOut, junit, markdown string
 		dryRun, noProgress       bool
 		confirm                  bool
@@ -143,7 +141,7 @@ with its baseline and print a verdict. Exit codes: 0 stable or baseline, 1 drift
 identity changed), 2 inconclusive, 3 configuration, usage or infrastructure error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if _, err := caseFilter(p.Case); err != nil {
+			if _, err := app.ParseCase(p.Case); err != nil {
 				return err
 			}
 			a, err := c.openConfig(true)
@@ -157,17 +155,19 @@ identity changed), 2 inconclusive, 3 configuration, usage or infrastructure erro
 			if dryRun {
 				return a.DryRun(cmd.Context(), p, c.stdout)
 			}
-			p.Progress = !noProgress
+			var finish func()
+			p.NewProgress, finish = c.progress(!noProgress)
 			reports, err := a.Run(cmd.Context(), p)
+			finish()
 			if len(reports) > 0 {
-				a.printSummary(reports)
+				printSummary(c.stderr, reports)
 				// Alerts never change the exit code: undelivered ones stay
 				// queued and are retried by the next run or by serve.
-				if aerr := a.alertReports(context.WithoutCancel(cmd.Context()), reports); aerr != nil {
-					a.logger.Warn("alerts", "err", aerr)
+				if aerr := a.AlertReports(context.WithoutCancel(cmd.Context()), reports); aerr != nil {
+					c.logger().Warn("alerts", "err", aerr)
 				}
 				if werr := writeReports(reports, jsonOut, junit, markdown, c.stdout); werr != nil {
-					return configError(werr)
+					return exitErr(werr)
 				}
 			}
 			if err != nil {
@@ -175,7 +175,7 @@ identity changed), 2 inconclusive, 3 configuration, usage or infrastructure erro
 			}
 			c.code = report.ExitCode(reports)
 			if cmd.Context().Err() != nil {
-				c.code = ExitConfig
+				c.code = app.ExitConfig
 			}
 			return nil
 		},
@@ -193,25 +193,6 @@ identity changed), 2 inconclusive, 3 configuration, usage or infrastructure erro
 	f.BoolVar(&noProgress, "no-progress", false, "do not print progress")
 	f.BoolVar(&confirm, "confirm", false, "re-run once to confirm a DRIFT verdict (default from config drift.confirm)")
 	return cmd
-}
-
-// caseFilter compiles the --case pattern. A pattern that is not a regular
-// expression is a usage error said in one line: `--case "[": not a valid
-// regular expression: missing closing ]`.
-func caseFilter(pattern string) (eval.Filter, error) {
-	f, err := eval.ParseFilter(pattern)
-	if err == nil {
-		return f, nil
-	}
-	var se *syntax.Error
-	if !errors.As(err, &se) {
-		return f, configError(fmt.Errorf("--case %q: %w", pattern, err))
-	}
-	msg := fmt.Sprintf("--case %q: not a valid regular expression: %s", pattern, se.Code)
-	if se.Expr != "" && se.Expr != pattern {
-		msg += fmt.Sprintf(" (at %q)", se.Expr)
-	}
-	return f, configError(errors.New(msg))
 }
 
 // writeReports writes the requested report files.
@@ -281,8 +262,8 @@ func writeInPlace(path string, write func(io.Writer) error) error {
 }
 
 // printSummary prints one line per (suite, target) to stderr.
-func (a *App) printSummary(reports []*report.Report) {
-	tw := tabwriter.NewWriter(a.stderr, 0, 0, 2, ' ', 0)
+func printSummary(w io.Writer, reports []*report.Report) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SUITE\tTARGET\tRUN\tVERDICT\tPASS RATE\tCHANGE (95% CI)\tERRORS\tSAMPLES\tTOKENS\tCOST\tWALL")
 	for _, r := range reports {
 		m := r.Metrics
@@ -301,22 +282,22 @@ func (a *App) printSummary(reports []*report.Report) {
 	}
 	tw.Flush()
 	for _, r := range reports {
-		fmt.Fprintf(a.stderr, "%s@%s: %s", r.Suite, r.Target, r.Reason)
+		fmt.Fprintf(w, "%s@%s: %s", r.Suite, r.Target, r.Reason)
 		if r.MDE > 0 {
-			fmt.Fprintf(a.stderr, " (minimum detectable drop at 80%% power: %.1f points)", 100*r.MDE)
+			fmt.Fprintf(w, " (minimum detectable drop at 80%% power: %.1f points)", 100*r.MDE)
 		}
-		fmt.Fprintln(a.stderr)
+		fmt.Fprintln(w)
 		for _, f := range r.Findings {
 			switch {
 			case f.Metric == drift.MetricIdentity:
-				fmt.Fprintf(a.stderr, "  %s %s: %s\n", f.Verdict, f.Metric, identityChange(r, f))
+				fmt.Fprintf(w, "  %s %s: %s\n", f.Verdict, f.Metric, identityChange(r, f))
 			case f.Verdict == drift.Drift || f.Verdict == drift.IdentityChanged:
-				fmt.Fprintf(a.stderr, "  %s %s (%s): %.3f -> %.3f, p=%.2g, q=%.2g\n", f.Verdict, f.Metric, f.Scope, f.Baseline, f.Current, f.P, f.Q)
+				fmt.Fprintf(w, "  %s %s (%s): %.3f -> %.3f, p=%.2g, q=%.2g\n", f.Verdict, f.Metric, f.Scope, f.Baseline, f.Current, f.P, f.Q)
 			}
 		}
 		if n := len(r.DriftedCases); n > 0 {
 			show := r.DriftedCases[:min(n, 10)]
-			fmt.Fprintf(a.stderr, "  drifted cases (%d): %s\n", n, strings.Join(show, ", "))
+			fmt.Fprintf(w, "  drifted cases (%d): %s\n", n, strings.Join(show, ", "))
 		}
 	}
 }
@@ -360,62 +341,23 @@ suites of the config (--config, default driftwatch.yaml) and check that its sche
 existing suites. With a config, llm-rubric and embedding-similar checks need its judge: and
 embedder: targets, as for run; without one (PATHs and no driftwatch.yaml), their shape is checked.`,
 		RunE: func(cmd *cobra.Command, paths []string) error {
-			fromConfig := len(paths) == 0
-			var (
-				a       *App
-				secrets = true // the config's ${VAR}s are all set
-			)
-			if fromConfig || cmd.Flags().Changed("config") || fileExists(c.configPath) {
+			var a *app.App
+			if len(paths) == 0 || cmd.Flags().Changed("config") || fileExists(c.configPath) {
 				cfg, err := config.Load(c.configPath)
 				if err != nil {
-					return configError(err)
+					return exitErr(err)
 				}
-				// Linting sends nothing: a CI job without the API keys
-				// lints too (unset ${VAR}s read as empty), with
-				// placeholders for the judge and embedder.
-				secrets = len(cfg.Unset) == 0
 				c.warnUnset(cfg)
-				a = New(cfg, Options{Registry: c.reg, Logger: c.logger()})
+				a = app.New(cfg, app.Options{Registry: c.reg, Logger: c.logger()})
 			}
-			opts := lintCheckOptions()
-			switch {
-			case a != nil && secrets:
-				var err error
-				if opts, err = a.checkOptions(); err != nil {
-					return configError(err)
-				}
-			case a != nil:
-				// The config names its judge and embedder (validated
-				// when it loaded); stand-ins take their place.
-				if a.cfg.Judge == "" {
-					opts.Judge = nil
-				}
-				if a.cfg.Embedder == "" {
-					opts.Embedder = nil
-				}
+			suites, err := app.Lint(a, paths)
+			var problems *app.LintProblems
+			if errors.As(err, &problems) {
+				fmt.Fprintln(c.stderr, problems.Err)
+				return &app.ExitError{Code: app.ExitConfig, Err: errors.New("suites have problems")}
 			}
-			if fromConfig {
-				var err error
-				if paths, _, err = a.suiteEntries(); err != nil {
-					return configError(err)
-				}
-			}
-			suites, err := yamlsuite.LoadPaths(paths, yamlsuite.Options{Check: opts})
 			if err != nil {
-				fmt.Fprintln(c.stderr, explainCheckErrors(err, c.configPath))
-				return &ExitError{Code: ExitConfig, Err: errors.New("suites have problems")}
-			}
-			if len(suites) == 0 && len(paths) > 0 {
-				return configError(fmt.Errorf("no suite files (*.yaml, *.yml) in %s", strings.Join(paths, ", ")))
-			}
-			if fromConfig {
-				names := a.registry.Names()
-				for _, s := range suites {
-					names = append(names, s.Name())
-				}
-				if err := a.cfg.CheckScheduleSuites(names); err != nil {
-					return configError(err)
-				}
+				return exitErr(err)
 			}
 			n := 0
 			for _, s := range suites {
@@ -434,46 +376,6 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return strconv.Itoa(n) + " " + noun + "s"
-}
-
-// errLintOnly is what the stand-in judge and embedder of a config-less lint
-// answer; lint never calls them.
-var errLintOnly = errors.New("suites lint: no model is called")
-
-// lintCheckOptions stands in for the judge and the embedder when suites are
-// linted without a config: checks that need them are built, so their shape
-// (rubric, reference, threshold) is validated, and never run.
-func lintCheckOptions() check.Options {
-	return check.Options{
-		Judge: eval.TargetFunc(func(context.Context, *eval.Request) (*eval.Response, error) { return nil, errLintOnly }),
-		Embedder: check.EmbedderFunc(func(context.Context, []string) ([][]float64, error) {
-			return nil, errLintOnly
-		}),
-	}
-}
-
-// checkNeeds maps what the check catalog says when a check lacks its model
-// to what a user does about it.
-var checkNeeds = []struct{ lib, user string }{
-	{"no judge configured (Options.Judge)", "llm-rubric needs a judge model: set `judge:` in %s to the name of one of its targets (pin it)"},
-	{"no embedder configured (Options.Embedder)", "embedding-similar needs an embedding model: set `embedder:` in %s to the name of an OpenAI-compatible target"},
-}
-
-// explainCheckErrors rewords the suite errors about a missing judge or
-// embedder for users of the config file configFile.
-func explainCheckErrors(err error, configFile string) error {
-	var es yamldoc.Errors
-	if !errors.As(err, &es) {
-		return err
-	}
-	for _, e := range es {
-		for _, n := range checkNeeds {
-			if strings.Contains(e.Msg, n.lib) {
-				e.Msg = strings.ReplaceAll(e.Msg, n.lib, fmt.Sprintf(n.user, configFile))
-			}
-		}
-	}
-	return es
 }
 
 // fileExists reports whether path names an existing file.
@@ -495,12 +397,8 @@ func (c *cli) migrateCmd() *cobra.Command {
 				return err
 			}
 			defer a.Close()
-			st, err := a.Store(cmd.Context())
-			if err != nil {
+			if err := a.Migrate(cmd.Context()); err != nil {
 				return err
-			}
-			if err := migrateRiver(cmd.Context(), st); err != nil { // the job queue's tables (serve, worker)
-				return configError(err)
 			}
 			fmt.Fprintln(c.stdout, "migrations applied")
 			return nil
@@ -518,7 +416,7 @@ func (c *cli) baselineCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := strconv.ParseInt(args[0], 10, 64)
 			if err != nil {
-				return configError(fmt.Errorf("run id %q: not a number", args[0]))
+				return exitErr(fmt.Errorf("run id %q: not a number", args[0]))
 			}
 			a, err := c.open()
 			if err != nil {
@@ -541,39 +439,12 @@ func (c *cli) baselineCmd() *cobra.Command {
 	return cmd
 }
 
-// runError is the usage error for a run that cannot be read: "run 7 not
-// found" rather than the storage layer's "run 7: get run 7: not found".
-func runError(id int64, err error) error {
-	if errors.Is(err, storage.ErrNotFound) {
-		return configError(fmt.Errorf("run %d not found", id))
-	}
-	return configError(fmt.Errorf("run %d: %w", id, err))
-}
-
-// AcceptBaseline makes run id the active baseline of its suite and target.
-func (a *App) AcceptBaseline(ctx context.Context, id int64, by, note string) error {
-	st, err := a.Store(ctx)
-	if err != nil {
-		return err
-	}
-	run, err := st.GetRun(ctx, id)
-	if err != nil {
-		return runError(id, err)
-	}
-	if run.Status != storage.RunCompleted {
-		return configError(fmt.Errorf("run %d has status %s: only a completed run can be a baseline", id, run.Status))
-	}
-	_, err = st.AcceptBaseline(ctx, storage.AcceptBaseline{SuiteID: run.SuiteID, TargetID: run.TargetID,
-		RunIDs: []int64{id}, AcceptedBy: by, Note: note})
-	return configError(err)
-}
-
 func parseIDs(args []string) ([]int64, error) {
 	ids := make([]int64, len(args))
 	for i, s := range args {
 		id, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
-			return nil, configError(fmt.Errorf("run id %q: not a number", s))
+			return nil, exitErr(fmt.Errorf("run id %q: not a number", s))
 		}
 		ids[i] = id
 	}
@@ -593,7 +464,7 @@ func (c *cli) diffCmd() *cobra.Command {
 			}
 			if ids[0] == ids[1] {
 				// Always STABLE, and never what was meant.
-				return configError(fmt.Errorf("diff: run %d is compared with itself: give two different runs (RUN_A the baseline, RUN_B the current run)", ids[0]))
+				return exitErr(fmt.Errorf("diff: run %d is compared with itself: give two different runs (RUN_A the baseline, RUN_B the current run)", ids[0]))
 			}
 			a, err := c.open()
 			if err != nil {
@@ -609,7 +480,7 @@ func (c *cli) diffCmd() *cobra.Command {
 				markdown = "-"
 			}
 			if err := writeReports(reports, jsonOut, "", markdown, c.stdout); err != nil {
-				return configError(err)
+				return exitErr(err)
 			}
 			c.code = report.ExitCode(reports)
 			return nil
@@ -618,24 +489,6 @@ func (c *cli) diffCmd() *cobra.Command {
 	cmd.Flags().StringVar(&jsonOut, "json", "", "write the JSON report to this file (- for stdout)")
 	cmd.Flags().StringVar(&markdown, "markdown", "", "write the Markdown report to this file (default stdout)")
 	return cmd
-}
-
-// Diff compares run b with run a as if a were b's baseline.
-func (a *App) Diff(ctx context.Context, ra, rb int64) (*report.Report, error) {
-	st, err := a.Store(ctx)
-	if err != nil {
-		return nil, err
-	}
-	runA, err := st.GetRun(ctx, ra)
-	if err != nil {
-		return nil, runError(ra, err)
-	}
-	runB, err := st.GetRun(ctx, rb)
-	if err != nil {
-		return nil, runError(rb, err)
-	}
-	rep, err := a.lifecycle().Diff(ctx, runA, runB)
-	return rep, configError(err)
 }
 
 func (c *cli) reportCmd() *cobra.Command {
@@ -669,7 +522,7 @@ external references) to attach to a ticket or mail.`,
 			if jsonOut == "" && junit == "" && markdown == "" && html == "" {
 				markdown = "-"
 			}
-			return configError(writeReports([]*report.Report{rep}, jsonOut, junit, markdown, c.stdout))
+			return exitErr(writeReports([]*report.Report{rep}, jsonOut, junit, markdown, c.stdout))
 		},
 	}
 	cmd.Flags().StringVar(&jsonOut, "json", "", "write the JSON report to this file (- for stdout)")
@@ -677,24 +530,6 @@ external references) to attach to a ticket or mail.`,
 	cmd.Flags().StringVar(&markdown, "markdown", "", "write the Markdown report to this file (default stdout)")
 	cmd.Flags().StringVar(&html, "html", "", "write the run page as a self-contained HTML file (- for stdout)")
 	return cmd
-}
-
-// StoredReport reads back the report stored with a finished run.
-func (a *App) StoredReport(ctx context.Context, id int64) (*report.Report, error) {
-	st, err := a.Store(ctx)
-	if err != nil {
-		return nil, err
-	}
-	run, err := st.GetRun(ctx, id)
-	if err != nil {
-		return nil, runError(id, err)
-	}
-	var rep report.Report
-	if len(run.Summary) == 0 || json.Unmarshal(run.Summary, &rep) != nil || rep.RunID == 0 {
-		return nil, configError(fmt.Errorf("run %d has no stored report (status %s)", id, run.Status))
-	}
-	rep.Verdict, rep.Reason = run.Verdict, run.VerdictReason
-	return &rep, nil
 }
 
 func (c *cli) powerCmd() *cobra.Command {
@@ -708,7 +543,7 @@ func (c *cli) powerCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkPowerFlags(p0, p1, alpha, cases); err != nil {
-				return configError(err)
+				return exitErr(err)
 			}
 			fmt.Fprintf(c.stdout, "to detect a drop from %.3f to %.3f over %d cases at one-sided alpha %.3g with 80%% power:\n", p0, p1, cases, alpha)
 			k, ok := powerSamples(p0, p1, cases, alpha)
@@ -815,4 +650,39 @@ func (s *syncWriter) Fd() uintptr {
 		return f.Fd()
 	}
 	return ^uintptr(0)
+}
+
+// exitErr marks err as a configuration, usage or infrastructure error (exit
+// code 3) unless it carries its exit code already.
+func exitErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ee *app.ExitError
+	if errors.As(err, &ee) {
+		return err
+	}
+	return &app.ExitError{Code: app.ExitConfig, Err: err}
+}
+
+// writeRunHTML writes run id's self-contained page to path ("-" is stdout),
+// replacing the file only once the page rendered.
+func writeRunHTML(ctx context.Context, a *app.App, id int64, path string, stdout io.Writer) error {
+	var buf bytes.Buffer
+	if err := a.WriteRunHTML(ctx, &buf, id); err != nil {
+		if errors.Is(err, web.ErrNotFound) {
+			return exitErr(fmt.Errorf("run %d: %w", id, err))
+		}
+		return exitErr(err)
+	}
+	if path == "-" {
+		if _, err := stdout.Write(buf.Bytes()); err != nil {
+			return fmt.Errorf("write run %d page: %w", id, err)
+		}
+		return nil
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		return exitErr(fmt.Errorf("write %s: %w", path, err))
+	}
+	return nil
 }

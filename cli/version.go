@@ -1,4 +1,4 @@
-package app
+package cli
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/driftwatch/driftwatch/app"
 	"github.com/spf13/cobra"
 )
 
@@ -23,7 +24,7 @@ type BuildInfo struct {
 // checkout (go build, make build) has version "(devel)" and the commit; one
 // installed with `go install ...@v1.2.3` has the module version.
 func ReadBuildInfo() BuildInfo {
-	bi := BuildInfo{Version: Version}
+	bi := BuildInfo{Version: app.Version}
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
 		return bi
@@ -82,12 +83,12 @@ func (c *cli) healthcheckCmd() *cobra.Command {
 			client := &http.Client{Timeout: 5 * time.Second}
 			resp, err := client.Get(url)
 			if err != nil {
-				return configError(fmt.Errorf("healthcheck: %w", err))
+				return exitErr(fmt.Errorf("healthcheck: %w", err))
 			}
 			defer resp.Body.Close()
 			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<10))
 			if resp.StatusCode != http.StatusOK {
-				return configError(fmt.Errorf("healthcheck: %s answered %s", url, resp.Status))
+				return exitErr(fmt.Errorf("healthcheck: %s answered %s", url, resp.Status))
 			}
 			return nil
 		},

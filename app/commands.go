@@ -1,0 +1,214 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp/syntax"
+	"strings"
+
+	"github.com/driftwatch/driftwatch/config"
+	"github.com/driftwatch/driftwatch/eval"
+	"github.com/driftwatch/driftwatch/eval/check"
+	"github.com/driftwatch/driftwatch/eval/yamlsuite"
+	"github.com/driftwatch/driftwatch/internal/yamldoc"
+	"github.com/driftwatch/driftwatch/report"
+	"github.com/driftwatch/driftwatch/storage"
+)
+
+// runError is the usage error for a run that cannot be read: "run 7 not
+// found" rather than the storage layer's "run 7: get run 7: not found".
+func runError(id int64, err error) error {
+	if errors.Is(err, storage.ErrNotFound) {
+		return configError(fmt.Errorf("run %d not found", id))
+	}
+	return configError(fmt.Errorf("run %d: %w", id, err))
+}
+
+// AcceptBaseline makes run id the active baseline of its suite and target.
+func (a *App) AcceptBaseline(ctx context.Context, id int64, by, note string) error {
+	st, err := a.Store(ctx)
+	if err != nil {
+		return err
+	}
+	run, err := st.GetRun(ctx, id)
+	if err != nil {
+		return runError(id, err)
+	}
+	if run.Status != storage.RunCompleted {
+		return configError(fmt.Errorf("run %d has status %s: only a completed run can be a baseline", id, run.Status))
+	}
+	_, err = st.AcceptBaseline(ctx, storage.AcceptBaseline{SuiteID: run.SuiteID, TargetID: run.TargetID,
+		RunIDs: []int64{id}, AcceptedBy: by, Note: note})
+	return configError(err)
+}
+
+// Diff compares run b with run a as if a were b's baseline.
+func (a *App) Diff(ctx context.Context, ra, rb int64) (*report.Report, error) {
+	st, err := a.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	runA, err := st.GetRun(ctx, ra)
+	if err != nil {
+		return nil, runError(ra, err)
+	}
+	runB, err := st.GetRun(ctx, rb)
+	if err != nil {
+		return nil, runError(rb, err)
+	}
+	rep, err := a.lifecycle().Diff(ctx, runA, runB)
+	return rep, configError(err)
+}
+
+// StoredReport reads back the report stored with a finished run.
+func (a *App) StoredReport(ctx context.Context, id int64) (*report.Report, error) {
+	st, err := a.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	run, err := st.GetRun(ctx, id)
+	if err != nil {
+		return nil, runError(id, err)
+	}
+	var rep report.Report
+	if len(run.Summary) == 0 || json.Unmarshal(run.Summary, &rep) != nil || rep.RunID == 0 {
+		return nil, configError(fmt.Errorf("run %d has no stored report (status %s)", id, run.Status))
+	}
+	rep.Verdict, rep.Reason = run.Verdict, run.VerdictReason
+	return &rep, nil
+}
+
+// ParseCase compiles the --case pattern. A pattern that is not a regular
+// expression is a usage error said in one line: `--case "[": not a valid
+// regular expression: missing closing ]`.
+func ParseCase(pattern string) (eval.Filter, error) {
+	f, err := eval.ParseFilter(pattern)
+	if err == nil {
+		return f, nil
+	}
+	var se *syntax.Error
+	if !errors.As(err, &se) {
+		return f, configError(fmt.Errorf("--case %q: %w", pattern, err))
+	}
+	msg := fmt.Sprintf("--case %q: not a valid regular expression: %s", pattern, se.Code)
+	if se.Expr != "" && se.Expr != pattern {
+		msg += fmt.Sprintf(" (at %q)", se.Expr)
+	}
+	return f, configError(errors.New(msg))
+}
+
+// errLintOnly is what the stand-in judge and embedder of a config-less lint
+// answer; lint never calls them.
+var errLintOnly = errors.New("suites lint: no model is called")
+
+// lintCheckOptions stands in for the judge and the embedder when suites are
+// linted without a config: checks that need them are built, so their shape
+// (rubric, reference, threshold) is validated, and never run.
+func lintCheckOptions() check.Options {
+	return check.Options{
+		Judge: eval.TargetFunc(func(context.Context, *eval.Request) (*eval.Response, error) { return nil, errLintOnly }),
+		Embedder: check.EmbedderFunc(func(context.Context, []string) ([][]float64, error) {
+			return nil, errLintOnly
+		}),
+	}
+}
+
+// checkNeeds maps what the check catalog says when a check lacks its model
+// to what a user does about it.
+var checkNeeds = []struct{ lib, user string }{
+	{"no judge configured (Options.Judge)", "llm-rubric needs a judge model: set `judge:` in %s to the name of one of its targets (pin it)"},
+	{"no embedder configured (Options.Embedder)", "embedding-similar needs an embedding model: set `embedder:` in %s to the name of an OpenAI-compatible target"},
+}
+
+// explainCheckErrors rewords the suite errors about a missing judge or
+// embedder for users of the config file configFile.
+func explainCheckErrors(err error, configFile string) error {
+	var es yamldoc.Errors
+	if !errors.As(err, &es) {
+		return err
+	}
+	for _, e := range es {
+		for _, n := range checkNeeds {
+			if strings.Contains(e.Msg, n.lib) {
+				e.Msg = strings.ReplaceAll(e.Msg, n.lib, fmt.Sprintf(n.user, configFile))
+			}
+		}
+	}
+	return es
+}
+
+// LintProblems are the problems of the suites Lint read, each at its
+// file:line.
+type LintProblems struct{ Err error }
+
+func (p *LintProblems) Error() string { return p.Err.Error() }
+func (p *LintProblems) Unwrap() error { return p.Err }
+
+// Lint validates suites without sending anything: the suites at paths, or
+// (no paths) the suites of a's config, whose schedules must then name
+// existing suites. a may be nil (paths without a config): checks that need
+// a judge or an embedder are validated in shape only. A config whose
+// ${VAR}s are not all set (a CI job without the API keys) lints with
+// stand-ins for its judge and embedder.
+func Lint(a *App, paths []string) ([]*yamlsuite.Suite, error) {
+	fromConfig := len(paths) == 0
+	opts := lintCheckOptions()
+	switch {
+	case a != nil && len(a.cfg.Unset) == 0:
+		var err error
+		if opts, err = a.checkOptions(); err != nil {
+			return nil, configError(err)
+		}
+	case a != nil:
+		// The config names its judge and embedder (validated when it
+		// loaded); stand-ins take their place.
+		if a.cfg.Judge == "" {
+			opts.Judge = nil
+		}
+		if a.cfg.Embedder == "" {
+			opts.Embedder = nil
+		}
+	}
+	if fromConfig {
+		var err error
+		if paths, _, err = a.suiteEntries(); err != nil {
+			return nil, configError(err)
+		}
+	}
+	suites, err := yamlsuite.LoadPaths(paths, yamlsuite.Options{Check: opts})
+	if err != nil {
+		file := config.FileDefault
+		if a != nil {
+			file = a.cfg.File
+		}
+		return nil, &LintProblems{Err: explainCheckErrors(err, file)}
+	}
+	if len(suites) == 0 && len(paths) > 0 {
+		return nil, configError(fmt.Errorf("no suite files (*.yaml, *.yml) in %s", strings.Join(paths, ", ")))
+	}
+	if fromConfig {
+		names := a.registry.Names()
+		for _, s := range suites {
+			names = append(names, s.Name())
+		}
+		if err := a.cfg.CheckScheduleSuites(names); err != nil {
+			return nil, configError(err)
+		}
+	}
+	return suites, nil
+}
+
+// Config is the App's configuration (read-only).
+func (a *App) Config() *config.Config { return a.cfg }
+
+// Migrate applies every migration: Driftwatch's tables and the job queue's
+// (serve, worker).
+func (a *App) Migrate(ctx context.Context) error {
+	st, err := a.Store(ctx)
+	if err != nil {
+		return err
+	}
+	return configError(migrateRiver(ctx, st))
+}
