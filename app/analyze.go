@@ -379,17 +379,12 @@ func (a *App) changePoint(ctx context.Context, rep *report.Report, runID, suiteI
 	if err != nil {
 		return fmt.Errorf("change point: %w", err)
 	}
-	hist = append(hist, storage.RunPassCount{RunID: runID, Passed: m.Passed, Total: m.Samples - m.ErrorCount})
-	obs := make([]drift.PassCount, len(hist))
+	hist = append(hist, storage.RunPassCount{RunID: runID, Passed: m.Passed, Total: m.Samples - m.ErrorCount, Verdict: rep.Verdict})
+	runs := make([]report.HistoryRun, len(hist))
 	for i, h := range hist {
-		obs[i] = drift.PassCount{Passed: h.Passed, Total: h.Total}
+		runs[i] = report.HistoryRun{RunID: h.RunID, Passed: h.Passed, Total: h.Total, Verdict: h.Verdict}
 	}
-	cp := drift.BOCPD(obs, drift.DefaultHazard)
-	rep.ChangePoint = &report.ChangePoint{Runs: cp.Runs, RunsSince: cp.RunLength, Probability: cp.RunLengthProb,
-		ProbChange: cp.ProbChange, ProbThisRun: cp.ProbWithin(1)}
-	if cp.ChangeIndex >= 0 {
-		rep.ChangePoint.SinceRunID = hist[cp.ChangeIndex].RunID
-	}
+	rep.ChangePoint = report.DateChange(runs, rep.BaselineRunIDs)
 	return nil
 }
 

@@ -85,6 +85,17 @@ type ChangePoint struct {
 	// ProbThisRun that this run is the first at a new pass rate.
 	ProbChange  float64 `json:"prob_change"`
 	ProbThisRun float64 `json:"prob_this_run"`
+	// EpisodeStartRunID is the first run of the current episode: the run
+	// after the last baseline run or after the run that ended the last drift
+	// episode. SinceRunID is never before it.
+	EpisodeStartRunID int64 `json:"episode_start_run_id,omitempty"`
+	// SinceProbability is the posterior probability that the current pass
+	// rate began at SinceRunID.
+	SinceProbability float64 `json:"since_probability,omitempty"`
+	// SinceUnclear says the evidence does not date the change within the
+	// current episode (a slow decline, or too few runs): show "since:
+	// unclear" rather than a run.
+	SinceUnclear bool `json:"since_unclear,omitempty"`
 }
 
 // CUSUM is the state of the one-sided CUSUM on per-run pass-rate z.

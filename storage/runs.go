@@ -244,6 +244,8 @@ type RunPassCount struct {
 	RunID  int64
 	Passed int
 	Total  int
+	// Verdict is the run's stored verdict ("" when none).
+	Verdict string
 }
 
 // PassCountHistory returns the pass counts of the last limit completed runs
@@ -254,8 +256,8 @@ type RunPassCount struct {
 // carried metrics.passed are left out.
 func (s *Store) PassCountHistory(ctx context.Context, suiteID, targetID, except int64, limit int) ([]RunPassCount, error) {
 	rows, _ := s.pool.Query(ctx, `
-		SELECT id, passed, total FROM (
-			SELECT id, started_at,
+		SELECT id, passed, total, verdict FROM (
+			SELECT id, started_at, COALESCE(verdict, '') AS verdict,
 				(summary->'metrics'->>'passed')::int AS passed,
 				(summary->'metrics'->>'samples')::int - (summary->'metrics'->>'error_count')::int AS total
 			FROM runs

@@ -128,14 +128,14 @@ func TestPassCountHistoryBeforeTheRun(t *testing.T) {
 	otherSuite, err := b.store.EnsureSuite(ctx, "other")
 	require.NoError(t, err)
 	t0 := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
-	trigger := storage.TriggerCLI
+	trigger, verdict := storage.TriggerCLI, ""
 	run := func(suiteID int64, at time.Duration, status string, summary string) int64 {
 		t.Helper()
 		r, err := b.store.CreateRun(ctx, storage.NewRun{SuiteID: suiteID, TargetID: b.targetID, Trigger: trigger,
 			SamplesPerCase: 1, HarnessVersion: "test", StartedAt: t0.Add(at)})
 		require.NoError(t, err)
 		if status != "" {
-			require.NoError(t, b.store.FinishRun(ctx, r.ID, storage.FinishRun{Status: status, Summary: json.RawMessage(summary)}))
+			require.NoError(t, b.store.FinishRun(ctx, r.ID, storage.FinishRun{Status: status, Verdict: verdict, Summary: json.RawMessage(summary)}))
 		}
 		return r.ID
 	}
@@ -143,6 +143,7 @@ func TestPassCountHistoryBeforeTheRun(t *testing.T) {
 		return fmt.Sprintf(`{"metrics": {"passed": %d, "samples": %d, "error_count": %d}}`, passed, samples, errors)
 	}
 	first := run(b.suiteID, 0, storage.RunCompleted, counts(8, 10, 1))
+	verdict = "DRIFT"
 	run(otherSuite, time.Minute, storage.RunCompleted, counts(1, 10, 0))
 	run(b.suiteID, 2*time.Minute, storage.RunStopped, counts(2, 5, 0))
 	run(b.suiteID, 3*time.Minute, storage.RunCompleted, `{"metrics": {"samples": 10, "error_count": 0}}`)
@@ -151,16 +152,17 @@ func TestPassCountHistoryBeforeTheRun(t *testing.T) {
 	run(b.suiteID, 3*time.Minute+30*time.Second, storage.RunCompleted, counts(4, 10, 0))
 	trigger = storage.TriggerCLI
 	second := run(b.suiteID, 4*time.Minute, storage.RunCompleted, counts(9, 10, 0))
+	verdict = ""
 	current := run(b.suiteID, 5*time.Minute, "", "") // stopped, resumed after the next completed
 	run(b.suiteID, 6*time.Minute, storage.RunCompleted, counts(3, 10, 0))
 
 	hist, err := b.store.PassCountHistory(ctx, b.suiteID, b.targetID, current, 364)
 	require.NoError(t, err)
-	require.Equal(t, []storage.RunPassCount{{RunID: first, Passed: 8, Total: 9}, {RunID: second, Passed: 9, Total: 10}}, hist)
+	require.Equal(t, []storage.RunPassCount{{RunID: first, Passed: 8, Total: 9}, {RunID: second, Passed: 9, Total: 10, Verdict: "DRIFT"}}, hist, "with each run's stored verdict")
 
 	hist, err = b.store.PassCountHistory(ctx, b.suiteID, b.targetID, current, 1)
 	require.NoError(t, err)
-	require.Equal(t, []storage.RunPassCount{{RunID: second, Passed: 9, Total: 10}}, hist, "the last limit runs before it")
+	require.Equal(t, []storage.RunPassCount{{RunID: second, Passed: 9, Total: 10, Verdict: "DRIFT"}}, hist, "the last limit runs before it")
 }
 
 // TestPassZHistoryBeforeTheRun: the CUSUM history of a run is the pass_z of

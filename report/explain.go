@@ -1,0 +1,373 @@
+package report
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/driftwatch/driftwatch/drift"
+)
+
+// Explain returns the plain-language account of a stored report, the first
+// thing a person reads: what happened, how much, how sure and what to do,
+// with the numbers after the words. It reads only what the report stores
+// (verdict, metrics, findings, change point, CUSUM) and computes no
+// statistic. Every channel (terminal, Markdown, JUnit, Slack, dashboard)
+// shows this text; the statistics stay in --json and behind a details fold.
+//
+// Examples:
+//
+//	pass rate fell 11 points (95% CI 7 to 16) on 14 of 150 cases since run 15; identity changed gpt-4o-2024-08-06 → gpt-4o-2024-11-20; if expected: `driftwatch baseline accept 16`
+//	no change beyond noise: pass rate 86.0% against 87.0% (−1 point, 95% CI −3 to +1); a drop of 4.2 points or more would have been caught
+func Explain(r *Report) string {
+	return strings.Join(ExplainParts(r), "; ")
+}
+
+// ExplainParts is Explain as separate clauses, most important first.
+func ExplainParts(r *Report) []string {
+	if r == nil {
+		return nil
+	}
+	var out []string
+	switch {
+	case r.Status == "failed":
+		out = append(out, "the run failed before it could be compared: "+cmp.Or(r.Error, r.Reason, "no reason recorded"))
+	case r.Status == "stopped":
+		out = append(out, "the run was stopped before it finished (interrupted or over budget), so it was not compared: "+cmp.Or(r.Reason, r.Error, "no reason recorded"))
+	case r.PinViolated:
+		out = append(out, "the answering model is not the pinned one: "+identityClause(r))
+		return out
+	}
+	if r.Status == "failed" || r.Status == "stopped" {
+		return out
+	}
+	switch drift.Verdict(r.Verdict) {
+	case drift.Baseline:
+		out = append(out, baselineClause(r))
+	case drift.Stable:
+		out = append(out, stableClause(r))
+	case drift.Drift:
+		out = append(out, driftClauses(r)...)
+	case drift.Inconclusive:
+		out = append(out, inconclusiveClauses(r)...)
+	default:
+		out = append(out, strings.ToLower(r.Verdict)+": "+r.Reason)
+	}
+	if r.IdentityChanged {
+		out = append(out, "identity changed "+identityClause(r))
+	}
+	if w := len(Warnings(r)); w > 0 && drift.Verdict(r.Verdict) == drift.Stable {
+		out = append(out, fmt.Sprintf("%s below the alarm level (listed below)", plural(w, "warning", "warnings")))
+	}
+	if drift.Verdict(r.Verdict) == drift.Drift && r.RunID != 0 {
+		out = append(out, fmt.Sprintf("if expected: `driftwatch baseline accept %d`", r.RunID))
+	}
+	return out
+}
+
+// Warnings are the report's WARN findings: significant at the warning level
+// but not alarms. People should see them next to the verdict.
+func Warnings(r *Report) []drift.Finding {
+	var out []drift.Finding
+	for _, f := range r.Findings {
+		if f.Verdict == drift.Warn {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// SinceText says when the current change began, from the stored change
+// point: "since run 15", "since: unclear" when the evidence does not date
+// it, "" when the report has no change point.
+func SinceText(cp *ChangePoint) string {
+	switch {
+	case cp == nil:
+		return ""
+	case cp.SinceUnclear || cp.SinceRunID == 0:
+		return "since: unclear"
+	}
+	return "since run " + strconv.FormatInt(cp.SinceRunID, 10)
+}
+
+func baselineClause(r *Report) string {
+	m := r.Metrics
+	s := fmt.Sprintf("first run of this suite on this target: it is now the baseline later runs are compared with (%s × %s",
+		plural(m.Cases, "case", "cases"), plural(m.SamplesPerCase, "sample", "samples"))
+	if m.PassRate != nil {
+		s += ", pass rate " + percent(m.PassRate.Value)
+	}
+	return s + ")"
+}
+
+func stableClause(r *Report) string {
+	s := "no change beyond noise"
+	if v := r.Metrics.PassRate; v != nil && v.Baseline != nil {
+		s += fmt.Sprintf(": pass rate %s against %s", percent(v.Value), percent(*v.Baseline))
+		if v.Delta != nil {
+			s += " (" + signedPoints(*v.Delta)
+			if v.CI != nil {
+				s += ", 95% CI " + signedRange(v.CI.Low, v.CI.High)
+			}
+			s += ")"
+		}
+	}
+	if r.MDE > 0 && len(r.BaselineRunIDs) > 0 {
+		s += fmt.Sprintf("; a drop of %s points or more would have been caught", pts(r.MDE))
+	}
+	return s
+}
+
+func driftClauses(r *Report) []string {
+	var out []string
+	since := SinceText(r.ChangePoint)
+	for _, f := range r.Findings {
+		if f.Scope != drift.ScopeSuite || f.Verdict != drift.Drift {
+			continue
+		}
+		c := findingClause(r, f)
+		if f.Metric == drift.MetricPassRate && len(r.DriftedCases) > 0 {
+			c += fmt.Sprintf(" on %d of %s", len(r.DriftedCases), plural(r.Metrics.Cases, "case", "cases"))
+		}
+		if since != "" && (f.Metric == drift.MetricPassRate || f.Metric == drift.MetricCUSUM) {
+			c += " " + since
+			since = ""
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		out = append(out, "drift: "+r.Reason)
+	}
+	if since != "" {
+		out[0] += " (pass rate " + since + ")"
+	}
+	return out
+}
+
+// smallFirstRunHint is what to do when a suite is too small for a verdict.
+const smallFirstRunHint = "to fix: run more samples per case (`--samples`) or lower `drift.min_samples`"
+
+func inconclusiveClauses(r *Report) []string {
+	m := r.Metrics
+	reason := r.Reason
+	first := len(r.BaselineRunIDs) == 0
+	var lead, hint string
+	switch {
+	case strings.Contains(reason, "error rate"):
+		lead = fmt.Sprintf("too many errors to judge the model: %d of %d samples errored (%s)",
+			m.ErrorCount, m.Samples, percent(m.ErrorRate))
+		hint = "check the endpoint, its rate limits and credentials, then run again"
+	case strings.Contains(reason, "no comparable baseline samples"):
+		lead = "the baseline has no usable samples (all of them errored)"
+		hint = "accept a healthy run as the baseline: `driftwatch baseline accept RUN_ID`"
+	case strings.Contains(reason, "no baseline samples"):
+		lead = "there is nothing to compare with: the baseline has no samples"
+		hint = "accept a healthy run as the baseline: `driftwatch baseline accept RUN_ID`"
+	case strings.Contains(reason, "no current samples"):
+		lead = "the run produced no samples to compare"
+	case first && strings.HasPrefix(reason, "only "):
+		lead = fmt.Sprintf("too few samples for a first run to become the baseline: %d without error", m.Samples-m.ErrorCount)
+		hint = smallFirstRunHint
+	case strings.HasPrefix(reason, "only "):
+		lead = fmt.Sprintf("too few samples to decide: %d without error", m.Samples-m.ErrorCount)
+		hint = smallFirstRunHint
+	default:
+		lead = "not enough evidence to decide"
+	}
+	out := []string{lead + " (" + reason + ")"}
+	if hint != "" {
+		out = append(out, hint)
+	}
+	return out
+}
+
+// FindingText is the plain-language sentence of one finding: what changed
+// and by how much, then how sure in words. It reads the stored finding only.
+func FindingText(f drift.Finding) string {
+	return findingClause(nil, f)
+}
+
+func findingClause(r *Report, f drift.Finding) string {
+	var s string
+	switch f.Metric {
+	case drift.MetricPassRate:
+		s = "pass rate " + moved(f.Effect, "rose", "fell") + " " + points(math.Abs(f.Effect))
+		if f.CI != nil {
+			s += " (95% CI " + magnitudeRange(f.CI.Low, f.CI.High, f.Effect < 0) + ")"
+		}
+		s += fmt.Sprintf(", %s → %s", percent(f.Baseline), percent(f.Current))
+	case drift.MetricRefusal, drift.MetricJSONValid, drift.MetricCodeFence, drift.MetricFinishLength:
+		s = rateName(f.Metric) + " " + moved(f.Effect, "rose", "fell") + fmt.Sprintf(" from %s to %s", percent(f.Baseline), percent(f.Current))
+		if f.CI != nil {
+			s += " (change 95% CI " + signedRange(f.CI.Low, f.CI.High) + " points)"
+		}
+	case drift.MetricLength:
+		s = fmt.Sprintf("outputs got %s: typical length %s → %s tokens (%+.0f%%)", moved(f.Effect, "longer", "shorter"),
+			trim1(f.Baseline), trim1(f.Current), 100*f.Effect)
+	case drift.MetricAnswer:
+		if strings.HasPrefix(f.Statistic, "changed answers") {
+			s = fmt.Sprintf("the extracted answer changed on %s of the cases", percent(f.Current))
+		} else {
+			s = fmt.Sprintf("the answers' distribution shifted beyond noise (mean per-case distance %.2f, noise alone gives %.2f)", f.Current, f.Baseline)
+		}
+	case drift.MetricText:
+		if strings.HasPrefix(f.Statistic, "changed outputs") {
+			s = fmt.Sprintf("the output text changed on %s of the cases", percent(f.Current))
+		} else {
+			s = fmt.Sprintf("outputs read differently: similarity to the baseline's outputs %.2f, against %.2f among the baseline's own", f.Current, f.Baseline)
+		}
+	case drift.MetricCUSUM:
+		s = fmt.Sprintf("pass rate declined slowly: no single run was significant, but the accumulated evidence since the baseline (CUSUM %.1f) crossed the alarm level", f.Current)
+	case drift.MetricCasePass:
+		s = fmt.Sprintf("case %s passes %s of its samples, %s in the baseline", strings.TrimPrefix(f.Scope, drift.ScopeCasePrefix),
+			percent(f.Current), percent(f.Baseline))
+	case drift.MetricIdentity:
+		if f.Statistic == "pin" {
+			return "pinned identity: " + f.Reason
+		}
+		if r != nil {
+			return "identity changed " + identityClause(r)
+		}
+		return "a model identity not seen in the baseline answered (" + f.Reason + ")"
+	case drift.MetricCalibration:
+		return fmt.Sprintf("the baseline runs vary more from night to night than sampling noise explains (λ %.2f): pool more baseline runs for steadier verdicts", f.Current)
+	default:
+		s = fmt.Sprintf("%s changed from %.3g to %.3g", strings.ReplaceAll(f.Metric, "_", " "), f.Baseline, f.Current)
+	}
+	switch f.Verdict {
+	case drift.Warn:
+		s += fmt.Sprintf(" (a warning, not an alarm: q %s)", num(f.Q))
+	case drift.Drift:
+		if !math.IsNaN(f.Q) && f.Q > 0 && f.Metric != drift.MetricCUSUM {
+			s += fmt.Sprintf(" (q %s)", num(f.Q))
+		}
+	}
+	return s
+}
+
+// identityClause is "old → new" from the report's identities, else the
+// identity finding's reason.
+func identityClause(r *Report) string {
+	if r.BaselineIdentity != nil && r.Identity != nil {
+		before, after := IdentityName(r.BaselineIdentity), IdentityName(r.Identity)
+		if before != after {
+			return before + " → " + after
+		}
+	}
+	for _, f := range r.Findings {
+		if f.Metric == drift.MetricIdentity {
+			return f.Reason
+		}
+	}
+	if r.Identity != nil {
+		return "to " + IdentityName(r.Identity)
+	}
+	return "(identities unknown)"
+}
+
+// IdentityName names an identity by what tells identities apart: resolved
+// model, system fingerprint and digest, else the requested model.
+func IdentityName(id *Identity) string {
+	if id == nil {
+		return "(unknown)"
+	}
+	var parts []string
+	for _, p := range []string{id.ResolvedModel, id.Fingerprint, id.Digest} {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	if len(parts) == 0 {
+		return cmp.Or(id.RequestedModel, "(unknown)")
+	}
+	return strings.Join(parts, " ")
+}
+
+func rateName(metric string) string {
+	switch metric {
+	case drift.MetricRefusal:
+		return "refusal rate"
+	case drift.MetricJSONValid:
+		return "share of valid JSON outputs"
+	case drift.MetricCodeFence:
+		return "share of outputs with code fences"
+	case drift.MetricFinishLength:
+		return "share of outputs cut off at the length limit"
+	}
+	return metric
+}
+
+func moved(x float64, up, down string) string {
+	if x < 0 {
+		return down
+	}
+	return up
+}
+
+// pts renders a fraction as points with at most one decimal: 0.113 → 11.3,
+// 0.11 → 11.
+func pts(x float64) string { return trim1(100 * x) }
+
+func trim1(x float64) string {
+	s := strconv.FormatFloat(math.Round(10*x)/10, 'f', 1, 64)
+	s = strings.TrimSuffix(s, ".0")
+	if s == "-0" {
+		s = "0"
+	}
+	return s
+}
+
+func points(x float64) string {
+	if s := pts(x); s != "1" {
+		return s + " points"
+	}
+	return "1 point"
+}
+
+func signedPoints(x float64) string {
+	s := pts(x)
+	if x > 0 && s != "0" {
+		s = "+" + s
+	}
+	s = strings.Replace(s, "-", "−", 1)
+	if s == "1" || s == "+1" || s == "−1" {
+		return s + " point"
+	}
+	return s + " points"
+}
+
+// signedRange renders a CI in signed points: "−3 to +1".
+func signedRange(lo, hi float64) string {
+	f := func(x float64) string {
+		s := pts(x)
+		if x > 0 && s != "0" {
+			s = "+" + s
+		}
+		return strings.Replace(s, "-", "−", 1)
+	}
+	return f(lo) + " to " + f(hi)
+}
+
+// magnitudeRange renders the CI of a change as magnitudes in the change's
+// direction ("7 to 16" for a fall with CI −0.16..−0.07), or signed when it
+// crosses zero.
+func magnitudeRange(lo, hi float64, down bool) string {
+	if down && hi <= 0 {
+		return pts(-hi) + " to " + pts(-lo)
+	}
+	if !down && lo >= 0 {
+		return pts(lo) + " to " + pts(hi)
+	}
+	return signedRange(lo, hi) + " points"
+}
+
+func percent(x float64) string { return strconv.FormatFloat(100*x, 'f', 1, 64) + "%" }
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}
