@@ -297,17 +297,15 @@ func (a *App) printSummary(reports []*report.Report) {
 	}
 	tw.Flush()
 	for _, r := range reports {
-		fmt.Fprintf(a.stderr, "%s@%s: %s", r.Suite, r.Target, r.Reason)
-		if r.MDE > 0 {
-			fmt.Fprintf(a.stderr, " (minimum detectable drop at 80%% power: %.1f points)", 100*r.MDE)
-		}
-		fmt.Fprintln(a.stderr)
+		fmt.Fprintf(a.stderr, "%s@%s: %s\n", r.Suite, r.Target, report.Explain(r))
 		for _, f := range r.Findings {
 			switch {
 			case f.Metric == drift.MetricIdentity:
 				fmt.Fprintf(a.stderr, "  %s %s: %s\n", f.Verdict, f.Metric, identityChange(r, f))
 			case f.Verdict == drift.Drift || f.Verdict == drift.IdentityChanged:
 				fmt.Fprintf(a.stderr, "  %s %s (%s): %.3f -> %.3f, p=%.2g, q=%.2g\n", f.Verdict, f.Metric, f.Scope, f.Baseline, f.Current, f.P, f.Q)
+			case f.Verdict == drift.Warn:
+				fmt.Fprintf(a.stderr, "  WARN %s\n", report.FindingText(f))
 			}
 		}
 		if n := len(r.DriftedCases); n > 0 {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -19,7 +20,7 @@ import (
 //
 // Examples:
 //
-//	pass rate fell 11 points (95% CI 7 to 16) on 14 of 150 cases since run 15; identity changed gpt-4o-2024-08-06 → gpt-4o-2024-11-20; if expected: `driftwatch baseline accept 16`
+//	pass rate fell 11 points (95% CI 7–16) on 14 of 150 cases since run 15; identity changed gpt-4o-2024-08-06 → gpt-4o-2024-11-20; if expected: `driftwatch baseline accept 16`
 //	no change beyond noise: pass rate 86.0% against 87.0% (−1 point, 95% CI −3 to +1); a drop of 4.2 points or more would have been caught
 func Explain(r *Report) string {
 	return strings.Join(ExplainParts(r), "; ")
@@ -32,13 +33,12 @@ func ExplainParts(r *Report) []string {
 	}
 	var out []string
 	switch {
+	case r.PinViolated:
+		return []string{"the answering model is not the pinned one: " + identityClause(r)}
 	case r.Status == "failed":
 		out = append(out, "the run failed before it could be compared: "+cmp.Or(r.Error, r.Reason, "no reason recorded"))
 	case r.Status == "stopped":
 		out = append(out, "the run was stopped before it finished (interrupted or over budget), so it was not compared: "+cmp.Or(r.Reason, r.Error, "no reason recorded"))
-	case r.PinViolated:
-		out = append(out, "the answering model is not the pinned one: "+identityClause(r))
-		return out
 	}
 	if r.Status == "failed" || r.Status == "stopped" {
 		return out
@@ -59,7 +59,7 @@ func ExplainParts(r *Report) []string {
 		out = append(out, "identity changed "+identityClause(r))
 	}
 	if w := len(Warnings(r)); w > 0 && drift.Verdict(r.Verdict) == drift.Stable {
-		out = append(out, fmt.Sprintf("%s below the alarm level (listed below)", plural(w, "warning", "warnings")))
+		out = append(out, fmt.Sprintf("%s below the alarm level", plural(w, "warning", "warnings")))
 	}
 	if drift.Verdict(r.Verdict) == drift.Drift && r.RunID != 0 {
 		out = append(out, fmt.Sprintf("if expected: `driftwatch baseline accept %d`", r.RunID))
@@ -94,12 +94,15 @@ func SinceText(cp *ChangePoint) string {
 
 func baselineClause(r *Report) string {
 	m := r.Metrics
-	s := fmt.Sprintf("first run of this suite on this target: it is now the baseline later runs are compared with (%s × %s",
+	s := fmt.Sprintf("first run of this suite on this target, now the baseline later runs are compared with: %s × %s",
 		plural(m.Cases, "case", "cases"), plural(m.SamplesPerCase, "sample", "samples"))
 	if m.PassRate != nil {
 		s += ", pass rate " + percent(m.PassRate.Value)
 	}
-	return s + ")"
+	if r.MDE > 0 {
+		s += fmt.Sprintf(" (minimum detectable drop at 80%% power: %s points)", pts(r.MDE))
+	}
+	return s
 }
 
 func stableClause(r *Report) string {
@@ -127,13 +130,17 @@ func driftClauses(r *Report) []string {
 		if f.Scope != drift.ScopeSuite || f.Verdict != drift.Drift {
 			continue
 		}
-		c := findingClause(r, f)
+		c, detail := findingWords(r, f)
 		if f.Metric == drift.MetricPassRate && len(r.DriftedCases) > 0 {
 			c += fmt.Sprintf(" on %d of %s", len(r.DriftedCases), plural(r.Metrics.Cases, "case", "cases"))
 		}
-		if since != "" && (f.Metric == drift.MetricPassRate || f.Metric == drift.MetricCUSUM) {
+		if since != "" && !r.ChangePoint.SinceUnclear && r.ChangePoint.SinceRunID != 0 &&
+			(f.Metric == drift.MetricPassRate || f.Metric == drift.MetricCUSUM) {
 			c += " " + since
 			since = ""
+		}
+		if detail != "" {
+			c += " (" + detail + ")"
 		}
 		out = append(out, c)
 	}
@@ -141,7 +148,9 @@ func driftClauses(r *Report) []string {
 		out = append(out, "drift: "+r.Reason)
 	}
 	if since != "" {
-		out[0] += " (pass rate " + since + ")"
+		// Undated, or dated while the pass rate did not alarm: a clause of
+		// its own after the first.
+		out = append(out[:1], append([]string{since}, out[1:]...)...)
 	}
 	return out
 }
@@ -153,35 +162,34 @@ func inconclusiveClauses(r *Report) []string {
 	m := r.Metrics
 	reason := r.Reason
 	first := len(r.BaselineRunIDs) == 0
-	var lead, hint string
+	ok := m.Samples - m.ErrorCount
+	needed := ""
+	if g := neededRe.FindStringSubmatch(reason); g != nil {
+		needed = ", at least " + g[1] + " needed"
+	}
 	switch {
 	case strings.Contains(reason, "error rate"):
-		lead = fmt.Sprintf("too many errors to judge the model: %d of %d samples errored (%s)",
-			m.ErrorCount, m.Samples, percent(m.ErrorRate))
-		hint = "check the endpoint, its rate limits and credentials, then run again"
+		return []string{fmt.Sprintf("too many errors to judge the model: %d of %d samples errored (%s)", m.ErrorCount, m.Samples, percent(m.ErrorRate)),
+			"check the endpoint, its rate limits and credentials, then run again"}
 	case strings.Contains(reason, "no comparable baseline samples"):
-		lead = "the baseline has no usable samples (all of them errored)"
-		hint = "accept a healthy run as the baseline: `driftwatch baseline accept RUN_ID`"
+		return []string{"the baseline has no usable samples: all of them errored",
+			"accept a healthy run as the baseline: `driftwatch baseline accept RUN_ID`"}
 	case strings.Contains(reason, "no baseline samples"):
-		lead = "there is nothing to compare with: the baseline has no samples"
-		hint = "accept a healthy run as the baseline: `driftwatch baseline accept RUN_ID`"
+		return []string{"there is nothing to compare with: the baseline has no samples",
+			"accept a healthy run as the baseline: `driftwatch baseline accept RUN_ID`"}
 	case strings.Contains(reason, "no current samples"):
-		lead = "the run produced no samples to compare"
+		return []string{"the run produced no samples to compare"}
 	case first && strings.HasPrefix(reason, "only "):
-		lead = fmt.Sprintf("too few samples for a first run to become the baseline: %d without error", m.Samples-m.ErrorCount)
-		hint = smallFirstRunHint
+		return []string{fmt.Sprintf("too few samples for a first run to become the baseline: %d without error%s", ok, needed), smallFirstRunHint}
 	case strings.HasPrefix(reason, "only "):
-		lead = fmt.Sprintf("too few samples to decide: %d without error", m.Samples-m.ErrorCount)
-		hint = smallFirstRunHint
-	default:
-		lead = "not enough evidence to decide"
+		return []string{fmt.Sprintf("too few samples to decide: %d comparable%s", ok, needed), smallFirstRunHint}
 	}
-	out := []string{lead + " (" + reason + ")"}
-	if hint != "" {
-		out = append(out, hint)
-	}
-	return out
+	return []string{"not enough evidence to decide: " + reason}
 }
+
+// neededRe finds the minimum sample count in the drift engine's and the
+// first run's INCONCLUSIVE reasons.
+var neededRe = regexp.MustCompile(`(?:minimum|at least) (\d+)`)
 
 // FindingText is the plain-language sentence of one finding: what changed
 // and by how much, then how sure in words. It reads the stored finding only.
@@ -190,61 +198,69 @@ func FindingText(f drift.Finding) string {
 }
 
 func findingClause(r *Report, f drift.Finding) string {
-	var s string
-	switch f.Metric {
-	case drift.MetricPassRate:
-		s = "pass rate " + moved(f.Effect, "rose", "fell") + " " + points(math.Abs(f.Effect))
-		if f.CI != nil {
-			s += " (95% CI " + magnitudeRange(f.CI.Low, f.CI.High, f.Effect < 0) + ")"
-		}
-		s += fmt.Sprintf(", %s → %s", percent(f.Baseline), percent(f.Current))
-	case drift.MetricRefusal, drift.MetricJSONValid, drift.MetricCodeFence, drift.MetricFinishLength:
-		s = rateName(f.Metric) + " " + moved(f.Effect, "rose", "fell") + fmt.Sprintf(" from %s to %s", percent(f.Baseline), percent(f.Current))
-		if f.CI != nil {
-			s += " (change 95% CI " + signedRange(f.CI.Low, f.CI.High) + " points)"
-		}
-	case drift.MetricLength:
-		s = fmt.Sprintf("outputs got %s: typical length %s → %s tokens (%+.0f%%)", moved(f.Effect, "longer", "shorter"),
-			trim1(f.Baseline), trim1(f.Current), 100*f.Effect)
-	case drift.MetricAnswer:
-		if strings.HasPrefix(f.Statistic, "changed answers") {
-			s = fmt.Sprintf("the extracted answer changed on %s of the cases", percent(f.Current))
-		} else {
-			s = fmt.Sprintf("the answers' distribution shifted beyond noise (mean per-case distance %.2f, noise alone gives %.2f)", f.Current, f.Baseline)
-		}
-	case drift.MetricText:
-		if strings.HasPrefix(f.Statistic, "changed outputs") {
-			s = fmt.Sprintf("the output text changed on %s of the cases", percent(f.Current))
-		} else {
-			s = fmt.Sprintf("outputs read differently: similarity to the baseline's outputs %.2f, against %.2f among the baseline's own", f.Current, f.Baseline)
-		}
-	case drift.MetricCUSUM:
-		s = fmt.Sprintf("pass rate declined slowly: no single run was significant, but the accumulated evidence since the baseline (CUSUM %.1f) crossed the alarm level", f.Current)
-	case drift.MetricCasePass:
-		s = fmt.Sprintf("case %s passes %s of its samples, %s in the baseline", strings.TrimPrefix(f.Scope, drift.ScopeCasePrefix),
-			percent(f.Current), percent(f.Baseline))
-	case drift.MetricIdentity:
-		if f.Statistic == "pin" {
-			return "pinned identity: " + f.Reason
-		}
-		if r != nil {
-			return "identity changed " + identityClause(r)
-		}
-		return "a model identity not seen in the baseline answered (" + f.Reason + ")"
-	case drift.MetricCalibration:
-		return fmt.Sprintf("the baseline runs vary more from night to night than sampling noise explains (λ %.2f): pool more baseline runs for steadier verdicts", f.Current)
-	default:
-		s = fmt.Sprintf("%s changed from %.3g to %.3g", strings.ReplaceAll(f.Metric, "_", " "), f.Baseline, f.Current)
+	s, detail := findingWords(r, f)
+	if detail != "" {
+		s += " (" + detail + ")"
 	}
-	switch f.Verdict {
-	case drift.Warn:
-		s += fmt.Sprintf(" (a warning, not an alarm: q %s)", num(f.Q))
-	case drift.Drift:
-		if !math.IsNaN(f.Q) && f.Q > 0 && f.Metric != drift.MetricCUSUM {
-			s += fmt.Sprintf(" (q %s)", num(f.Q))
+	if f.Verdict == drift.Warn {
+		s += "; a warning, not an alarm"
+		if f.Q > 0 && f.Q < 1 {
+			s += " (q " + num(f.Q) + ")"
 		}
 	}
 	return s
+}
+
+// findingWords says what a finding found in words, and the numbers that
+// back it (before → after) separately, so a caller can put the case count
+// and the change point between them.
+func findingWords(r *Report, f drift.Finding) (words, detail string) {
+	switch f.Metric {
+	case drift.MetricPassRate:
+		words = "pass rate " + moved(f.Effect, "rose", "fell") + " " + points(math.Abs(f.Effect))
+		if f.CI != nil {
+			words += " (95% CI " + magnitudeRange(f.CI.Low, f.CI.High, f.Effect < 0) + ")"
+		}
+		return words, percent(f.Baseline) + " → " + percent(f.Current)
+	case drift.MetricRefusal, drift.MetricJSONValid, drift.MetricCodeFence, drift.MetricFinishLength:
+		words = rateName(f.Metric) + " " + moved(f.Effect, "rose", "fell") + " " + points(math.Abs(f.Effect))
+		if f.CI != nil {
+			words += " (95% CI " + magnitudeRange(f.CI.Low, f.CI.High, f.Effect < 0) + ")"
+		}
+		return words, percent(f.Baseline) + " → " + percent(f.Current)
+	case drift.MetricLength:
+		return fmt.Sprintf("outputs got %s by %.0f%%", moved(f.Effect, "longer", "shorter"), math.Abs(100*f.Effect)),
+			fmt.Sprintf("typical length %s → %s tokens", trim1(f.Baseline), trim1(f.Current))
+	case drift.MetricAnswer:
+		if strings.HasPrefix(f.Statistic, "changed answers") {
+			return fmt.Sprintf("the extracted answer changed on %s of the cases", percent(f.Current)), ""
+		}
+		return "the answers changed beyond run-to-run noise", fmt.Sprintf("mean per-case distance %.2f, noise alone gives %.2f", f.Current, f.Baseline)
+	case drift.MetricText:
+		if strings.HasPrefix(f.Statistic, "changed outputs") {
+			return fmt.Sprintf("the output text changed on %s of the cases", percent(f.Current)), ""
+		}
+		return "the outputs read differently from the baseline's",
+			fmt.Sprintf("similarity to the baseline's outputs %.2f, against %.2f among the baseline's own", f.Current, f.Baseline)
+	case drift.MetricCUSUM:
+		return "pass rate declined slowly: no single run was significant, but the evidence accumulated since the baseline crossed the alarm level",
+			fmt.Sprintf("CUSUM %.1f", f.Current)
+	case drift.MetricCasePass:
+		return fmt.Sprintf("case %s passes %s of its samples, %s in the baseline", strings.TrimPrefix(f.Scope, drift.ScopeCasePrefix),
+			percent(f.Current), percent(f.Baseline)), ""
+	case drift.MetricIdentity:
+		if f.Statistic == "pin" {
+			return "the pinned identity did not match: " + strings.TrimPrefix(f.Reason, "pin (warn): "), ""
+		}
+		if r != nil {
+			return "identity changed " + identityClause(r), ""
+		}
+		return "a model identity not seen in the baseline answered", f.Reason
+	case drift.MetricCalibration:
+		return "the baseline runs vary more from night to night than sampling noise explains: pool more baseline runs for steadier verdicts",
+			fmt.Sprintf("λ %.2f", f.Current)
+	}
+	return fmt.Sprintf("%s changed", strings.ReplaceAll(f.Metric, "_", " ")), fmt.Sprintf("%.3g → %.3g", f.Baseline, f.Current)
 }
 
 // identityClause is "old → new" from the report's identities, else the
@@ -355,10 +371,10 @@ func signedRange(lo, hi float64) string {
 // crosses zero.
 func magnitudeRange(lo, hi float64, down bool) string {
 	if down && hi <= 0 {
-		return pts(-hi) + " to " + pts(-lo)
+		return pts(-hi) + "–" + pts(-lo)
 	}
 	if !down && lo >= 0 {
-		return pts(lo) + " to " + pts(hi)
+		return pts(lo) + "–" + pts(hi)
 	}
 	return signedRange(lo, hi) + " points"
 }
