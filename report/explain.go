@@ -131,7 +131,7 @@ func driftClauses(r *Report) []string {
 			continue
 		}
 		c, detail := findingWords(r, f)
-		if f.Metric == drift.MetricPassRate && len(r.DriftedCases) > 0 {
+		if f.Metric == drift.MetricPassRate && len(r.DriftedCases) > 0 && r.Metrics.Cases >= len(r.DriftedCases) {
 			c += fmt.Sprintf(" on %d of %s", len(r.DriftedCases), plural(r.Metrics.Cases, "case", "cases"))
 		}
 		if since != "" && !r.ChangePoint.SinceUnclear && r.ChangePoint.SinceRunID != 0 &&
