@@ -78,6 +78,9 @@ type envOpts struct {
 	dbURL string
 	// errors are the simulator's injected failures.
 	errors sim.Errors
+	// updates are the simulator model's silent updates (applied with
+	// e.sim.Update).
+	updates []sim.Update
 }
 
 func setup(t testing.TB, o envOpts) *testEnv {
@@ -88,7 +91,8 @@ func setup(t testing.TB, o envOpts) *testEnv {
 	}
 	mixture := []sim.Component{{Weight: 0.7, P: 0.95}, {Weight: 0.3, P: 0.1}}
 	srv, err := sim.New(sim.Config{Seed: 5, Models: []sim.Model{{Name: "sim-gpt",
-		Profile: sim.Profile{Seed: 1, Mixture: mixture, Latency: sim.Latency{Fixed: sim.Duration(o.latency)}, Errors: o.errors}}}})
+		Profile: sim.Profile{Seed: 1, Mixture: mixture, Latency: sim.Latency{Fixed: sim.Duration(o.latency)}, Errors: o.errors},
+		Updates: o.updates}}})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	url, stop, err := srv.Start(ctx, "127.0.0.1:0")

@@ -188,7 +188,7 @@ func Message(ev *alert.Event, channel string) *slack.WebhookMessage {
 	}
 	return &slack.WebhookMessage{
 		Channel: channel,
-		Text:    limitTo(Escape(alert.TruncateRunes(title+": "+text, FallbackRunes)), FallbackRunes),
+		Text:    commandSpans(limitTo(Escape(alert.TruncateRunes(title+": "+text, FallbackRunes)), FallbackRunes)),
 		Blocks:  &slack.Blocks{BlockSet: blocks},
 	}
 }

@@ -351,7 +351,7 @@ func TestMessageLabelsSayWhatTheListIs(t *testing.T) {
 	require.NotContains(t, all, "Drifted cases")
 	require.Contains(t, all, "*Since* unclear: no single run is the likely start of the change")
 	require.Contains(t, all, "• the output text changed on 26.7% of the cases · p=1e-09, q=1e-08")
-	require.Equal(t, "DRIFT: prime on gpt4: the output text changed on 26.7% of the cases; since: unclear; if expected: ˋdriftwatch baseline accept 16ˋ", msg["text"])
+	require.Equal(t, "DRIFT: prime on gpt4: the output text changed on 26.7% of the cases; since: unclear; if expected: `driftwatch baseline accept 16`", msg["text"])
 	require.NotContains(t, all, "<https://", "no run link without a dashboard URL")
 }
 
