@@ -296,3 +296,23 @@ func (s *Store) PassZHistory(ctx context.Context, suiteID, targetID int64, basel
 	}
 	return z, nil
 }
+
+// BackdateRuns moves the start and finish times of the given runs back by
+// d, and the accepted time of every baseline made of one of them: the demo
+// uses it to replay two weeks of nights in a minute, so that the dashboard
+// draws them on a real time axis. Run histories (change point, CUSUM) order
+// runs by start time: backdate nights in order, before the next one runs.
+func (s *Store) BackdateRuns(ctx context.Context, runIDs []int64, d time.Duration) error {
+	err := s.withTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE runs SET started_at = started_at - $2::interval,
+			finished_at = finished_at - $2::interval WHERE id = ANY($1)`, runIDs, d); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE baselines SET accepted_at = accepted_at - $2::interval WHERE run_ids && $1::bigint[]`, runIDs, d)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("backdate runs %v: %w", runIDs, translate(err))
+	}
+	return nil
+}

@@ -199,3 +199,31 @@ func TestPassZHistoryBeforeTheRun(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []float64{-1.5, -0.5}, z)
 }
+
+// TestBackdateRunsMovesRunsAndTheirBaselines: a replayed night moves back
+// by the given duration, with the baseline made of it; other runs stay.
+func TestBackdateRunsMovesRunsAndTheirBaselines(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	old, other := b.newRun(t), b.newRun(t)
+	require.NoError(t, b.store.FinishRun(ctx, old.ID, storage.FinishRun{Status: storage.RunCompleted}))
+	bl, err := b.store.AcceptBaseline(ctx, storage.AcceptBaseline{SuiteID: b.suiteID, TargetID: b.targetID, RunIDs: []int64{old.ID}, AcceptedBy: "test"})
+	require.NoError(t, err)
+	before, err := b.store.GetRun(ctx, old.ID)
+	require.NoError(t, err)
+
+	require.NoError(t, b.store.BackdateRuns(ctx, []int64{old.ID}, 13*24*time.Hour))
+	after, err := b.store.GetRun(ctx, old.ID)
+	require.NoError(t, err)
+	require.Equal(t, 13*24*time.Hour, before.StartedAt.Sub(after.StartedAt))
+	require.NotNil(t, after.FinishedAt)
+	require.Equal(t, 13*24*time.Hour, before.FinishedAt.Sub(*after.FinishedAt))
+	still, err := b.store.GetRun(ctx, other.ID)
+	require.NoError(t, err)
+	require.Equal(t, other.StartedAt.UTC(), still.StartedAt.UTC(), "other runs stay")
+	bls, err := b.store.ListBaselines(ctx, b.suiteID, b.targetID)
+	require.NoError(t, err)
+	require.Len(t, bls, 1)
+	require.Equal(t, 13*24*time.Hour, bl.AcceptedAt.Sub(bls[0].AcceptedAt))
+}
