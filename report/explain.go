@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -126,7 +127,13 @@ func stableClause(r *Report) string {
 func driftClauses(r *Report) []string {
 	var out []string
 	since := SinceText(r.ChangePoint)
-	for _, f := range r.Findings {
+	// The pass rate is what a suite is for: its alarm leads, the other
+	// metrics follow in the engine's order (by q).
+	alarms := slices.Clone(r.Findings)
+	slices.SortStableFunc(alarms, func(a, b drift.Finding) int {
+		return cmp.Compare(passRateRank(a.Metric), passRateRank(b.Metric))
+	})
+	for _, f := range alarms {
 		if f.Scope != drift.ScopeSuite || f.Verdict != drift.Drift {
 			continue
 		}
@@ -153,6 +160,16 @@ func driftClauses(r *Report) []string {
 		out = append(out[:1], append([]string{since}, out[1:]...)...)
 	}
 	return out
+}
+
+func passRateRank(metric string) int {
+	switch metric {
+	case drift.MetricPassRate:
+		return 0
+	case drift.MetricCUSUM:
+		return 1
+	}
+	return 2
 }
 
 // smallFirstRunHint is what to do when a suite is too small for a verdict.

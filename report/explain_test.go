@@ -209,3 +209,15 @@ func TestWriteMarkdownWordsFirstStatisticsFolded(t *testing.T) {
 	require.Contains(t, stats, "Minimum detectable pass-rate drop at 80% power: 4.2 points")
 	require.Contains(t, stats, "Verdict reason: no suite-level test survived Holm")
 }
+
+// TestExplainPassRateLeads: whatever the engine's order (by q), the pass
+// rate's alarm is said first, with the since.
+func TestExplainPassRateLeads(t *testing.T) {
+	t.Parallel()
+	r := verdictReports()["drift"]
+	length := drift.Finding{Metric: drift.MetricLength, Scope: drift.ScopeSuite, Baseline: 10.3, Current: 23.2, Effect: 1.26, Q: 1e-25, Verdict: drift.Drift}
+	r.Findings = append([]drift.Finding{length}, r.Findings...)
+	got := report.Explain(r)
+	require.True(t, strings.HasPrefix(got, "pass rate fell 11 points (95% CI 7–16) on 14 of 150 cases since run 15"), got)
+	require.Contains(t, got, "; outputs got longer by 126% (typical length 10.3 → 23.2 tokens);")
+}
