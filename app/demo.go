@@ -64,7 +64,7 @@ func simScenario(name string) (sim.Config, error) {
 func (c *cli) demoCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "demo",
-		Short: "Two simulated nights with a silent vendor update in between, on the embedded PostgreSQL",
+		Short: "Two weeks of simulated nights with one silent vendor update, on the embedded PostgreSQL",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			code, err := runDemo(cmd.Context(), c.stdout, c.stderr, c.dataDir)
@@ -123,8 +123,9 @@ alerts:
   slack: {webhook_url: "%[2]s"}
 `
 
-// runDemo plays two nights against the simulator on the embedded default
-// PostgreSQL and prints what Driftwatch saw.
+// runDemo plays two weeks of nights against the simulator on the embedded
+// default PostgreSQL, with one silent update, and prints what Driftwatch
+// saw.
 func runDemo(ctx context.Context, stdout, stderr io.Writer, dataDir string) (int, error) {
 	start := time.Now()
 	work, err := os.MkdirTemp("", "driftwatch-demo-")
@@ -166,7 +167,7 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, dataDir string) (int
 	}
 	defer stopSlack()
 	cfgPath := filepath.Join(work, "driftwatch.yaml")
-	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(demoConfig, url, slackURL)), 0o600); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(demoConfig, url, slackURL)+demoNightsConfig), 0o600); err != nil {
 		return ExitConfig, configError(err)
 	}
 	cfg, err := LoadConfig(cfgPath)
@@ -177,28 +178,11 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, dataDir string) (int
 	defer a.Close()
 	fmt.Fprintf(stdout, "Driftwatch demo: simulator at %s, embedded PostgreSQL in %s\n\n", url, dataDir)
 
-	fmt.Fprintln(stdout, "Night 1: first runs become the baselines.")
-	night1, err := a.Run(ctx, RunParams{Suites: []string{"arithmetic"}, Progress: true})
+	nights, err := playDemoNights(ctx, a, srv, stdout)
 	if err != nil {
 		return ExitConfig, err
 	}
-	a.printSummary(night1)
-
-	id, err := srv.Update("sim-gpt")
-	if err != nil {
-		return ExitConfig, configError(err)
-	}
-	fmt.Fprintf(stdout, "\n(The vendor silently updates sim-gpt overnight: it now answers as %s.)\n\n", id.ResolvedModel)
-
-	fmt.Fprintln(stdout, "Night 2: the same suites, compared with the baselines.")
-	night2, err := a.Run(ctx, RunParams{Suites: []string{"arithmetic"}, Progress: true})
-	if err != nil {
-		return ExitConfig, err
-	}
-	a.printSummary(night2)
-	if err := a.alertReports(ctx, night2); err != nil {
-		return ExitConfig, err
-	}
+	night2 := nights[len(nights)-1]
 	fmt.Fprintln(stdout)
 	for _, msg := range received() {
 		fmt.Fprintf(stdout, "Slack message delivered to the local receiver (%d bytes of Block Kit):\n%s\n\n", len(msg), slackText(msg))
@@ -234,6 +218,73 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, dataDir string) (int
 		return ExitDrift, fmt.Errorf("demo: expected DRIFT on sim-gpt and STABLE on sim-llama, got %v", verdicts)
 	}
 	return ExitOK, nil
+}
+
+// The demo replays two weeks of nights; the vendor's silent update lands
+// before night demoUpdateNight. Each night's runs are backdated to that
+// night, so the dashboard draws them on a real time axis.
+const (
+	demoNights      = 14
+	demoUpdateNight = 10
+)
+
+// demoNightsConfig pools the first three nights into each baseline: over
+// two weeks, a single-run baseline's own sampling error is shared by every
+// later comparison and can push the CUSUM of a model that did not change
+// over its threshold.
+const demoNightsConfig = "baseline: {runs: 3}\n"
+
+// playDemoNights runs the demo's nights, alerts on each, and returns every
+// night's reports, oldest first.
+func playDemoNights(ctx context.Context, a *App, srv *sim.Server, stdout io.Writer) ([][]*report.Report, error) {
+	st, err := a.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var nights [][]*report.Report
+	for n := 1; n <= demoNights; n++ {
+		if n == demoUpdateNight {
+			id, err := srv.Update("sim-gpt")
+			if err != nil {
+				return nil, configError(err)
+			}
+			fmt.Fprintf(stdout, "\n(The vendor silently updates sim-gpt before night %d: it now answers as %s.)\n\n", n, id.ResolvedModel)
+		}
+		switch n {
+		case 1:
+			fmt.Fprintf(stdout, "Night 1 of %d: first runs become the baselines.\n", demoNights)
+		case demoUpdateNight:
+			fmt.Fprintf(stdout, "Night %d: the same suites, compared with the baselines.\n", n)
+		}
+		reps, err := a.Run(ctx, RunParams{Suites: []string{"arithmetic"}, Progress: n == 1})
+		if err != nil {
+			return nil, err
+		}
+		ids := make([]int64, len(reps))
+		for i, r := range reps {
+			ids[i] = r.RunID
+		}
+		if err := st.BackdateRuns(ctx, ids, time.Duration(demoNights-n)*24*time.Hour); err != nil {
+			return nil, err
+		}
+		switch n {
+		case 1, demoUpdateNight, demoNights:
+			a.printSummary(reps)
+		default:
+			var parts []string
+			for _, r := range reps {
+				parts = append(parts, fmt.Sprintf("%s %s", r.Target, r.Verdict))
+			}
+			fmt.Fprintf(stdout, "Night %d: %s\n", n, strings.Join(parts, ", "))
+		}
+		if n > 1 {
+			if err := a.alertReports(ctx, reps); err != nil {
+				return nil, err
+			}
+		}
+		nights = append(nights, reps)
+	}
+	return nights, nil
 }
 
 // startSlackReceiver serves a local stand-in for a Slack incoming webhook

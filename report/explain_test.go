@@ -1,6 +1,7 @@
 package report_test
 
 import (
+	"encoding/json"
 	"math"
 	"strings"
 	"testing"
@@ -220,4 +221,21 @@ func TestExplainPassRateLeads(t *testing.T) {
 	got := report.Explain(r)
 	require.True(t, strings.HasPrefix(got, "pass rate fell 11 points (95% CI 7–16) on 14 of 150 cases since run 15"), got)
 	require.Contains(t, got, "; outputs got longer by 126% (typical length 10.3 → 23.2 tokens);")
+}
+
+// TestJSONCarriesTheSummary: --json adds the plain-language summary next
+// to the unchanged fields.
+func TestJSONCarriesTheSummary(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	require.NoError(t, report.WriteJSON(&b, []*report.Report{verdictReports()["inconclusive_small_first_run"]}))
+	var got struct {
+		Verdict string `json:"verdict"`
+		Reason  string `json:"reason"`
+		Summary string `json:"summary"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(b.String()), &got))
+	require.Equal(t, "INCONCLUSIVE", got.Verdict)
+	require.Equal(t, "only 12 samples without error (at least 20 needed): not accepted as a baseline", got.Reason, "the reason is kept")
+	require.Equal(t, report.Explain(verdictReports()["inconclusive_small_first_run"]), got.Summary)
 }

@@ -30,6 +30,10 @@ type Report struct {
 	// Verdict is STABLE, DRIFT, INCONCLUSIVE or BASELINE.
 	Verdict string `json:"verdict"`
 	Reason  string `json:"reason"`
+	// Summary is the report in plain words, numbers after (Explain): what
+	// changed, how much, how sure, since when, what to do. It is derived
+	// from the other fields each time the report is encoded.
+	Summary string `json:"summary,omitempty"`
 	// IdentityChanged is the separate identity signal; PinViolated says a
 	// pinned target did not match its pin (exit code 1).
 	IdentityChanged  bool      `json:"identity_changed"`
@@ -186,6 +190,7 @@ func WriteJSON(w io.Writer, reports []*Report) error {
 // always arrays in JSON, and NaN/Inf replaced (JSON cannot carry them).
 func (r *Report) normalized() *Report {
 	c := *r
+	c.Summary = Explain(r)
 	if c.BaselineRunIDs == nil {
 		c.BaselineRunIDs = []int64{}
 	}

@@ -41,7 +41,11 @@ func parseSummary(raw json.RawMessage, rl *RunListing) (*report.Report, bool) {
 	}
 	if rl != nil && rl.Verdict != "" {
 		// The run row is the authority (a confirmation run may have
-		// changed the verdict after the summary was written).
+		// changed the verdict after the summary was written): the stored
+		// plain-language summary then speaks of the old verdict.
+		if rep.Verdict != rl.Verdict {
+			rep.Summary = ""
+		}
 		rep.Verdict, rep.Reason = rl.Verdict, rl.VerdictReason
 	}
 	return &rep, sr.Metrics.Passed != nil
@@ -134,6 +138,16 @@ func newRunCalibration(cal *drift.Calibration) *runCalibration {
 	}
 	return &runCalibration{Lambda: fmt.Sprintf("%.2f", cal.Lambda), Sparse: fmt.Sprintf("%.2f", cal.Sparse), Pairs: cal.Pairs,
 		Runs: cal.Runs, Applied: cal.Applied, Warn: cal.Lambda > drift.LambdaWarnAt(cal.Runs), WarnAt: fmt.Sprintf("%.2f", drift.LambdaWarnAt(cal.Runs))}
+}
+
+// why is a stored report in plain words: the summary stored with it, else
+// (a report stored before summaries, or whose verdict changed since)
+// report.Explain of what was stored.
+func why(rep *report.Report) string {
+	if rep.Summary != "" {
+		return rep.Summary
+	}
+	return report.Explain(rep)
 }
 
 // fmtProb formats a posterior probability with two decimals.

@@ -263,3 +263,25 @@ func TestRunPageShowsCalibrationAndChangePoint(t *testing.T) {
 	require.Contains(t, b.String(), "pass rate most likely changed at run #4")
 	absent(t, b.String(), `href="/runs/4"`)
 }
+
+// TestPagesShowTheStoredSummary: the overview and the run page say why in
+// the words stored with the report; when the run's verdict changed after
+// the report was stored (a confirmation run), they say it afresh from the
+// stored numbers instead.
+func TestPagesShowTheStoredSummary(t *testing.T) {
+	t.Parallel()
+	f := seriesFake(t, []seriesRun{{passed: 180}, {passed: 140}})
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(f.runs[1].Summary, &m))
+	m["summary"] = "the words stored with the report"
+	raw, err := json.Marshal(m)
+	require.NoError(t, err)
+	f.runs[1].Summary = raw
+	require.Contains(t, find(t, serve(t, f, "/"), `(?s)<tr class="why-row">(.*?)</tr>`), "the words stored with the report")
+	require.Equal(t, "the words stored with the report", find(t, serve(t, f, "/runs/2"), `<p class="reason" id="why">([^<]*)</p>`))
+
+	f.runs[1].Verdict, f.runs[1].VerdictReason = "INCONCLUSIVE", "only 3 comparable current samples (errors excluded, cases in the baseline), minimum 20"
+	page := serve(t, f, "/runs/2")
+	require.Contains(t, find(t, page, `<p class="reason" id="why">([^<]*)</p>`), "too few samples for a first run")
+	absent(t, page, "the words stored with the report")
+}

@@ -75,6 +75,8 @@ type pairRow struct {
 	IdentityDiff  bool
 	Spark         chart
 	Running       bool
+	// Why is the latest report in plain words (report.Explain).
+	Why string
 }
 
 type overviewPage struct {
@@ -131,6 +133,7 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) error {
 			}
 			pr.Identity = identityLine(rep.Identity)
 			pr.IdentityDiff = rep.IdentityChanged
+			pr.Why = why(rep)
 			break
 		}
 		pr.Spark = sparkline(pts)
@@ -324,7 +327,7 @@ func (h *Handler) runPage(ctx context.Context, id int64, pg int, r *http.Request
 		p.IdentityBefore, p.IdentityAfter = identityLine(rep.BaselineIdentity), identityLine(rep.Identity)
 		p.Cases = rep.Cases
 		p.ChangePoint, p.Calibration = newRunChange(rep.ChangePoint), newRunCalibration(rep.Calibration)
-		p.Why = report.Explain(rep)
+		p.Why = why(rep)
 	}
 	errs, err := h.opts.Data.ListSamplePage(ctx, SampleFilter{RunIDs: []int64{id}, ErrorsOnly: true, Limit: 20})
 	if err != nil {
