@@ -30,7 +30,7 @@ func TestPrintSummaryListsWarningsAndHints(t *testing.T) {
 	a := New(&Config{}, Options{Stderr: &stderr})
 	a.printSummary([]*report.Report{warned, small})
 	out := stderr.String()
-	require.Contains(t, out, "s@t: no change beyond noise: pass rate 83.5% against 87.0%")
+	require.Contains(t, out, "s@t: no drift detected: pass rate 83.5% against 87.0%")
 	require.Contains(t, out, "\n  WARN pass rate fell 3.5 points (95% CI 1.1–6.1) (87.0% → 83.5%); a warning, not an alarm (q 0.016)\n")
 	require.Contains(t, out, "tiny@t: too few samples for a first run to become the baseline: 12 without error, at least 20 needed; "+
 		"to fix: run more samples per case (`--samples`) or lower `drift.min_samples`\n")

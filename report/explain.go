@@ -22,7 +22,7 @@ import (
 // Examples:
 //
 //	pass rate fell 11 points (95% CI 7–16) on 14 of 150 cases since run 15; identity changed gpt-4o-2024-08-06 → gpt-4o-2024-11-20; if expected: `driftwatch baseline accept 16`
-//	no change beyond noise: pass rate 86.0% against 87.0% (−1 point, 95% CI −3 to +1); a drop of 4.2 points or more would have been caught
+//	no drift detected: pass rate 86.0% against 87.0% (−1 point, 95% CI −3 to +1); a drop of 4.2 points or more would have been caught
 func Explain(r *Report) string {
 	return strings.Join(ExplainParts(r), "; ")
 }
@@ -107,7 +107,7 @@ func baselineClause(r *Report) string {
 }
 
 func stableClause(r *Report) string {
-	s := "no change beyond noise"
+	s := "no drift detected"
 	if v := r.Metrics.PassRate; v != nil && v.Baseline != nil {
 		s += fmt.Sprintf(": pass rate %s against %s", percent(v.Value), percent(*v.Baseline))
 		if v.Delta != nil {

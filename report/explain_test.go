@@ -204,7 +204,7 @@ func TestWriteMarkdownWordsFirstStatisticsFolded(t *testing.T) {
 	md = b.String()
 	words, stats, ok := strings.Cut(md, "<details><summary>Statistics</summary>")
 	require.True(t, ok, "statistics are folded")
-	require.Contains(t, words, "No change beyond noise: pass rate 83.5% against 87.0%")
+	require.Contains(t, words, "No drift detected: pass rate 83.5% against 87.0%")
 	require.Contains(t, words, "**Warnings** (below the alarm level):\n\n- pass rate fell 3.5 points (95% CI 1.1–6.1) (87.0% → 83.5%); a warning, not an alarm (q 0.016)")
 	require.NotContains(t, words, "Holm")
 	require.Contains(t, stats, "Minimum detectable pass-rate drop at 80% power: 4.2 points")

@@ -229,7 +229,7 @@ func TestMessageResolved(t *testing.T) {
 	require.Contains(t, all, "*Status*\nresolved (was critical)")
 	require.Contains(t, all, "*Run*\n47 vs baseline 7, 9")
 	require.Contains(t, all, "*Pass rate* 0.900 → 0.895, change -0.005")
-	require.Contains(t, all, "*Why* no change beyond noise: pass rate 89.5% against 90.0%")
+	require.Contains(t, all, "*Why* no drift detected: pass rate 89.5% against 90.0%")
 	require.NotContains(t, all, "Drifted cases")
 	require.NotContains(t, all, "Example outputs")
 	require.NotContains(t, all, "<!channel>")
