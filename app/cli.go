@@ -1,7 +1,6 @@
 package app
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -322,26 +321,11 @@ func identityChange(r *report.Report, f drift.Finding) string {
 	if f.Statistic == "pin" || r.BaselineIdentity == nil || r.Identity == nil {
 		return f.Reason
 	}
-	before, after := identityText(r.BaselineIdentity), identityText(r.Identity)
+	before, after := report.IdentityName(r.BaselineIdentity), report.IdentityName(r.Identity)
 	if before == after { // a minority of samples changed identity
 		return f.Reason
 	}
 	return before + " -> " + after
-}
-
-// identityText names an identity by what tells identities apart: resolved
-// model, system fingerprint and digest, else the requested model.
-func identityText(id *report.Identity) string {
-	var parts []string
-	for _, p := range []string{id.ResolvedModel, id.Fingerprint, id.Digest} {
-		if p != "" {
-			parts = append(parts, p)
-		}
-	}
-	if len(parts) == 0 {
-		return cmp.Or(id.RequestedModel, "(unknown)")
-	}
-	return strings.Join(parts, " ")
 }
 
 func (c *cli) suitesCmd() *cobra.Command {
