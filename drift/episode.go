@@ -75,7 +75,7 @@ func EpisodeStart(runs []RunPoint) int {
 // posterior; otherwise Index is -1, with Unclear set when a change within
 // the episode is nonetheless likely.
 func SinceChange(runs []RunPoint, hazard float64) Since {
-	s := Since{Index: -1}
+	s := Since{Index: -1, Series: ChangePoint{ChangeIndex: -1}}
 	if len(runs) == 0 {
 		return s
 	}
