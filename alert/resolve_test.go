@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -233,6 +234,7 @@ func TestLogNotifierEpisode(t *testing.T) {
 		Level    string `json:"level"`
 		Kind     string `json:"kind"`
 		Severity string `json:"severity"`
+		Summary  string `json:"summary"`
 		RunID    int64  `json:"run_id"`
 		PassRate struct {
 			Baseline float64 `json:"baseline"`
@@ -248,6 +250,7 @@ func TestLogNotifierEpisode(t *testing.T) {
 	require.Equal(t, "WARN", line.Level)
 	require.Equal(t, "resolved", line.Kind)
 	require.Equal(t, "critical", line.Severity)
+	require.True(t, strings.HasPrefix(line.Summary, "no drift detected: pass rate 89.5% against 90.0%"), "the log says why: %q", line.Summary)
 	require.Equal(t, int64(42), line.RunID)
 	require.Equal(t, 0.9, line.PassRate.Baseline)
 	require.Equal(t, 0.895, line.PassRate.Current)
