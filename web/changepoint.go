@@ -65,6 +65,9 @@ type trendChange struct {
 	// Unclear: a change is likely but no run can be named ("since:
 	// unclear").
 	Unclear bool
+	// EpisodeStart is the first run of the current episode (after the last
+	// baseline or resolved drift); 0 in reports stored before episodes.
+	EpisodeStart int64
 	// Prob is the posterior probability of RunID; Any of at least one
 	// change over the runs.
 	Prob, Any string
@@ -76,7 +79,7 @@ func newTrendChange(cp *report.ChangePoint, starts map[int64]time.Time) *trendCh
 	if cp == nil {
 		return nil
 	}
-	tc := &trendChange{Runs: cp.Runs, RunID: cp.SinceRunID, At: starts[cp.SinceRunID], Unclear: cp.SinceUnclear,
+	tc := &trendChange{Runs: cp.Runs, RunID: cp.SinceRunID, At: starts[cp.SinceRunID], Unclear: cp.SinceUnclear, EpisodeStart: cp.EpisodeStartRunID,
 		Prob: fmtProb(cmp.Or(cp.SinceProbability, cp.Probability)), Any: fmtProb(cp.ProbChange)}
 	if tc.Unclear {
 		tc.RunID = 0
@@ -108,6 +111,7 @@ type runChange struct {
 	// the most likely explanation, else 0.
 	SinceRunID      int64
 	Unclear         bool
+	EpisodeStart    int64
 	RunsSince, Runs int
 	Prob            string
 	ProbChange      string
@@ -128,7 +132,7 @@ func newRunChange(cp *report.ChangePoint) *runChange {
 	if cp == nil {
 		return nil
 	}
-	return &runChange{SinceRunID: cp.SinceRunID, Unclear: cp.SinceUnclear, RunsSince: cp.RunsSince, Runs: cp.Runs, Prob: fmtProb(cp.Probability),
+	return &runChange{SinceRunID: cp.SinceRunID, Unclear: cp.SinceUnclear, EpisodeStart: cp.EpisodeStartRunID, RunsSince: cp.RunsSince, Runs: cp.Runs, Prob: fmtProb(cp.Probability),
 		ProbChange: fmtProb(cp.ProbChange), ProbThisRun: fmtProb(cp.ProbThisRun)}
 }
 

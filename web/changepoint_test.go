@@ -210,6 +210,16 @@ func TestTrendWithoutChangePoint(t *testing.T) {
 	require.Len(t, figs, 6, "no λ chart with a single λ")
 	absent(t, body, "A/A calibration")
 
+	// After a resolved episode the posterior of any change is high; what
+	// matters is the current episode, which has none.
+	runs[7].cp = &report.ChangePoint{Runs: 8, RunsSince: 3, Probability: 0.9, ProbChange: 1, EpisodeStartRunID: 6}
+	body = serve(t, seriesFake(t, runs), "/trend?suite=arith&target=gpt")
+	legend = find(t, body, `(?s)<p class="legend" id="change-point">(.*?)</p>`)
+	require.Contains(t, legend, `<span id="change-none">no change since run 6</span>, the start of the current episode`)
+	absent(t, legend, "change-any")
+	require.Contains(t, find(t, serve(t, seriesFake(t, runs), "/runs/8"), `(?s)<dd id="change-point">(.*?)</dd>`),
+		"no change since run #6, the start of the current episode")
+
 	// Stored as unclear: said so, no run named.
 	runs[7].cp = &report.ChangePoint{Runs: 8, RunsSince: 8, SinceUnclear: true, ProbChange: 0.8}
 	body = serve(t, seriesFake(t, runs), "/trend?suite=arith&target=gpt")
