@@ -83,7 +83,7 @@ func TestSinceChangeDatesTheCurrentEpisode(t *testing.T) {
 		nights(4, p0, Stable, false),  // 11-14: recovery (11 resolves)
 		nights(3, 0.75, Drift, false), // 15-17: second episode
 	)
-	// The shape: the recovery is recent (two stable nights) when
+	// A quick relapse: the recovery is recent (two stable nights) when
 	// the drift comes back.
 	quickRelapse := concat(
 		nights(1, 0.73, Baseline, true), // 0

@@ -117,8 +117,8 @@ func TestExplainVerdictGolden(t *testing.T) {
 	}
 }
 
-// TestExplainSpeaksToTheOnCallEngineer pins the sentences the issue asked
-// for, independently of the golden files.
+// TestExplainSpeaksToTheOnCallEngineer pins the sentences an on-call engineer
+// reads first, independently of the golden files.
 func TestExplainSpeaksToTheOnCallEngineer(t *testing.T) {
 	t.Parallel()
 	rs := verdictReports()
