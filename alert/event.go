@@ -132,6 +132,14 @@ type Event struct {
 	Status         string  `json:"status"`
 	Reason         string  `json:"reason"`
 	Error          string  `json:"error,omitempty"`
+	// Summary says what happened in plain words, numbers after
+	// (report.Explain; for an identity event, the identity before and
+	// after). Messages lead with it.
+	Summary string `json:"summary,omitempty"`
+	// Recipients, on a resolved event, are the channels that received a
+	// drift alert of the episode it ends (set by Resolve from the alert
+	// log): Route sends the resolution to those only.
+	Recipients []string `json:"recipients,omitempty"`
 
 	Identity         *report.Identity `json:"identity,omitempty"`
 	BaselineIdentity *report.Identity `json:"baseline_identity,omitempty"`
@@ -143,8 +151,9 @@ type Event struct {
 	// its CI, when known.
 	PassRate *report.Value `json:"pass_rate,omitempty"`
 	// ChangePoint dates the pass-rate change a drift event reports: the
-	// first run at the current pass rate (BOCPD over the recent runs), when
-	// a change is the likeliest explanation; nil otherwise.
+	// first run at the current pass rate within the current episode
+	// (SinceRunID), or SinceUnclear when the evidence does not date it;
+	// nil when the report has no change point.
 	ChangePoint *report.ChangePoint `json:"change_point,omitempty"`
 	// Episode is the drift episode a drift event belongs to, or the one a
 	// resolved event ends. Set by the Resolve stage.
@@ -220,15 +229,18 @@ func Events(rep *report.Report, now time.Time, dashboardURL string) []Event {
 		}
 		ev.DedupKey = dedupKey(keyKind, rep.Project, rep.Suite, rep.Target)
 		ev.Fingerprint = fingerprint(append([]string{string(kind), rep.Verdict}, parts...))
+		ev.Summary = report.Explain(rep)
 		if kind == KindDrift {
 			ev.Findings = suiteAlarms(rep.Findings)
 			ev.Cases = topCases(rep)
-			if cp := rep.ChangePoint; cp != nil && cp.SinceRunID != 0 {
-				ev.ChangePoint = cp
+			if cp := rep.ChangePoint; cp != nil && (cp.SinceRunID != 0 || cp.SinceUnclear) {
+				c := *cp
+				ev.ChangePoint = &c
 			}
 		}
 		if kind == KindIdentityChanged {
 			ev.Findings = identityFindings(rep.Findings)
+			ev.Summary = identitySummary(rep)
 		}
 		out = append(out, ev)
 	}
@@ -266,6 +278,24 @@ func dedupKey(kind Kind, project, suite, target string) string {
 		key += "#" + project
 	}
 	return key
+}
+
+// identitySummary says who answers now: "identity changed old → new".
+func identitySummary(rep *report.Report) string {
+	before, after := report.IdentityName(rep.BaselineIdentity), report.IdentityName(rep.Identity)
+	what := "identity changed "
+	if rep.PinViolated {
+		what = "the answering model is not the pinned one: "
+	}
+	if before != after || rep.PinViolated {
+		return what + before + " → " + after
+	}
+	for _, f := range rep.Findings {
+		if f.Metric == drift.MetricIdentity {
+			return "identity changed: " + f.Reason
+		}
+	}
+	return "identity changed"
 }
 
 // fingerprint hashes the parts with a separator that cannot be confused

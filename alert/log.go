@@ -22,7 +22,7 @@ func NewLogNotifier(logger *slog.Logger, level slog.Level) *LogNotifier {
 // Notify logs ev.
 func (n *LogNotifier) Notify(ctx context.Context, ev *Event) error {
 	attrs := []any{"kind", string(ev.Kind), "severity", ev.Severity.String(), "suite", ev.Suite, "target", ev.Target,
-		"run_id", ev.RunID, "verdict", ev.Verdict, "reason", ev.Reason, "drifted_cases", ev.DriftedCases}
+		"run_id", ev.RunID, "verdict", ev.Verdict, "summary", ev.Summary, "reason", ev.Reason, "drifted_cases", ev.DriftedCases}
 	for _, f := range ev.Findings {
 		attrs = append(attrs, slog.Group("finding_"+f.Metric, "baseline", f.Baseline, "current", f.Current,
 			"effect", f.Effect, "p", f.P, "q", f.Q))
@@ -31,8 +31,8 @@ func (n *LogNotifier) Notify(ctx context.Context, ev *Event) error {
 		attrs = append(attrs, slog.Group("pass_rate", "baseline", *v.Baseline, "current", v.Value))
 	}
 	if cp := ev.ChangePoint; cp != nil {
-		attrs = append(attrs, slog.Group("change_point", "since_run_id", cp.SinceRunID, "runs_since", cp.RunsSince,
-			"probability", cp.Probability))
+		attrs = append(attrs, slog.Group("change_point", "since_run_id", cp.SinceRunID, "since_unclear", cp.SinceUnclear,
+			"runs_since", cp.RunsSince, "probability", cp.Probability))
 	}
 	if ep := ev.Episode; ep != nil {
 		attrs = append(attrs, slog.Group("episode", "first_run_id", ep.FirstRunID, "first_alerted_at", ep.FirstAlertedAt,

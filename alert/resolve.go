@@ -21,9 +21,10 @@ import (
 //   - gives each drift event its Episode (the first run and time of the open
 //     episode, or a new episode starting with the event);
 //   - keeps a resolved candidate only when an episode is open, with that
-//     episode and the severity of the drift alert it resolves, so Route
-//     sends it to every channel that received the drift alert; otherwise it
-//     drops it (never drifted, or already resolved).
+//     episode, the severity of the drift alert it resolves and, as
+//     Recipients, the channels that received a drift alert of the episode
+//     (from the alert log), so Route sends it to those channels only;
+//     otherwise it drops it (never drifted, or already resolved).
 //
 // One resolved alert per episode, whatever the repeat interval: once it is in
 // the log, later STABLE runs find the episode closed. A drift alert after it
@@ -148,8 +149,18 @@ func (r *Resolve) Exec(ctx context.Context, events []Event) ([]Event, error) {
 			continue
 		}
 		ev, dec := DecideEpisode(ev, last)
+		if dec == EpisodeResolved {
+			chans, err := r.log.EpisodeChannels(ctx, ev.DedupKey, ev.Episode.FirstRunID)
+			if err != nil {
+				// As when the log can't be read: the episode stays open
+				// and the next STABLE run resolves it.
+				errs = append(errs, fmt.Errorf("resolve %s: %w", ev.DedupKey, err))
+				continue
+			}
+			ev.Recipients = chans
+		}
 		r.logger.DebugContext(ctx, "episode", "dedup_key", ev.DedupKey, "kind", string(ev.Kind), "run_id", ev.RunID,
-			"decision", dec.String())
+			"decision", dec.String(), "recipients", ev.Recipients)
 		if dec.Keep() {
 			out = append(out, ev)
 		}

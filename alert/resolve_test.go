@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,8 +116,9 @@ func TestDecideEpisode(t *testing.T) {
 	}
 }
 
-// TestRouteResolved: a resolved event reaches exactly the channels that got
-// the drift alert it resolves; a candidate Resolve did not keep goes nowhere.
+// TestRouteResolved: a resolved event reaches exactly its recipients (the
+// channels that got the episode's drift alert), whatever the channels'
+// severities; a candidate Resolve did not keep goes nowhere.
 func TestRouteResolved(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 3, 2, 2, 0, 0, 0, time.UTC)
@@ -137,11 +140,17 @@ func TestRouteResolved(t *testing.T) {
 	} {
 		want := channels(r, drifted)
 		require.NotEmpty(t, want)
-		require.Equal(t, want, channels(r, resolved))
+		ev := resolved
+		ev.Recipients = want
+		require.Equal(t, want, channels(r, ev), "the channels that got the drift alert")
 		require.Empty(t, channels(r, candidate))
 	}
-	require.Equal(t, []string{"log", "slack", "webhook"}, channels(alert.Route{MinSeverity: map[string]alert.Severity{
-		"slack": alert.SeverityWarning, "webhook": alert.SeverityInfo, "log": alert.SeverityInfo}}, resolved))
+	all := alert.Route{MinSeverity: map[string]alert.Severity{"slack": alert.SeverityWarning, "webhook": alert.SeverityInfo, "log": alert.SeverityInfo}}
+	ev := resolved
+	ev.Recipients = []string{"log", "pager"}
+	require.Equal(t, []string{"log"}, channels(all, ev), "only recipients still configured")
+	ev.Recipients = nil
+	require.Empty(t, channels(all, ev), "no channel got the drift alert: nobody hears of its end")
 }
 
 // TestResolveStage runs events → resolve → dedup → route → enqueue against
@@ -225,6 +234,7 @@ func TestLogNotifierEpisode(t *testing.T) {
 		Level    string `json:"level"`
 		Kind     string `json:"kind"`
 		Severity string `json:"severity"`
+		Summary  string `json:"summary"`
 		RunID    int64  `json:"run_id"`
 		PassRate struct {
 			Baseline float64 `json:"baseline"`
@@ -240,10 +250,65 @@ func TestLogNotifierEpisode(t *testing.T) {
 	require.Equal(t, "WARN", line.Level)
 	require.Equal(t, "resolved", line.Kind)
 	require.Equal(t, "critical", line.Severity)
+	require.True(t, strings.HasPrefix(line.Summary, "no drift detected: pass rate 89.5% against 90.0%"), "the log says why: %q", line.Summary)
 	require.Equal(t, int64(42), line.RunID)
 	require.Equal(t, 0.9, line.PassRate.Baseline)
 	require.Equal(t, 0.895, line.PassRate.Current)
 	require.Equal(t, int64(41), line.Episode.FirstRunID)
 	require.Equal(t, int64(41), line.Episode.LastRunID)
 	require.True(t, now.Add(-time.Hour).Equal(line.Episode.FirstAlertedAt))
+}
+
+// TestResolvedGoesOnlyToEpisodeRecipients plays, against the real alert
+// log, an episode whose drift alert reached "log" and "webhook" but not
+// Slack (Slack was configured after the drift) nor "pager" (its delivery
+// was given up): the resolution goes to "log" and "webhook" only.
+func TestResolvedGoesOnlyToEpisodeRecipients(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := storagetest.NewStore(t)
+	clock := newFakeClock()
+	pipeline := func(channels ...string) alert.Sequence {
+		routes := map[string]alert.Severity{}
+		for _, c := range channels {
+			routes[c] = alert.SeverityInfo
+		}
+		return alert.Sequence{alert.NewResolve(st, nil), alert.NewDedup(st, 24*time.Hour, clock.Now, nil),
+			alert.Route{MinSeverity: routes}, alert.NewEnqueue(st, clock.Now)}
+	}
+	routed := func(out []alert.Event) []string {
+		var cs []string
+		for _, e := range out {
+			cs = append(cs, string(e.Kind)+"→"+e.Channel)
+		}
+		return cs
+	}
+	driftRun := newRun(t, st)
+	out, err := pipeline("log", "pager", "webhook").Exec(ctx, alert.Events(driftReport(driftRun), clock.Now(), ""))
+	require.NoError(t, err)
+	require.Equal(t, []string{"drift→log", "drift→pager", "drift→webhook"}, routed(out))
+	for _, ev := range out {
+		if ev.Channel == "pager" {
+			require.NoError(t, st.MarkAlertFailed(ctx, ev.AlertID, errors.New("gave up"), time.Time{}))
+		}
+	}
+	chans, err := st.EpisodeChannels(ctx, "driftwatch/drift/prime@gpt4", driftRun)
+	require.NoError(t, err)
+	require.Equal(t, []string{"log", "webhook"}, chans)
+
+	clock.Advance(time.Hour)
+	out, err = pipeline("log", "pager", "slack", "webhook").Exec(ctx, alert.Events(stableReport(newRun(t, st)), clock.Now(), ""))
+	require.NoError(t, err)
+	require.Equal(t, []string{"resolved→log", "resolved→webhook"}, routed(out), "not Slack, which never heard of the drift")
+	require.Equal(t, []string{"log", "webhook"}, out[0].Recipients)
+
+	// The next episode reaches Slack too, and so does its resolution.
+	clock.Advance(time.Hour)
+	out, err = pipeline("log", "slack").Exec(ctx, alert.Events(driftReport(newRun(t, st)), clock.Now(), ""))
+	require.NoError(t, err)
+	require.Equal(t, []string{"drift→log", "drift→slack"}, routed(out))
+	clock.Advance(time.Hour)
+	out, err = pipeline("log", "slack", "webhook").Exec(ctx, alert.Events(stableReport(newRun(t, st)), clock.Now(), ""))
+	require.NoError(t, err)
+	require.Equal(t, []string{"resolved→log", "resolved→slack"}, routed(out))
 }

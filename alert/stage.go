@@ -46,10 +46,13 @@ func (s Sequence) Exec(ctx context.Context, events []Event) ([]Event, error) {
 	return events, nil
 }
 
-// AlertLog is the persisted alert log Dedup reads (storage.Store satisfies
-// it). It returns storage.ErrNotFound when a key was never alerted.
+// AlertLog is the persisted alert log Dedup and Resolve read (storage.Store
+// satisfies it). LastAlert returns storage.ErrNotFound when a key was never
+// alerted; EpisodeChannels lists the channels that received a drift alert
+// of the episode opened by run firstRunID.
 type AlertLog interface {
 	LastAlert(ctx context.Context, dedupKey string) (storage.Alert, error)
+	EpisodeChannels(ctx context.Context, dedupKey string, firstRunID int64) ([]string, error)
 }
 
 // lastAlert returns the newest alert with key, or nil when there is none.
@@ -154,8 +157,9 @@ func (d *Dedup) Exec(ctx context.Context, events []Event) ([]Event, error) {
 // Route sends each event to every channel whose minimum severity it meets:
 // one output event per (event, channel), with Channel set. An event without
 // a severity (a resolved candidate that Resolve did not keep) goes nowhere;
-// a resolved event has the severity of the drift alert it resolves, so it
-// reaches every channel that received that alert.
+// a resolved event goes only to its Recipients, the channels that received
+// a drift alert of the episode it ends (a channel added since, or one whose
+// drift alert was given up on, never hears of a drift it was not told of).
 type Route struct {
 	// MinSeverity maps channel names to the lowest severity they receive.
 	MinSeverity map[string]Severity
@@ -174,6 +178,9 @@ func (r Route) Exec(_ context.Context, events []Event) ([]Event, error) {
 			continue
 		}
 		for _, c := range channels {
+			if ev.Kind == KindResolved && !slices.Contains(ev.Recipients, c) {
+				continue
+			}
 			if ev.Severity >= r.MinSeverity[c] {
 				e := ev
 				e.Channel = c

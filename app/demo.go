@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/driftwatch/driftwatch/report"
 	"github.com/driftwatch/driftwatch/sim"
 	"github.com/driftwatch/driftwatch/suites"
 )
@@ -152,4 +153,71 @@ func CopyDemoSuites(dst string) error {
 		}
 		return os.WriteFile(target, b, 0o644)
 	})
+}
+
+// The demo replays two weeks of nights; the vendor's silent update lands
+// before night DemoUpdateNight. Each night's runs are backdated to that
+// night, so the dashboard draws them on a real time axis.
+const (
+	DemoNights      = 14
+	DemoUpdateNight = 10
+)
+
+// DemoNightsConfig pools the first three nights into each baseline: over
+// two weeks, a single-run baseline's own sampling error is shared by every
+// later comparison and can push the CUSUM of a model that did not change
+// over its threshold.
+const DemoNightsConfig = "baseline: {runs: 3}\n"
+
+// PlayDemoNights runs the demo's nights, alerts on each, and returns every
+// night's reports, oldest first.
+func PlayDemoNights(ctx context.Context, a *App, srv *sim.Server, stdout io.Writer, summarize func([]*report.Report)) ([][]*report.Report, error) {
+	st, err := a.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var nights [][]*report.Report
+	for n := 1; n <= DemoNights; n++ {
+		if n == DemoUpdateNight {
+			id, err := srv.Update("sim-gpt")
+			if err != nil {
+				return nil, configError(err)
+			}
+			fmt.Fprintf(stdout, "\n(The vendor silently updates sim-gpt before night %d: it now answers as %s.)\n\n", n, id.ResolvedModel)
+		}
+		switch n {
+		case 1:
+			fmt.Fprintf(stdout, "Night 1 of %d: first runs become the baselines.\n", DemoNights)
+		case DemoUpdateNight:
+			fmt.Fprintf(stdout, "Night %d: the same suites, compared with the baselines.\n", n)
+		}
+		reps, err := a.Run(ctx, RunParams{Suites: []string{"arithmetic"}})
+		if err != nil {
+			return nil, err
+		}
+		ids := make([]int64, len(reps))
+		for i, r := range reps {
+			ids[i] = r.RunID
+		}
+		if err := st.BackdateRuns(ctx, ids, time.Duration(DemoNights-n)*24*time.Hour); err != nil {
+			return nil, err
+		}
+		switch n {
+		case 1, DemoUpdateNight, DemoNights:
+			summarize(reps)
+		default:
+			var parts []string
+			for _, r := range reps {
+				parts = append(parts, fmt.Sprintf("%s %s", r.Target, r.Verdict))
+			}
+			fmt.Fprintf(stdout, "Night %d: %s\n", n, strings.Join(parts, ", "))
+		}
+		if n > 1 {
+			if err := a.AlertReports(ctx, reps); err != nil {
+				return nil, err
+			}
+		}
+		nights = append(nights, reps)
+	}
+	return nights, nil
 }

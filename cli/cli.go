@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -282,17 +281,15 @@ func printSummary(w io.Writer, reports []*report.Report) {
 	}
 	tw.Flush()
 	for _, r := range reports {
-		fmt.Fprintf(w, "%s@%s: %s", r.Suite, r.Target, r.Reason)
-		if r.MDE > 0 {
-			fmt.Fprintf(w, " (minimum detectable drop at 80%% power: %.1f points)", 100*r.MDE)
-		}
-		fmt.Fprintln(w)
+		fmt.Fprintf(w, "%s@%s: %s\n", r.Suite, r.Target, report.Explain(r))
 		for _, f := range r.Findings {
 			switch {
 			case f.Metric == drift.MetricIdentity:
 				fmt.Fprintf(w, "  %s %s: %s\n", f.Verdict, f.Metric, identityChange(r, f))
 			case f.Verdict == drift.Drift || f.Verdict == drift.IdentityChanged:
 				fmt.Fprintf(w, "  %s %s (%s): %.3f -> %.3f, p=%.2g, q=%.2g\n", f.Verdict, f.Metric, f.Scope, f.Baseline, f.Current, f.P, f.Q)
+			case f.Verdict == drift.Warn:
+				fmt.Fprintf(w, "  WARN %s\n", report.FindingText(f))
 			}
 		}
 		if n := len(r.DriftedCases); n > 0 {
@@ -309,26 +306,11 @@ func identityChange(r *report.Report, f drift.Finding) string {
 	if f.Statistic == "pin" || r.BaselineIdentity == nil || r.Identity == nil {
 		return f.Reason
 	}
-	before, after := identityText(r.BaselineIdentity), identityText(r.Identity)
+	before, after := report.IdentityName(r.BaselineIdentity), report.IdentityName(r.Identity)
 	if before == after { // a minority of samples changed identity
 		return f.Reason
 	}
 	return before + " -> " + after
-}
-
-// identityText names an identity by what tells identities apart: resolved
-// model, system fingerprint and digest, else the requested model.
-func identityText(id *report.Identity) string {
-	var parts []string
-	for _, p := range []string{id.ResolvedModel, id.Fingerprint, id.Digest} {
-		if p != "" {
-			parts = append(parts, p)
-		}
-	}
-	if len(parts) == 0 {
-		return cmp.Or(id.RequestedModel, "(unknown)")
-	}
-	return strings.Join(parts, " ")
 }
 
 func (c *cli) suitesCmd() *cobra.Command {

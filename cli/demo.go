@@ -59,7 +59,7 @@ func simScenario(name string) (sim.Config, error) {
 func (c *cli) demoCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "demo",
-		Short: "Two simulated nights with a silent vendor update in between, on the embedded PostgreSQL",
+		Short: "Two weeks of simulated nights with one silent vendor update, on the embedded PostgreSQL",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			code, err := runDemo(cmd.Context(), c.stdout, c.stderr, c.dataDir)
@@ -69,8 +69,9 @@ func (c *cli) demoCmd() *cobra.Command {
 	}
 }
 
-// runDemo plays two nights against the simulator on the embedded default
-// PostgreSQL and prints what Driftwatch saw.
+// runDemo plays two weeks of nights against the simulator on the embedded
+// default PostgreSQL, with one silent update, and prints what Driftwatch
+// saw.
 func runDemo(ctx context.Context, stdout, stderr io.Writer, dataDir string) (int, error) {
 	start := time.Now()
 	work, err := os.MkdirTemp("", "driftwatch-demo-")
@@ -112,7 +113,7 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, dataDir string) (int
 	}
 	defer stopSlack()
 	cfgPath := filepath.Join(work, "driftwatch.yaml")
-	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(app.DemoConfig, url, slackURL)), 0o600); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(app.DemoConfig, url, slackURL)+app.DemoNightsConfig), 0o600); err != nil {
 		return app.ExitConfig, exitErr(err)
 	}
 	cfg, err := config.Load(cfgPath)
@@ -123,31 +124,21 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, dataDir string) (int
 	defer a.Close()
 	fmt.Fprintf(stdout, "Driftwatch demo: simulator at %s, embedded PostgreSQL in %s\n\n", url, dataDir)
 
-	fmt.Fprintln(stdout, "Night 1: first runs become the baselines.")
-	night1, err := a.Run(ctx, app.RunParams{Suites: []string{"arithmetic"}, NewProgress: progressTo(stderr)})
+	nights, err := app.PlayDemoNights(ctx, a, srv, stdout, func(reps []*report.Report) { printSummary(stderr, reps) })
 	if err != nil {
 		return app.ExitConfig, err
 	}
-	printSummary(stderr, night1)
-
-	id, err := srv.Update("sim-gpt")
-	if err != nil {
-		return app.ExitConfig, exitErr(err)
-	}
-	fmt.Fprintf(stdout, "\n(The vendor silently updates sim-gpt overnight: it now answers as %s.)\n\n", id.ResolvedModel)
-
-	fmt.Fprintln(stdout, "Night 2: the same suites, compared with the baselines.")
-	night2, err := a.Run(ctx, app.RunParams{Suites: []string{"arithmetic"}, NewProgress: progressTo(stderr)})
-	if err != nil {
-		return app.ExitConfig, err
-	}
-	printSummary(stderr, night2)
-	if err := a.AlertReports(ctx, night2); err != nil {
-		return app.ExitConfig, err
-	}
+	night2 := nights[len(nights)-1]
 	fmt.Fprintln(stdout)
 	for _, msg := range received() {
 		fmt.Fprintf(stdout, "Slack message delivered to the local receiver (%d bytes of Block Kit):\n%s\n\n", len(msg), app.SlackText(msg))
+	}
+	// The dashboard's run pages as files, to open after the demo (its
+	// database is temporary unless --data-dir is given), in a folder of
+	// their own.
+	pagesDir, err := os.MkdirTemp("", "driftwatch-demo-pages-")
+	if err != nil {
+		return app.ExitConfig, exitErr(err)
 	}
 	var pages []string
 	for _, r := range night2 {
@@ -155,9 +146,7 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, dataDir string) (int
 			if err := report.WriteMarkdown(stdout, []*report.Report{r}); err != nil {
 				return app.ExitConfig, err
 			}
-			// The dashboard's run page as one file, to open after the demo
-			// (its database is temporary unless --data-dir is given).
-			path := filepath.Join(os.TempDir(), fmt.Sprintf("driftwatch-demo-run-%d.html", r.RunID))
+			path := filepath.Join(pagesDir, fmt.Sprintf("run-%d.html", r.RunID))
 			if err := writeRunPage(ctx, a, path, r.RunID); err != nil {
 				return app.ExitConfig, err
 			}

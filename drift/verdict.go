@@ -33,7 +33,7 @@ type Evidence struct {
 // Decide gives a run's verdict and reason, the one place where that policy
 // lives:
 //   - no baseline: BASELINE, unless the errors exceed MaxErrorRate or fewer
-//     than MinSamples samples succeeded (INCONCLUSIVE, with what to change);
+//     than MinSamples samples succeeded (INCONCLUSIVE);
 //   - a baseline: the comparison's verdict, except that a STABLE run whose
 //     CUSUM crosses CUSUMH is a slow DRIFT (a finding says so).
 //
@@ -68,8 +68,7 @@ func firstRun(e Evidence, set Settings) Result {
 			100*float64(e.Errors)/float64(e.Samples), 100*set.MaxErrorRate)
 	case ok < set.MinSamples:
 		res.Verdict = Inconclusive
-		res.Reason = fmt.Sprintf("only %d samples without error (at least %d needed): not accepted as a baseline; "+
-			"run more samples per case (--samples, or samples: in the suite) or more cases, or lower drift.min_samples",
+		res.Reason = fmt.Sprintf("only %d samples without error (at least %d needed): not accepted as a baseline",
 			ok, set.MinSamples)
 	}
 	return res

@@ -23,7 +23,7 @@ func TestDecideCoversEveryCombination(t *testing.T) {
 	}{
 		{"first run with enough samples is the baseline", Evidence{Samples: 100, Errors: 5}, Baseline, "first completed run", false},
 		{"first run with too many errors is inconclusive", Evidence{Samples: 100, Errors: 30}, Inconclusive, "error rate 30.0% is above 20%", false},
-		{"first run with too few samples says how to fix it", Evidence{Samples: 12}, Inconclusive, "--samples", false},
+		{"first run with too few samples is inconclusive", Evidence{Samples: 12}, Inconclusive, "only 12 samples without error (at least 20 needed)", false},
 		{"first run of nothing is inconclusive", Evidence{}, Inconclusive, "only 0 samples", false},
 		{"first run ignores a CUSUM", Evidence{Samples: 100, CUSUM: alarm}, Baseline, "first completed run", false},
 		{"stable without CUSUM stays stable", Evidence{HasBaseline: true, Compared: stable}, Stable, "no change", false},

@@ -7,6 +7,7 @@
 package report
 
 import (
+	"cmp"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
@@ -32,6 +33,10 @@ type Report struct {
 	// Verdict is STABLE, DRIFT, INCONCLUSIVE or BASELINE.
 	Verdict string `json:"verdict"`
 	Reason  string `json:"reason"`
+	// Summary is the report in plain words, numbers after (Explain): what
+	// changed, how much, how sure, since when, what to do. It is derived
+	// from the other fields each time the report is encoded.
+	Summary string `json:"summary,omitempty"`
 	// IdentityChanged is the separate identity signal; PinViolated says a
 	// pinned target did not match its pin (exit code 1).
 	IdentityChanged  bool      `json:"identity_changed"`
@@ -88,6 +93,17 @@ type ChangePoint struct {
 	// ProbThisRun that this run is the first at a new pass rate.
 	ProbChange  float64 `json:"prob_change"`
 	ProbThisRun float64 `json:"prob_this_run"`
+	// EpisodeStartRunID is the first run of the current episode: the run
+	// after the last baseline run or after the run that ended the last drift
+	// episode. SinceRunID is never before it.
+	EpisodeStartRunID int64 `json:"episode_start_run_id,omitempty"`
+	// SinceProbability is the posterior probability that the current pass
+	// rate began at SinceRunID.
+	SinceProbability float64 `json:"since_probability,omitempty"`
+	// SinceUnclear says the evidence does not date the change within the
+	// current episode (a slow decline, or too few runs): show "since:
+	// unclear" rather than a run.
+	SinceUnclear bool `json:"since_unclear,omitempty"`
 }
 
 // CUSUM is the state of the one-sided CUSUM on per-run pass-rate z.
@@ -177,6 +193,7 @@ func WriteJSON(w io.Writer, reports []*Report) error {
 // always arrays in JSON, and NaN/Inf replaced (JSON cannot carry them).
 func (r *Report) normalized() *Report {
 	c := *r
+	c.Summary = Explain(r)
 	if c.BaselineRunIDs == nil {
 		c.BaselineRunIDs = []int64{}
 	}
@@ -291,7 +308,10 @@ type junitMessage struct {
 
 // WriteJUnit writes one testsuite per report and one testcase per case. A case
 // fails when it is localised as drifted; a case whose samples all errored is
-// an error; a case changed since the baseline is skipped (not compared).
+// an error; a case changed since the baseline is skipped (not compared). A
+// "(suite)" testcase carries the verdict: a failure for DRIFT (or a pinned
+// identity mismatch), an error for INCONCLUSIVE and for a run that did not
+// complete, with the plain-language reason (Explain) as its message.
 func WriteJUnit(w io.Writer, reports []*Report) error {
 	var out junitSuites
 	for _, r := range reports {
@@ -302,6 +322,7 @@ func WriteJUnit(w io.Writer, reports []*Report) error {
 				{"run_id", fmt.Sprint(r.RunID)},
 				{"verdict", r.Verdict},
 				{"reason", r.Reason},
+				{"summary", Explain(r)},
 			},
 		}
 		drifted := map[string]bool{}
@@ -324,12 +345,19 @@ func WriteJUnit(w io.Writer, reports []*Report) error {
 			}
 			s.Cases = append(s.Cases, jc)
 		}
-		if r.Verdict == string(drift.Drift) && len(r.DriftedCases) == 0 {
-			// The suite drifted as a whole without any single case standing
-			// out: report it as one failing pseudo-case so CI fails.
+		// One "(suite)" testcase carries the verdict: a DRIFT is a failure
+		// and an INCONCLUSIVE (or a run that did not complete) an error, so
+		// CI goes red exactly when the exit code is not 0, each with the
+		// plain-language reason.
+		switch {
+		case r.Verdict == string(drift.Drift) || r.PinViolated:
 			s.Cases = append(s.Cases, junitCase{Name: "(suite)", Classname: r.Suite,
-				Failure: &junitMessage{Message: "suite drifted: " + r.Reason, Body: suiteFindings(r)}})
+				Failure: &junitMessage{Message: "DRIFT: " + Explain(r), Body: suiteFindings(r)}})
 			s.Failures++
+		case r.Verdict == string(drift.Inconclusive) || (r.Status != "" && r.Status != "completed"):
+			s.Cases = append(s.Cases, junitCase{Name: "(suite)", Classname: r.Suite,
+				Error: &junitMessage{Message: cmp.Or(r.Verdict, "INCONCLUSIVE") + ": " + Explain(r), Body: r.Reason}})
+			s.Errors++
 		}
 		s.Tests = len(s.Cases)
 		out.Suites = append(out.Suites, s)
@@ -392,70 +420,48 @@ func oneLine(s string, max int) string {
 	return s
 }
 
-// WriteMarkdown writes a human report: what changed, how sure, examples.
+// WriteMarkdown writes a human report: first the plain-language account
+// (Explain), the warnings, what changed with examples and the drifted
+// cases; then the statistics (metrics table, counts, minimum detectable
+// drop, calibration, change point, tests) behind a "details" fold. It
+// renders the stored report and computes no statistic.
 func WriteMarkdown(w io.Writer, reports []*Report) error {
 	var b strings.Builder
 	for _, r := range reports {
 		fmt.Fprintf(&b, "# %s on %s: %s\n\n", r.Suite, r.Target, r.Verdict)
+		if why := Explain(r); why != "" {
+			b.WriteString(capitalize(why) + ".\n\n")
+		}
 		fmt.Fprintf(&b, "Run %d", r.RunID)
 		if len(r.BaselineRunIDs) > 0 {
 			fmt.Fprintf(&b, " compared with baseline run(s) %s", joinIDs(r.BaselineRunIDs))
 		}
-		fmt.Fprintf(&b, ". %s\n\n", r.Reason)
+		b.WriteString(".\n\n")
 		if r.IdentityChanged && r.BaselineIdentity != nil && r.Identity != nil {
 			fmt.Fprintf(&b, "**Identity changed**: %s → %s\n\n", identityLine(r.BaselineIdentity), identityLine(r.Identity))
 		} else if r.Identity != nil {
 			fmt.Fprintf(&b, "Identity: %s\n\n", identityLine(r.Identity))
 		}
-		m := r.Metrics
-		b.WriteString("| metric | baseline | current | change (95% CI) | p |\n|---|---|---|---|---|\n")
-		for _, row := range []struct {
-			name string
-			v    *Value
-		}{{"pass rate", m.PassRate}, {"refusal rate", m.RefusalRate}, {"JSON valid", m.JSONValidRate}, {"code fences", m.CodeFenceRate}, {"output length (tokens)", m.OutputLength}, {"finish=length", m.FinishLength}} {
-			if row.v == nil {
-				continue
+		if ws := Warnings(r); len(ws) > 0 {
+			b.WriteString("**Warnings** (below the alarm level):\n\n")
+			for _, f := range ws {
+				fmt.Fprintf(&b, "- %s\n", FindingText(f))
 			}
-			fmt.Fprintf(&b, "| %s | %s | %.3f | %s | %s |\n", row.name, optF(row.v.Baseline), row.v.Value, deltaCI(row.v), optG(row.v.P))
-		}
-		fmt.Fprintf(&b, "\n%d cases × %d samples, %d errors (%.1f%%), %d+%d tokens, $%.4f. Minimum detectable pass-rate drop at 80%% power: %.1f points.\n\n",
-			m.Cases, m.SamplesPerCase, m.ErrorCount, 100*m.ErrorRate, m.InputTokens, m.OutputTokens, m.CostUSD, 100*r.MDE)
-		if cal := r.Calibration; cal != nil {
-			fmt.Fprintf(&b, "A/A calibration over %d baseline runs (%d pairs): λ = %.2f (sparse-collapse %.2f)", cal.Runs, cal.Pairs, cal.Lambda, cal.Sparse)
-			if cal.Applied {
-				b.WriteString("; the pass-rate statistics are divided by √λ")
-			}
-			if at := drift.LambdaWarnAt(cal.Runs); cal.Lambda > at {
-				fmt.Fprintf(&b, "; above %.2f: night-to-night variation, pool more baseline runs", at)
-			}
-			b.WriteString(".\n\n")
-		}
-		if cp := r.ChangePoint; cp != nil && cp.SinceRunID != 0 {
-			fmt.Fprintf(&b, "Change point: the pass rate most likely changed at run %d (%d of the last %d runs at the new rate; probability %.2f, of any change %.2f).\n\n",
-				cp.SinceRunID, cp.RunsSince, cp.Runs, cp.Probability, cp.ProbChange)
+			b.WriteString("\n")
 		}
 		var alarms []drift.Finding
 		for _, f := range r.Findings {
-			if f.Scope == drift.ScopeSuite {
+			// The identity line above says what an identity finding found.
+			if f.Scope == drift.ScopeSuite && f.Verdict != drift.Warn && (f.Metric != drift.MetricIdentity || f.Statistic == "pin") {
 				alarms = append(alarms, f)
 			}
 		}
 		if len(alarms) > 0 {
 			b.WriteString("## What changed\n\n")
 			for _, f := range alarms {
-				if f.Metric == drift.MetricIdentity {
-					// No statistic: the reason says what changed (the
-					// identity line above shows before and after).
-					fmt.Fprintf(&b, "- **%s** (%s): %s\n", f.Metric, f.Verdict, f.Reason)
-					continue
-				}
-				fmt.Fprintf(&b, "- **%s** (%s): %.3f → %.3f, effect %+.3f", f.Metric, f.Verdict, f.Baseline, f.Current, f.Effect)
-				if f.CI != nil {
-					fmt.Fprintf(&b, " [%+.3f, %+.3f]", f.CI.Low, f.CI.High)
-				}
-				fmt.Fprintf(&b, ", p=%s, q=%s. %s\n", num(f.P), num(f.Q), f.Reason)
+				fmt.Fprintf(&b, "- %s\n", findingClause(r, f))
 				for _, ex := range f.Examples {
-					fmt.Fprintf(&b, "  - case `%s`\n    - before: %s\n    - after: %s\n", ex.Case, mdQuote(ex.Baseline), mdQuote(ex.Current))
+					fmt.Fprintf(&b, "  - example, case `%s`\n    - before: %s\n    - after: %s\n", ex.Case, mdQuote(ex.Baseline), mdQuote(ex.Current))
 				}
 			}
 			b.WriteString("\n")
@@ -472,9 +478,90 @@ func WriteMarkdown(w io.Writer, reports []*Report) error {
 		if len(r.ChangedCases) > 0 {
 			fmt.Fprintf(&b, "%d case(s) changed since the baseline and were not compared.\n\n", len(r.ChangedCases))
 		}
+		b.WriteString("<details><summary>Statistics</summary>\n\n")
+		writeMarkdownDetails(&b, r)
+		b.WriteString("</details>\n\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeMarkdownDetails writes the statistics of the details fold.
+func writeMarkdownDetails(b *strings.Builder, r *Report) {
+	fmt.Fprintf(b, "Verdict reason: %s\n\n", r.Reason)
+	m := r.Metrics
+	header := "| metric | baseline | current | change (95% CI) | p |\n|---|---|---|---|---|\n"
+	for _, row := range []struct {
+		name string
+		v    *Value
+	}{{"pass rate", m.PassRate}, {"refusal rate", m.RefusalRate}, {"JSON valid", m.JSONValidRate}, {"code fences", m.CodeFenceRate}, {"output length (tokens)", m.OutputLength}, {"finish=length", m.FinishLength}} {
+		if row.v == nil {
+			continue
+		}
+		b.WriteString(header)
+		header = ""
+		fmt.Fprintf(b, "| %s | %s | %.3f | %s | %s |\n", row.name, optF(row.v.Baseline), row.v.Value, deltaCI(row.v), optG(row.v.P))
+	}
+	if header == "" {
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(b, "%d cases × %d samples, %d errors (%.1f%%), %d+%d tokens, $%.4f.",
+		m.Cases, m.SamplesPerCase, m.ErrorCount, 100*m.ErrorRate, m.InputTokens, m.OutputTokens, m.CostUSD)
+	if r.MDE > 0 {
+		// Never "0.0 points": a report without a baseline may have none.
+		fmt.Fprintf(b, " Minimum detectable pass-rate drop at 80%% power: %.1f points.", 100*r.MDE)
+	}
+	b.WriteString("\n\n")
+	if cal := r.Calibration; cal != nil {
+		fmt.Fprintf(b, "A/A calibration over %d baseline runs (%d pairs): λ = %.2f (sparse-collapse %.2f)", cal.Runs, cal.Pairs, cal.Lambda, cal.Sparse)
+		if cal.Applied {
+			b.WriteString("; the pass-rate statistics are divided by √λ")
+		}
+		if at := drift.LambdaWarnAt(cal.Runs); cal.Lambda > at {
+			fmt.Fprintf(b, "; above %.2f: night-to-night variation, pool more baseline runs", at)
+		}
+		b.WriteString(".\n\n")
+	}
+	if cp := r.ChangePoint; cp != nil && cp.SinceRunID != 0 {
+		fmt.Fprintf(b, "Change point: the pass rate most likely changed at run %d (%d of the last %d runs at the new rate; probability %.2f, of any change %.2f).\n\n",
+			cp.SinceRunID, cp.RunsSince, cp.Runs, cp.Probability, cp.ProbChange)
+	} else if cp != nil && cp.SinceUnclear {
+		fmt.Fprintf(b, "Change point: unclear (no run of the current episode is the likely start; probability of any change over the last %d runs %.2f).\n\n", cp.Runs, cp.ProbChange)
+	}
+	if c := r.CUSUM; c != nil {
+		fmt.Fprintf(b, "CUSUM over %d runs since the baseline: %.2f (alarm above %.0f).\n\n", c.Runs, c.Statistic, c.Threshold)
+	}
+	var tests []drift.Finding
+	for _, f := range r.Findings {
+		if f.Metric != drift.MetricIdentity {
+			tests = append(tests, f)
+		}
+	}
+	if len(tests) > 0 {
+		b.WriteString("Tests:\n\n")
+		for _, f := range tests {
+			fmt.Fprintf(b, "- **%s** %s (%s): %.3f → %.3f, effect %+.3f", f.Metric, f.Scope, f.Verdict, f.Baseline, f.Current, f.Effect)
+			if f.CI != nil {
+				fmt.Fprintf(b, " [%+.3f, %+.3f]", f.CI.Low, f.CI.High)
+			}
+			fmt.Fprintf(b, ", p=%s, q=%s. %s\n", num(f.P), num(f.Q), f.Reason)
+		}
+		b.WriteString("\n")
+	}
+	for _, f := range r.Findings {
+		if f.Metric == drift.MetricIdentity {
+			fmt.Fprintf(b, "- **%s** (%s): %s\n", f.Metric, f.Verdict, f.Reason)
+		}
+	}
+}
+
+func capitalize(s string) string {
+	for i, c := range s {
+		if i == 0 {
+			return strings.ToUpper(string(c)) + s[len(string(c)):]
+		}
+	}
+	return s
 }
 
 // num formats a p- or q-value; "–" when there is none.

@@ -99,8 +99,8 @@ func TestWriteJUnit(t *testing.T) {
 	require.Len(t, doc.Suites, 1)
 	s := doc.Suites[0]
 	require.Equal(t, "prime@gpt4", s.Name)
-	require.Equal(t, 4, s.Tests)
-	require.Equal(t, 1, s.Failures, "the drifted case fails")
+	require.Equal(t, 5, s.Tests, "four cases and the (suite) verdict")
+	require.Equal(t, 2, s.Failures, "the drifted case and the (suite) verdict fail")
 	require.Equal(t, 1, s.Errors, "the all-errored case is an error")
 	require.Equal(t, 1, s.Skipped, "the changed case is not compared")
 	golden(t, "drift.junit.xml", b.Bytes())
@@ -112,6 +112,56 @@ func TestWriteJUnit(t *testing.T) {
 	require.NoError(t, report.WriteJUnit(&b, []*report.Report{r}))
 	require.Contains(t, b.String(), `name="(suite)"`)
 	require.Contains(t, b.String(), "<failure")
+}
+
+// TestWriteJUnitInconclusiveIsAnError: an INCONCLUSIVE run (exit code 2) is
+// an error testcase with the plain-language reason, so CI goes red; a
+// STABLE run has neither failures nor errors.
+func TestWriteJUnitInconclusiveIsAnError(t *testing.T) {
+	t.Parallel()
+	type suite struct {
+		Failures int `xml:"failures,attr"`
+		Errors   int `xml:"errors,attr"`
+		Cases    []struct {
+			Name  string `xml:"name,attr"`
+			Error *struct {
+				Message string `xml:"message,attr"`
+			} `xml:"error"`
+			Failure *struct {
+				Message string `xml:"message,attr"`
+			} `xml:"failure"`
+		} `xml:"testcase"`
+	}
+	parse := func(r *report.Report) suite {
+		var b bytes.Buffer
+		require.NoError(t, report.WriteJUnit(&b, []*report.Report{r}))
+		var doc struct {
+			Suites []suite `xml:"testsuite"`
+		}
+		require.NoError(t, xml.Unmarshal(b.Bytes(), &doc))
+		require.Len(t, doc.Suites, 1)
+		return doc.Suites[0]
+	}
+	r := &report.Report{Suite: "tiny", Target: "t", RunID: 1, Verdict: "INCONCLUSIVE", Status: "completed",
+		Reason:  "only 12 samples without error (at least 20 needed): not accepted as a baseline",
+		Metrics: report.Metrics{Samples: 12, Cases: 12, SamplesPerCase: 1},
+		Cases:   []report.Case{{Key: "a", Samples: 1, Passed: 1}}}
+	s := parse(r)
+	require.Equal(t, 0, s.Failures)
+	require.Equal(t, 1, s.Errors, "INCONCLUSIVE makes CI red")
+	require.Equal(t, 2, report.ExitCode([]*report.Report{r}), "as the exit code says")
+	last := s.Cases[len(s.Cases)-1]
+	require.Equal(t, "(suite)", last.Name)
+	require.NotNil(t, last.Error)
+	require.Contains(t, last.Error.Message, "INCONCLUSIVE: too few samples for a first run to become the baseline")
+	require.Contains(t, last.Error.Message, "`--samples`")
+
+	d := parse(driftReport())
+	require.Contains(t, d.Cases[len(d.Cases)-1].Failure.Message, "DRIFT: pass rate fell 33 points")
+
+	r.Verdict = "STABLE"
+	s = parse(r)
+	require.Zero(t, s.Failures+s.Errors, "a STABLE run is green")
 }
 
 func TestWriteMarkdown(t *testing.T) {

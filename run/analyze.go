@@ -162,9 +162,10 @@ func (l *Lifecycle) cusum(ctx context.Context, rep *report.Report, row storage.R
 // year of nightly runs.
 const changePointRuns = 365
 
-// changePoint dates the last change of the pass rate over the suite's recent
-// runs on the target, this run last (BOCPD). It only reports: the verdict
-// comes from the tests against the baseline and the CUSUM.
+// changePoint dates the start of the current episode's change of the pass
+// rate over the suite's recent runs on the target, this run last
+// (report.DateChange). It only reports: the verdict comes from the tests
+// against the baseline and the CUSUM.
 func (l *Lifecycle) changePoint(ctx context.Context, rep *report.Report, row storage.Run) error {
 	m := rep.Metrics
 	if m.PassRate == nil {
@@ -174,17 +175,12 @@ func (l *Lifecycle) changePoint(ctx context.Context, rep *report.Report, row sto
 	if err != nil {
 		return fmt.Errorf("change point: %w", err)
 	}
-	hist = append(hist, storage.RunPassCount{RunID: row.ID, Passed: m.Passed, Total: m.Samples - m.ErrorCount})
-	obs := make([]drift.PassCount, len(hist))
+	hist = append(hist, storage.RunPassCount{RunID: row.ID, Passed: m.Passed, Total: m.Samples - m.ErrorCount, Verdict: rep.Verdict})
+	runs := make([]report.HistoryRun, len(hist))
 	for i, h := range hist {
-		obs[i] = drift.PassCount{Passed: h.Passed, Total: h.Total}
+		runs[i] = report.HistoryRun{RunID: h.RunID, Passed: h.Passed, Total: h.Total, Verdict: h.Verdict}
 	}
-	cp := drift.BOCPD(obs, drift.DefaultHazard)
-	rep.ChangePoint = &report.ChangePoint{Runs: cp.Runs, RunsSince: cp.RunLength, Probability: cp.RunLengthProb,
-		ProbChange: cp.ProbChange, ProbThisRun: cp.ProbWithin(1)}
-	if cp.ChangeIndex >= 0 {
-		rep.ChangePoint.SinceRunID = hist[cp.ChangeIndex].RunID
-	}
+	rep.ChangePoint = report.DateChange(runs, rep.BaselineRunIDs)
 	return nil
 }
 

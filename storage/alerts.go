@@ -93,3 +93,22 @@ func (s *Store) LastAlert(ctx context.Context, dedupKey string) (Alert, error) {
 	}
 	return al, nil
 }
+
+// EpisodeChannels returns, in name order, the channels that received (or
+// are still trying to deliver) a drift alert of the episode opened by run
+// firstRunID under dedupKey: the alerts whose payload is a drift event of
+// that episode (an alert stored without an episode opened its own, with its
+// run) and whose delivery was not given up. A resolution goes to these
+// channels only.
+func (s *Store) EpisodeChannels(ctx context.Context, dedupKey string, firstRunID int64) ([]string, error) {
+	rows, _ := s.pool.Query(ctx, `
+		SELECT DISTINCT channel FROM alerts
+		WHERE dedup_key = $1 AND status <> 'failed' AND payload->>'kind' = 'drift'
+			AND coalesce((payload->'episode'->>'first_run_id')::bigint, run_id) = $2
+		ORDER BY channel`, dedupKey, firstRunID)
+	chans, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("episode channels %s: %w", dedupKey, translate(err))
+	}
+	return chans, nil
+}

@@ -263,6 +263,8 @@ type RunPassCount struct {
 	RunID  int64
 	Passed int
 	Total  int
+	// Verdict is the run's stored verdict ("" when none).
+	Verdict string
 }
 
 // PassCountHistory returns the pass counts of the last limit completed runs
@@ -273,8 +275,8 @@ type RunPassCount struct {
 // carried metrics.passed are left out.
 func (s *Store) PassCountHistory(ctx context.Context, suiteID, targetID, except int64, limit int) ([]RunPassCount, error) {
 	rows, _ := s.pool.Query(ctx, `
-		SELECT id, passed, total FROM (
-			SELECT id, started_at,
+		SELECT id, passed, total, verdict FROM (
+			SELECT id, started_at, COALESCE(verdict, '') AS verdict,
 				(summary->'metrics'->>'passed')::int AS passed,
 				(summary->'metrics'->>'samples')::int - (summary->'metrics'->>'error_count')::int AS total
 			FROM runs
@@ -312,4 +314,24 @@ func (s *Store) PassZHistory(ctx context.Context, suiteID, targetID int64, basel
 		return nil, fmt.Errorf("pass z history: %w", translate(err))
 	}
 	return z, nil
+}
+
+// BackdateRuns moves the start and finish times of the given runs back by
+// d, and the accepted time of every baseline made of one of them: the demo
+// uses it to replay two weeks of nights in a minute, so that the dashboard
+// draws them on a real time axis. Run histories (change point, CUSUM) order
+// runs by start time: backdate nights in order, before the next one runs.
+func (s *Store) BackdateRuns(ctx context.Context, runIDs []int64, d time.Duration) error {
+	err := s.withTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE runs SET started_at = started_at - $2::interval,
+			finished_at = finished_at - $2::interval WHERE id = ANY($1)`, runIDs, d); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE baselines SET accepted_at = accepted_at - $2::interval WHERE run_ids && $1::bigint[]`, runIDs, d)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("backdate runs %v: %w", runIDs, translate(err))
+	}
+	return nil
 }

@@ -129,14 +129,14 @@ func TestPassCountHistoryBeforeTheRun(t *testing.T) {
 	otherSuite, err := b.store.EnsureSuite(ctx, storagetest.ProjectID(t, b.store), "other")
 	require.NoError(t, err)
 	t0 := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
-	trigger := storage.TriggerCLI
+	trigger, verdict := storage.TriggerCLI, ""
 	run := func(suiteID int64, at time.Duration, status string, summary string) int64 {
 		t.Helper()
 		r, err := b.store.CreateRun(ctx, storage.NewRun{SuiteID: suiteID, TargetID: b.targetID, Trigger: trigger,
 			SamplesPerCase: 1, HarnessVersion: "test", StartedAt: t0.Add(at)})
 		require.NoError(t, err)
 		if status != "" {
-			require.NoError(t, b.store.FinishRun(ctx, r.ID, storage.FinishRun{Status: status, Summary: json.RawMessage(summary)}))
+			require.NoError(t, b.store.FinishRun(ctx, r.ID, storage.FinishRun{Status: status, Verdict: verdict, Summary: json.RawMessage(summary)}))
 		}
 		return r.ID
 	}
@@ -144,6 +144,7 @@ func TestPassCountHistoryBeforeTheRun(t *testing.T) {
 		return fmt.Sprintf(`{"metrics": {"passed": %d, "samples": %d, "error_count": %d}}`, passed, samples, errors)
 	}
 	first := run(b.suiteID, 0, storage.RunCompleted, counts(8, 10, 1))
+	verdict = "DRIFT"
 	run(otherSuite, time.Minute, storage.RunCompleted, counts(1, 10, 0))
 	run(b.suiteID, 2*time.Minute, storage.RunStopped, counts(2, 5, 0))
 	run(b.suiteID, 3*time.Minute, storage.RunCompleted, `{"metrics": {"samples": 10, "error_count": 0}}`)
@@ -152,16 +153,17 @@ func TestPassCountHistoryBeforeTheRun(t *testing.T) {
 	run(b.suiteID, 3*time.Minute+30*time.Second, storage.RunCompleted, counts(4, 10, 0))
 	trigger = storage.TriggerCLI
 	second := run(b.suiteID, 4*time.Minute, storage.RunCompleted, counts(9, 10, 0))
+	verdict = ""
 	current := run(b.suiteID, 5*time.Minute, "", "") // stopped, resumed after the next completed
 	run(b.suiteID, 6*time.Minute, storage.RunCompleted, counts(3, 10, 0))
 
 	hist, err := b.store.PassCountHistory(ctx, b.suiteID, b.targetID, current, 364)
 	require.NoError(t, err)
-	require.Equal(t, []storage.RunPassCount{{RunID: first, Passed: 8, Total: 9}, {RunID: second, Passed: 9, Total: 10}}, hist)
+	require.Equal(t, []storage.RunPassCount{{RunID: first, Passed: 8, Total: 9}, {RunID: second, Passed: 9, Total: 10, Verdict: "DRIFT"}}, hist, "with each run's stored verdict")
 
 	hist, err = b.store.PassCountHistory(ctx, b.suiteID, b.targetID, current, 1)
 	require.NoError(t, err)
-	require.Equal(t, []storage.RunPassCount{{RunID: second, Passed: 9, Total: 10}}, hist, "the last limit runs before it")
+	require.Equal(t, []storage.RunPassCount{{RunID: second, Passed: 9, Total: 10, Verdict: "DRIFT"}}, hist, "the last limit runs before it")
 }
 
 // TestPassZHistoryBeforeTheRun: the CUSUM history of a run is the pass_z of
@@ -197,4 +199,32 @@ func TestPassZHistoryBeforeTheRun(t *testing.T) {
 	z, err := b.store.PassZHistory(ctx, b.suiteID, b.targetID, base, current)
 	require.NoError(t, err)
 	require.Equal(t, []float64{-1.5, -0.5}, z)
+}
+
+// TestBackdateRunsMovesRunsAndTheirBaselines: a replayed night moves back
+// by the given duration, with the baseline made of it; other runs stay.
+func TestBackdateRunsMovesRunsAndTheirBaselines(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	old, other := b.newRun(t), b.newRun(t)
+	require.NoError(t, b.store.FinishRun(ctx, old.ID, storage.FinishRun{Status: storage.RunCompleted}))
+	bl, err := b.store.AcceptBaseline(ctx, storage.AcceptBaseline{SuiteID: b.suiteID, TargetID: b.targetID, RunIDs: []int64{old.ID}, AcceptedBy: "test"})
+	require.NoError(t, err)
+	before, err := b.store.GetRun(ctx, old.ID)
+	require.NoError(t, err)
+
+	require.NoError(t, b.store.BackdateRuns(ctx, []int64{old.ID}, 13*24*time.Hour))
+	after, err := b.store.GetRun(ctx, old.ID)
+	require.NoError(t, err)
+	require.Equal(t, 13*24*time.Hour, before.StartedAt.Sub(after.StartedAt))
+	require.NotNil(t, after.FinishedAt)
+	require.Equal(t, 13*24*time.Hour, before.FinishedAt.Sub(*after.FinishedAt))
+	still, err := b.store.GetRun(ctx, other.ID)
+	require.NoError(t, err)
+	require.Equal(t, other.StartedAt.UTC(), still.StartedAt.UTC(), "other runs stay")
+	bls, err := b.store.ListBaselines(ctx, b.suiteID, b.targetID)
+	require.NoError(t, err)
+	require.Len(t, bls, 1)
+	require.Equal(t, 13*24*time.Hour, bl.AcceptedAt.Sub(bls[0].AcceptedAt))
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -8,10 +9,6 @@ import (
 	"github.com/driftwatch/driftwatch/drift"
 	"github.com/driftwatch/driftwatch/report"
 )
-
-// changeRecentRuns is the window of the trend page's "P(change within the
-// last N runs)".
-const changeRecentRuns = 3
 
 // storedReport decodes a stored summary in one pass while telling a stored
 // metrics.passed from an absent one (summaries written before reports
@@ -44,62 +41,59 @@ func parseSummary(raw json.RawMessage, rl *RunListing) (*report.Report, bool) {
 	}
 	if rl != nil && rl.Verdict != "" {
 		// The run row is the authority (a confirmation run may have
-		// changed the verdict after the summary was written).
+		// changed the verdict after the summary was written): the stored
+		// plain-language summary then speaks of the old verdict.
+		if rep.Verdict != rl.Verdict {
+			rep.Summary = ""
+		}
 		rep.Verdict, rep.Reason = rl.Verdict, rl.VerdictReason
 	}
 	return &rep, sr.Metrics.Passed != nil
 }
 
-// runPassCount is one run's stored pass count, in the order of the trend.
-type runPassCount struct {
-	ID      int64
-	Started time.Time
-	Count   drift.PassCount
-}
-
-// trendChange is the trend page's change-point line: BOCPD over the pass
-// counts of the runs the page shows (DRIFT_METHOD.md 4.5, 4.7: "when did it
-// change"). Probabilities are formatted for display.
+// trendChange is the trend page's change-point line: the latest run's
+// stored change point (report.ChangePoint), never recomputed. Probabilities
+// are formatted for display.
 type trendChange struct {
-	// Runs is the number of runs with a stored pass count.
+	// Runs is the number of runs the stored posterior covers.
 	Runs int
-	// RunID and At are the first run at the current pass rate when a change
-	// is the most likely explanation; RunID 0 otherwise.
+	// RunID and At are the first run at the current pass rate within the
+	// current episode; RunID 0 when none was dated. At is zero when that
+	// run is older than the page's runs.
 	RunID int64
 	At    time.Time
-	// Prob is the posterior probability of that run length; Recent the
-	// probability of a change within the last RecentRuns runs; Any of at
-	// least one change over the runs.
-	Prob, Recent, Any string
-	RecentRuns        int
+	// Unclear: a change is likely but no run can be named ("since:
+	// unclear").
+	Unclear bool
+	// EpisodeStart is the first run of the current episode (after the last
+	// baseline or resolved drift); 0 in reports stored before episodes.
+	EpisodeStart int64
+	// Prob is the posterior probability of RunID; Any of at least one
+	// change over the runs.
+	Prob, Any string
 }
 
-// trendChangePoint runs BOCPD over counts (oldest first); nil with fewer
-// than two runs, where there is nothing to date.
-func trendChangePoint(counts []runPassCount) *trendChange {
-	if len(counts) < 2 {
+// newTrendChange is the stored change point cp as the trend page shows it;
+// starts gives the start time of the page's runs. nil without one.
+func newTrendChange(cp *report.ChangePoint, starts map[int64]time.Time) *trendChange {
+	if cp == nil {
 		return nil
 	}
-	obs := make([]drift.PassCount, len(counts))
-	for i, c := range counts {
-		obs[i] = c.Count
-	}
-	cp := drift.BOCPD(obs, drift.DefaultHazard)
-	tc := &trendChange{Runs: cp.Runs, Prob: fmtProb(cp.RunLengthProb), Any: fmtProb(cp.ProbChange),
-		Recent: fmtProb(cp.ProbWithin(changeRecentRuns)), RecentRuns: changeRecentRuns}
-	if cp.ChangeIndex >= 0 {
-		tc.RunID, tc.At = counts[cp.ChangeIndex].ID, counts[cp.ChangeIndex].Started
+	tc := &trendChange{Runs: cp.Runs, RunID: cp.SinceRunID, At: starts[cp.SinceRunID], Unclear: cp.SinceUnclear, EpisodeStart: cp.EpisodeStartRunID,
+		Prob: fmtProb(cmp.Or(cp.SinceProbability, cp.Probability)), Any: fmtProb(cp.ProbChange)}
+	if tc.Unclear {
+		tc.RunID = 0
 	}
 	return tc
 }
 
-// mark is the most likely change as a mark on the pass-rate chart; false
-// when there is none.
+// mark is the dated change as a mark on the pass-rate chart; false when
+// there is none or its run is not on the page.
 func (tc *trendChange) mark() (mark, bool) {
-	if tc == nil || tc.RunID == 0 {
+	if tc == nil || tc.RunID == 0 || tc.At.IsZero() {
 		return mark{}, false
 	}
-	return mark{T: tc.At, Kind: "change", Label: fmt.Sprintf("most likely change: run %d (probability %s)", tc.RunID, tc.Prob)}, true
+	return mark{T: tc.At, Kind: "change", Label: fmt.Sprintf("the current pass rate began at run %d (probability %s)", tc.RunID, tc.Prob)}, true
 }
 
 // lambdaPoint is a run's stored A/A calibration λ on the trend page.
@@ -116,6 +110,8 @@ type runChange struct {
 	// SinceRunID is the first run at the current pass rate when a change is
 	// the most likely explanation, else 0.
 	SinceRunID      int64
+	Unclear         bool
+	EpisodeStart    int64
 	RunsSince, Runs int
 	Prob            string
 	ProbChange      string
@@ -136,7 +132,7 @@ func newRunChange(cp *report.ChangePoint) *runChange {
 	if cp == nil {
 		return nil
 	}
-	return &runChange{SinceRunID: cp.SinceRunID, RunsSince: cp.RunsSince, Runs: cp.Runs, Prob: fmtProb(cp.Probability),
+	return &runChange{SinceRunID: cp.SinceRunID, Unclear: cp.SinceUnclear, EpisodeStart: cp.EpisodeStartRunID, RunsSince: cp.RunsSince, Runs: cp.Runs, Prob: fmtProb(cp.Probability),
 		ProbChange: fmtProb(cp.ProbChange), ProbThisRun: fmtProb(cp.ProbThisRun)}
 }
 
@@ -146,6 +142,16 @@ func newRunCalibration(cal *drift.Calibration) *runCalibration {
 	}
 	return &runCalibration{Lambda: fmt.Sprintf("%.2f", cal.Lambda), Sparse: fmt.Sprintf("%.2f", cal.Sparse), Pairs: cal.Pairs,
 		Runs: cal.Runs, Applied: cal.Applied, Warn: cal.Lambda > drift.LambdaWarnAt(cal.Runs), WarnAt: fmt.Sprintf("%.2f", drift.LambdaWarnAt(cal.Runs))}
+}
+
+// why is a stored report in plain words: the summary stored with it, else
+// (a report stored before summaries, or whose verdict changed since)
+// report.Explain of what was stored.
+func why(rep *report.Report) string {
+	if rep.Summary != "" {
+		return rep.Summary
+	}
+	return report.Explain(rep)
 }
 
 // fmtProb formats a posterior probability with two decimals.

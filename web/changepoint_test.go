@@ -24,6 +24,7 @@ type seriesRun struct {
 	legacy bool
 	cal    *drift.Calibration
 	cp     *report.ChangePoint
+	cu     *report.CUSUM
 }
 
 const seriesSamples = 200
@@ -39,7 +40,7 @@ func seriesFake(t *testing.T, runs []seriesRun) *fakeData {
 			Identity: &report.Identity{ResolvedModel: "gpt-2026-06-01"},
 			Metrics: report.Metrics{PassRate: &report.Value{Value: rate}, RefusalRate: &report.Value{Value: 0},
 				Passed: sr.passed, Samples: seriesSamples, Cases: 40, SamplesPerCase: 5},
-			Calibration: sr.cal, ChangePoint: sr.cp}
+			Calibration: sr.cal, ChangePoint: sr.cp, CUSUM: sr.cu}
 		raw, err := json.Marshal(rep)
 		require.NoError(t, err)
 		if sr.legacy {
@@ -90,11 +91,11 @@ func absent(t *testing.T, page, s string) {
 	require.False(t, strings.Contains(page, s), "unexpected %q", s)
 }
 
-func TestTrendShowsChangePointAndLambda(t *testing.T) {
+// TestTrendShowsTheStoredChangePointAndLambda: the trend page shows the
+// latest run's stored change point (an earlier run's is history), marks its
+// run on the pass-rate chart and in the table, and charts λ over time.
+func TestTrendShowsTheStoredChangePointAndLambda(t *testing.T) {
 	t.Parallel()
-	// Run 1 predates metrics.passed (left out: its absent count would read as
-	// 0 passed); runs 2-9 pass about 90%, runs 10-12
-	// about 70%: the change is at run 10, within the last three runs.
 	var runs []seriesRun
 	for i, p := range []int{180, 180, 178, 182, 181, 179, 180, 183, 177, 141, 139, 140} {
 		sr := seriesRun{passed: p, legacy: i == 0}
@@ -104,17 +105,19 @@ func TestTrendShowsChangePointAndLambda(t *testing.T) {
 		}
 		runs = append(runs, sr)
 	}
+	// An older report dated another change: not the page's.
+	runs[6].cp = &report.ChangePoint{Runs: 6, SinceRunID: 3, SinceProbability: 0.6}
+	runs[11].cp = &report.ChangePoint{Runs: 11, RunsSince: 3, Probability: 0.97, SinceRunID: 10, SinceProbability: 0.97, ProbChange: 0.99}
 	body := serve(t, seriesFake(t, runs), "/trend?suite=arith&target=gpt")
 
 	legend := find(t, body, `(?s)<p class="legend" id="change-point">(.*?)</p>`)
-	require.Contains(t, legend, "BOCPD over 11 runs", "the run without a stored pass count is left out")
+	require.Contains(t, legend, "latest run, over 11 runs")
 	require.Equal(t, "/runs/10", find(t, legend, `id="change-run" href="([^"]+)"`))
 	require.Equal(t, "run 10", find(t, legend, `id="change-run"[^>]*>([^<]+)<`))
-	require.Equal(t, t0.Add(9*24*time.Hour).Format("2006-01-02"), find(t, legend, `id="change-date">([^<]+)<`))
-	prob := find(t, legend, `id="change-prob">([^<]+)<`)
-	require.Regexp(t, `^(0\.9\d|1\.00)$`, prob, "the change at run 10 is clear")
-	require.Regexp(t, `^(0\.9\d|1\.00)$`, find(t, legend, `id="change-recent">([^<]+)<`), "run 10 is one of the last 3 runs")
+	require.Equal(t, t0.Add(9*24*time.Hour).Format("2006-01-02 15:04"), find(t, legend, `id="change-date">([^<]+)<`))
+	require.Equal(t, "0.97", find(t, legend, `id="change-prob">([^<]+)<`), "the stored probability")
 	absent(t, legend, "change-any")
+	absent(t, body, "run 3 ")
 
 	// The pass-rate chart marks run 10, through its dot; the others carry
 	// no change mark.
@@ -123,14 +126,14 @@ func TestTrendShowsChangePointAndLambda(t *testing.T) {
 	require.Equal(t, 1, strings.Count(pass, `class="mark m-change"`))
 	markX := find(t, pass, `<line class="mark m-change" x1="([0-9.]+)"`)
 	require.Equal(t, find(t, pass, `<a href="/runs/10"><circle class="dot[^"]*" cx="([0-9.]+)"`), markX)
-	require.Contains(t, find(t, pass, `(?s)m-change".*?<title>(.*?)</title>`), "most likely change: run 10")
+	require.Contains(t, find(t, pass, `(?s)m-change".*?<title>(.*?)</title>`), "the current pass rate began at run 10")
 	for name, fig := range figs {
 		if name != "Pass rate (95% CI)" {
 			absent(t, fig, `class="mark m-change"`)
 		}
 	}
 	row := find(t, body, `(?s)(<tr><td><a href="/runs/10">#10</a>.*?</tr>)`)
-	require.Contains(t, row, "pass-rate change")
+	require.Contains(t, row, "current pass rate since")
 	require.Equal(t, 1, strings.Count(body, `class="badge change-start"`), "only run 10's row")
 
 	// λ over time: one dot per run that stores it, and the warning line
@@ -142,6 +145,46 @@ func TestTrendShowsChangePointAndLambda(t *testing.T) {
 	require.Contains(t, lambda, fmt.Sprintf(">warn %.1f</text>", drift.LambdaWarn))
 	require.Contains(t, lambda, "run 12: λ = 1.35 from 3 pairs of 3 baseline runs")
 	require.Len(t, figs, 7)
+
+	// Twelve nights, one a day: the time axis reads as days, every label
+	// different.
+	labels := regexp.MustCompile(`<text class="tick" x="[0-9.]+" y="170" text-anchor="[a-z]+">([^<]+)</text>`).FindAllStringSubmatch(pass, -1)
+	require.Len(t, labels, 5)
+	seen := map[string]bool{}
+	for _, l := range labels {
+		require.False(t, seen[l[1]], "duplicate time label %q", l[1])
+		seen[l[1]] = true
+	}
+	require.Equal(t, t0.UTC().Format("Jan 2"), labels[0][1])
+	require.Equal(t, t0.Add(11*24*time.Hour).UTC().Format("Jan 2"), labels[4][1])
+}
+
+// TestTrendCUSUMIsTheLatestRunsStoredState: an alarm stored on an earlier
+// run is history; the legend says what the latest run stored (the page
+// recomputes nothing).
+func TestTrendCUSUMIsTheLatestRunsStoredState(t *testing.T) {
+	t.Parallel()
+	runs := []seriesRun{{passed: 180}, {passed: 170, cu: &report.CUSUM{Statistic: 5.6, Threshold: 5, Runs: 4, Alarm: true}},
+		{passed: 180, cu: &report.CUSUM{Statistic: 0.8, Threshold: 5, Runs: 2}}}
+	body := serve(t, seriesFake(t, runs), "/trend?suite=arith&target=gpt")
+	legend := find(t, body, `(?s)<p class="legend" id="cusum">(.*?)</p>`)
+	require.Equal(t, "0.80", find(t, legend, `id="cusum-last">([^<]+)<`))
+	require.Contains(t, legend, "alarm above 5")
+	require.Contains(t, legend, `id="cusum-ok">no alarm`)
+	absent(t, body, `id="cusum-alarm"`)
+	absent(t, body, "alarm since")
+	fig := figures(t, body)["Slow-drift detector: CUSUM of pass-rate drops since the baseline"]
+	require.Equal(t, 2, strings.Count(fig, `<circle class="dot`), "the stored states only")
+	require.Contains(t, fig, "run 2: S = 5.60 over 4 runs since the baseline, alarm")
+	require.Contains(t, fig, ">alarm above 5</text>")
+
+	runs[2].cu = &report.CUSUM{Statistic: 6.1, Threshold: 5, Runs: 5, Alarm: true}
+	body = serve(t, seriesFake(t, runs), "/trend?suite=arith&target=gpt")
+	require.Contains(t, find(t, body, `(?s)<p class="legend" id="cusum">(.*?)</p>`), `<span class="badge bad" id="cusum-alarm">alarm</span>`)
+
+	runs[2].cu = nil
+	body = serve(t, seriesFake(t, runs), "/trend?suite=arith&target=gpt")
+	require.Contains(t, find(t, body, `(?s)<p class="legend" id="cusum">(.*?)</p>`), `id="cusum-none"`)
 }
 
 func TestTrendWithoutChangePoint(t *testing.T) {
@@ -151,13 +194,14 @@ func TestTrendWithoutChangePoint(t *testing.T) {
 		sr := seriesRun{passed: p}
 		if i == 7 {
 			sr.cal = &drift.Calibration{Lambda: 2.1, Pairs: 3, Runs: 3, Applied: true}
+			sr.cp = &report.ChangePoint{Runs: 8, RunsSince: 8, Probability: 0.97, ProbChange: 0.03}
 		}
 		runs = append(runs, sr)
 	}
 	body := serve(t, seriesFake(t, runs), "/trend?suite=arith&target=gpt")
 	legend := find(t, body, `(?s)<p class="legend" id="change-point">(.*?)</p>`)
-	require.Contains(t, legend, "no change point")
-	require.Regexp(t, `^0\.0\d$`, find(t, legend, `id="change-any">([^<]+)<`))
+	require.Contains(t, legend, "no change")
+	require.Equal(t, "0.03", find(t, legend, `id="change-any">([^<]+)<`))
 	absent(t, body, `id="change-run"`)
 	absent(t, body, `class="mark m-change"`)
 	absent(t, body, `class="lg lg-change"`)
@@ -166,7 +210,24 @@ func TestTrendWithoutChangePoint(t *testing.T) {
 	require.Len(t, figs, 6, "no λ chart with a single λ")
 	absent(t, body, "A/A calibration")
 
-	// A single run: nothing to date.
+	// After a resolved episode the posterior of any change is high; what
+	// matters is the current episode, which has none.
+	runs[7].cp = &report.ChangePoint{Runs: 8, RunsSince: 3, Probability: 0.9, ProbChange: 1, EpisodeStartRunID: 6}
+	body = serve(t, seriesFake(t, runs), "/trend?suite=arith&target=gpt")
+	legend = find(t, body, `(?s)<p class="legend" id="change-point">(.*?)</p>`)
+	require.Contains(t, legend, `<span id="change-none">no change since run 6</span>, the start of the current episode`)
+	absent(t, legend, "change-any")
+	require.Contains(t, find(t, serve(t, seriesFake(t, runs), "/runs/8"), `(?s)<dd id="change-point">(.*?)</dd>`),
+		"no change since run #6, the start of the current episode")
+
+	// Stored as unclear: said so, no run named.
+	runs[7].cp = &report.ChangePoint{Runs: 8, RunsSince: 8, SinceUnclear: true, ProbChange: 0.8}
+	body = serve(t, seriesFake(t, runs), "/trend?suite=arith&target=gpt")
+	legend = find(t, body, `(?s)<p class="legend" id="change-point">(.*?)</p>`)
+	require.Contains(t, legend, `<span id="change-unclear">since: unclear</span>`)
+	absent(t, body, `id="change-run"`)
+
+	// A single run stores no change point: nothing to show.
 	body = serve(t, seriesFake(t, runs[:1]), "/trend?suite=arith&target=gpt")
 	absent(t, body, `id="change-point"`)
 }
@@ -211,4 +272,26 @@ func TestRunPageShowsCalibrationAndChangePoint(t *testing.T) {
 	require.NoError(t, h.WriteRunHTML(t.Context(), &b, 5))
 	require.Contains(t, b.String(), "pass rate most likely changed at run #4")
 	absent(t, b.String(), `href="/runs/4"`)
+}
+
+// TestPagesShowTheStoredSummary: the overview and the run page say why in
+// the words stored with the report; when the run's verdict changed after
+// the report was stored (a confirmation run), they say it afresh from the
+// stored numbers instead.
+func TestPagesShowTheStoredSummary(t *testing.T) {
+	t.Parallel()
+	f := seriesFake(t, []seriesRun{{passed: 180}, {passed: 140}})
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(f.runs[1].Summary, &m))
+	m["summary"] = "the words stored with the report"
+	raw, err := json.Marshal(m)
+	require.NoError(t, err)
+	f.runs[1].Summary = raw
+	require.Contains(t, find(t, serve(t, f, "/"), `(?s)<tr class="why-row">(.*?)</tr>`), "the words stored with the report")
+	require.Equal(t, "the words stored with the report", find(t, serve(t, f, "/runs/2"), `<p class="reason" id="why">([^<]*)</p>`))
+
+	f.runs[1].Verdict, f.runs[1].VerdictReason = "INCONCLUSIVE", "only 3 comparable current samples (errors excluded, cases in the baseline), minimum 20"
+	page := serve(t, f, "/runs/2")
+	require.Contains(t, find(t, page, `<p class="reason" id="why">([^<]*)</p>`), "too few samples for a first run")
+	absent(t, page, "the words stored with the report")
 }

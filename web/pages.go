@@ -75,6 +75,8 @@ type pairRow struct {
 	IdentityDiff  bool
 	Spark         chart
 	Running       bool
+	// Why is the latest report in plain words (report.Explain).
+	Why string
 }
 
 type overviewPage struct {
@@ -131,6 +133,7 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) error {
 			}
 			pr.Identity = identityLine(rep.Identity)
 			pr.IdentityDiff = rep.IdentityChanged
+			pr.Why = why(rep)
 			break
 		}
 		pr.Spark = sparkline(pts)
@@ -247,6 +250,8 @@ type runPage struct {
 	// ChangePoint and Calibration are the stored report's, when present.
 	ChangePoint *runChange
 	Calibration *runCalibration
+	// Why is the stored report in plain words (report.Explain).
+	Why string
 }
 
 func (h *Handler) run(w http.ResponseWriter, r *http.Request) error {
@@ -322,6 +327,7 @@ func (h *Handler) runPage(ctx context.Context, id int64, pg int, r *http.Request
 		p.IdentityBefore, p.IdentityAfter = identityLine(rep.BaselineIdentity), identityLine(rep.Identity)
 		p.Cases = rep.Cases
 		p.ChangePoint, p.Calibration = newRunChange(rep.ChangePoint), newRunCalibration(rep.Calibration)
+		p.Why = why(rep)
 	}
 	errs, err := h.opts.Data.ListSamplePage(ctx, SampleFilter{RunIDs: []int64{id}, ErrorsOnly: true, Limit: 20})
 	if err != nil {
@@ -580,13 +586,15 @@ type trendPage struct {
 	Charts        []chart
 	Runs          []trendRow
 	Baselines     []Baseline
-	CUSUMLast     string
-	CUSUMAlarm    string
-	ZSource       string
-	CanRunNow     bool
-	Started       bool
-	// Change is BOCPD over the shown runs' pass counts; nil with fewer
-	// than two runs that store one.
+	// CUSUMLast, CUSUMThreshold and CUSUMAlarm are the latest run's stored
+	// slow-drift detector state ("" when that run stores none).
+	CUSUMLast      string
+	CUSUMThreshold string
+	CUSUMAlarm     bool
+	CanRunNow      bool
+	Started        bool
+	// Change is the latest run's stored change point; nil when it stores
+	// none (a first run, or a report written before change points).
 	Change *trendChange
 }
 
@@ -636,22 +644,21 @@ func (h *Handler) trend(w http.ResponseWriter, r *http.Request) error {
 		pass, refusal, length, latency, cost []point
 		band                                 []bandPoint
 		marks                                []mark
-		zs                                   []float64
-		zt                                   []time.Time
 		prevIdentity                         string
-		zFromCI                              = true
 		// stored is the engine's own CUSUM state per run (the verdict's).
-		stored      []point
-		storedAlarm time.Time
-		counts      []runPassCount
-		lambda      []point
+		stored []point
+		lambda []point
+		latest *report.Report
+		starts = map[int64]time.Time{}
 	)
 	for i := range list {
 		rl := &list[i]
-		rep, hasPassed := parseSummary(rl.Summary, rl)
+		rep, _ := parseSummary(rl.Summary, rl)
 		row := trendRow{ID: rl.ID, Started: rl.StartedAt, Verdict: rl.Verdict, Cost: rl.CostUSD, PassRate: "–"}
 		href := fmt.Sprintf("/runs/%d", rl.ID)
+		starts[rl.ID] = rl.StartedAt
 		if rep != nil {
+			latest = rep
 			row.Identity = identityLine(rep.Identity)
 			if i > 0 && row.Identity != prevIdentity {
 				row.Changed = true
@@ -659,9 +666,6 @@ func (h *Handler) trend(w http.ResponseWriter, r *http.Request) error {
 			}
 			prevIdentity = row.Identity
 			m := rep.Metrics
-			if hasPassed {
-				counts = append(counts, runPassCount{ID: rl.ID, Started: rl.StartedAt, Count: drift.PassCount{Passed: m.Passed, Total: m.Samples - m.ErrorCount}})
-			}
 			if rep.Calibration != nil {
 				lambda = append(lambda, lambdaPoint(rl, rep.Calibration, href))
 			}
@@ -671,18 +675,13 @@ func (h *Handler) trend(w http.ResponseWriter, r *http.Request) error {
 				pass = append(pass, point{T: rl.StartedAt, V: v, Label: fmt.Sprintf("run %d: %.1f%%", rl.ID, 100*v), Href: href, Verdict: rl.Verdict})
 				lo, hi := wilson(v, m.Samples-m.ErrorCount)
 				band = append(band, bandPoint{T: rl.StartedAt, Lo: lo, Hi: hi})
-				if d, ci := m.PassRate.Delta, m.PassRate.CI; d != nil && ci != nil && ci.High > ci.Low {
-					zs = append(zs, *d/((ci.High-ci.Low)/(2*1.959964)))
-					zt = append(zt, rl.StartedAt)
-				} else if rep.Verdict != string(drift.Baseline) {
-					zFromCI = false
-				}
 			}
 			if cu := rep.CUSUM; cu != nil {
-				stored = append(stored, point{T: rl.StartedAt, V: cu.Statistic, Label: fmt.Sprintf("run %d: S=%.2f over %d runs", rl.ID, cu.Statistic, cu.Runs), Href: href})
-				if cu.Alarm && storedAlarm.IsZero() {
-					storedAlarm = rl.StartedAt
+				label := fmt.Sprintf("run %d: S = %.2f over %d runs since the baseline", rl.ID, cu.Statistic, cu.Runs)
+				if cu.Alarm {
+					label += ", alarm"
 				}
+				stored = append(stored, point{T: rl.StartedAt, V: cu.Statistic, Label: label, Href: href, Verdict: rl.Verdict})
 			}
 			if m.RefusalRate != nil {
 				refusal = append(refusal, point{T: rl.StartedAt, V: m.RefusalRate.Value, Label: fmt.Sprintf("run %d: %.1f%%", rl.ID, 100*m.RefusalRate.Value), Href: href})
@@ -700,33 +699,17 @@ func (h *Handler) trend(w http.ResponseWriter, r *http.Request) error {
 	for _, b := range bls {
 		marks = append(marks, mark{T: b.AcceptedAt, Kind: "baseline", Label: fmt.Sprintf("baseline accepted: runs %v %s", b.RunIDs, b.Note)})
 	}
-	p.ZSource = "per-run pass-rate z (delta / standard error from the stored 95% CI)"
-	if !zFromCI || len(zs) == 0 {
-		// Fall back to standardised run-to-run pass-rate deltas.
-		zs, zt = standardisedDeltas(pass)
-		p.ZSource = "standardised run-to-run pass-rate deltas"
-	}
-	st := drift.CUSUM(zs, drift.DefaultCUSUMK, drift.DefaultCUSUMH)
-	var cus []point
-	for i, s := range st.Path {
-		cus = append(cus, point{T: zt[i], V: s, Label: fmt.Sprintf("S=%.2f (z=%.2f)", s, zs[i])})
-	}
-	p.CUSUMLast = fmt.Sprintf("%.2f", st.Last)
-	if st.Alarm >= 0 {
-		p.CUSUMAlarm = zt[st.Alarm].Format("2006-01-02 15:04")
-	}
-	if len(stored) > 0 {
-		// Prefer the state the verdicts used: the engine's CUSUM over the
-		// runs compared with the current baseline (it restarts when a
-		// baseline is accepted).
-		cus, p.ZSource = stored, "the drift engine's CUSUM on per-run pass-rate z since the baseline (k=0.5, h=5)"
-		p.CUSUMLast, p.CUSUMAlarm = fmt.Sprintf("%.2f", stored[len(stored)-1].V), ""
-		if !storedAlarm.IsZero() {
-			p.CUSUMAlarm = storedAlarm.Format("2006-01-02 15:04")
+	// The detectors' state is the latest run's stored report: the page
+	// recomputes nothing.
+	threshold := drift.DefaultCUSUMH
+	if latest != nil {
+		if cu := latest.CUSUM; cu != nil {
+			threshold = cu.Threshold
+			p.CUSUMLast, p.CUSUMThreshold, p.CUSUMAlarm = fmt.Sprintf("%.2f", cu.Statistic), fmt.Sprintf("%.0f", cu.Threshold), cu.Alarm
 		}
+		p.Change = newTrendChange(latest.ChangePoint, starts)
 	}
 	passMarks := marks
-	p.Change = trendChangePoint(counts)
 	if m, ok := p.Change.mark(); ok {
 		passMarks = append(slices.Clip(marks), m)
 		for i := range p.Runs {
@@ -740,7 +723,8 @@ func (h *Handler) trend(w http.ResponseWriter, r *http.Request) error {
 		lineChart("Output length (tokens)", length, nil, marks, span, axisNum),
 		lineChart("Latency (ms, mean)", latency, nil, marks, span, axisNum),
 		lineChart("Cost (USD)", cost, nil, marks, span, axisUSD),
-		withHLine(lineChart("CUSUM of pass-rate drops", cus, nil, marks, span, axisNum), drift.DefaultCUSUMH, "h"),
+		withHLine(lineChart("Slow-drift detector: CUSUM of pass-rate drops since the baseline", stored, nil, marks, span, axisNum, threshold),
+			threshold, fmt.Sprintf("alarm above %.0f", threshold)),
 	}
 	if len(lambda) >= 2 {
 		// Tracked over time (DRIFT_METHOD.md 4.4): the λ of the baseline
@@ -763,32 +747,6 @@ func wilson(p float64, n int) (float64, float64) {
 	c := (p + z*z/(2*nn)) / den
 	hw := z * math.Sqrt(p*(1-p)/nn+z*z/(4*nn*nn)) / den
 	return max(0, c-hw), min(1, c+hw)
-}
-
-func standardisedDeltas(pass []point) ([]float64, []time.Time) {
-	if len(pass) < 2 {
-		return nil, nil
-	}
-	d := make([]float64, len(pass)-1)
-	ts := make([]time.Time, len(pass)-1)
-	var mean, sd float64
-	for i := 1; i < len(pass); i++ {
-		d[i-1] = pass[i].V - pass[i-1].V
-		ts[i-1] = pass[i].T
-		mean += d[i-1]
-	}
-	mean /= float64(len(d))
-	for _, v := range d {
-		sd += (v - mean) * (v - mean)
-	}
-	sd = math.Sqrt(sd / float64(max(len(d)-1, 1)))
-	if sd == 0 {
-		sd = 1
-	}
-	for i := range d {
-		d[i] /= sd
-	}
-	return d, ts
 }
 
 // timeSpan is the first and last start time of the runs in list.

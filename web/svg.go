@@ -67,6 +67,8 @@ type markPos struct {
 type tick struct {
 	Pos   float64
 	Label string
+	// Anchor is the SVG text-anchor of a time-axis label.
+	Anchor string
 }
 
 type axisKind int
@@ -161,8 +163,53 @@ func lineChart(title string, pts []point, band []bandPoint, marks []mark, span [
 		c.Ticks = append(c.Ticks, tick{Pos: y(v), Label: axis.format(v)})
 	}
 	c.lo, c.hi = lo, hi
-	c.XLabels = []tick{{Pos: float64(c.PlotL), Label: t0.Format("2006-01-02 15:04")}, {Pos: float64(c.PlotR), Label: t1.Format("2006-01-02 15:04")}}
+	c.XLabels = timeTicks(t0, t1, x)
 	return c
+}
+
+// timeTicks labels a time axis from t0 to t1 (UTC) at up to five evenly
+// spaced times, in a format fine enough that no two labels read the same
+// (days for a span of weeks, hours and minutes for one day, seconds for a
+// few minutes). A zero span gives one label.
+func timeTicks(t0, t1 time.Time, x func(time.Time) float64) []tick {
+	t0, t1 = t0.UTC(), t1.UTC()
+	span := t1.Sub(t0)
+	if span <= 0 {
+		return []tick{{Pos: x(t0), Label: t0.Format("2006-01-02 15:04"), Anchor: "middle"}}
+	}
+	const n = 5
+	step := span / (n - 1)
+	var layout string
+	switch {
+	case step >= 24*time.Hour:
+		layout = "Jan 2"
+	case step >= time.Hour:
+		layout = "Jan 2 15:04"
+	case step >= time.Minute:
+		layout = "15:04"
+	default:
+		layout = "15:04:05"
+	}
+	out := make([]tick, 0, n)
+	for i := range n {
+		t := t0.Add(time.Duration(i) * step)
+		if i == n-1 {
+			t = t1
+		}
+		anchor := "middle"
+		switch i {
+		case 0:
+			anchor = "start"
+		case n - 1:
+			anchor = "end"
+		}
+		label := t.Format(layout)
+		if len(out) > 0 && out[len(out)-1].Label == label {
+			continue
+		}
+		out = append(out, tick{Pos: x(t), Label: label, Anchor: anchor})
+	}
+	return out
 }
 
 func withHLine(c chart, v float64, label string) chart {

@@ -28,12 +28,22 @@ import (
 	"github.com/driftwatch/driftwatch/report"
 )
 
-// Message limits. Slack rejects a section over 3000 characters and a
-// header over 150.
+// Message limits. Slack's Block Kit reference: at most 50 blocks in a
+// message; a section's text at most 3000 characters, its fields at most 10
+// of at most 2000 characters each; a header's text at most 150; a context
+// block at most 10 elements; a button's text at most 75 characters and its
+// URL at most 3000. The message's top-level text (the notification) is cut
+// well below Slack's 40,000 at FallbackRunes.
 const (
 	ExampleRunes    = 300
 	SectionMaxRunes = 3000
+	FieldMaxRunes   = 2000
 	HeaderMaxRunes  = 150
+	ButtonMaxRunes  = 75
+	URLMaxRunes     = 3000
+	MaxBlocks       = 50
+	MaxFields       = 10
+	FallbackRunes   = 300
 	TopCases        = 3
 )
 
@@ -84,11 +94,13 @@ func (n *Notifier) Notify(ctx context.Context, ev *alert.Event) error {
 }
 
 // Message builds the Block Kit message for ev: a header with the verdict,
-// suite and target; for a resolved event, which drift alerts it resolves;
-// the identity before and after; the numbers with their CI, p and q (for a
-// resolved event, the current pass rate against the baseline's); the top
-// drifted cases with one before/after example each; and a button to the
-// run's dashboard page when the event has a URL.
+// suite and target; the plain-language "why" (Event.Summary) with the suite,
+// target, severity and run; for a resolved event, which drift alerts it
+// resolves; the identity before → after; the numbers (pass rate with its CI,
+// since when, each alarm in words with its p and q); the drifted cases or,
+// when no case drifted on its own, example outputs, each with one
+// before/after pair; and a link and button to the run's dashboard page when
+// the event has a URL. It stays within Slack's limits (see the constants).
 func Message(ev *alert.Event, channel string) *slack.WebhookMessage {
 	title := Title(ev)
 	var blocks []slack.Block
@@ -99,23 +111,23 @@ func Message(ev *alert.Event, channel string) *slack.WebhookMessage {
 		severity = "*Status*\nresolved (was " + ev.Severity.String() + ")"
 	}
 	fields := []*slack.TextBlockObject{
-		md("*Suite*\n" + code(ev.Suite)),
-		md("*Target*\n" + code(ev.Target)),
+		md(limitTo("*Suite*\n"+code(alert.TruncateRunes(ev.Suite, 500)), FieldMaxRunes)),
+		md(limitTo("*Target*\n"+code(alert.TruncateRunes(ev.Target, 500)), FieldMaxRunes)),
 		md(severity),
-		md("*Run*\n" + runLine(ev)),
+		md(limitTo("*Run*\n"+runLine(ev), FieldMaxRunes)),
 	}
-	blocks = append(blocks, slack.NewSectionBlock(md(limit(Escape(ev.Reason))), fields, nil))
+	why := summary(ev)
+	blocks = append(blocks, slack.NewSectionBlock(md(limit("*Why* "+commandSpans(Escape(why)))), fields, nil))
 
 	if ev.Kind == alert.KindResolved && ev.Episode != nil {
 		blocks = append(blocks, slack.NewSectionBlock(md("*Drift resolved*\n"+resolution(ev)), nil, nil))
 	}
 
 	if ev.Identity != nil || ev.BaselineIdentity != nil {
-		label := "*Identity*"
-		if ev.Kind == alert.KindIdentityChanged || ev.PinViolated {
-			label = "*Identity changed*"
+		txt := "*Identity* " + identityLine(ev.Identity)
+		if ev.Kind == alert.KindIdentityChanged || ev.PinViolated || (ev.BaselineIdentity != nil && identityLine(ev.BaselineIdentity) != identityLine(ev.Identity)) {
+			txt = fmt.Sprintf("*Identity changed* %s → %s", identityLine(ev.BaselineIdentity), identityLine(ev.Identity))
 		}
-		txt := fmt.Sprintf("%s\nbefore: %s\nafter: %s", label, identityLine(ev.BaselineIdentity), identityLine(ev.Identity))
 		blocks = append(blocks, slack.NewSectionBlock(md(limit(txt)), nil, nil))
 	}
 
@@ -123,35 +135,87 @@ func Message(ev *alert.Event, channel string) *slack.WebhookMessage {
 		blocks = append(blocks, slack.NewSectionBlock(md(limit(nums)), nil, nil))
 	}
 
-	cases := ev.Cases
-	if len(cases) > TopCases {
-		cases = cases[:TopCases]
+	// Per-case findings are the drifted cases; examples of suite-level
+	// alarms illustrate them. The label says which the list is.
+	var drifted, examples []alert.CaseExample
+	for _, c := range ev.Cases {
+		if c.Metric == drift.MetricCasePass {
+			drifted = append(drifted, c)
+		} else {
+			examples = append(examples, c)
+		}
 	}
-	if len(cases) > 0 {
-		blocks = append(blocks, slack.NewDividerBlock())
-		blocks = append(blocks, slack.NewSectionBlock(md(fmt.Sprintf("*Top drifted cases* (%d of %d)", len(cases), max(ev.DriftedCases, len(cases)))), nil, nil))
+	room := TopCases
+	if len(drifted) > 0 {
+		shown := drifted[:min(len(drifted), room)]
+		room -= len(shown)
+		blocks = append(blocks, slack.NewDividerBlock(),
+			slack.NewSectionBlock(md(fmt.Sprintf("*Drifted cases* (%d of %d, one before/after example each)", len(shown), max(ev.DriftedCases, len(drifted)))), nil, nil))
+		for _, c := range shown {
+			blocks = append(blocks, slack.NewSectionBlock(md(caseText(c)), nil, nil))
+		}
 	}
-	for _, c := range cases {
-		blocks = append(blocks, slack.NewSectionBlock(md(caseText(c)), nil, nil))
+	if len(examples) > 0 && room > 0 {
+		shown := examples[:min(len(examples), room)]
+		label := "*Example outputs* (before → after; no single case drifted on its own)"
+		if len(drifted) > 0 {
+			label = "*Example outputs* (before → after)"
+		}
+		blocks = append(blocks, slack.NewDividerBlock(), slack.NewSectionBlock(md(label), nil, nil))
+		for _, c := range shown {
+			blocks = append(blocks, slack.NewSectionBlock(md(caseText(c)), nil, nil))
+		}
 	}
 
 	ctxText := fmt.Sprintf("%d samples, %d errors · driftwatch", ev.Samples, ev.Errors)
-	blocks = append(blocks, slack.NewContextBlock("", md(ctxText)))
+	if link := runLink(ev); link != "" {
+		ctxText = link + " · " + ctxText
+	}
+	blocks = append(blocks, slack.NewContextBlock("", md(limit(ctxText))))
 
-	if ev.URL != "" {
-		btn := slack.NewButtonBlockElement("open_run", strconv.FormatInt(ev.RunID, 10), plain("Open run "+strconv.FormatInt(ev.RunID, 10)))
+	if ev.URL != "" && utf8.RuneCountInString(ev.URL) <= URLMaxRunes {
+		label := alert.TruncateRunes("Open run "+strconv.FormatInt(ev.RunID, 10), ButtonMaxRunes)
+		btn := slack.NewButtonBlockElement("open_run", strconv.FormatInt(ev.RunID, 10), plain(label))
 		btn.URL = ev.URL
 		blocks = append(blocks, slack.NewActionBlock("actions", btn))
 	}
-	summary := ev.Reason
+	if len(blocks) > MaxBlocks { // unreachable with TopCases; kept as the contract
+		blocks = blocks[:MaxBlocks]
+	}
+	text := why
 	if ev.Kind == alert.KindResolved && ev.Episode != nil {
-		summary = resolution(ev)
+		text = resolution(ev)
 	}
 	return &slack.WebhookMessage{
 		Channel: channel,
-		Text:    Escape(alert.TruncateRunes(title+": "+summary, 300)),
+		Text:    commandSpans(limitTo(Escape(alert.TruncateRunes(title+": "+text, FallbackRunes)), FallbackRunes)),
 		Blocks:  &slack.Blocks{BlockSet: blocks},
 	}
+}
+
+// acceptRe finds the escaped re-baseline command of a summary: only digits
+// inside, so it is safe to show as a code span again.
+var acceptRe = regexp.MustCompile("ˋ(driftwatch baseline accept [0-9]+)ˋ")
+
+// commandSpans turns the escaped re-baseline command back into a code span.
+func commandSpans(escaped string) string { return acceptRe.ReplaceAllString(escaped, "`$1`") }
+
+// summary is what the message says first: the event's plain-language
+// summary, else (an event queued by an older version) its reason.
+func summary(ev *alert.Event) string {
+	if ev.Summary != "" {
+		return ev.Summary
+	}
+	return ev.Reason
+}
+
+// runLink is a mrkdwn link to the run's dashboard page, "" without a URL
+// (or one Slack would not take).
+func runLink(ev *alert.Event) string {
+	if ev.URL == "" || utf8.RuneCountInString(ev.URL) > URLMaxRunes || strings.ContainsAny(ev.URL, "|<> ") {
+		return ""
+	}
+	return "<" + strings.ReplaceAll(ev.URL, "&", "&amp;") + "|run " + strconv.FormatInt(ev.RunID, 10) + " on the dashboard>"
 }
 
 // Title is the message's plain-text headline, emoji-free.
@@ -234,24 +298,26 @@ func numbers(ev *alert.Event) string {
 		b.WriteString("\n")
 	}
 	if cp := ev.ChangePoint; cp != nil {
-		fmt.Fprintf(&b, "*Since* run %d: %d of the last %d runs at the new pass rate (change-point probability %.2f)\n",
-			cp.SinceRunID, cp.RunsSince, cp.Runs, cp.Probability)
+		if cp.SinceRunID != 0 && !cp.SinceUnclear {
+			fmt.Fprintf(&b, "*Since* run %d, the first run at the new pass rate (%d of the last %d runs; probability %.2f)\n",
+				cp.SinceRunID, cp.RunsSince, cp.Runs, cp.Probability)
+		} else {
+			b.WriteString("*Since* unclear: no single run is the likely start of the change\n")
+		}
 	}
 	for _, f := range ev.Findings {
 		if f.Metric == drift.MetricIdentity {
-			// No statistic: the reason says what changed (the identity
-			// section shows before and after).
-			fmt.Fprintf(&b, "• *%s*: %s\n", Escape(f.Metric), Escape(alert.TruncateRunes(f.Reason, 300)))
+			// No statistic: the identity section shows before and after.
+			if f.Statistic == "pin" {
+				fmt.Fprintf(&b, "• %s\n", Escape(alert.TruncateRunes(report.FindingText(f), 300)))
+			}
 			continue
 		}
-		fmt.Fprintf(&b, "• *%s*: %.3f → %.3f, effect %+.3f", Escape(f.Metric), f.Baseline, f.Current, f.Effect)
-		if f.CI != nil {
-			fmt.Fprintf(&b, " (95%% CI %+.3f to %+.3f)", f.CI.Low, f.CI.High)
+		fmt.Fprintf(&b, "• %s", Escape(alert.TruncateRunes(report.FindingText(f), 300)))
+		if f.Metric != drift.MetricCUSUM {
+			fmt.Fprintf(&b, " · p=%.2g, q=%.2g", f.P, f.Q)
 		}
-		fmt.Fprintf(&b, ", p=%.2g, q=%.2g\n", f.P, f.Q)
-		if f.Reason != "" {
-			fmt.Fprintf(&b, "   _%s_\n", Escape(alert.TruncateRunes(f.Reason, 300)))
-		}
+		b.WriteString("\n")
 	}
 	return strings.TrimRight(b.String(), "\n")
 }
@@ -323,11 +389,14 @@ func identityLine(id *report.Identity) string {
 
 // limit cuts escaped mrkdwn to Slack's section limit without splitting an
 // entity.
-func limit(s string) string {
-	if utf8.RuneCountInString(s) <= SectionMaxRunes {
+func limit(s string) string { return limitTo(s, SectionMaxRunes) }
+
+// limitTo cuts escaped mrkdwn to n runes without splitting an entity.
+func limitTo(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
 		return s
 	}
-	s = alert.TruncateRunes(s, SectionMaxRunes-1)
+	s = alert.TruncateRunes(s, n-1)
 	s = strings.TrimSuffix(s, "…")
 	if i := strings.LastIndexByte(s, '&'); i >= 0 && i >= len(s)-5 && !strings.Contains(s[i:], ";") {
 		s = s[:i]

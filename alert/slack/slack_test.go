@@ -121,14 +121,18 @@ func identityEvent(t *testing.T) alert.Event {
 	return alert.Event{}
 }
 
-func TestIdentityFindingShowsItsReason(t *testing.T) {
+// TestIdentityChangeShowsOldToNew: an identity message says who answered
+// before and who answers now, in its preview and its identity section, not
+// the engine's digests or a statistic.
+func TestIdentityChangeShowsOldToNew(t *testing.T) {
 	t.Parallel()
 	ev := identityEvent(t)
-	body, err := json.Marshal(slack.Message(&ev, ""))
-	require.NoError(t, err)
-	require.Contains(t, string(body), "• *identity*: new identity 3fa2c9d1e0b4a7f6 not seen in the baseline")
-	require.NotContains(t, string(body), "0.000 → 0.000")
-	require.NotContains(t, string(body), "p=1")
+	_, msg, texts := decodeMessage(t, ev)
+	require.Equal(t, "IDENTITY CHANGED: prime on gpt4: identity changed gpt-4o-2024-08-06 fp_old → gpt-4o-2024-11-20 fp_new", msg["text"])
+	all := strings.Join(texts, "\n")
+	require.Contains(t, all, "*Identity changed* `gpt-4o-2024-08-06` `fp_old` → `gpt-4o-2024-11-20` `fp_new`")
+	require.NotContains(t, all, "0.000 → 0.000")
+	require.NotContains(t, all, "p=1")
 }
 
 func TestMessageGolden(t *testing.T) {
@@ -225,8 +229,9 @@ func TestMessageResolved(t *testing.T) {
 	require.Contains(t, all, "*Status*\nresolved (was critical)")
 	require.Contains(t, all, "*Run*\n47 vs baseline 7, 9")
 	require.Contains(t, all, "*Pass rate* 0.900 → 0.895, change -0.005")
-	require.Contains(t, all, "no metric changed significantly &lt;!channel&gt;")
-	require.NotContains(t, all, "Top drifted cases")
+	require.Contains(t, all, "*Why* no drift detected: pass rate 89.5% against 90.0%")
+	require.NotContains(t, all, "Drifted cases")
+	require.NotContains(t, all, "Example outputs")
 	require.NotContains(t, all, "<!channel>")
 	require.Contains(t, string(b), "https://driftwatch.example.com/runs/47")
 }
@@ -318,4 +323,105 @@ func TestNotify(t *testing.T) {
 	cfg, err := json.Marshal(slack.Config{WebhookURL: alert.NewSecret(srv.URL + "/services/" + token)})
 	require.NoError(t, err)
 	require.NotContains(t, string(cfg), token)
+}
+
+// TestMessageLabelsSayWhatTheListIs: per-case findings are listed as
+// "Drifted cases"; when no case drifted on its own, the outputs shown are
+// "Example outputs" of the suite-level alarm, never "drifted cases".
+func TestMessageLabelsSayWhatTheListIs(t *testing.T) {
+	t.Parallel()
+	_, _, texts := decodeMessage(t, driftEvent(t))
+	all := strings.Join(texts, "\n")
+	require.Contains(t, all, "*Drifted cases* (3 of 4, one before/after example each)")
+	require.NotContains(t, all, "Example outputs")
+
+	rep := &report.Report{Suite: "prime", Target: "gpt4", RunID: 16, BaselineRunIDs: []int64{9}, Verdict: string(drift.Drift), Status: "completed",
+		Reason:  "drift in output_text",
+		Metrics: report.Metrics{PassRate: &report.Value{Value: 0.9, Baseline: ptr(0.9), Delta: ptr(0.0)}, Samples: 150, Cases: 150, SamplesPerCase: 1},
+		Findings: []drift.Finding{{Metric: drift.MetricText, Scope: drift.ScopeSuite, Statistic: "changed outputs 40 of 150 cases (k=1)",
+			Current: 0.267, Effect: 0.267, P: 1e-9, Q: 1e-8, Verdict: drift.Drift,
+			Examples: []drift.Example{{Case: "a", Baseline: "Paris.", Current: "The capital of France is Paris."}, {Case: "b", Baseline: "4", Current: "Four."}}}},
+		DriftedCases: []string{},
+		ChangePoint:  &report.ChangePoint{Runs: 16, RunsSince: 16, SinceUnclear: true},
+	}
+	ev := alert.Events(rep, time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC), "")[0]
+	_, msg, texts := decodeMessage(t, ev)
+	all = strings.Join(texts, "\n")
+	require.Contains(t, all, "*Example outputs* (before → after; no single case drifted on its own)")
+	require.NotContains(t, all, "Drifted cases")
+	require.Contains(t, all, "*Since* unclear: no single run is the likely start of the change")
+	require.Contains(t, all, "• the output text changed on 26.7% of the cases · p=1e-09, q=1e-08")
+	require.Equal(t, "DRIFT: prime on gpt4: the output text changed on 26.7% of the cases; since: unclear; if expected: `driftwatch baseline accept 16`", msg["text"])
+	require.NotContains(t, all, "<https://", "no run link without a dashboard URL")
+}
+
+// TestMessageWhyAndRunLink: the message leads with the plain-language why,
+// names the first run of the current episode, and links the run's page
+// when the dashboard URL is set.
+func TestMessageWhyAndRunLink(t *testing.T) {
+	t.Parallel()
+	_, msg, texts := decodeMessage(t, driftEvent(t))
+	all := strings.Join(texts, "\n")
+	require.Contains(t, all, "*Why* pass rate fell 20 points (95% CI 14–26) since run 41 (90.0% → 70.0%)")
+	require.Contains(t, all, "*Since* run 41, the first run at the new pass rate (2 of the last 9 runs; probability 0.96)")
+	require.Contains(t, all, "<https://driftwatch.example.com/runs/42|run 42 on the dashboard>")
+	require.True(t, strings.HasPrefix(msg["text"].(string), "DRIFT: prime on gpt4: pass rate fell 20 points"))
+}
+
+// TestMessageWithinSlackLimits builds messages from oversized inputs (long
+// names, reasons and outputs, many findings and cases) and checks every
+// Block Kit limit Slack enforces.
+func TestMessageWithinSlackLimits(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("é<&", 3000)
+	ev := driftEvent(t)
+	ev.Suite, ev.Target, ev.Reason, ev.Summary = long, long, long, long
+	ev.BaselineRunIDs = make([]int64, 2000)
+	for range 60 {
+		ev.Findings = append(ev.Findings, drift.Finding{Metric: drift.MetricRefusal, Scope: drift.ScopeSuite, Effect: 0.1, Current: 0.2,
+			Verdict: drift.Drift, Reason: long})
+		ev.Cases = append(ev.Cases, alert.CaseExample{Case: long, Metric: drift.MetricCasePass, Before: long, After: long})
+	}
+	ev.URL = "https://driftwatch.example.com/" + strings.Repeat("a", 4000)
+	for _, e := range []alert.Event{ev, resolvedEvent(t), identityEvent(t)} {
+		_, msg, _ := decodeMessage(t, e)
+		requireWithinLimits(t, msg)
+	}
+}
+
+func requireWithinLimits(t *testing.T, msg map[string]any) {
+	t.Helper()
+	runes := func(v any) int { s, _ := v.(string); return utf8.RuneCountInString(s) }
+	require.LessOrEqual(t, runes(msg["text"]), slack.FallbackRunes)
+	blocks := msg["blocks"].([]any)
+	require.LessOrEqual(t, len(blocks), slack.MaxBlocks)
+	for _, b := range blocks {
+		blk := b.(map[string]any)
+		switch blk["type"] {
+		case "header":
+			require.LessOrEqual(t, runes(blk["text"].(map[string]any)["text"]), slack.HeaderMaxRunes)
+		case "section":
+			if txt, ok := blk["text"].(map[string]any); ok {
+				require.LessOrEqual(t, runes(txt["text"]), slack.SectionMaxRunes)
+			}
+			if fs, ok := blk["fields"].([]any); ok {
+				require.LessOrEqual(t, len(fs), slack.MaxFields)
+				for _, f := range fs {
+					require.LessOrEqual(t, runes(f.(map[string]any)["text"]), slack.FieldMaxRunes)
+				}
+			}
+		case "context":
+			els := blk["elements"].([]any)
+			require.LessOrEqual(t, len(els), 10)
+			for _, e := range els {
+				require.LessOrEqual(t, runes(e.(map[string]any)["text"]), slack.SectionMaxRunes)
+			}
+		case "actions":
+			for _, e := range blk["elements"].([]any) {
+				btn := e.(map[string]any)
+				require.LessOrEqual(t, runes(btn["text"].(map[string]any)["text"]), slack.ButtonMaxRunes)
+				require.LessOrEqual(t, runes(btn["url"]), slack.URLMaxRunes)
+			}
+		}
+	}
 }
