@@ -1,5 +1,5 @@
 // Package alert turns run reports into alert events and moves them through a
-// pipeline of small stages (DESIGN.md section 8, STYLE.md habit 16):
+// pipeline of small stages (built from events to delivery, one stage at a time):
 //
 //	Events(report) -> Resolve -> Dedup -> Route -> Enqueue (outbox) -> Dispatcher -> Notifier
 //

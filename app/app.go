@@ -33,7 +33,7 @@ type ExitError struct {
 func (e *ExitError) Error() string { return e.Err.Error() }
 func (e *ExitError) Unwrap() error { return e.Err }
 
-// Exit codes (DESIGN.md section 10, a contract).
+// Exit codes (a contract: README "Exit codes").
 const (
 	ExitOK           = 0
 	ExitDrift        = 1

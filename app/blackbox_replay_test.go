@@ -317,7 +317,7 @@ func (c *bbCase) refuses(seed, idx uint64, v *bbVersion) bool {
 }
 
 // greedy returns a recording of the case at temperature 0, where real
-// endpoints are not deterministic either (batching, hardware; DRIFT_METHOD
+// endpoints are not deterministic either (batching, hardware;
 // section 3): nine requests in ten get the dominant recording, the tenth
 // one of three alternatives that, for prose, share the dominant one's first
 // 40-90% and continue differently (a late divergence), and for short

@@ -1,7 +1,7 @@
 package app_test
 
 // Suites of the black-box sweep, written in the documented YAML format
-// (DESIGN.md section 13) with JSONL and CSV datasets, and the cases the
+// (the config contract in the README) with JSONL and CSV datasets, and the cases the
 // replay endpoint answers.
 
 import (

@@ -7,8 +7,8 @@ package app_test
 // default each scenario runs one trial per layout with assertions;
 // -blackbox.trials=N measures rates over N seeds (BENCHMARKS.md).
 //
-// The verdict of a paraphrase follows DESIGN.md section 6 and
-// DRIFT_METHOD.md 4.3: the free-text test is in the alarm family with a
+// The verdict of a paraphrase follows the method in package drift
+// (effect floors): the free-text test is in the alarm family with a
 // practical-significance floor (within-version minus cross-version
 // similarity >= 0.1). Synonym swaps stay below the floor: STABLE. Rewording
 // every sentence of the prose answers, with the same answers, refusals,
@@ -284,7 +284,7 @@ func (sc bbScenario) expect(layout bbLayout, suite string) bbExpect {
 	return bbStable
 }
 
-// bbExitCode is the exit code the reports call for (DESIGN.md section 10).
+// bbExitCode is the exit code the reports call for (the exit-code contract in the README).
 func bbExitCode(suites []bbSuiteResult) int {
 	code := 0
 	for _, s := range suites {

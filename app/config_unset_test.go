@@ -11,7 +11,7 @@ import (
 	"github.com/driftwatch/driftwatch/sim"
 )
 
-// TestRunWithUnsetKeyWarnsAndRuns: DESIGN 13's config writes
+// TestRunWithUnsetKeyWarnsAndRuns: the README's config writes
 // `api_key: ${OPENAI_API_KEY}`; against an endpoint that takes no key, a run
 // with the variable unset works (the key reads as empty) and stderr warns
 // at the key's line.

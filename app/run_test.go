@@ -26,7 +26,7 @@ import (
 	"github.com/driftwatch/driftwatch/storage/storagetest"
 )
 
-// mixture is a realistic spread of case difficulty (DRIFT_METHOD 4.2).
+// mixture is a realistic spread of case difficulty.
 var mixture = []sim.Component{{Weight: 0.6, P: 0.97}, {Weight: 0.2, P: 0.05}, {Weight: 0.2, Min: 0.2, Max: 0.8}}
 
 // testEnv is a simulator, a fresh database and a config pointing at both.
@@ -214,7 +214,7 @@ func TestRunVerdictsEndToEnd(t *testing.T) {
 	out := filepath.Join(e.dir, "out")
 
 	// k=10: enough samples per case to localise collapsed cases
-	// (DRIFT_METHOD 4.1); suite-level detection works at k=4 too.
+	// (power table in package drift); suite-level detection works at k=4 too.
 	code, _, stderr := e.run(t, ctx, "run", "--samples", "10", "--json", filepath.Join(out, "1.json"))
 	require.Equal(t, 0, code, stderr)
 	r1 := readReports(t, filepath.Join(out, "1.json"))

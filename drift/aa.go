@@ -8,13 +8,13 @@ import (
 	"gonum.org/v1/gonum/stat/distuv"
 )
 
-// A/A calibration (DRIFT_METHOD.md 4.4, the genomic-control analogue).
+// A/A calibration (the genomic-control analogue).
 const (
 	// MinCalibrationRuns is the fewest distinct baseline runs (three pairs)
 	// from which lambda is estimated.
 	MinCalibrationRuns = 3
 	// LambdaWarn is the lambda above which the baseline is not trusted to
-	// arm the suite (DRIFT_METHOD 4.7): a WARN finding asks for more
+	// arm the suite: a WARN finding asks for more
 	// baseline runs, once lambda is also above what sampling noise gives
 	// (see LambdaWarnAt).
 	LambdaWarn = 1.5
@@ -41,7 +41,7 @@ type calibration struct {
 // variance. Under pure sampling noise both have mean square exactly 1 (the
 // hypergeometric null given the case totals), so lambda = mean(z^2) and
 // the sparse factor = mean(t^2). Both are floored at 1: a calibration
-// never inflates a statistic. (DRIFT_METHOD's median(z^2)/0.455 assumes
+// never inflates a statistic. (The textbook median(z^2)/0.455 assumes
 // independent pairs; the pairs of three runs share runs and that estimate
 // has median 1.4 under pure noise.)
 func calibrate(baseline []Sample, cases []*caseData) calibration {

@@ -6,7 +6,7 @@ import (
 )
 
 // DefaultHazard is the prior probability that the pass rate changes at any
-// given run: one change a year for a nightly suite (DRIFT_METHOD.md 4.5, 4.7).
+// given run: one change a year for a nightly suite.
 const DefaultHazard = 1.0 / 365
 
 // BOCPD keeps at most maxRunLengths run-length hypotheses per run (the most
@@ -102,7 +102,7 @@ func lbeta(a, b float64) float64 {
 // The binomial likelihood treats the samples of a run as exchangeable. With
 // a fixed set of cases the pass count is less variable than binomial (which
 // makes BOCPD conservative), but night-to-night variation beyond sampling
-// noise (DRIFT_METHOD.md 4.4, λ > 1) is read as changes once it is large
+// noise (λ > 1) is read as changes once it is large
 // (λ ≈ 4 below): use BOCPD to date a change that the nightly test or CUSUM
 // found, not to raise one.
 //

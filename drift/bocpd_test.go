@@ -180,7 +180,7 @@ func TestBOCPDSimulated(t *testing.T) {
 // TestBOCPDLimits measures what BOCPD does near its limits: a drop of 2
 // points (1.8 standard errors per run at 1,000 samples), and night-to-night
 // variation of the pass rate beyond sampling noise without any change
-// (DRIFT_METHOD.md 4.4: sd 1 point gives λ ≈ 1.8 at 1,000 samples, sd 2
+// (sd 1 point gives λ ≈ 1.8 at 1,000 samples, sd 2
 // points λ ≈ 4), which the binomial model cannot tell from changes.
 func TestBOCPDLimits(t *testing.T) {
 	t.Parallel()

@@ -424,7 +424,7 @@ func (c *comparer) passRate() {
 	if !c.noLocalise {
 		c.localise(d)
 	}
-	// Effect floor (DRIFT_METHOD 4.3): a suite drop of at least MinPassDelta,
+	// Effect floor: a suite drop of at least MinPassDelta,
 	// or at least one case localised with a drop of at least MinCaseDelta
 	// (a sparse collapse of a few cases is practically significant even
 	// when the suite mean moves less than the floor).

@@ -1,6 +1,6 @@
 package drift
 
-// Default settings (DRIFT_METHOD.md section 4.7).
+// Default settings.
 const (
 	DefaultAlphaFamily      = 0.01
 	DefaultQCase            = 0.10

@@ -3,7 +3,7 @@
 // Result out; no I/O, no clock, and all randomness comes from Settings.Seed
 // (PCG streams per procedure), so the same inputs give the same Result.
 //
-// # Design (DRIFT_METHOD.md section 4.7)
+// # Design
 //
 // Samples are grouped by case. The baseline is usually pooled from several
 // accepted runs, so the sample counts per case may differ between the sides;
@@ -21,7 +21,7 @@
 //     per-case hypergeometric null (MonteCarlo draws, sequential early stop
 //     when p is clearly large). Effect: mean per-case pass rate difference
 //     with a 95% case bootstrap CI. Floor: a drop of MinPassDelta, or at
-//     least one localised case (DRIFT_METHOD 4.3: "2 pp for the suite or 0.2
+//     least one localised case ("2 pp for the suite or 0.2
 //     for a case"). The improvement direction is reported as the metric
 //     pass_rate_improvement, never an alarm. Result.PassZ is the CMH z, the
 //     input of CUSUM across runs; both are A/A-calibrated (below).
@@ -78,7 +78,7 @@
 // AlphaFamily for the run's cases and samples per side, with v-bar estimated
 // from the baseline (p(1-p) of the suite mean when there are no replicates).
 //
-// # A/A calibration (DRIFT_METHOD.md 4.4 and 4.7)
+// # A/A calibration
 //
 // The tests above take the samples of a case as independent draws. An
 // endpoint whose pass probabilities move together from night to night
@@ -91,7 +91,7 @@
 //
 //   - lambda = mean over pairs of the squared CMH z. Under pure sampling
 //     noise every pair's E[z^2] is exactly 1 (hypergeometric null given the
-//     case totals). DRIFT_METHOD's median(z^2)/0.455 assumes independent
+//     case totals). The textbook median(z^2)/0.455 assumes independent
 //     pairs; the three pairs of three runs share runs (the median of their
 //     squared z is the larger of two gaps) and that estimate had median 1.4
 //     and exceeded 1.5 on half of the pure-noise baselines;

@@ -5,7 +5,7 @@ import "math"
 // Power80 is the power used by MDE in Compare and by Power.
 const Power80 = 0.8
 
-// CUSUM defaults (DRIFT_METHOD.md 4.5): k = 0.5, h = 5 gives an in-control
+// CUSUM defaults: k = 0.5, h = 5 gives an in-control
 // average run length of about 900 runs and detects a sustained 1-sigma drop
 // in about 10 runs.
 const (

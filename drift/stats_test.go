@@ -11,7 +11,7 @@ import (
 
 func TestFisherBoschloo(t *testing.T) {
 	t.Parallel()
-	// DRIFT_METHOD.md 4.1, k=10 table.
+	// the k=10 power table.
 	tests := []struct {
 		name             string
 		x0, n0, x1, n1   int
@@ -158,7 +158,7 @@ func TestCUSUM(t *testing.T) {
 
 func TestPowerMDE(t *testing.T) {
 	t.Parallel()
-	// DRIFT_METHOD 4.6: alpha 0.01, vbar 0.25, delta 5 pp needs n*k = 2008.
+	// alpha 0.01, vbar 0.25, delta 5 pp needs n*k = 2008.
 	require.Equal(t, 11, Power(0.5, 0.45, 200, 0.01))
 	require.Equal(t, 1, Power(0.5, 0.45, 5000, 0.01))
 	// vbar 0.065, delta 3 pp: n*k = 1450.

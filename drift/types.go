@@ -49,7 +49,7 @@ type Sample struct {
 }
 
 // Settings are the knobs of a comparison. The zero value means "defaults"
-// (DRIFT_METHOD.md section 4.7); use WithDefaults to see them filled in.
+// (package documentation); use WithDefaults to see them filled in.
 type Settings struct {
 	// Seed makes permutations, bootstraps and Monte Carlo draws
 	// reproducible. The same inputs and seed give the same Result.
@@ -202,7 +202,7 @@ type Result struct {
 }
 
 // Calibration is the A/A (genomic-control) calibration of the pass-rate test
-// (DRIFT_METHOD.md 4.4) from every pair of baseline runs. Under pure
+// from every pair of baseline runs. Under pure
 // sampling noise both factors are about 1; night-to-night variation of the
 // endpoint inflates them.
 type Calibration struct {

@@ -5,8 +5,8 @@ import (
 	"math"
 )
 
-// CUSUM parameters for the per-run pass-rate z (DRIFT_METHOD 4.5 in
-// doc.go): reference k = 0.5, decision threshold h = 5, an in-control
+// CUSUM parameters for the per-run pass-rate z: reference k = 0.5,
+// decision threshold h = 5, an in-control
 // average run length of about 900 runs.
 const (
 	CUSUMK = 0.5

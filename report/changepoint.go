@@ -17,7 +17,7 @@ type HistoryRun struct {
 
 // DateChange returns the change point of the last run in runs (oldest
 // first, the run being reported last, its verdict already decided): the
-// BOCPD posterior over the whole series (DRIFT_METHOD 4.5, hazard 1/365)
+// BOCPD posterior over the whole series (hazard 1/365)
 // and "since", the first run at the current pass rate within the current
 // episode, that is, after the last of baselineRunIDs and after the run that
 // resolved the last drift episode (drift.SinceChange). When a change within

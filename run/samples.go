@@ -226,7 +226,7 @@ func (l *Lifecycle) compare(ctx context.Context, runID int64, runConfig json.Raw
 // that one sample per case is not an exact output. That is so unless the
 // target is declared deterministic and the request was at temperature 0:
 // closed APIs and batched inference servers change a share of their
-// temperature-0 outputs from run to run (DRIFT_METHOD 3), and reading those
+// temperature-0 outputs from run to run, and reading those
 // changes as evidence would alarm every night. It reads the request stored
 // with one sample.
 func (l *Lifecycle) sampled(ctx context.Context, runID int64, runConfig json.RawMessage, cur *loaded) bool {

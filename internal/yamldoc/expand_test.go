@@ -130,7 +130,7 @@ func TestDecodeReportsEveryProblemInLineOrder(t *testing.T) {
 	require.Contains(t, es[1].Msg, `unknown field "nmae"`)
 }
 
-// An unset ${VAR} reads as empty, as in the shell (DESIGN 13's
+// An unset ${VAR} reads as empty, as in the shell (the README's
 // `database_url: ${DATABASE_URL}`: empty or absent, the embedded default);
 // DecodeEnv lists every such reference at its line and field, so the caller
 // can warn about a misspelt name.
