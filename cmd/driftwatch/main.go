@@ -11,7 +11,6 @@ import (
 
 	"github.com/driftwatch/driftwatch/cli"
 	"github.com/driftwatch/driftwatch/eval"
-	"github.com/driftwatch/driftwatch/suites"
 )
 
 // memoryLimitDefault is the soft heap limit when GOMEMLIMIT is unset: the
@@ -26,9 +25,10 @@ func main() {
 		debug.SetMemoryLimit(memoryLimitDefault)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	reg := eval.NewRegistry()
-	suites.Register(reg)
-	code := cli.Main(ctx, os.Args[1:], reg, os.Stdout, os.Stderr)
+	// The stock binary has no Go suites of its own: the example suites live
+	// in the demo and in `driftwatch init`, not in every user's namespace.
+	// Go suites of a user's module are built in with `driftwatch build`.
+	code := cli.Main(ctx, os.Args[1:], eval.NewRegistry(), os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
