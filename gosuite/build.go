@@ -110,11 +110,10 @@ func Build(ctx context.Context, dir string, patterns []string, opts Options) (*R
 		}
 		cacheDir = filepath.Join(uc, "driftwatch", "gosuite")
 	}
-	keyDir := filepath.Join(cacheDir, res.Key)
-	bin := filepath.Join(keyDir, binaryName)
+	bin := filepath.Join(cacheDir, res.Key, binaryName)
 	if _, err := os.Stat(bin); err == nil {
 		res.Cached = true
-	} else if err := goBuild(ctx, goCmd, dir, env, l.main.Dir, keyDir, src, opts.Stderr); err != nil {
+	} else if bin, err = buildInto(ctx, goCmd, dir, env, l, cacheDir, goEnv, src, opts.Stderr, res); err != nil {
 		return nil, fmt.Errorf("build Go suites %s: %w", strings.Join(patterns, " "), err)
 	}
 	res.Path = bin
@@ -217,33 +216,55 @@ func hashFile(h hash.Hash, path string) error {
 	return nil
 }
 
-// goBuild builds the generated main src into keyDir/driftwatch. The main
-// package exists only in an overlay that places it in modDir, so that it
-// builds with the module's go.mod (and may import its internal packages)
-// without writing into the user's folder. The binary is built under a
-// temporary name and renamed, so concurrent builds of one key are safe.
-func goBuild(ctx context.Context, goCmd, dir string, env []string, modDir, keyDir string, src []byte, stderr io.Writer) error {
-	if err := os.MkdirAll(keyDir, 0o755); err != nil {
-		return fmt.Errorf("create the cache folder: %w", err)
+// buildInto builds the generated main src and moves the binary into the
+// cache, under the key of its inputs as they are after the build: go build
+// with -mod=mod may have added to go.mod and go.sum, and the next Build
+// reads them as they are now. It sets res.Key and returns the binary.
+func buildInto(ctx context.Context, goCmd, dir string, env []string, l *listing, cacheDir string, goEnv, src []byte, stderr io.Writer, res *Result) (string, error) {
+	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+		return "", fmt.Errorf("create the cache folder: %w", err)
 	}
-	work, err := os.MkdirTemp(keyDir, "build-")
+	work, err := os.MkdirTemp(cacheDir, "build-")
 	if err != nil {
-		return fmt.Errorf("create a build folder: %w", err)
+		return "", fmt.Errorf("create a build folder: %w", err)
 	}
 	defer os.RemoveAll(work)
+	tmpBin, err := goBuild(ctx, goCmd, dir, env, l.main.Dir, work, src, stderr)
+	if err != nil {
+		return "", err
+	}
+	if res.Key, err = cacheKey(goEnv, l, src); err != nil {
+		return "", err
+	}
+	keyDir := filepath.Join(cacheDir, res.Key)
+	if err := os.MkdirAll(keyDir, 0o755); err != nil {
+		return "", fmt.Errorf("create the cache folder: %w", err)
+	}
+	bin := filepath.Join(keyDir, binaryName)
+	if err := os.Rename(tmpBin, bin); err != nil {
+		return "", fmt.Errorf("move the binary into the cache: %w", err)
+	}
+	return bin, nil
+}
+
+// goBuild builds the generated main src in the folder work and returns the
+// binary. The main package exists only in an overlay that places it in
+// modDir, so that it builds with the module's go.mod (and may import its
+// internal packages) without writing into the user's folder.
+func goBuild(ctx context.Context, goCmd, dir string, env []string, modDir, work string, src []byte, stderr io.Writer) (string, error) {
 	mainFile := filepath.Join(work, "main.go")
 	if err := os.WriteFile(mainFile, src, 0o644); err != nil {
-		return fmt.Errorf("write the generated main: %w", err)
+		return "", fmt.Errorf("write the generated main: %w", err)
 	}
 	overlay, err := json.Marshal(map[string]map[string]string{
 		"Replace": {filepath.Join(modDir, genDir, "main.go"): mainFile},
 	})
 	if err != nil {
-		return err
+		return "", err
 	}
 	overlayFile := filepath.Join(work, "overlay.json")
 	if err := os.WriteFile(overlayFile, overlay, 0o644); err != nil {
-		return fmt.Errorf("write the overlay: %w", err)
+		return "", fmt.Errorf("write the overlay: %w", err)
 	}
 	tmpBin := filepath.Join(work, binaryName)
 	cmd := exec.CommandContext(ctx, goCmd, "build", "-overlay", overlayFile, "-o", tmpBin, filepath.Join(modDir, genDir))
@@ -256,17 +277,14 @@ func goBuild(ctx context.Context, goCmd, dir string, env []string, modDir, keyDi
 	}
 	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {
-			return fmt.Errorf("go build: %w", context.Cause(ctx))
+			return "", fmt.Errorf("go build: %w", context.Cause(ctx))
 		}
 		if stderr != nil {
-			return fmt.Errorf("go build: %w (its errors are above)", err)
+			return "", fmt.Errorf("go build: %w (its errors are above)", err)
 		}
-		return fmt.Errorf("go build: %w:\n%s", err, strings.TrimSpace(out.String()))
+		return "", fmt.Errorf("go build: %w:\n%s", err, strings.TrimSpace(out.String()))
 	}
-	if err := os.Rename(tmpBin, filepath.Join(keyDir, binaryName)); err != nil {
-		return fmt.Errorf("move the binary into the cache: %w", err)
-	}
-	return nil
+	return tmpBin, nil
 }
 
 // copyExecutable copies the binary src to dst through a temporary file
