@@ -31,7 +31,8 @@ func FromConfig(t testing.TB, path, name string) eval.Target {
 	prefix := fmt.Sprintf("targets[%d].", i)
 	for _, u := range cfg.Unset {
 		if strings.HasPrefix(u.Field, prefix) {
-			t.Skipf("evaltest: target %q of %s: %s (line %d): set it to run against the live model", name, path, u.Msg, u.Line)
+			msg, _, _ := strings.Cut(u.Msg, ":") // "environment variable X is not set"
+			t.Skipf("evaltest: target %q of %s:%d: %s: set it to run against the live model", name, path, u.Line, msg)
 		}
 	}
 	a := app.New(cfg, app.Options{})
