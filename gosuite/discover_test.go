@@ -151,3 +151,21 @@ const prompt = "say "
 	a4, b4, h4 := hashes(strings.Replace(src, "// EvalA asks one thing.", "// EvalA asks one thing, politely.", 1))
 	require.Equal(t, []string{a, b, h}, []string{a4, b4, h4})
 }
+
+// TestDocsSuiteIsFound: the suite file of docs/go-suites.md is read as the
+// page says: two cases and the suite's options.
+func TestDocsSuiteIsFound(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(filepath.Join("..", "docs", "go-suites.md"))
+	require.NoError(t, err)
+	_, rest, ok := strings.Cut(string(b), "```go\n// evals/refunds.go\n")
+	require.True(t, ok, "docs/go-suites.md shows evals/refunds.go")
+	src, _, _ := strings.Cut(rest, "```")
+	d, err := parsePackage(writePackage(t, map[string]string{"refunds.go": src}))
+	require.NoError(t, err)
+	require.Equal(t, "evals", d.Name)
+	require.Len(t, d.Evals, 2)
+	require.Equal(t, "EvalRefundPolicy", d.Evals[0].Name)
+	require.Equal(t, "EvalOrderJSON", d.Evals[1].Name)
+	require.True(t, d.Opts)
+}
