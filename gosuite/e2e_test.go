@@ -152,8 +152,10 @@ targets:
 		t.Helper()
 		out := filepath.Join(envDir, fmt.Sprintf("%d.json", n))
 		var stdout, stderr bytes.Buffer
+		start := time.Now()
 		code := app.Main(ctx, []string{"run", filepath.Join(mod, "..."), "--config", cfg, "--json", out, "--no-progress"},
 			eval.NewRegistry(), &stdout, &stderr)
+		t.Logf("run %d: exit %d in %v", n, code, time.Since(start).Round(time.Millisecond))
 		b, err := os.ReadFile(out)
 		require.NoError(t, err, "run %d: exit %d\n%s", n, code, stderr.String())
 		var rep jsonReport // one report is written as an object, not a list
@@ -207,4 +209,22 @@ targets:
 		return err
 	}))
 	require.Equal(t, []string{suiteFile}, authored)
+
+	// driftwatch build writes the cached binary for a server; it is
+	// driftwatch with the module's suite.
+	bin := filepath.Join(envDir, "bin", "driftwatch")
+	var stdout, errOut bytes.Buffer
+	code = app.Main(ctx, []string{"build", filepath.Join(mod, "..."), "-o", bin}, eval.NewRegistry(), &stdout, &errOut)
+	require.Equal(t, app.ExitOK, code, errOut.String())
+	require.Equal(t, 2, builds(), "the binary run built is reused")
+	out, err := exec.CommandContext(ctx, bin, "--config", cfg, "suites", "lint").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	// A compile error in the suite is go build's, at the file and line.
+	broken := strings.Replace(edited, "sum(t, 999, 1)", "sum(t, 999)", 1)
+	require.NoError(t, os.WriteFile(suiteFile, []byte(broken), 0o644))
+	errOut.Reset()
+	code = app.Main(ctx, []string{"run", filepath.Join(mod, "..."), "--config", cfg}, eval.NewRegistry(), &stdout, &errOut)
+	require.Equal(t, app.ExitConfig, code)
+	require.Regexp(t, `evals/evals.go:2\d:\d+: not enough arguments in call to sum`, errOut.String())
 }
