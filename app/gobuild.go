@@ -67,6 +67,10 @@ func (c *cli) execGoSuites(cmd *cobra.Command, args []string) (handled bool, err
 	if !missing {
 		return false, nil
 	}
+	if gosuite.Execed() {
+		// Built for this very command line: building again would loop.
+		return true, configError(fmt.Errorf("this binary was built for %s but does not link all of their suites", strings.Join(patterns, " ")))
+	}
 	res, err := gosuite.Build(cmd.Context(), dir, patterns, gosuite.Options{Stderr: c.stderr})
 	if err != nil {
 		return true, configError(err)

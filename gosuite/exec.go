@@ -14,6 +14,14 @@ import (
 // has been sent an interrupt, before it kills it.
 const ExecWaitDelay = 30 * time.Second
 
+// EnvExec is set in the environment of a binary Exec runs. A binary that
+// Exec started was built with every pattern its command names, so it must
+// not build again: see Execed.
+const EnvExec = "DRIFTWATCH_GOSUITE_EXEC"
+
+// Execed reports whether this process was started by Exec.
+func Execed() bool { return os.Getenv(EnvExec) != "" }
+
 // Stdio are the standard streams Exec passes to the binary.
 type Stdio struct {
 	Stdin          io.Reader
@@ -29,6 +37,7 @@ type Stdio struct {
 func Exec(ctx context.Context, bin string, args []string, stdio Stdio) (int, error) {
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
+	cmd.Env = append(os.Environ(), EnvExec+"=1")
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = ExecWaitDelay
 	err := cmd.Run()
