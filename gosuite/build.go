@@ -240,6 +240,10 @@ func buildInto(ctx context.Context, goCmd, dir string, env []string, l *listing,
 	if err := os.MkdirAll(keyDir, 0o755); err != nil {
 		return "", fmt.Errorf("create the cache folder: %w", err)
 	}
+	// The generated main is kept next to the binary, to read when in doubt.
+	if err := os.WriteFile(filepath.Join(keyDir, "main.go"), src, 0o644); err != nil {
+		return "", fmt.Errorf("write the generated main into the cache: %w", err)
+	}
 	bin := filepath.Join(keyDir, binaryName)
 	if err := os.Rename(tmpBin, bin); err != nil {
 		return "", fmt.Errorf("move the binary into the cache: %w", err)
