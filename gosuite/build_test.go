@@ -43,3 +43,10 @@ func TestGenerateMainRegistersWhatWasFound(t *testing.T) {
 	}
 	require.Equal(t, 1, strings.Count(s, "EvalOpts"), "only the package that has one")
 }
+
+func TestBuildWithoutTheGoCommandSaysWhatToDo(t *testing.T) {
+	t.Parallel()
+	_, err := Build(t.Context(), t.TempDir(), []string{"./..."}, Options{Go: "driftwatch-test-no-such-go", CacheDir: t.TempDir()})
+	require.ErrorContains(t, err, "build Go suites: ")
+	require.ErrorContains(t, err, "run a binary made with driftwatch build")
+}
