@@ -98,7 +98,7 @@ func goList(ctx context.Context, goCmd, dir string, env []string, patterns []str
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		if errors.Is(err, exec.ErrNotFound) {
-			return nil, fmt.Errorf("Go suites need the go command, which is not on PATH: install Go, or run a binary made with driftwatch build where Go is installed: %w", err)
+			return nil, fmt.Errorf("no go command on PATH (Go suites are built with it): install Go, or run a binary made with driftwatch build where Go is installed: %w", err)
 		}
 		return nil, fmt.Errorf("go list %s: %w: %s", strings.Join(patterns, " "), err, strings.TrimSpace(stderr.String()))
 	}
