@@ -140,8 +140,9 @@ func (c *cli) runCmd() *cobra.Command {
 		Short: "Run suites on targets, compare with the baseline, report",
 		Long: `Run every selected suite on every selected target, store each sample, compare the run
 with its baseline and print a verdict. Go package patterns (./evals/...) run the Go suites of
-those packages, built into a cached binary first (see driftwatch build). Exit codes: 0 stable or baseline, 1 drift (or a pinned
-identity changed), 2 inconclusive, 3 configuration, usage or infrastructure error.`,
+those packages, built into a cached binary first (see driftwatch build). Exit codes: 0 stable
+or baseline, 1 drift (or a pinned identity changed), 2 inconclusive, 3 configuration, usage or
+infrastructure error.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if _, err := caseFilter(p.Case); err != nil {
