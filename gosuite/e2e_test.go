@@ -228,3 +228,47 @@ targets:
 	require.Equal(t, app.ExitConfig, code)
 	require.Regexp(t, `evals/evals.go:2\d:\d+: not enough arguments in call to sum`, errOut.String())
 }
+
+// TestGoSuiteFromConfigSuitesEntry: with ./evals/... under the config's
+// suites: next to a YAML folder, driftwatch run with no arguments builds
+// the binary and runs both the YAML suite and the Go suite, as serve and
+// worker do.
+func TestGoSuiteFromConfigSuitesEntry(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a Go binary")
+	}
+	offlineGo(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	srv, err := sim.New(sim.Config{Models: []sim.Model{{Name: "sim-gpt", Profile: sim.Profile{Seed: 1, Accuracy: 0.95}}}})
+	require.NoError(t, err)
+	simURL, stop, err := srv.Start(ctx, "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = stop(context.Background()) })
+
+	mod := t.TempDir()
+	for name, content := range map[string]string{
+		"go.mod":          fmt.Sprintf(userGoMod, checkoutRoot(t)),
+		"evals/evals.go":  userSuite,
+		"yaml/sum.yaml":   "name: yaml-sum\nsamples: 20\nprompt: \"What is 2 + 3?\"\ncases: [{id: five}]\nchecks: [{type: contains, value: \"5\"}]\n",
+		"driftwatch.yaml": fmt.Sprintf("database_url: %q\ntargets:\n  - {name: gpt, base_url: %s/v1, model: sim-gpt, api_key: k}\nsuites: [yaml/, ./evals/...]\n", storagetest.NewDatabaseURL(t), simURL),
+	} {
+		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(mod, name)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(mod, name), []byte(content), 0o644))
+	}
+	out := filepath.Join(t.TempDir(), "r.json")
+	var stdout, stderr bytes.Buffer
+	code := app.Main(ctx, []string{"run", "--config", filepath.Join(mod, "driftwatch.yaml"), "--json", out, "--no-progress"},
+		eval.NewRegistry(), &stdout, &stderr)
+	require.Equal(t, app.ExitOK, code, stderr.String())
+	b, err := os.ReadFile(out)
+	require.NoError(t, err)
+	var names []string
+	for dec := json.NewDecoder(bytes.NewReader(b)); dec.More(); { // one JSON object per report
+		var r jsonReport
+		require.NoError(t, dec.Decode(&r), "%s", b)
+		require.Equal(t, "BASELINE", r.Verdict, r.Suite)
+		names = append(names, r.Suite)
+	}
+	require.ElementsMatch(t, []string{"yaml-sum", "evals"}, names)
+}
