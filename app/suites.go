@@ -48,17 +48,20 @@ func (a *App) Suites(only ...string) ([]eval.Suite, error) {
 }
 
 // suiteEntries splits the config's suites: entries into YAML paths and Go
-// suite names. An entry that is neither an existing path nor a registered
-// Go suite is an error.
+// suite names (see goEntry for Go package patterns and names that are also
+// paths). An entry that is neither an existing path nor a registered Go
+// suite is an error.
 func (a *App) suiteEntries() (paths, goNames []string, err error) {
 	for i, p := range a.cfg.SuitePaths() {
-		if _, statErr := os.Stat(p); statErr == nil {
-			paths = append(paths, p)
+		name := a.cfg.Suites[i]
+		if names, ok, err := a.goEntry(i, name, p); err != nil {
+			return nil, nil, err
+		} else if ok {
+			goNames = append(goNames, names...)
 			continue
 		}
-		name := a.cfg.Suites[i]
-		if _, ok := a.registry.Get(name); ok {
-			goNames = append(goNames, name)
+		if _, statErr := os.Stat(p); statErr == nil {
+			paths = append(paths, p)
 			continue
 		}
 		msg := fmt.Sprintf("%q is neither a suite file or folder nor a registered Go suite (known Go suites: %s)",

@@ -38,7 +38,7 @@ import (
 //	}
 func Main(ctx context.Context, args []string, reg *eval.Registry, stdout, stderr io.Writer) int {
 	stderr = &syncWriter{w: stderr} // logs and progress share it
-	c := &cli{reg: reg, stdout: stdout, stderr: stderr}
+	c := &cli{reg: reg, stdout: stdout, stderr: stderr, args: args}
 	root := c.root()
 	root.SetArgs(args)
 	root.SetOut(stdout)
@@ -63,6 +63,7 @@ func Main(ctx context.Context, args []string, reg *eval.Registry, stdout, stderr
 
 type cli struct {
 	reg            *eval.Registry
+	args           []string // as given to Main, for a binary built with Go suites
 	stdout, stderr io.Writer
 	code           int
 	configPath     string
@@ -84,7 +85,7 @@ func (c *cli) root() *cobra.Command {
 	root.PersistentFlags().BoolVarP(&c.verbose, "verbose", "v", false, "log debug information to stderr")
 	root.AddCommand(c.runCmd(), c.suitesCmd(), c.migrateCmd(), c.baselineCmd(), c.diffCmd(), c.reportCmd(),
 		c.powerCmd(), c.simCmd(), c.demoCmd(), c.serveCmd(), c.workerCmd(),
-		c.versionCmd(), c.healthcheckCmd(), c.initCmd())
+		c.versionCmd(), c.healthcheckCmd(), c.initCmd(), c.buildCmd())
 	return root
 }
 
@@ -133,14 +134,19 @@ func (c *cli) runCmd() *cobra.Command {
 		confirm                  bool
 	)
 	cmd := &cobra.Command{
-		Use:   "run",
+		Use:   "run [PATTERN]...",
 		Short: "Run suites on targets, compare with the baseline, report",
 		Long: `Run every selected suite on every selected target, store each sample, compare the run
-with its baseline and print a verdict. Exit codes: 0 stable or baseline, 1 drift (or a pinned
-identity changed), 2 inconclusive, 3 configuration, usage or infrastructure error.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+with its baseline and print a verdict. Go package patterns (./evals/...) run the Go suites of
+those packages, built into a cached binary first (see driftwatch build). Exit codes: 0 stable
+or baseline, 1 drift (or a pinned identity changed), 2 inconclusive, 3 configuration, usage or
+infrastructure error.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
 			if _, err := app.ParseCase(p.Case); err != nil {
+				return err
+			}
+			if handled, err := c.execGoSuites(cmd, args); handled || err != nil {
 				return err
 			}
 			a, err := c.openConfig(true)

@@ -18,6 +18,9 @@ database: each schedule firing runs once. SIGINT/SIGTERM stop fetching jobs, let
 samples finish (up to --soft-stop-timeout), then cancel; unfinished work is retried.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if handled, err := c.execGoSuites(cmd, nil); handled || err != nil {
+				return err
+			}
 			// The config file is required: without it this process would
 			// take the cluster's jobs with no suites, targets or schedules.
 			a, err := c.openConfig(true)
@@ -45,6 +48,9 @@ func (c *cli) workerCmd() *cobra.Command {
 		Short: "Work scheduled runs (no scheduler, no HTTP), to add machines",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if handled, err := c.execGoSuites(cmd, nil); handled || err != nil {
+				return err
+			}
 			a, err := c.openConfig(true) // see serve
 			if err != nil {
 				return err

@@ -17,7 +17,10 @@
 // suite source. A suite is a value with a name and cases: build one with
 // NewSuite (or SuiteFunc), or implement Suite on your own type (embedding
 // SuiteDefaults), and add it to a Registry explicitly. There is no init-time
-// registration; Register panics on a duplicate name.
+// registration; Register panics on a duplicate name. In your own module,
+// driftwatch run ./evals/... needs no registration at all: it finds
+// func EvalXxx(t *T) cases and func SuiteXxx() Suite suites in the source
+// and builds the binary that links them (package gosuite).
 //
 // T talks to the target through Ask (one user message), Chat (a message
 // list) and ChatRequest (a full Request). SetSystem, SetParams and SetTools

@@ -92,7 +92,9 @@ type SuiteOpts struct {
 	Description string
 	// Version is mixed into the hash of cases that have no Hash of their
 	// own: bump it when a Go case changes what it sends or checks, so that
-	// history is not compared across the change.
+	// history is not compared across the change. Optional for suites that
+	// driftwatch run or build finds in a module (package gosuite): their
+	// case hashes already cover the suite's source.
 	Version string
 	// Params are the default sampling parameters of every case's T.
 	Params Params

@@ -11,6 +11,8 @@
 // Run each case (and each sample, when k > 1) as a subtest, so go test -run
 // selects cases by ID. Recorded replays responses captured earlier with
 // go test -record (or DRIFTWATCH_RECORD=1), without touching the network.
+// FromConfig returns a live target of driftwatch.yaml, and skips the test
+// when its key is not set.
 package evaltest
 
 import (
