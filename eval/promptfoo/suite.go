@@ -649,4 +649,3 @@ func (c *Case) run(t *eval.T) {
 	g := c.Grade(t.Context(), resp)
 	record(t, resp.Text, g)
 }
-
