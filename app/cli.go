@@ -21,7 +21,7 @@ import (
 	"github.com/driftwatch/driftwatch/drift"
 	"github.com/driftwatch/driftwatch/eval"
 	"github.com/driftwatch/driftwatch/eval/check"
-	"github.com/driftwatch/driftwatch/eval/yamlsuite"
+	"github.com/driftwatch/driftwatch/eval/suiteload"
 	"github.com/driftwatch/driftwatch/internal/yamldoc"
 	"github.com/driftwatch/driftwatch/report"
 	"github.com/driftwatch/driftwatch/storage"
@@ -396,7 +396,11 @@ embedder: targets, as for run; without one (PATHs and no driftwatch.yaml), their
 					return configError(err)
 				}
 			}
-			suites, err := yamlsuite.LoadPaths(paths, yamlsuite.Options{Check: opts})
+			loaded, err := suiteload.LoadPaths(paths, suiteload.Options{Check: opts})
+			for _, w := range loaded.Warnings {
+				fmt.Fprintln(c.stderr, "warning:", w)
+			}
+			suites := loaded.Suites
 			if err != nil {
 				fmt.Fprintln(c.stderr, explainCheckErrors(err, c.configPath))
 				return &ExitError{Code: ExitConfig, Err: errors.New("suites have problems")}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -755,7 +756,13 @@ func (l *loader) csvRow(path string, line int, header, rec []string) *test {
 				n, _ := strconv.Atoi(m[1])
 				idx = n - 1
 			}
-			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && idx >= 0 {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+				// promptfoo rejects the file for it, even for an empty cell.
+				l.errorf(path, line, "column %s: invalid numeric value %q", h, v)
+				continue
+			}
+			if idx >= 0 {
 				configs[idx] = f
 			}
 		case strings.HasPrefix(h, "__"):
