@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"math"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -50,7 +49,7 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &harness{target: target, opts: promptfoo.Options{Check: check.Options{Judge: judge, Embedder: judge}, Limits: promptfoo.Limits{JSTime: 300 * time.Millisecond}}}
+	return &harness{target: target, opts: promptfoo.Options{Check: check.Options{Judge: judge, Embedder: judge}, Limits: promptfoo.Limits{JSTime: 300 * time.Millisecond, PythonTime: time.Minute}}}
 }
 
 // judgeAndEmbed answers chat completions with a passing verdict and
@@ -111,4 +110,3 @@ func runSuite(t *testing.T, s eval.Suite, target eval.Target, samples int) []eva
 	return out
 }
 
-var _ = math.Inf
