@@ -109,4 +109,3 @@ func runSuite(t *testing.T, s eval.Suite, target eval.Target, samples int) []eva
 	})
 	return out
 }
-

@@ -2,6 +2,7 @@ package promptfoo
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -262,10 +263,10 @@ func (l *loader) prompts(n *yaml.Node) []prompt {
 				l.errorf(file, e.Line, "prompts: %v", err)
 				continue
 			}
-			id := cmp(obj.Label, obj.ID)
+			id := cmp.Or(obj.Label, obj.ID)
 			switch {
 			case obj.Raw != "":
-				out = append(out, prompt{raw: obj.Raw, label: cmp(obj.Label, obj.ID, obj.Raw), id: id, file: file, line: e.Line})
+				out = append(out, prompt{raw: obj.Raw, label: cmp.Or(obj.Label, obj.ID, obj.Raw), id: id, file: file, line: e.Line})
 			case obj.ID != "":
 				out = append(out, l.promptEntry(obj.ID, obj.Label, id, e.Line)...)
 			default:
@@ -285,21 +286,12 @@ func (l *loader) prompts(n *yaml.Node) []prompt {
 	return out
 }
 
-func cmp(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
-}
-
 // promptEntry reads one prompt entry: inline text, or a file:// path to a
 // text file (prompts split on lines of ---), a JSON or YAML chat file.
 func (l *loader) promptEntry(text, label, id string, line int) []prompt {
 	file := l.doc.File
 	if !strings.HasPrefix(text, "file://") {
-		return []prompt{{raw: text, label: cmp(label, text), id: id, file: file, line: line}}
+		return []prompt{{raw: text, label: cmp.Or(label, text), id: id, file: file, line: line}}
 	}
 	ref := strings.TrimPrefix(text, "file://")
 	if p, fn := splitFunction(ref); fn != "" || isCode(p) {
@@ -321,7 +313,7 @@ func (l *loader) promptEntry(text, label, id string, line int) []prompt {
 		l.parts = append(l.parts, p)
 		switch strings.ToLower(filepath.Ext(p)) {
 		case ".json":
-			out = append(out, prompt{raw: string(data), label: cmp(label, text), id: id, file: p, line: 1})
+			out = append(out, prompt{raw: string(data), label: cmp.Or(label, text), id: id, file: p, line: 1})
 		case ".yaml", ".yml":
 			var v any
 			if err := yaml.Unmarshal(data, &v); err != nil {
@@ -333,7 +325,7 @@ func (l *loader) promptEntry(text, label, id string, line int) []prompt {
 				l.errorf(p, 1, "prompt file: %v", err)
 				continue
 			}
-			out = append(out, prompt{raw: string(b), label: cmp(label, text), id: id, file: p, line: 1})
+			out = append(out, prompt{raw: string(b), label: cmp.Or(label, text), id: id, file: p, line: 1})
 		default:
 			for _, part := range splitPrompts(string(data)) {
 				lbl := text + ": " + part.text

@@ -116,8 +116,6 @@ type Options struct {
 	// Limits bound javascript and python assertions; zero values take the
 	// defaults.
 	Limits Limits
-	// Only, when set, makes LoadPaths load just the suites with these names.
-	Only []string
 }
 
 // Load reads the promptfoo config at path into a suite. The error, if any,
