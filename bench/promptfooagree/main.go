@@ -153,8 +153,9 @@ func configName(path string) string {
 type pfResults struct {
 	Results struct {
 		Results []struct {
-			TestIdx       int `json:"testIdx"`
-			PromptIdx     int `json:"promptIdx"`
+			TestIdx       int    `json:"testIdx"`
+			PromptIdx     int    `json:"promptIdx"`
+			Error         string `json:"error"`
 			GradingResult *struct {
 				ComponentResults []struct {
 					Pass      bool `json:"pass"`
@@ -186,10 +187,11 @@ func compare(args []string) error {
 		dw[v.key()] = v
 	}
 	var (
-		agree, total, skipped, other int
-		byType                       = map[string][2]int{}
-		disagreements                []string
-		seen                         = map[string]bool{}
+		agree, total, skipped, other, errored int
+		byType                                = map[string][2]int{}
+		disagreements                         []string
+		seen                                  = map[string]bool{}
+		erroredRows                           = map[string]bool{} // config/test/prompt rows promptfoo could not grade
 	)
 	for _, arg := range fs.Args() {
 		name, path, ok := strings.Cut(arg, "=")
@@ -205,7 +207,8 @@ func compare(args []string) error {
 			return fmt.Errorf("%s: %w", path, err)
 		}
 		for _, res := range r.Results.Results {
-			if res.GradingResult == nil {
+			if res.GradingResult == nil || len(res.GradingResult.ComponentResults) == 0 && res.Error != "" {
+				erroredRows[fmt.Sprintf("%s/%d/%d", name, res.TestIdx, res.PromptIdx)] = true
 				continue
 			}
 			for i, cr := range res.GradingResult.ComponentResults {
@@ -246,6 +249,10 @@ func compare(args []string) error {
 	}
 	for k, v := range dw {
 		if !seen[k] && deterministic[strings.TrimPrefix(v.Type, "not-")] && v.Skipped == "" && configListed(v.Config, fs.Args()) {
+			if erroredRows[fmt.Sprintf("%s/%d/%d", v.Config, v.TestIdx, v.PromptIdx)] {
+				errored++
+				continue
+			}
 			disagreements = append(disagreements, fmt.Sprintf("%s %s: Driftwatch %v, promptfoo has no verdict", k, v.Type, v.Pass))
 			total++
 		}
@@ -266,8 +273,8 @@ func compare(args []string) error {
 	if total > 0 {
 		pct = 100 * float64(agree) / float64(total)
 	}
-	fmt.Printf("agreement: %d/%d deterministic assertion verdicts (%.1f%%); %d skipped by Driftwatch as unsupported; %d model-graded or timing verdicts not compared\n",
-		agree, total, pct, skipped, other)
+	fmt.Printf("agreement: %d/%d deterministic assertion verdicts (%.1f%%); %d skipped by Driftwatch as unsupported; %d in rows promptfoo could not grade; %d model-graded, similarity or timing verdicts not compared\n",
+		agree, total, pct, skipped, errored, other)
 	return nil
 }
 

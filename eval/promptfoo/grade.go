@@ -14,7 +14,8 @@ import (
 // it.
 type Grade struct {
 	// Pass: with a test threshold, the weighted score reaches it;
-	// without, every assertion passed.
+	// without, every assertion passed (an assertion of weight 0 only
+	// reports: it always passes).
 	Pass bool
 	// Score is the weighted mean of the assertions' scores.
 	Score   float64
@@ -64,6 +65,11 @@ func (c *Case) Grade(ctx context.Context, resp *eval.Response) Grade {
 			ain = &cp
 		}
 		r := a.grade(ctx, ain)
+		if a.weight == 0 {
+			// promptfoo's weight 0 only reports: the assertion never
+			// fails the test and its score does not count.
+			r.pass = true
+		}
 		g.Results = append(g.Results, AssertResult{Type: a.typ, Metric: a.metric, Weight: a.weight, Pass: r.pass, Score: r.score, Reason: r.reason})
 		total += r.score * a.weight
 		weights += a.weight
@@ -149,8 +155,8 @@ func record(t *eval.T, output string, g Grade) {
 		for i, r := range g.Results {
 			w := r.Weight
 			if w == 0 {
-				// promptfoo's weight 0: the verdict counts, the score
-				// nearly nothing (eval reads a weight of 0 as 1).
+				// promptfoo's weight 0 only reports; eval reads a weight
+				// of 0 as 1, so the score gets a negligible one.
 				w = 1e-9
 			}
 			rs = append(rs, eval.CheckResult{Name: fmt.Sprintf("%d:%s", i+1, r.Type), Pass: r.Pass, Score: r.Score, Reason: r.Reason, Weight: w})

@@ -197,7 +197,7 @@ tests:
 		t.Errorf("threshold: %+v, want a pass at score 2/3 and metric m = 2/3", g)
 	}
 	g = s.Details()[1].Grade(t.Context(), resp)
-	if g.Pass || g.Score != 1 {
-		t.Errorf("weight 0: %+v, want a failure (its verdict counts) with score 1 (its score does not)", g)
+	if !g.Pass || g.Score != 1 || !g.Results[1].Pass || g.Results[1].Score != 0 {
+		t.Errorf("weight 0: %+v, want a pass with score 1: the weight-0 assertion only reports (it passes with its own score 0)", g)
 	}
 }

@@ -415,7 +415,7 @@ func (b *builder) cases(prompts []prompt, tests []*test) []*Case {
 			combos = expand(t.vars)
 		}
 		for _, vars := range combos {
-			testKey := b.testKey(t, vars)
+			testKey := b.testKey(t, vars, len(combos) > 1)
 			for pi, p := range prompts {
 				if t.prompts != nil && !allowed(p, t.prompts) {
 					continue
@@ -440,13 +440,17 @@ func allowed(p prompt, names []string) bool {
 }
 
 // expand returns promptfoo's var combinations: one per element of the
-// cartesian product of the array-valued vars, in key order.
+// cartesian product of the vars whose values are arrays of strings, in key
+// order. Other arrays (numbers, objects) are passed whole, as promptfoo
+// does.
 func expand(vars *ordered) []*ordered {
 	combos := []*ordered{newOrdered()}
 	for _, k := range vars.keys {
 		vals := []any{vars.m[k]}
 		if arr, ok := vars.m[k].([]any); ok && len(arr) > 0 {
-			vals = arr
+			if _, str := arr[0].(string); str {
+				vals = arr
+			}
 		}
 		next := make([]*ordered, 0, len(combos)*len(vals))
 		for _, c := range combos {
@@ -477,9 +481,10 @@ func shortHash(v any) string {
 	return hex.EncodeToString(sum[:4])
 }
 
-// testKey names a test row: its description, else a hash of its vars.
-func (b *builder) testKey(t *test, vars *ordered) string {
-	if d := slug(t.description, 60); d != "" && len(expand(t.vars)) == 1 {
+// testKey names a test row: its description (with a hash of its vars when
+// the test expands into several rows), else a hash of its vars.
+func (b *builder) testKey(t *test, vars *ordered, expanded bool) string {
+	if d := slug(t.description, 60); d != "" && !expanded {
 		return d
 	}
 	pairs := make([][2]any, 0, len(vars.keys))
