@@ -158,22 +158,32 @@ tests:
       - type: javascript
         value: |
           const a = [];
-          while (true) { a.push(new Array(100000).fill(1)); }
+          while (true) { a.push(new Array(1000000).fill(1)); }
       - type: javascript
         value: typeof require === 'undefined' && typeof process === 'undefined'
 `})
-	s := load(t, filepath.Join(dir, "c.yaml"), promptfoo.Options{Limits: promptfoo.Limits{JSTime: 2 * time.Second, JSMemory: 64 << 20}})
-	g := s.Details()[0].Grade(t.Context(), &eval.Response{Text: "hello"})
-	if len(g.Results) != 3 {
-		t.Fatalf("%d results", len(g.Results))
-	}
-	if r := g.Results[0]; r.Pass || !strings.Contains(r.Reason, "time limit") {
+	greedyDir := write(t, map[string]string{"c.yaml": `
+prompts: ['hi']
+tests:
+  - assert:
+      - type: javascript
+        value: |
+          const a = [];
+          while (true) { a.push(new Array(1000000).fill(1)); }
+`})
+	path := filepath.Join(dir, "c.yaml")
+	resp := &eval.Response{Text: "hello"}
+	// A short time limit stops the endless loop; a generous one leaves the
+	// memory limit to stop the allocation, however loaded the machine.
+	fast := load(t, path, promptfoo.Options{Limits: promptfoo.Limits{JSTime: 300 * time.Millisecond}}).Details()[0].Grade(t.Context(), resp)
+	greedy := load(t, filepath.Join(greedyDir, "c.yaml"), promptfoo.Options{Limits: promptfoo.Limits{JSTime: time.Minute, JSMemory: 32 << 20}}).Details()[0].Grade(t.Context(), resp)
+	if r := fast.Results[0]; r.Pass || !strings.Contains(r.Reason, "time limit") {
 		t.Errorf("endless loop: %+v, want a failure naming the time limit", r)
 	}
-	if r := g.Results[1]; r.Pass || !strings.Contains(r.Reason, "memory limit") {
+	if r := greedy.Results[0]; r.Pass || !strings.Contains(r.Reason, "memory limit") {
 		t.Errorf("unbounded allocation: %+v, want a failure naming the memory limit", r)
 	}
-	if r := g.Results[2]; !r.Pass {
+	if r := fast.Results[2]; !r.Pass {
 		t.Errorf("the sandbox exposes require or process: %+v", r)
 	}
 }
