@@ -136,7 +136,7 @@ func promptText(req *eval.Request) string {
 // result per assertion (any failure fails the case); with one, a single
 // result for the threshold, naming every assertion's score. Named scores
 // become the sample's metrics (unit "score").
-func record(t *eval.T, output string, g Grade) {
+func record(t *eval.T, output string, threshold bool, g Grade) {
 	for name, v := range g.NamedScores {
 		t.Metric(metricName(name), v, "score")
 	}
@@ -144,7 +144,6 @@ func record(t *eval.T, output string, g Grade) {
 		return
 	}
 	var rs []eval.CheckResult
-	threshold := strings.HasPrefix(g.Reason, "aggregate score")
 	if threshold {
 		parts := make([]string, len(g.Results))
 		for i, r := range g.Results {

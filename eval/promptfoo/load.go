@@ -378,9 +378,8 @@ func splitPrompts(s string) []promptPart {
 	return out
 }
 
-// testNodes returns the tests a tests: value lists, each as a YAML node
-// with the file it was read from, and the rows of CSV and JSONL files as
-// tests already.
+// tests reads the tests a tests: value lists: inline tests, and file://
+// references to test files (see testFile).
 func (l *loader) tests(n *yaml.Node, field string) []*test {
 	if n == nil || n.Kind == 0 {
 		return nil

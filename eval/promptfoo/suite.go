@@ -650,5 +650,5 @@ func (c *Case) run(t *eval.T) {
 	}
 	resp := t.ChatRequest(c.Request)
 	g := c.Grade(t.Context(), resp)
-	record(t, resp.Text, g)
+	record(t, resp.Text, c.Threshold != 0, g)
 }
