@@ -402,6 +402,7 @@ type builder struct {
 	customFilters bool
 	tm            *templates
 	ids           map[string]int
+	varFiles      map[string]any // file:// var values, read once
 }
 
 func (b *builder) cases(prompts []prompt, tests []*test) []*Case {
@@ -412,7 +413,7 @@ func (b *builder) cases(prompts []prompt, tests []*test) []*Case {
 	for _, t := range tests {
 		combos := []*ordered{t.vars}
 		if !t.options.disableVarExpansion {
-			combos = expand(t.vars)
+			combos = expand(b.globVars(t))
 		}
 		for _, vars := range combos {
 			testKey := b.testKey(t, vars, len(combos) > 1)
@@ -437,6 +438,93 @@ func allowed(p prompt, names []string) bool {
 		}
 	}
 	return false
+}
+
+// globVars returns t's vars with each file:// value that has wildcards
+// replaced by the list of the files it matches (relative to the config's
+// folder), which expand then turns into one row per file, as promptfoo
+// does.
+func (b *builder) globVars(t *test) *ordered {
+	out := newOrdered()
+	for _, k := range t.vars.keys {
+		v := t.vars.m[k]
+		if s, ok := v.(string); ok && strings.HasPrefix(s, "file://") && strings.ContainsAny(s, "*?[") {
+			paths, err := glob(resolve(b.l.dir, s))
+			if err != nil {
+				b.l.errorf(t.file, t.line, "vars.%s: %v", k, err)
+			}
+			var vals []any
+			for _, p := range paths {
+				// Relative to the config's folder: case ids hash the vars.
+				if rel, err := filepath.Rel(b.l.dir, p); err == nil {
+					p = filepath.ToSlash(rel)
+				}
+				vals = append(vals, "file://"+p)
+			}
+			if len(vals) > 0 {
+				v = vals
+			}
+		}
+		out.set(k, v)
+	}
+	return out
+}
+
+// fileVars returns vars with each file:// value replaced by the file's
+// content, as promptfoo loads it: JSON and YAML parsed, anything else as
+// text. Scripts (.js, .py) are not run: they are reported as problems.
+func (b *builder) fileVars(t *test, vars *ordered) (*ordered, []string) {
+	var out *ordered
+	var problems []string
+	for _, k := range vars.keys {
+		s, ok := vars.m[k].(string)
+		if !ok || !strings.HasPrefix(s, "file://") {
+			continue
+		}
+		if out == nil {
+			out = vars.merge(nil)
+		}
+		p, _ := splitFunction(strings.TrimPrefix(s, "file://"))
+		if isCode(p) {
+			problems = append(problems, fmt.Sprintf("vars.%s: variables computed by scripts (%s) are not supported", k, s))
+			continue
+		}
+		v, err := b.readVarFile(resolve(b.l.dir, p))
+		if err != nil {
+			b.l.errorf(t.file, t.line, "vars.%s: %v", k, err)
+			continue
+		}
+		out.set(k, v)
+	}
+	if out == nil {
+		return vars, nil
+	}
+	return out, problems
+}
+
+func (b *builder) readVarFile(p string) (any, error) {
+	if v, ok := b.varFiles[p]; ok {
+		return v, nil
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return nil, err
+	}
+	b.l.parts = append(b.l.parts, p)
+	var v any = string(data)
+	switch strings.ToLower(filepath.Ext(p)) {
+	case ".json", ".yaml", ".yml":
+		var x any
+		if err := yaml.Unmarshal(data, &x); err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		v = jsonValue(x)
+	}
+	if b.varFiles == nil {
+		b.varFiles = map[string]any{}
+	}
+	b.varFiles[p] = v
+	return v, nil
 }
 
 // expand returns promptfoo's var combinations: one per element of the
@@ -522,6 +610,9 @@ func (b *builder) build(t *test, vars *ordered, p prompt, pi, row int) *Case {
 		Vars: vars.m, File: t.file, Line: t.line, env: b.env,
 	}
 	skip := append([]string{}, t.problems...)
+	vars, problems := b.fileVars(t, vars)
+	skip = append(skip, problems...)
+	c.Vars = vars.m
 	raw := t.options.prefix + p.raw + t.options.suffix
 	text, err := b.tm.render(raw, vars.m)
 	if err != nil {
