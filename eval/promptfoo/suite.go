@@ -471,8 +471,8 @@ func (b *builder) globVars(t *test) *ordered {
 }
 
 // fileVars returns vars with each file:// value replaced by the file's
-// content, as promptfoo loads it: JSON and YAML parsed, anything else as
-// text. Scripts (.js, .py) are not run: they are reported as problems.
+// text, as promptfoo renders prompts with it. Scripts (.js, .py) are not
+// run: they are reported as problems.
 func (b *builder) fileVars(t *test, vars *ordered) (*ordered, []string) {
 	var out *ordered
 	var problems []string
@@ -512,14 +512,6 @@ func (b *builder) readVarFile(p string) (any, error) {
 	}
 	b.l.parts = append(b.l.parts, p)
 	var v any = string(data)
-	switch strings.ToLower(filepath.Ext(p)) {
-	case ".json", ".yaml", ".yml":
-		var x any
-		if err := yaml.Unmarshal(data, &x); err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
-		}
-		v = jsonValue(x)
-	}
 	if b.varFiles == nil {
 		b.varFiles = map[string]any{}
 	}
@@ -610,11 +602,12 @@ func (b *builder) build(t *test, vars *ordered, p prompt, pi, row int) *Case {
 		Vars: vars.m, File: t.file, Line: t.line, env: b.env,
 	}
 	skip := append([]string{}, t.problems...)
-	vars, problems := b.fileVars(t, vars)
+	// Prompts see a file:// var's content; assertions see the var as
+	// written (its file:// path), as in promptfoo.
+	promptVars, problems := b.fileVars(t, vars)
 	skip = append(skip, problems...)
-	c.Vars = vars.m
 	raw := t.options.prefix + p.raw + t.options.suffix
-	text, err := b.tm.render(raw, vars.m)
+	text, err := b.tm.render(raw, promptVars.m)
 	if err != nil {
 		if b.customFilters {
 			skip = append(skip, fmt.Sprintf("prompt template: %v", err))
