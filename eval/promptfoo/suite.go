@@ -602,10 +602,10 @@ func (b *builder) build(t *test, vars *ordered, p prompt, pi, row int) *Case {
 		Vars: vars.m, File: t.file, Line: t.line, env: b.env,
 	}
 	skip := append([]string{}, t.problems...)
-	// Prompts see a file:// var's content; assertions see the var as
-	// written (its file:// path), as in promptfoo.
+	// Prompts and assertions see a file:// var's text, as in promptfoo.
 	promptVars, problems := b.fileVars(t, vars)
 	skip = append(skip, problems...)
+	c.Vars = promptVars.m
 	raw := t.options.prefix + p.raw + t.options.suffix
 	text, err := b.tm.render(raw, promptVars.m)
 	if err != nil {
