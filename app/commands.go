@@ -11,7 +11,7 @@ import (
 	"github.com/driftwatch/driftwatch/config"
 	"github.com/driftwatch/driftwatch/eval"
 	"github.com/driftwatch/driftwatch/eval/check"
-	"github.com/driftwatch/driftwatch/eval/yamlsuite"
+	"github.com/driftwatch/driftwatch/eval/suiteload"
 	"github.com/driftwatch/driftwatch/internal/yamldoc"
 	"github.com/driftwatch/driftwatch/report"
 	"github.com/driftwatch/driftwatch/storage"
@@ -146,20 +146,21 @@ type LintProblems struct{ Err error }
 func (p *LintProblems) Error() string { return p.Err.Error() }
 func (p *LintProblems) Unwrap() error { return p.Err }
 
-// Lint validates suites without sending anything: the suites at paths, or
+// Lint validates suites (YAML suites and promptfoo configs) without
+// sending anything: the suites at paths, or
 // (no paths) the suites of a's config, whose schedules must then name
 // existing suites. a may be nil (paths without a config): checks that need
 // a judge or an embedder are validated in shape only. A config whose
 // ${VAR}s are not all set (a CI job without the API keys) lints with
 // stand-ins for its judge and embedder.
-func Lint(a *App, paths []string) ([]*yamlsuite.Suite, error) {
+func Lint(a *App, paths []string) (suiteload.Loaded, error) {
 	fromConfig := len(paths) == 0
 	opts := lintCheckOptions()
 	switch {
 	case a != nil && len(a.cfg.Unset) == 0:
 		var err error
 		if opts, err = a.checkOptions(); err != nil {
-			return nil, configError(err)
+			return suiteload.Loaded{}, configError(err)
 		}
 	case a != nil:
 		// The config names its judge and embedder (validated when it
@@ -171,22 +172,30 @@ func Lint(a *App, paths []string) ([]*yamlsuite.Suite, error) {
 			opts.Embedder = nil
 		}
 	}
+	var goNames []string
 	if fromConfig {
 		var err error
-		if paths, _, err = a.suiteEntries(); err != nil {
-			return nil, configError(err)
+		if paths, goNames, err = a.suiteEntries(); err != nil {
+			return suiteload.Loaded{}, configError(err)
 		}
 	}
-	suites, err := yamlsuite.LoadPaths(paths, yamlsuite.Options{Check: opts})
+	loaded, err := suiteload.LoadPaths(paths, suiteload.Options{Check: opts})
+	suites := loaded.Suites
 	if err != nil {
 		file := config.FileDefault
 		if a != nil {
 			file = a.cfg.File
 		}
-		return nil, &LintProblems{Err: explainCheckErrors(err, file)}
+		return loaded, &LintProblems{Err: explainCheckErrors(err, file)}
 	}
 	if len(suites) == 0 && len(paths) > 0 {
-		return nil, configError(fmt.Errorf("no suite files (*.yaml, *.yml) in %s", strings.Join(paths, ", ")))
+		return loaded, configError(fmt.Errorf("no suite files (*.yaml, *.yml) in %s", strings.Join(paths, ", ")))
+	}
+	// The config's Go suites are linted as built: they count too.
+	for _, n := range goNames {
+		if s, ok := a.registry.Get(n); ok {
+			loaded.Suites = append(loaded.Suites, s)
+		}
 	}
 	if fromConfig {
 		names := a.registry.Names()
@@ -194,10 +203,10 @@ func Lint(a *App, paths []string) ([]*yamlsuite.Suite, error) {
 			names = append(names, s.Name())
 		}
 		if err := a.cfg.CheckScheduleSuites(names); err != nil {
-			return nil, configError(err)
+			return loaded, configError(err)
 		}
 	}
-	return suites, nil
+	return loaded, nil
 }
 
 // Config is the App's configuration (read-only).

@@ -25,7 +25,7 @@ import (
 	"github.com/driftwatch/driftwatch/config"
 	"github.com/driftwatch/driftwatch/drift"
 	"github.com/driftwatch/driftwatch/eval"
-	"github.com/driftwatch/driftwatch/eval/yamlsuite"
+	"github.com/driftwatch/driftwatch/eval/suiteload"
 	"github.com/driftwatch/driftwatch/jobs"
 	"github.com/driftwatch/driftwatch/report"
 	"github.com/driftwatch/driftwatch/run"
@@ -857,7 +857,7 @@ func (a *App) hasSuite(name string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	names, err := yamlsuite.Names(paths)
+	names, err := suiteload.Names(paths)
 	if err != nil {
 		return false, err
 	}

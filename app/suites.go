@@ -10,7 +10,7 @@ import (
 	"github.com/driftwatch/driftwatch/config"
 	"github.com/driftwatch/driftwatch/eval"
 	"github.com/driftwatch/driftwatch/eval/check"
-	"github.com/driftwatch/driftwatch/eval/yamlsuite"
+	"github.com/driftwatch/driftwatch/eval/suiteload"
 )
 
 // Suites loads the config's YAML suites and adds every registered Go suite.
@@ -28,13 +28,11 @@ func (a *App) Suites(only ...string) ([]eval.Suite, error) {
 		return nil, err
 	}
 	if len(paths) > 0 {
-		ys, err := yamlsuite.LoadPaths(paths, yamlsuite.Options{Check: opts, Only: only})
+		ys, err := suiteload.LoadPaths(paths, suiteload.Options{Check: opts, Only: only})
 		if err != nil {
 			return nil, explainCheckErrors(err, a.cfg.File)
 		}
-		for _, s := range ys {
-			out = append(out, s)
-		}
+		out = append(out, ys.Suites...)
 	}
 	for _, s := range a.registry.Suites() {
 		for _, y := range out {
@@ -126,7 +124,7 @@ func (a *App) pickSuites(all []eval.Suite, names []string) ([]eval.Suite, error)
 		return sel, err
 	}
 	if paths, _, perr := a.suiteEntries(); perr == nil {
-		if yaml, nerr := yamlsuite.Names(paths); nerr == nil {
+		if yaml, nerr := suiteload.Names(paths); nerr == nil {
 			unknown.known = append(unknown.known, yaml...)
 			slices.Sort(unknown.known)
 			unknown.known = slices.Compact(unknown.known)

@@ -338,7 +338,11 @@ embedder: targets, as for run; without one (PATHs and no driftwatch.yaml), their
 				c.warnUnset(cfg)
 				a = app.New(cfg, app.Options{Registry: c.reg, Logger: c.logger()})
 			}
-			suites, err := app.Lint(a, paths)
+			loaded, err := app.Lint(a, paths)
+			for _, w := range loaded.Warnings {
+				fmt.Fprintln(c.stderr, "warning:", w)
+			}
+			suites := loaded.Suites
 			var problems *app.LintProblems
 			if errors.As(err, &problems) {
 				fmt.Fprintln(c.stderr, problems.Err)

@@ -61,6 +61,10 @@ func LevenshteinSimilarity(a, b string) float64 {
 	return 1 - float64(editDistance(ra, rb))/float64(m)
 }
 
+// EditDistance is the Levenshtein distance between a and b, counted in
+// runes (insertions, deletions and substitutions cost 1).
+func EditDistance(a, b string) int { return editDistance([]rune(a), []rune(b)) }
+
 // editDistance is the Levenshtein distance over runes, in O(len(b)) memory.
 func editDistance(a, b []rune) int {
 	prev := make([]int, len(b)+1)

@@ -1,0 +1,3 @@
+module.exports = function (output, context) {
+  return output.toUpperCase();
+};
