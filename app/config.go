@@ -18,6 +18,7 @@ import (
 	"github.com/driftwatch/driftwatch/drift"
 	"github.com/driftwatch/driftwatch/eval"
 	"github.com/driftwatch/driftwatch/internal/yamldoc"
+	"github.com/driftwatch/driftwatch/storage/pglocal"
 )
 
 // Defaults for config fields left empty.
@@ -494,12 +495,5 @@ func (c *Config) ResolvedDataDir() string {
 	if c.DataDir != "" {
 		return c.DataDir
 	}
-	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
-		return filepath.Join(x, "driftwatch")
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return filepath.Join(os.TempDir(), "driftwatch")
-	}
-	return filepath.Join(home, ".local", "share", "driftwatch")
+	return pglocal.DefaultDataDir()
 }
