@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/driftwatch/driftwatch/drift"
+	"github.com/driftwatch/driftwatch/internal/textsafe"
 )
 
 // Report is the outcome of one (suite, target) run. It is one object of the
@@ -393,12 +394,12 @@ func oneLine(s string, max int) string {
 func WriteMarkdown(w io.Writer, reports []*Report) error {
 	var b strings.Builder
 	for _, r := range reports {
-		fmt.Fprintf(&b, "# %s on %s: %s\n\n", r.Suite, r.Target, r.Verdict)
+		fmt.Fprintf(&b, "# %s on %s: %s\n\n", textsafe.Markdown(r.Suite), textsafe.Markdown(r.Target), r.Verdict)
 		fmt.Fprintf(&b, "Run %d", r.RunID)
 		if len(r.BaselineRunIDs) > 0 {
 			fmt.Fprintf(&b, " compared with baseline run(s) %s", joinIDs(r.BaselineRunIDs))
 		}
-		fmt.Fprintf(&b, ". %s\n\n", r.Reason)
+		fmt.Fprintf(&b, ". %s\n\n", textsafe.Markdown(r.Reason))
 		if r.IdentityChanged && r.BaselineIdentity != nil && r.Identity != nil {
 			fmt.Fprintf(&b, "**Identity changed**: %s → %s\n\n", identityLine(r.BaselineIdentity), identityLine(r.Identity))
 		} else if r.Identity != nil {
@@ -443,16 +444,16 @@ func WriteMarkdown(w io.Writer, reports []*Report) error {
 				if f.Metric == drift.MetricIdentity {
 					// No statistic: the reason says what changed (the
 					// identity line above shows before and after).
-					fmt.Fprintf(&b, "- **%s** (%s): %s\n", f.Metric, f.Verdict, f.Reason)
+					fmt.Fprintf(&b, "- **%s** (%s): %s\n", f.Metric, f.Verdict, textsafe.Markdown(f.Reason))
 					continue
 				}
 				fmt.Fprintf(&b, "- **%s** (%s): %.3f → %.3f, effect %+.3f", f.Metric, f.Verdict, f.Baseline, f.Current, f.Effect)
 				if f.CI != nil {
 					fmt.Fprintf(&b, " [%+.3f, %+.3f]", f.CI.Low, f.CI.High)
 				}
-				fmt.Fprintf(&b, ", p=%s, q=%s. %s\n", num(f.P), num(f.Q), f.Reason)
+				fmt.Fprintf(&b, ", p=%s, q=%s. %s\n", num(f.P), num(f.Q), textsafe.Markdown(f.Reason))
 				for _, ex := range f.Examples {
-					fmt.Fprintf(&b, "  - case `%s`\n    - before: %s\n    - after: %s\n", ex.Case, mdQuote(ex.Baseline), mdQuote(ex.Current))
+					fmt.Fprintf(&b, "  - case %s\n    - before: %s\n    - after: %s\n", textsafe.Code(ex.Case), mdQuote(ex.Baseline), mdQuote(ex.Current))
 				}
 			}
 			b.WriteString("\n")
@@ -462,7 +463,7 @@ func WriteMarkdown(w io.Writer, reports []*Report) error {
 			sort.Strings(keys)
 			fmt.Fprintf(&b, "## Drifted cases (%d)\n\n", len(keys))
 			for _, k := range keys {
-				fmt.Fprintf(&b, "- `%s`\n", k)
+				fmt.Fprintf(&b, "- %s\n", textsafe.Code(k))
 			}
 			b.WriteString("\n")
 		}
@@ -494,11 +495,11 @@ func identityLine(id *Identity) string {
 	parts := []string{}
 	for _, p := range []string{id.ResolvedModel, id.Fingerprint, id.Digest} {
 		if p != "" {
-			parts = append(parts, "`"+p+"`")
+			parts = append(parts, textsafe.Code(p))
 		}
 	}
 	if len(parts) == 0 {
-		return "`" + id.RequestedModel + "`"
+		return textsafe.Code(id.RequestedModel)
 	}
 	return strings.Join(parts, " ")
 }
@@ -528,8 +529,10 @@ func deltaCI(v *Value) string {
 	return s
 }
 
+// mdQuote shows model output as a one-line code span of at most 300
+// characters (backticks become ', so the span reads as the output did).
 func mdQuote(s string) string {
-	s = oneLine(s, 300)
+	s = oneLine(textsafe.Line(s), 300)
 	s = strings.ReplaceAll(s, "`", "'")
-	return "`" + s + "`"
+	return textsafe.Code(s)
 }
