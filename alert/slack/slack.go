@@ -24,8 +24,8 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/driftwatch/driftwatch/alert"
-	"github.com/driftwatch/driftwatch/internal/textsafe"
 	"github.com/driftwatch/driftwatch/drift"
+	"github.com/driftwatch/driftwatch/internal/textsafe"
 	"github.com/driftwatch/driftwatch/report"
 )
 
