@@ -476,8 +476,9 @@ func (l *loader) rowErrorf(r row, field, format string, args ...any) {
 // l.errs, when the row does not make a case.
 func (l *loader) buildCase(r row, suiteEx eval.Extractor, tools []eval.Tool) (eval.Case, *eval.Request, bool) {
 	f, cs := l.f, r.spec
-	vars := caseVars(f.Vars, cs.Vars, cs.ID)
 	nerr := len(l.errs)
+	l.checkRowVars(r)
+	vars := caseVars(f.Vars, cs.Vars, cs.ID)
 	msgs, msgsOK := l.caseMessages(vars, r)
 	params := f.Params
 	if cs.Params != nil {
@@ -489,8 +490,8 @@ func (l *loader) buildCase(r row, suiteEx eval.Extractor, tools []eval.Tool) (ev
 	}
 	checks, checksOK := l.caseChecks(vars, r, threshold)
 	ex := l.caseExtractor(r, suiteEx)
-	if msgsOK {
-		msgsOK = l.checkRowText(r, msgs)
+	if msgsOK && len(l.errs) == nerr {
+		msgsOK = l.checkMessages(r, msgs)
 	}
 	if len(l.errs) > nerr || !msgsOK || !checksOK {
 		return eval.Case{}, nil, false
@@ -517,24 +518,24 @@ func (l *loader) buildCase(r row, suiteEx eval.Extractor, tools []eval.Tool) (ev
 	}, req, true
 }
 
-// checkRowText reports a dataset row's string that cannot be stored (a NUL
-// byte, invalid UTF-8), and a rendered message that cannot, at the row. It
-// reports false on a problem.
-func (l *loader) checkRowText(r row, msgs []eval.Message) bool {
-	ok := true
-	if r.path == nil {
-		for _, k := range slices.Sorted(maps.Keys(r.spec.Vars)) {
-			if v, isStr := r.spec.Vars[k].(string); isStr {
-				if p := textProblem(v); p != "" {
-					l.rowErrorf(r, k, "%s", p)
-					ok = false
-				}
+// checkRowVars reports a dataset row's string that cannot be stored (a NUL
+// byte, invalid UTF-8), at the row.
+func (l *loader) checkRowVars(r row) {
+	if r.path != nil {
+		return // the suite file's own text: see checkText
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.spec.Vars)) {
+		if v, isStr := r.spec.Vars[k].(string); isStr {
+			if p := textProblem(v); p != "" {
+				l.rowErrorf(r, k, "%s", p)
 			}
 		}
-		if !ok {
-			return false
-		}
 	}
+}
+
+// checkMessages reports a rendered message that cannot be stored (a NUL
+// byte, invalid UTF-8), at the row. It reports false on a problem.
+func (l *loader) checkMessages(r row, msgs []eval.Message) bool {
 	for i, m := range msgs {
 		if l.badText {
 			break // the suite's own text is reported already
