@@ -89,11 +89,12 @@ func (g *guard) acquire(ctx context.Context) (release func(), err error) {
 	}
 }
 
-// AllowedHosts returns the host names the dashboard answers to: the host of
-// addr (web.addr, --addr) and of publicURL (web.url) when they are names.
-// IP addresses and localhost are always accepted (see Options.Hosts).
+// AllowedHosts returns the host names the dashboard answers to, for
+// Options.Hosts: localhost, and the host of addr (web.addr, --addr) and of
+// publicURL (web.url) when they are names. IP addresses are always
+// accepted.
 func AllowedHosts(addr, publicURL string) []string {
-	var hosts []string
+	hosts := []string{"localhost"}
 	if h, _, err := net.SplitHostPort(addr); err == nil && h != "" && net.ParseIP(h) == nil {
 		hosts = append(hosts, h)
 	}

@@ -44,8 +44,8 @@ func TestRequestForAnotherHostGets421(t *testing.T) {
 
 func TestAllowedHostsNamesOnly(t *testing.T) {
 	t.Parallel()
-	require.Equal(t, []string{"box.lan", "dash.example.com"}, web.AllowedHosts("box.lan:8080", "https://dash.example.com:8443/x"))
-	require.Empty(t, web.AllowedHosts("127.0.0.1:8080", ""))
+	require.Equal(t, []string{"localhost", "box.lan", "dash.example.com"}, web.AllowedHosts("box.lan:8080", "https://dash.example.com:8443/x"))
+	require.Equal(t, []string{"localhost"}, web.AllowedHosts("127.0.0.1:8080", ""), "still checked: only IPs and localhost")
 }
 
 func TestShortTokenIsRefused(t *testing.T) {

@@ -43,7 +43,8 @@ type Options struct {
 	// Hosts are the host names the dashboard answers to (see
 	// AllowedHosts); a request for another name gets 421, so a page that
 	// rebinds its own name to this server's address reads nothing. IP
-	// addresses and localhost are always accepted. Empty: any host.
+	// addresses and localhost are always accepted. Nil: any host (tests,
+	// embedding behind a proxy that checks).
 	Hosts []string
 }
 
