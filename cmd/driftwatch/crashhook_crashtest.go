@@ -4,15 +4,21 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"time"
 )
 
 // crashHook crashes the worker as DRIFTWATCH_CRASH says: a panic in the
 // command's goroutine or in another, running out of memory, or death by
-// SIGKILL.
-func crashHook(context.Context) {
+// SIGKILL; or waits for a signal.
+func crashHook(ctx context.Context) {
 	switch os.Getenv("DRIFTWATCH_CRASH") {
+	case "wait": // until a signal cancels ctx
+		fmt.Fprintln(os.Stderr, "worker waiting")
+		<-ctx.Done()
+		fmt.Fprintln(os.Stderr, "worker stopped by its context")
+		os.Exit(3)
 	case "main":
 		panic("planted panic")
 	case "goroutine":

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -151,4 +153,26 @@ func TestInvalidSuiteRunWritesNoRunRow(t *testing.T) {
 	var runs int
 	require.NoError(t, conn.QueryRow(ctx, "SELECT count(*) FROM runs").Scan(&runs))
 	require.Zero(t, runs, "nothing half-written")
+}
+
+func TestSignalToTheSupervisorStopsTheWorker(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "suites", "list")
+	cmd.Env = append(os.Environ(), "DRIFTWATCH_CRASH=wait")
+	errPipe, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	stderr := bufio.NewReader(errPipe)
+	line, err := stderr.ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "worker waiting\n", line)
+	require.NoError(t, cmd.Process.Signal(os.Interrupt)) // to the supervisor only
+	rest, _ := io.ReadAll(stderr)
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee, "stderr: %s", rest)
+	require.Equal(t, 3, ee.ExitCode(), "an interrupted command exits 3: %s", rest)
+	require.Equal(t, "worker stopped by its context\n", string(rest))
 }

@@ -48,7 +48,7 @@ func setUpCrashOutput() {
 }
 
 // supervise runs args as a worker process with the same standard streams,
-// forwards SIGTERM and SIGHUP to it (a terminal's SIGINT reaches both), and
+// forwards SIGINT, SIGTERM and SIGHUP to it, and
 // returns its exit code, or app.ExitConfig (3) with one line on stderr
 // when the worker crashed or was killed.
 func supervise(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -94,9 +94,10 @@ func supervise(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	for {
 		select {
 		case sig := <-sigs:
-			if sig != os.Interrupt { // the terminal sent SIGINT to the worker already
-				_ = cmd.Process.Signal(sig)
-			}
+			// A terminal's Ctrl-C reaches the worker too; a second SIGINT
+			// is harmless (the worker stops on the first), and a signal
+			// sent to this process alone must reach it.
+			_ = cmd.Process.Signal(sig)
 		case err := <-done:
 			crash := <-report
 			if crash == "" && errs.held.Len() > 0 { // output that only looked like a crash
