@@ -217,3 +217,16 @@ func TestLongDataDirSocketFolderIsPrivateAndUnpredictable(t *testing.T) {
 	}
 	require.NotEqual(t, hosts[0], hosts[1], "the socket folder's name cannot be guessed from the data folder")
 }
+
+func TestDefaultDataDirIsNeverInTheSharedTempFolder(t *testing.T) {
+	t.Setenv("XDG_DATA_HOME", "")
+	t.Setenv("HOME", "")
+	d := pglocal.DefaultDataDir()
+	if os.Geteuid() == 0 {
+		require.Equal(t, pglocal.RootDataDir, d)
+	} else {
+		require.Empty(t, d, "no home: no default, rather than a guessable folder in /tmp")
+	}
+	_, err := pglocal.Start(context.Background(), pglocal.Config{})
+	require.ErrorContains(t, err, "no data folder: set data_dir (or --data-dir)")
+}

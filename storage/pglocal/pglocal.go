@@ -54,7 +54,9 @@ import (
 const RootDataDir = "/var/lib/driftwatch"
 
 // DefaultDataDir returns the default data folder: $XDG_DATA_HOME/driftwatch,
-// else ~/.local/share/driftwatch, and RootDataDir when running as root.
+// else ~/.local/share/driftwatch, and RootDataDir when running as root; ""
+// without a home folder (never a guessable folder in a shared temporary
+// folder).
 func DefaultDataDir() string {
 	if os.Geteuid() == 0 {
 		return RootDataDir
@@ -65,7 +67,7 @@ func DefaultDataDir() string {
 	if home, err := os.UserHomeDir(); err == nil {
 		return filepath.Join(home, ".local", "share", "driftwatch")
 	}
-	return filepath.Join(os.TempDir(), "driftwatch-"+strconv.Itoa(os.Geteuid())) // vetted by Start like any other
+	return ""
 }
 
 // Database is the database Start creates for Driftwatch.
@@ -108,7 +110,7 @@ type Cluster struct {
 // reuses the one already running there.
 func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	if cfg.DataDir == "" {
-		return nil, errors.New("start embedded postgres: Config.DataDir is required")
+		return nil, errors.New("start embedded postgres: no data folder: set data_dir (or --data-dir), HOME or XDG_DATA_HOME, or set DATABASE_URL")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
