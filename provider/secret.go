@@ -56,8 +56,8 @@ var urlSecretWords = []string{"key", "token", "secret", "sig", "password", "auth
 // shorter values would match ordinary text.
 const minSecretLen = 6
 
-// RedactURL returns u fit to store or show: the password in its user
-// information, the values of query parameters named like secrets (key,
+// RedactURL returns u fit to store or show: its user information, the
+// values of query parameters named like secrets (key,
 // token, secret, signature, password, auth, credential), and every
 // occurrence of one of secrets (the configured keys, whatever the
 // parameter, path segment or fragment holding it) become xxxxx. Text that
@@ -71,11 +71,7 @@ func RedactURL(u string, secrets ...string) string {
 		return "(unparsable URL, not shown)"
 	}
 	if p.User != nil {
-		if _, has := p.User.Password(); has {
-			p.User = url.UserPassword(p.User.Username(), "xxxxx")
-		} else {
-			p.User = url.User("xxxxx")
-		}
+		p.User = url.User("xxxxx") // a user name alone may be a token
 	}
 	if p.RawQuery != "" {
 		q := p.Query()

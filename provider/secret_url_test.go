@@ -16,7 +16,7 @@ func TestRedactURLHidesConfiguredSecretsWhateverTheParameter(t *testing.T) {
 		"https://api.example.com/v1?code=" + key:                          "https://api.example.com/v1?code=xxxxx",
 		"https://api.example.com/keys/" + key + "/v1":                     "https://api.example.com/keys/xxxxx/v1",
 		"https://api.example.com/v1?api_key=short":                        "https://api.example.com/v1?api_key=xxxxx",
-		"https://user:pw@api.example.com/v1":                              "https://user:xxxxx@api.example.com/v1",
+		"https://user:pw@api.example.com/v1":                              "https://xxxxx@api.example.com/v1",
 		"https://api.example.com/v1#" + key:                               "https://api.example.com/v1#xxxxx",
 		"http://127.0.0.1:8000/v1":                                        "http://127.0.0.1:8000/v1",
 		"://bad " + key:                                                   "(unparsable URL, not shown)",
