@@ -40,6 +40,11 @@ func TestTemplateBombsFailFastOnceAtTheirLine(t *testing.T) {
 			t.Parallel()
 			got := quickErrs(t, "s.yaml", fmt.Sprintf("name: s\nprompt: %q\ncases:\n  - id: a\n  - id: b\n", tc.prompt))
 			require.Len(t, got, 1, "one error for the template, not one per case: %q", got)
+			// On a loaded machine (or under -race) a loop may reach the
+			// time limit before the step limit: either stops it.
+			if !strings.Contains(got[0], tc.msg) && strings.Contains(tc.msg, "loop iterations") {
+				tc.msg = "rendering took more than 1s"
+			}
 			require.Contains(t, got[0], "s.yaml:2: prompt: template: "+tc.msg)
 			require.Contains(t, got[0], "(for the case at line 4)", "stopped at the first case")
 		})
@@ -63,7 +68,8 @@ func TestTemplateErrorInLargeDatasetIsOneLineAtTheSuite(t *testing.T) {
 		fmt.Fprintf(&rows, "{\"id\": \"r%d\", \"x\": %d}\n", i, i)
 	}
 	got := quickErrs(t, "suite.yaml", "name: big\nprompt: \"{{.x}} {{range 100000000}}{{end}}\"\ndataset: rows.jsonl\n", "rows.jsonl", rows.String())
-	require.Equal(t, []string{"suite.yaml:2: prompt: template: more than 100000 loop iterations or template calls (for the case at rows.jsonl:1)"}, got)
+	require.Len(t, got, 1)
+	require.Regexp(t, `^suite\.yaml:2: prompt: template: (more than 100000 loop iterations or template calls|rendering took more than 1s) \(for the case at rows\.jsonl:1\)$`, got[0])
 
 	got = quickErrs(t, "suite.yaml", "name: big\nprompt: \"{{.x}} in {{.language}}\"\ndataset: rows.jsonl\n", "rows.jsonl", rows.String())
 	require.Equal(t, []string{`suite.yaml:2: prompt: template refers to missing variable "language" (for the case at rows.jsonl:1 and 499 more)`}, got)
