@@ -210,6 +210,7 @@ func (n *node) listen(ctx context.Context) error {
 	}
 	n.ln = ln
 	n.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	web.WarnIfExposed(ctx, n.a.logger, n.opts.Addr)
 	return nil
 }
 

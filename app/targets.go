@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -157,7 +156,14 @@ func (a *App) buildTarget(tc *config.Target) (*targetRef, error) {
 		}
 		t = c
 	}
-	ref.baseURL = redactURL(tc.BaseURL)
+	secrets := []string{key}
+	for _, v := range tc.Headers {
+		secrets = append(secrets, v, strings.TrimPrefix(v, "Bearer "))
+	}
+	if tc.AzureAD != nil {
+		secrets = append(secrets, tc.AzureAD.ClientSecret)
+	}
+	ref.baseURL = redactURL(tc.BaseURL, secrets...)
 	ref.client = t
 	if p, ok := t.(prober); ok {
 		ref.probe = p
@@ -243,35 +249,10 @@ func (t *targetRef) checkPin(id eval.Identity, baseline *eval.Identity) error {
 	return nil
 }
 
-// redactURL returns u for storing with a run: credentials in its user
-// information and in query parameters named like secrets (key, token,
-// secret, signature, password) are replaced by xxxxx. Text that does not
-// parse as a URL is kept out entirely.
-func redactURL(u string) string {
-	if u == "" {
-		return ""
-	}
-	p, err := url.Parse(u)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	if p.User != nil {
-		p.User = url.User("xxxxx")
-	}
-	if p.RawQuery != "" {
-		q := p.Query()
-		for k := range q {
-			lk := strings.ToLower(k)
-			for _, s := range []string{"key", "token", "secret", "sig", "password"} {
-				if strings.Contains(lk, s) {
-					q[k] = []string{"xxxxx"}
-				}
-			}
-		}
-		p.RawQuery = q.Encode()
-	}
-	return p.String()
-}
+// redactURL returns u for storing with a run (see provider.RedactURL):
+// credentials, query values named like secrets and every occurrence of one
+// of secrets are replaced by xxxxx.
+func redactURL(u string, secrets ...string) string { return provider.RedactURL(u, secrets...) }
 
 // secretValue returns value, or the trimmed content of file when set.
 func secretValue(value, file, field string) (string, error) {

@@ -29,6 +29,7 @@ func (a *App) newWeb(ctx context.Context, runNow func(ctx context.Context, suite
 		Data:   webData{st: st, project: a.cfg.ProjectName()},
 		Token:  a.cfg.Web.Token,
 		Logger: a.logger,
+		Hosts:  web.AllowedHosts(a.cfg.Web.Addr, a.cfg.Web.URL),
 		Actions: web.Actions{
 			AcceptBaseline: func(ctx context.Context, runID int64, by, note string) error {
 				return webError(a.AcceptBaseline(ctx, runID, by, note))

@@ -123,7 +123,7 @@ func BenchmarkDashboardPages(b *testing.B) {
 			for b.Loop() {
 				start := time.Now()
 				rec := httptest.NewRecorder()
-				f.handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, pages[name], nil))
+				f.handler.ServeHTTP(rec, localRequest(http.MethodGet, pages[name], nil))
 				times = append(times, time.Since(start))
 				if rec.Code != http.StatusOK {
 					b.Fatalf("%s: %d", name, rec.Code)
@@ -155,7 +155,7 @@ func TestDashboardQueriesUseIndexes(t *testing.T) {
 	// Every page answers on the full load.
 	for name, path := range f.pages() {
 		rec := httptest.NewRecorder()
-		f.handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		f.handler.ServeHTTP(rec, localRequest(http.MethodGet, path, nil))
 		require.Equal(t, http.StatusOK, rec.Code, name)
 	}
 }

@@ -125,7 +125,7 @@ func (e *webEnv) report(t *testing.T, reports []*report.Report, suite, target st
 func webGet(t *testing.T, h http.Handler, path string) (int, string) {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	h.ServeHTTP(rec, localRequest(http.MethodGet, path, nil))
 	return rec.Code, rec.Body.String()
 }
 
@@ -330,7 +330,7 @@ func TestDashboardActionsNeedTokenAndCSRF(t *testing.T) {
 	e := newWebEnv(t)
 	r := e.report(t, e.night2, "arithmetic", "sim-llama")
 	post := func(form, cookie, origin string) int {
-		req := httptest.NewRequest(http.MethodPost, fmt.Sprintf("/runs/%d/accept", r.RunID), strings.NewReader(form))
+		req := localRequest(http.MethodPost, fmt.Sprintf("/runs/%d/accept", r.RunID), strings.NewReader(form))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		if cookie != "" {
 			req.AddCookie(&http.Cookie{Name: "dw_csrf", Value: cookie})
@@ -347,5 +347,5 @@ func TestDashboardActionsNeedTokenAndCSRF(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, post("token="+webTestToken+"&csrf="+csrf, "ffffffffffffffffffffffffffffffff", ""), "CSRF mismatch")
 	require.Equal(t, http.StatusForbidden, post("token=wrong&csrf="+csrf, csrf, ""), "wrong token")
 	require.Equal(t, http.StatusForbidden, post("token="+webTestToken+"&csrf="+csrf, csrf, "http://evil.example"), "cross origin")
-	require.Equal(t, http.StatusSeeOther, post("token="+webTestToken+"&csrf="+csrf+"&note=ok", csrf, "http://example.com"))
+	require.Equal(t, http.StatusSeeOther, post("token="+webTestToken+"&csrf="+csrf+"&note=ok", csrf, "http://127.0.0.1:8080"))
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/driftwatch/driftwatch/config"
 	"github.com/driftwatch/driftwatch/drift"
 	"github.com/driftwatch/driftwatch/eval"
+	"github.com/driftwatch/driftwatch/internal/textsafe"
 	"github.com/driftwatch/driftwatch/internal/yamldoc"
 	"github.com/driftwatch/driftwatch/report"
 	"github.com/driftwatch/driftwatch/web"
@@ -49,10 +50,10 @@ func Main(ctx context.Context, args []string, reg *eval.Registry, stdout, stderr
 	}
 	var located yamldoc.Errors
 	if errors.As(err, &located) {
-		fmt.Fprintln(stderr, "driftwatch:", err)
+		fmt.Fprintln(stderr, "driftwatch:", textsafe.Terminal(err.Error()))
 	} else {
 		// One line: drivers' multi-line errors are folded.
-		fmt.Fprintln(stderr, "driftwatch:", strings.Join(strings.Fields(err.Error()), " "))
+		fmt.Fprintln(stderr, "driftwatch:", textsafe.Line(err.Error()))
 	}
 	var ee *app.ExitError
 	if errors.As(err, &ee) {
@@ -145,6 +146,9 @@ infrastructure error.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if _, err := app.ParseCase(p.Case); err != nil {
 				return err
+			}
+			if p.Samples < 0 {
+				return exitErr(fmt.Errorf("--samples %d: want a whole number of samples per case, at least 1 (leave it out for the suite's or config's)", p.Samples))
 			}
 			if handled, err := c.execGoSuites(cmd, args); handled || err != nil {
 				return err
@@ -267,7 +271,13 @@ func writeInPlace(path string, write func(io.Writer) error) error {
 }
 
 // printSummary prints one line per (suite, target) to stderr.
+//
+// Every model-controlled string (suite and target names are the user's,
+// but reasons, identities and case keys carry model names, endpoint errors
+// and dataset text) is stripped of terminal escapes and control characters
+// (textsafe.Line) before it reaches the terminal.
 func printSummary(w io.Writer, reports []*report.Report) {
+	safe := textsafe.Line
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SUITE\tTARGET\tRUN\tVERDICT\tPASS RATE\tCHANGE (95% CI)\tERRORS\tSAMPLES\tTOKENS\tCOST\tWALL")
 	for _, r := range reports {
@@ -282,25 +292,25 @@ func printSummary(w io.Writer, reports []*report.Report) {
 				}
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%d\t%d\t%d\t$%.4f\t%.1fs\n", r.Suite, r.Target, r.RunID, r.Verdict, pass, change,
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%d\t%d\t%d\t$%.4f\t%.1fs\n", safe(r.Suite), safe(r.Target), r.RunID, r.Verdict, pass, change,
 			m.ErrorCount, m.Samples, m.InputTokens+m.OutputTokens, m.CostUSD, r.WallSeconds)
 	}
 	tw.Flush()
 	for _, r := range reports {
-		fmt.Fprintf(w, "%s@%s: %s\n", r.Suite, r.Target, report.Explain(r))
+		fmt.Fprintf(w, "%s@%s: %s\n", safe(r.Suite), safe(r.Target), safe(report.Explain(r)))
 		for _, f := range r.Findings {
 			switch {
 			case f.Metric == drift.MetricIdentity:
-				fmt.Fprintf(w, "  %s %s: %s\n", f.Verdict, f.Metric, identityChange(r, f))
+				fmt.Fprintf(w, "  %s %s: %s\n", f.Verdict, f.Metric, safe(identityChange(r, f)))
 			case f.Verdict == drift.Drift || f.Verdict == drift.IdentityChanged:
 				fmt.Fprintf(w, "  %s %s (%s): %.3f -> %.3f, p=%.2g, q=%.2g\n", f.Verdict, f.Metric, f.Scope, f.Baseline, f.Current, f.P, f.Q)
 			case f.Verdict == drift.Warn:
-				fmt.Fprintf(w, "  WARN %s\n", report.FindingText(f))
+				fmt.Fprintf(w, "  WARN %s\n", safe(report.FindingText(f)))
 			}
 		}
 		if n := len(r.DriftedCases); n > 0 {
 			show := r.DriftedCases[:min(n, 10)]
-			fmt.Fprintf(w, "  drifted cases (%d): %s\n", n, strings.Join(show, ", "))
+			fmt.Fprintf(w, "  drifted cases (%d): %s\n", n, safe(strings.Join(show, ", ")))
 		}
 	}
 }

@@ -123,3 +123,21 @@ func TestWriteReportFileFailures(t *testing.T) {
 		require.Equal(t, "x", out.String())
 	})
 }
+
+// Model-controlled text (a model name with terminal escapes in an
+// identity, a reason, a drifted case key) never reaches the terminal as
+// escapes: no clipboard write, retitle or screen clear.
+func TestSummaryStripsTerminalEscapes(t *testing.T) {
+	t.Parallel()
+	evil := "gpt\x1b]52;c;Y3VybA==\x07\x1b]0;pwned\x07\x1b[2J\rALL GOOD"
+	rep := &report.Report{Suite: "prime", Target: "gpt", RunID: 3, Verdict: "DRIFT", Status: "completed", Reason: "drift: " + evil,
+		IdentityChanged: true, BaselineIdentity: &report.Identity{ResolvedModel: "gpt-4o"}, Identity: &report.Identity{ResolvedModel: evil},
+		DriftedCases: []string{"case-" + evil},
+		Findings: []drift.Finding{{Metric: drift.MetricIdentity, Verdict: drift.IdentityChanged, Reason: "resolved model " + evil}}}
+	var out bytes.Buffer
+	printSummary(&out, []*report.Report{rep})
+	require.NotContains(t, out.String(), "\x1b")
+	require.NotContains(t, out.String(), "\x07")
+	require.NotContains(t, out.String(), "\r")
+	require.Contains(t, out.String(), "ALL GOOD", "the text itself is kept, only its control characters go")
+}

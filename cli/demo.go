@@ -87,7 +87,7 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, dataDir string) (int
 	keep := dataDir != ""
 	if !keep {
 		dataDir = filepath.Join(work, "data")
-		if err := os.Mkdir(dataDir, 0o755); err != nil {
+		if err := os.Mkdir(dataDir, 0o700); err != nil { // private; as root, pglocal hands it to postgres
 			return app.ExitConfig, exitErr(err)
 		}
 	}

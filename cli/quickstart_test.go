@@ -96,3 +96,14 @@ func TestInitRefusesAnExistingProject(t *testing.T) {
 	require.Equal(t, "mine\n", string(b))
 	require.NoFileExists(t, filepath.Join(dir, "suites", "arithmetic.yaml"))
 }
+
+// A negative --samples is a usage error, found before anything is opened.
+func TestNegativeSamplesIsAUsageError(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	code := cli.Main(context.Background(), []string{"run", "--samples", "-1", "--config", filepath.Join(t.TempDir(), "none.yaml")}, nil, &stdout, &stderr)
+	require.Equal(t, 3, code)
+	require.Contains(t, stderr.String(), "--samples -1: want a whole number of samples per case")
+	code = cli.Main(context.Background(), []string{"run", "--samples", "2.5"}, nil, &stdout, &stderr)
+	require.Equal(t, 3, code, "a fraction is not a number of samples")
+}

@@ -24,6 +24,7 @@ import (
 	"github.com/driftwatch/driftwatch/drift"
 	"github.com/driftwatch/driftwatch/eval"
 	"github.com/driftwatch/driftwatch/internal/yamldoc"
+	"github.com/driftwatch/driftwatch/storage/pglocal"
 )
 
 // Defaults for config fields left empty.
@@ -414,7 +415,14 @@ func (c *Config) validateTop(v *validator) {
 		v.negative([]any{"prices", m, "output"}, !(c.Prices[m].Output >= 0), c.Prices[m].Output, "free")
 	}
 	v.httpURL([]any{"web", "url"}, c.Web.URL)
+	if t := c.Web.Token; t != "" && len(t) < MinWebTokenLength {
+		v.add([]any{"web", "token"}, "must be at least %d characters (a short token is guessed): generate one, e.g. openssl rand -hex 16", MinWebTokenLength)
+	}
 }
+
+// MinWebTokenLength is the shortest web.token the dashboard accepts (it
+// refuses a shorter one too).
+const MinWebTokenLength = 12
 
 // validateTargets checks the targets and returns the set of their names.
 func (c *Config) validateTargets(v *validator) map[string]bool {
@@ -568,19 +576,13 @@ func (c *Config) SuitePaths() []string {
 	return out
 }
 
-// ResolvedDataDir returns DataDir or its default.
+// ResolvedDataDir returns DataDir or its default (pglocal.DefaultDataDir:
+// a private folder of the user's, /var/lib/driftwatch as root).
 func (c *Config) ResolvedDataDir() string {
 	if c.DataDir != "" {
 		return c.DataDir
 	}
-	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
-		return filepath.Join(x, "driftwatch")
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return filepath.Join(os.TempDir(), "driftwatch")
-	}
-	return filepath.Join(home, ".local", "share", "driftwatch")
+	return pglocal.DefaultDataDir()
 }
 
 // MaxAttempts is the most HTTP attempts one call makes: the first and

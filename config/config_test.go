@@ -294,3 +294,9 @@ web: {url: "dashboard.local"}
 // TestUnknownSuiteEntryIsLocated: a suites: entry that is neither a path
 
 // nor a Go suite is reported at its line.
+
+func TestShortWebTokenIsRefusedAtItsLine(t *testing.T) {
+	t.Parallel()
+	_, err := LoadWith(writeConfig(t, minimalTarget+"web: {token: abc}\n"), envOf(nil))
+	require.ErrorContains(t, err, ":5: web.token: must be at least 12 characters")
+}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/driftwatch/driftwatch/drift"
+	"github.com/driftwatch/driftwatch/internal/textsafe"
 )
 
 // Report is the outcome of one (suite, target) run. It is one object of the
@@ -428,9 +429,11 @@ func oneLine(s string, max int) string {
 func WriteMarkdown(w io.Writer, reports []*Report) error {
 	var b strings.Builder
 	for _, r := range reports {
-		fmt.Fprintf(&b, "# %s on %s: %s\n\n", r.Suite, r.Target, r.Verdict)
+		fmt.Fprintf(&b, "# %s on %s: %s\n\n", textsafe.Markdown(r.Suite), textsafe.Markdown(r.Target), r.Verdict)
 		if why := Explain(r); why != "" {
-			b.WriteString(capitalize(why) + ".\n\n")
+			// The words hold model-controlled text (model names, reasons):
+			// literal text, never markup.
+			b.WriteString(markdownWords(capitalize(why)) + ".\n\n")
 		}
 		fmt.Fprintf(&b, "Run %d", r.RunID)
 		if len(r.BaselineRunIDs) > 0 {
@@ -459,9 +462,9 @@ func WriteMarkdown(w io.Writer, reports []*Report) error {
 		if len(alarms) > 0 {
 			b.WriteString("## What changed\n\n")
 			for _, f := range alarms {
-				fmt.Fprintf(&b, "- %s\n", findingClause(r, f))
+				fmt.Fprintf(&b, "- %s\n", markdownWords(findingClause(r, f)))
 				for _, ex := range f.Examples {
-					fmt.Fprintf(&b, "  - example, case `%s`\n    - before: %s\n    - after: %s\n", ex.Case, mdQuote(ex.Baseline), mdQuote(ex.Current))
+					fmt.Fprintf(&b, "  - example, case %s\n    - before: %s\n    - after: %s\n", textsafe.Code(ex.Case), mdQuote(ex.Baseline), mdQuote(ex.Current))
 				}
 			}
 			b.WriteString("\n")
@@ -471,7 +474,7 @@ func WriteMarkdown(w io.Writer, reports []*Report) error {
 			sort.Strings(keys)
 			fmt.Fprintf(&b, "## Drifted cases (%d)\n\n", len(keys))
 			for _, k := range keys {
-				fmt.Fprintf(&b, "- `%s`\n", k)
+				fmt.Fprintf(&b, "- %s\n", textsafe.Code(k))
 			}
 			b.WriteString("\n")
 		}
@@ -488,7 +491,7 @@ func WriteMarkdown(w io.Writer, reports []*Report) error {
 
 // writeMarkdownDetails writes the statistics of the details fold.
 func writeMarkdownDetails(b *strings.Builder, r *Report) {
-	fmt.Fprintf(b, "Verdict reason: %s\n\n", r.Reason)
+	fmt.Fprintf(b, "Verdict reason: %s\n\n", textsafe.Markdown(r.Reason))
 	m := r.Metrics
 	header := "| metric | baseline | current | change (95% CI) | p |\n|---|---|---|---|---|\n"
 	for _, row := range []struct {
@@ -544,13 +547,13 @@ func writeMarkdownDetails(b *strings.Builder, r *Report) {
 			if f.CI != nil {
 				fmt.Fprintf(b, " [%+.3f, %+.3f]", f.CI.Low, f.CI.High)
 			}
-			fmt.Fprintf(b, ", p=%s, q=%s. %s\n", num(f.P), num(f.Q), f.Reason)
+			fmt.Fprintf(b, ", p=%s, q=%s. %s\n", num(f.P), num(f.Q), textsafe.Markdown(f.Reason))
 		}
 		b.WriteString("\n")
 	}
 	for _, f := range r.Findings {
 		if f.Metric == drift.MetricIdentity {
-			fmt.Fprintf(b, "- **%s** (%s): %s\n", f.Metric, f.Verdict, f.Reason)
+			fmt.Fprintf(b, "- **%s** (%s): %s\n", f.Metric, f.Verdict, textsafe.Markdown(f.Reason))
 		}
 	}
 }
@@ -584,11 +587,11 @@ func identityLine(id *Identity) string {
 	parts := []string{}
 	for _, p := range []string{id.ResolvedModel, id.Fingerprint, id.Digest} {
 		if p != "" {
-			parts = append(parts, "`"+p+"`")
+			parts = append(parts, textsafe.Code(p))
 		}
 	}
 	if len(parts) == 0 {
-		return "`" + id.RequestedModel + "`"
+		return textsafe.Code(id.RequestedModel)
 	}
 	return strings.Join(parts, " ")
 }
@@ -618,8 +621,28 @@ func deltaCI(v *Value) string {
 	return s
 }
 
+// mdQuote shows model output as a one-line code span of at most 300
+// characters (backticks become ', so the span reads as the output did).
 func mdQuote(s string) string {
-	s = oneLine(s, 300)
+	s = oneLine(textsafe.Line(s), 300)
 	s = strings.ReplaceAll(s, "`", "'")
-	return "`" + s + "`"
+	return textsafe.Code(s)
+}
+
+// markdownWords renders plain-language text for Markdown: its `code`
+// spans as code spans and the rest as literal text, each escaped, so that
+// model-controlled words inside (model names, reasons) never become markup
+// or HTML, whatever backticks they hold.
+func markdownWords(s string) string {
+	parts := strings.Split(s, "`")
+	var b strings.Builder
+	for i, p := range parts {
+		switch {
+		case i%2 == 1 && i < len(parts)-1:
+			b.WriteString(textsafe.Code(p))
+		case p != "":
+			b.WriteString(textsafe.Markdown(p))
+		}
+	}
+	return b.String()
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/driftwatch/driftwatch/drift"
 	"github.com/driftwatch/driftwatch/eval"
+	"github.com/driftwatch/driftwatch/internal/textsafe"
 	"github.com/driftwatch/driftwatch/report"
 	"github.com/driftwatch/driftwatch/storage"
 )
@@ -148,7 +149,7 @@ func (l *Lifecycle) Stop(ctx context.Context, row storage.Run, reason string) (*
 	rep.FinishedAt = time.Now()
 	rep.WallSeconds = rep.FinishedAt.Sub(rep.StartedAt).Seconds()
 	err = l.finish(ctx, rep, storage.RunStopped, "")
-	fmt.Fprintf(l.notices, "run %d stopped: %s\n", row.ID, reason)
+	fmt.Fprintf(l.notices, "run %d stopped: %s\n", row.ID, textsafe.Line(reason))
 	return rep, err
 }
 
@@ -171,7 +172,7 @@ func (l *Lifecycle) StopPinned(ctx context.Context, row storage.Run, id eval.Ide
 	rep.FinishedAt = time.Now()
 	err := l.store.FinishRun(ctx, row.ID, storage.FinishRun{Status: storage.RunFailed, Verdict: string(drift.IdentityChanged),
 		Reason: rep.Reason, Summary: encodeJSON(rep), Error: pinErr.Error()})
-	fmt.Fprintf(l.notices, "run %d stopped: %s\n", row.ID, rep.Reason)
+	fmt.Fprintf(l.notices, "run %d stopped: %s\n", row.ID, textsafe.Line(rep.Reason))
 	return rep, err
 }
 

@@ -75,7 +75,9 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 	}
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
-		return nil, redact(fmt.Errorf("parse database url: %w", err), databaseURL, "")
+		// The value may be anything (an API key put there by mistake):
+		// never echo it, not even in part.
+		return nil, redact(fmt.Errorf("parse database url: %w", err), databaseURL, databaseURL)
 	}
 	password := cfg.ConnConfig.Password
 	switch {
@@ -136,6 +138,11 @@ func redact(err error, rawURL, password string) error {
 		if u, perr := url.Parse(rawURL); perr == nil && u.User != nil {
 			password, _ = u.User.Password()
 		}
+	}
+	if password == rawURL && rawURL != "" {
+		// What pgx could not parse: say what was wrong with it, not what it was.
+		return &redactedError{msg: "parse database url: not a PostgreSQL URL (postgres://user:password@host:port/database) " +
+			"or keyword=value string; the value is not shown", err: nil}
 	}
 	if password != "" {
 		msg = strings.ReplaceAll(msg, password, "xxxxx")

@@ -132,6 +132,11 @@ type SampleFilter struct {
 	ErrorsOnly bool    // only samples with an error
 	Limit      int     // page size; default 100, max 1000
 	Offset     int
+	// MaxText, when > 0, bounds what a page loads of each sample: output
+	// and error are cut to MaxText+1 characters (so the caller can tell a
+	// cut text), and the request is left out when longer than MaxText
+	// bytes.
+	MaxText int
 }
 
 // ListSamplePage returns a page of samples of runs, ordered by run, case and
@@ -142,13 +147,17 @@ func (s *Store) ListSamplePage(ctx context.Context, f SampleFilter) ([]Sample, e
 	}
 	f.Limit = min(f.Limit, 1000)
 	rows, _ := s.pool.Query(ctx, `
-		SELECT id, run_id, case_key, case_hash, sample_idx, request, output, NULL::jsonb AS raw, identity, identity_hash,
-			input_tokens, output_tokens, latency_ms, cost_usd, coalesce(error, '') AS error, error_kind,
+		SELECT id, run_id, case_key, case_hash, sample_idx,
+			CASE WHEN $6 > 0 AND octet_length(request::text) > $6 THEN NULL ELSE request END AS request,
+			CASE WHEN $6 > 0 THEN left(output, $6 + 1) ELSE output END AS output,
+			NULL::jsonb AS raw, identity, identity_hash,
+			input_tokens, output_tokens, latency_ms, cost_usd,
+			CASE WHEN $6 > 0 THEN left(coalesce(error, ''), $6 + 1) ELSE coalesce(error, '') END AS error, error_kind,
 			outcome, passed, score, checks, answer, refused, json_valid, code_fence, finish_reason, created_at
 		FROM samples
 		WHERE run_id = ANY($1) AND ($2::text = '' OR case_key = $2) AND (NOT $3 OR error IS NOT NULL)
 		ORDER BY run_id, case_key, sample_idx
-		LIMIT $4 OFFSET $5`, f.RunIDs, f.CaseKey, f.ErrorsOnly, f.Limit, max(f.Offset, 0))
+		LIMIT $4 OFFSET $5`, f.RunIDs, f.CaseKey, f.ErrorsOnly, f.Limit, max(f.Offset, 0), max(f.MaxText, 0))
 	out, err := pgx.CollectRows(rows, pgx.RowToStructByName[Sample])
 	if err != nil {
 		return nil, fmt.Errorf("list samples of runs %v: %w", f.RunIDs, translate(err))

@@ -19,6 +19,10 @@ var (
 	ErrBusy = errors.New("busy")
 	// ErrForbidden: actions are off, or the token or CSRF check failed.
 	ErrForbidden = errors.New("forbidden")
+	// ErrTooManyAttempts: too many wrong tokens lately; wait.
+	ErrTooManyAttempts = errors.New("too many attempts")
+	// ErrUnavailable: the dashboard is too busy to build the page now.
+	ErrUnavailable = errors.New("unavailable")
 )
 
 // Data is what the dashboard reads. app adapts *storage.Store to it; the
@@ -89,6 +93,10 @@ type SampleFilter struct {
 	ErrorsOnly bool
 	Limit      int
 	Offset     int
+	// MaxText, when > 0, bounds what is loaded of each sample: output and
+	// error cut to MaxText+1 characters, the request left out when longer
+	// than MaxText bytes.
+	MaxText int
 }
 
 // AlertFilter selects alerts.

@@ -241,8 +241,8 @@ type runPage struct {
 	IdentityBefore string
 	IdentityAfter  string
 	Cases          []report.Case
-	Errors         []Sample
-	Samples        []Sample
+	Errors         []shownSample
+	Samples        []shownSample
 	Pager          pager
 	Accepted       bool
 	CanAccept      bool
@@ -329,17 +329,17 @@ func (h *Handler) runPage(ctx context.Context, id int64, pg int, r *http.Request
 		p.ChangePoint, p.Calibration = newRunChange(rep.ChangePoint), newRunCalibration(rep.Calibration)
 		p.Why = why(rep)
 	}
-	errs, err := h.opts.Data.ListSamplePage(ctx, SampleFilter{RunIDs: []int64{id}, ErrorsOnly: true, Limit: 20})
+	errs, err := h.opts.Data.ListSamplePage(ctx, SampleFilter{RunIDs: []int64{id}, ErrorsOnly: true, Limit: 20, MaxText: listTextRunes})
 	if err != nil {
 		return nil, err
 	}
-	p.Errors = errs
-	samples, err := h.opts.Data.ListSamplePage(ctx, SampleFilter{RunIDs: []int64{id}, Limit: samplesPerPage + 1, Offset: (pg - 1) * samplesPerPage})
+	p.Errors = shownSamples(errs, listTextRunes)
+	samples, err := h.opts.Data.ListSamplePage(ctx, SampleFilter{RunIDs: []int64{id}, Limit: samplesPerPage + 1, Offset: (pg - 1) * samplesPerPage, MaxText: listTextRunes})
 	if err != nil {
 		return nil, err
 	}
 	more := len(samples) > samplesPerPage
-	p.Samples = samples[:min(len(samples), samplesPerPage)]
+	p.Samples = shownSamples(samples[:min(len(samples), samplesPerPage)], listTextRunes)
 	if r != nil {
 		p.Pager = newPager(r, pg, more)
 	}
@@ -449,9 +449,10 @@ type checkResult struct {
 
 type sampleView struct {
 	Sample
-	Segs   []seg
-	Checks []checkResult
-	Prompt string
+	Clipped bool // Output or Error is cut: the page links the full text
+	Segs    []seg
+	Checks  []checkResult
+	Prompt  string
 }
 
 type samplePair struct {
@@ -480,6 +481,9 @@ func (h *Handler) caseView(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("%w: run id %q", ErrNotFound, r.PathValue("id"))
 	}
 	key := r.PathValue("key")
+	if r.URL.Query().Has("output") {
+		return h.fullText(w, r, id, key)
+	}
 	rl, err := h.opts.Data.GetRunListing(ctx, id)
 	if err != nil {
 		return err
@@ -505,13 +509,13 @@ func (h *Handler) caseView(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	off := (pg - 1) * samplesPerPage
-	cur, err := h.opts.Data.ListSamplePage(ctx, SampleFilter{RunIDs: []int64{id}, CaseKey: key, Limit: samplesPerPage + 1, Offset: off})
+	cur, err := h.opts.Data.ListSamplePage(ctx, SampleFilter{RunIDs: []int64{id}, CaseKey: key, Limit: samplesPerPage + 1, Offset: off, MaxText: caseTextRunes})
 	if err != nil {
 		return err
 	}
 	var base []Sample
 	if len(rl.BaselineRunIDs) > 0 {
-		base, err = h.opts.Data.ListSamplePage(ctx, SampleFilter{RunIDs: rl.BaselineRunIDs, CaseKey: key, Limit: samplesPerPage + 1, Offset: off})
+		base, err = h.opts.Data.ListSamplePage(ctx, SampleFilter{RunIDs: rl.BaselineRunIDs, CaseKey: key, Limit: samplesPerPage + 1, Offset: off, MaxText: caseTextRunes})
 		if err != nil {
 			return err
 		}
@@ -533,7 +537,7 @@ func (h *Handler) caseView(w http.ResponseWriter, r *http.Request) error {
 			sp.Cur = newSampleView(c)
 		}
 		if b != nil && c != nil && b.Error == "" && c.Error == "" {
-			sp.Base.Segs, sp.Cur.Segs = diffSides(b.Output, c.Output)
+			sp.Base.Segs, sp.Cur.Segs = diffSides(sp.Base.Output, sp.Cur.Output)
 		}
 		p.Pairs = append(p.Pairs, sp)
 	}
@@ -548,11 +552,16 @@ func (h *Handler) caseView(w http.ResponseWriter, r *http.Request) error {
 }
 
 func newSampleView(s *Sample) *sampleView {
-	sv := &sampleView{Sample: *s, Segs: []seg{{Op: "eq", Text: s.Output}}}
+	sv := &sampleView{Sample: *s}
+	var c1, c2 bool
+	sv.Output, c1 = clip(s.Output, caseTextRunes)
+	sv.Error, c2 = clip(s.Error, caseTextRunes)
+	sv.Clipped = c1 || c2
+	sv.Segs = []seg{{Op: "eq", Text: sv.Output}}
 	if len(s.Checks) > 0 {
 		_ = json.Unmarshal(s.Checks, &sv.Checks)
 	}
-	sv.Prompt = promptOf(s.Request)
+	sv.Prompt, _ = clip(promptOf(s.Request), caseTextRunes)
 	return sv
 }
 

@@ -40,13 +40,20 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Hosts are the host names the dashboard answers to (see
+	// AllowedHosts); a request for another name gets 421, so a page that
+	// rebinds its own name to this server's address reads nothing. IP
+	// addresses and localhost are always accepted. Nil: any host (tests,
+	// embedding behind a proxy that checks).
+	Hosts []string
 }
 
 // Handler serves the dashboard.
 type Handler struct {
-	opts Options
-	mux  *http.ServeMux
-	tmpl *templates
+	opts  Options
+	mux   *http.ServeMux
+	tmpl  *templates
+	guard *guard
 }
 
 // New returns the dashboard handler.
@@ -60,11 +67,14 @@ func New(opts Options) (*Handler, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Token != "" && len(opts.Token) < MinTokenLength {
+		return nil, fmt.Errorf("web: the token (web.token) must be at least %d characters, got %d", MinTokenLength, len(opts.Token))
+	}
 	t, err := parseTemplates()
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{opts: opts, mux: http.NewServeMux(), tmpl: t}
+	h := &Handler{opts: opts, mux: http.NewServeMux(), tmpl: t, guard: newGuard(opts.Hosts)}
 	h.mux.HandleFunc("GET /{$}", h.wrap(h.overview))
 	h.mux.HandleFunc("GET /runs", h.wrap(h.runs))
 	h.mux.HandleFunc("GET /runs/{id}", h.wrap(h.run))
@@ -82,6 +92,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Referrer-Policy", "same-origin")
+	if !h.guard.hostAllowed(r.Host) {
+		h.opts.Logger.Warn("web: request for another host refused", "host", r.Host, "remote", r.RemoteAddr)
+		http.Error(w, "Misdirected request: this dashboard does not serve that host name.", http.StatusMisdirectedRequest)
+		return
+	}
 	h.mux.ServeHTTP(w, r)
 }
 
@@ -95,11 +110,17 @@ var errorStatus = []struct {
 	{ErrInvalid, http.StatusBadRequest},
 	{ErrBusy, http.StatusConflict},
 	{ErrForbidden, http.StatusForbidden},
+	{ErrTooManyAttempts, http.StatusTooManyRequests},
+	{ErrUnavailable, http.StatusServiceUnavailable},
 }
 
 func (h *Handler) wrap(fn func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		err := fn(w, r)
+		release, err := h.guard.acquire(r.Context())
+		if err == nil {
+			err = fn(w, r)
+			release()
+		}
 		if err == nil {
 			return
 		}
@@ -216,7 +237,12 @@ func (h *Handler) checkAction(r *http.Request) error {
 	if err != nil || !validCSRF(c.Value) || subtle.ConstantTimeCompare([]byte(c.Value), []byte(field)) != 1 {
 		return fmt.Errorf("%w: missing or stale form token; reload the page", ErrForbidden)
 	}
+	if h.guard.failedTokens.Tokens() < 1 {
+		return fmt.Errorf("%w: too many wrong tokens; wait a minute", ErrTooManyAttempts)
+	}
 	if subtle.ConstantTimeCompare([]byte(r.PostForm.Get("token")), []byte(h.opts.Token)) != 1 {
+		h.guard.failedTokens.Allow()
+		h.opts.Logger.Warn("web: wrong token", "remote", r.RemoteAddr, "path", r.URL.Path)
 		return fmt.Errorf("%w: wrong token", ErrForbidden)
 	}
 	return nil

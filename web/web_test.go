@@ -187,7 +187,7 @@ func TestPagesGolden(t *testing.T) {
 
 func TestRunHTMLStandalone(t *testing.T) {
 	t.Parallel()
-	h, _ := newHandler(t, "secret")
+	h, _ := newHandler(t, "secret-token-1234")
 	var b strings.Builder
 	require.NoError(t, h.WriteRunHTML(t.Context(), &b, 2))
 	s := b.String()
@@ -235,7 +235,7 @@ func TestErrorsMapToStatus(t *testing.T) {
 
 func TestAcceptFlow(t *testing.T) {
 	t.Parallel()
-	h, accepted := newHandler(t, "secret")
+	h, accepted := newHandler(t, "secret-token-1234")
 	rec := get(t, h, "/runs/2")
 	require.Contains(t, rec.Body.String(), `id="accept-form"`)
 	cookies := rec.Result().Cookies()
@@ -254,9 +254,9 @@ func TestAcceptFlow(t *testing.T) {
 		return rec.Code
 	}
 	require.Equal(t, http.StatusForbidden, post("token=wrong&csrf="+c.Value))
-	require.Equal(t, http.StatusForbidden, post("token=secret&csrf=00000000000000000000000000000000"))
+	require.Equal(t, http.StatusForbidden, post("token=secret-token-1234&csrf=00000000000000000000000000000000"))
 	require.Empty(t, *accepted)
-	require.Equal(t, http.StatusSeeOther, post("token=secret&csrf="+c.Value+"&note=reviewed&by=ana"))
+	require.Equal(t, http.StatusSeeOther, post("token=secret-token-1234&csrf="+c.Value+"&note=reviewed&by=ana"))
 	require.Equal(t, []string{"2 ana reviewed"}, *accepted)
 }
 

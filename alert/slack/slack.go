@@ -25,6 +25,7 @@ import (
 
 	"github.com/driftwatch/driftwatch/alert"
 	"github.com/driftwatch/driftwatch/drift"
+	"github.com/driftwatch/driftwatch/internal/textsafe"
 	"github.com/driftwatch/driftwatch/report"
 )
 
@@ -364,8 +365,10 @@ var (
 // entities (so no <!channel>, <@U…>, <#C…> or <url|label> survives),
 // backticks become ˋ (no breaking out of code spans or blocks), and bare
 // @channel, @here and @everyone get a zero-width space after the @.
+// Control characters and terminal escape sequences are removed (a message
+// may be copied to a terminal).
 func Escape(s string) string {
-	s = mrkdwnEscaper.Replace(strings.ToValidUTF8(s, "\uFFFD"))
+	s = mrkdwnEscaper.Replace(textsafe.Terminal(s))
 	return broadcastRe.ReplaceAllString(s, "@\u200b$1")
 }
 

@@ -276,6 +276,7 @@ func TestEscape(t *testing.T) {
 		{"hi @channel and @Here", "hi @\u200bchannel and @\u200bHere"},
 		{"email@channels.example", "email@channels.example"},
 		{"bad \xff utf8", "bad \uFFFD utf8"},
+		{"gpt\x1b]52;c;Y3VybA==\x07-4o\x1b[2J\rok", "gpt-4ook"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -269,6 +270,8 @@ type loader struct {
 	opts  Options
 	errs  yamldoc.Errors
 	tmpls map[string]*compiled
+	// budget meters template renderings against the limits.
+	budget budget
 	// buf is reused by every template execution; hbuf and henc by every
 	// content hash.
 	buf  bytes.Buffer
@@ -289,6 +292,10 @@ type loader struct {
 	// reportOnce's), so that a bad suite-level check or template is
 	// reported once, not once per case.
 	reported map[string]bool
+	// groups holds the errors reported once for several cases.
+	groups map[string]*rowGroup
+	// badText is set when the suite file holds text that cannot be stored.
+	badText bool
 }
 
 // row is one case before rendering, with where it came from.
@@ -314,7 +321,10 @@ func (l *loader) load() (*Suite, error) {
 	}
 	if f.Samples < 0 {
 		l.errorf([]any{"samples"}, "must not be negative, got %d (0 or absent means the config's samples)", f.Samples)
+	} else if f.Samples > MaxSamples {
+		l.errorf([]any{"samples"}, "at most %d, got %d", MaxSamples, f.Samples)
 	}
+	l.checkText()
 	l.checkFields()
 	if f.Prompt == "" && len(f.Messages) == 0 {
 		hasOwn := len(f.Cases) > 0
@@ -335,11 +345,7 @@ func (l *loader) load() (*Suite, error) {
 		rows = append(rows, row{spec: c, file: l.doc.File, line: l.doc.Line("cases", i), path: []any{"cases", i}})
 	}
 	if f.Dataset != "" {
-		ds := f.Dataset
-		if !filepath.IsAbs(ds) {
-			ds = filepath.Join(filepath.Dir(l.doc.File), ds)
-		}
-		dr, err := readDataset(ds)
+		dr, err := readDataset(l.doc.File, f.Dataset)
 		var located *yamldoc.Error
 		switch {
 		case errors.As(err, &located):
@@ -394,6 +400,7 @@ func (l *loader) load() (*Suite, error) {
 		s.cases = append(s.cases, c)
 		s.reqs = append(s.reqs, req)
 	}
+	l.finishGroups()
 	// The suite file's problems in line order, then its dataset's.
 	slices.SortStableFunc(l.errs, func(a, b *yamldoc.Error) int {
 		return cmp.Compare(l.lineInSuite(a), l.lineInSuite(b))
@@ -469,8 +476,9 @@ func (l *loader) rowErrorf(r row, field, format string, args ...any) {
 // l.errs, when the row does not make a case.
 func (l *loader) buildCase(r row, suiteEx eval.Extractor, tools []eval.Tool) (eval.Case, *eval.Request, bool) {
 	f, cs := l.f, r.spec
-	vars := caseVars(f.Vars, cs.Vars, cs.ID)
 	nerr := len(l.errs)
+	l.checkRowVars(r)
+	vars := caseVars(f.Vars, cs.Vars, cs.ID)
 	msgs, msgsOK := l.caseMessages(vars, r)
 	params := f.Params
 	if cs.Params != nil {
@@ -482,6 +490,9 @@ func (l *loader) buildCase(r row, suiteEx eval.Extractor, tools []eval.Tool) (ev
 	}
 	checks, checksOK := l.caseChecks(vars, r, threshold)
 	ex := l.caseExtractor(r, suiteEx)
+	if msgsOK && len(l.errs) == nerr {
+		msgsOK = l.checkMessages(r, msgs)
+	}
 	if len(l.errs) > nerr || !msgsOK || !checksOK {
 		return eval.Case{}, nil, false
 	}
@@ -505,6 +516,68 @@ func (l *loader) buildCase(r row, suiteEx eval.Extractor, tools []eval.Tool) (ev
 		Line: r.line,
 		Func: caseFunc(req, checks, ex),
 	}, req, true
+}
+
+// checkRowVars reports a dataset row's string that cannot be stored (a NUL
+// byte, invalid UTF-8), at the row.
+func (l *loader) checkRowVars(r row) {
+	if r.path != nil {
+		return // the suite file's own text: see checkText
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.spec.Vars)) {
+		if v, isStr := r.spec.Vars[k].(string); isStr {
+			if p := textProblem(v); p != "" {
+				l.rowErrorf(r, k, "%s", p)
+			}
+		}
+	}
+}
+
+// checkMessages reports a rendered message that cannot be stored (a NUL
+// byte, invalid UTF-8), at the row. It reports false on a problem.
+func (l *loader) checkMessages(r row, msgs []eval.Message) bool {
+	for i, m := range msgs {
+		if l.badText {
+			break // the suite's own text is reported already
+		}
+		if p := textProblem(m.Content); p != "" {
+			e := &yamldoc.Error{File: r.file, Line: r.line, Msg: fmt.Sprintf("the case's rendered message %d (%s) %s", i+1, m.Role, p)}
+			if r.path != nil {
+				e.Field = yamldoc.FieldName(r.path...)
+			}
+			l.errs = append(l.errs, e)
+			return false
+		}
+	}
+	return true
+}
+
+// checkText reports the suite file's text values that cannot be sent or
+// stored (a NUL byte, invalid UTF-8), at their lines.
+func (l *loader) checkText() {
+	var walk func(n *yaml.Node, path []any)
+	walk = func(n *yaml.Node, path []any) {
+		switch n.Kind {
+		case yaml.DocumentNode, yaml.SequenceNode:
+			for i, c := range n.Content {
+				p := path
+				if n.Kind == yaml.SequenceNode {
+					p = append(path[:len(path):len(path)], i)
+				}
+				walk(c, p)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				walk(n.Content[i+1], append(path[:len(path):len(path)], n.Content[i].Value))
+			}
+		case yaml.ScalarNode:
+			if p := textProblem(n.Value); p != "" {
+				l.badText = true
+				l.errs = append(l.errs, &yamldoc.Error{File: l.doc.File, Line: n.Line, Field: yamldoc.FieldName(path...), Msg: "text " + p})
+			}
+		}
+	}
+	walk(l.doc.Root, nil)
 }
 
 // caseVars returns the variables a case's templates see: the suite's vars,
@@ -603,13 +676,59 @@ func (l *loader) renderField(vars map[string]any, r row, text string, src tmplSr
 		return out, true
 	}
 	var pe *parseError
-	if errors.As(err, &pe) {
-		p := src.path(r)
+	p := src.path(r)
+	switch _, limited := asLimitError(err); {
+	case errors.As(err, &pe):
 		l.parseErrorAt(yamldoc.Lookup(l.doc.Root, p...), yamldoc.FieldName(p...), pe)
-	} else {
+	case limited || r.path == nil:
+		// The template's fault, or a dataset's rows: once, at the template.
+		l.reportForRows(&yamldoc.Error{File: l.doc.File, Line: yamldoc.Lookup(l.doc.Root, p...).Line,
+			Field: yamldoc.FieldName(p...), Msg: err.Error()}, r, limited)
+	default:
 		l.rowErrorf(r, src.field, "%v", err)
 	}
 	return out, false
+}
+
+// rowGroup is an error that several cases make alike, reported once.
+type rowGroup struct {
+	err        *yamldoc.Error
+	file       string
+	line, more int
+}
+
+// reportForRows reports e, the error of a template that case r made, once
+// for every case that makes it: at the template, naming the first such
+// case and how many more (see finishGroups). A limit error is counted
+// once: the template is not run again for the other cases.
+func (l *loader) reportForRows(e *yamldoc.Error, r row, limited bool) {
+	key := e.Error()
+	if g, ok := l.groups[key]; ok {
+		if !limited {
+			g.more++
+		}
+		return
+	}
+	if l.groups == nil {
+		l.groups = map[string]*rowGroup{}
+	}
+	l.groups[key] = &rowGroup{err: e, file: r.file, line: r.line}
+	l.errs = append(l.errs, e)
+}
+
+// finishGroups adds to each grouped error the case that made it first.
+func (l *loader) finishGroups() {
+	for _, g := range l.groups {
+		where := fmt.Sprintf("%s:%d", g.file, g.line)
+		if g.file == l.doc.File {
+			where = fmt.Sprintf("line %d", g.line)
+		}
+		if g.more == 0 {
+			g.err.Msg += fmt.Sprintf(" (for the case at %s)", where)
+		} else {
+			g.err.Msg += fmt.Sprintf(" (for the case at %s and %d more)", where, g.more)
+		}
+	}
 }
 
 // parseErrorAt reports pe, the error of the template in the scalar n at
@@ -938,6 +1057,7 @@ type compiled struct {
 	pieces []piece
 	simple bool
 	err    *parseError // the template does not parse
+	limit  *limitError // the template went past a limit
 }
 
 // piece is literal text, or (key != "") the variable key.
@@ -1005,16 +1125,20 @@ func appendSimple(b *bytes.Buffer, ps []piece, vars map[string]any) bool {
 func (l *loader) render(text string, vars map[string]any) (string, error) {
 	tm, ok := l.tmpls[text]
 	if !ok {
-		t, err := template.New("t").Option("missingkey=error").Parse(text)
+		t, err := template.New("t").Option("missingkey=error").Funcs(l.budget.funcs()).Parse(text)
 		if err != nil {
 			tm = &compiled{err: newParseError(err)}
 		} else {
 			tm = compile(t)
+			instrument(t)
 		}
 		l.tmpls[text] = tm
 	}
 	if tm.err != nil {
 		return "", tm.err
+	}
+	if tm.limit != nil {
+		return "", tm.limit // a template past a limit once is not run again
 	}
 	b := &l.buf
 	b.Reset()
@@ -1022,7 +1146,14 @@ func (l *loader) render(text string, vars map[string]any) (string, error) {
 		return b.String(), nil
 	}
 	b.Reset()
-	if err := tm.t.Execute(b, vars); err != nil {
+	l.budget.begin()
+	err := tm.t.Execute(cappedWriter{b}, vars)
+	l.budget.end()
+	if le, ok := asLimitError(err); ok {
+		tm.limit = le
+		return "", le
+	}
+	if err != nil {
 		return "", trimTemplateErr(err)
 	}
 	return b.String(), nil
@@ -1117,13 +1248,12 @@ func (l *loader) renderScalar(n *yaml.Node, vars map[string]any, r row, chk chec
 	}
 	field := func() string { return yamldoc.FieldName(append(chk.path(), nodePath(chk.n, n)...)...) }
 	var pe *parseError
-	switch {
+	switch _, limited := asLimitError(err); {
 	case errors.As(err, &pe):
 		l.parseErrorAt(n, field(), pe)
-	case r.path == nil:
-		// A dataset row: point at the row, which lacks the variable.
-		l.errs = append(l.errs, &yamldoc.Error{File: r.file, Line: r.line, Field: "checks",
-			Msg: fmt.Sprintf("%v (in the check at %s:%d)", err, l.doc.File, n.Line)})
+	case limited || r.path == nil:
+		// The template's fault, or a dataset's rows: once, at the template.
+		l.reportForRows(&yamldoc.Error{File: l.doc.File, Line: n.Line, Field: field(), Msg: err.Error()}, r, limited)
 	default:
 		l.errs = append(l.errs, &yamldoc.Error{File: l.doc.File, Line: n.Line, Field: field(), Msg: caseLabel(r.spec.ID) + err.Error()})
 	}
@@ -1314,15 +1444,39 @@ func normalize(v any) any {
 	}
 }
 
-// readDataset reads a JSONL or CSV dataset; each row becomes a case whose
-// variables are the row's fields. An "id" field names the case.
-func readDataset(path string) ([]row, error) {
-	fh, err := os.Open(path)
+// readDataset reads a JSONL or CSV dataset, named as the suite file
+// suiteFile gives it; each row becomes a case whose variables are the row's
+// fields. An "id" field names the case. The dataset must be a regular file
+// of at most MaxDatasetBytes inside the suite's folder tree (after symbolic
+// links are resolved): a link to /etc/shadow, /dev/zero or a FIFO is
+// refused, without reading it.
+func readDataset(suiteFile, name string) ([]row, error) {
+	path := name
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(filepath.Dir(suiteFile), path)
+	}
+	real, err := filepath.EvalSymlinks(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("dataset file %s not found", path)
 		}
 		return nil, fmt.Errorf("open dataset: %v", err)
+	}
+	base, err := filepath.EvalSymlinks(filepath.Dir(suiteFile))
+	if err != nil {
+		return nil, fmt.Errorf("open dataset: %v", err)
+	}
+	base, err1 := filepath.Abs(base)
+	real, err2 := filepath.Abs(real)
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, fmt.Errorf("open dataset: %v", err)
+	}
+	if rel, err := filepath.Rel(base, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return nil, fmt.Errorf("dataset %s is %s, outside the suite's folder %s: a dataset must live in the suite's folder or below it", name, real, base)
+	}
+	fh, err := yamldoc.OpenRegular(real, MaxDatasetBytes)
+	if err != nil {
+		return nil, fmt.Errorf("dataset %s: %v", name, err)
 	}
 	defer fh.Close()
 	switch strings.ToLower(filepath.Ext(path)) {

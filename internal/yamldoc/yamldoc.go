@@ -7,6 +7,8 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"reflect"
@@ -15,6 +17,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -25,6 +29,9 @@ type Error struct {
 	Line  int    // 1-based; 0 when unknown
 	Field string // dotted path such as "targets[1].provider"; may be empty
 	Msg   string
+	// key marks a message that quotes a mapping key, which is never an
+	// expanded value (redact leaves the quote alone).
+	key bool
 }
 
 func (e *Error) Error() string {
@@ -97,13 +104,77 @@ func Parse(file string, data []byte) (*Doc, error) {
 	return d, nil
 }
 
-// ReadFile reads and parses path.
+// MaxFileBytes is the largest file ReadFile and ReadRegular read: far above
+// any config or suite written by hand, far below what would strain memory.
+const MaxFileBytes = 16 << 20
+
+// ReadFile reads and parses path, which must be a regular file of at most
+// MaxFileBytes (see ReadRegular).
 func ReadFile(path string) (*Doc, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadRegular(path, MaxFileBytes)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// ReadRegular reads the regular file at path, of at most limit bytes. A
+// FIFO, a device (/dev/zero) or a folder is refused without reading or
+// blocking on it, as is a larger file.
+func ReadRegular(path string, limit int64) ([]byte, error) {
+	f, err := OpenRegular(path, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	return Parse(path, data)
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("read %s: larger than %d bytes", path, limit)
+	}
+	return data, nil
+}
+
+// OpenRegular opens path for reading when it is a regular file of at most
+// limit bytes, and returns an error naming the path otherwise. It opens
+// without blocking, so a FIFO is refused instead of waiting for a writer.
+func OpenRegular(path string, limit int64) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("read %s: not a regular file (%s)", path, fileKind(st.Mode()))
+	}
+	if st.Size() > limit {
+		f.Close()
+		return nil, fmt.Errorf("read %s: %d bytes, more than the limit of %d", path, st.Size(), limit)
+	}
+	return f, nil
+}
+
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a folder"
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	}
+	return m.Type().String()
 }
 
 func syntaxError(file string, err error) error {
@@ -272,6 +343,7 @@ func fieldAt(n *yaml.Node, line int, match func(k, v *yaml.Node) bool) []any {
 var (
 	unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
 	nodeType        = reflect.TypeFor[yaml.Node]()
+	durationType    = reflect.TypeFor[time.Duration]()
 )
 
 // unknownFields reports the mapping keys under n that name no field of the
@@ -316,7 +388,7 @@ func (d *Doc) unknownFields(n *yaml.Node, t reflect.Type, path []any, visiting m
 				d.unknownFields(val, ft, append(path[:len(path):len(path)], k.Value), visiting, errs)
 			case !open:
 				*errs = append(*errs, &Error{File: d.File, Line: k.Line, Field: FieldName(path...),
-					Msg: fmt.Sprintf("unknown field %q", k.Value)})
+					Msg: fmt.Sprintf("unknown field %q", k.Value), key: true})
 			}
 		}
 	case reflect.Slice, reflect.Array:
@@ -325,6 +397,14 @@ func (d *Doc) unknownFields(n *yaml.Node, t reflect.Type, path []any, visiting m
 		}
 		for i, ch := range n.Content {
 			d.unknownFields(ch, t.Elem(), append(path[:len(path):len(path)], i), visiting, errs)
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		// yaml.v3 truncates a float into an integer field (2.5 becomes 2);
+		// it refuses one for a duration itself.
+		if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float" && t != durationType {
+			*errs = append(*errs, &Error{File: d.File, Line: n.Line, Field: FieldName(path...),
+				Msg: fmt.Sprintf("cannot use %q here (want a whole number)", n.Value)})
 		}
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
@@ -573,7 +653,7 @@ func redact(expanded map[int][]expansion, errs Errors, quotedOnly bool) {
 		for _, ex := range long {
 			msg = strings.ReplaceAll(msg, ex.value, ex.text)
 		}
-		if len(exs) > 0 {
+		if len(exs) > 0 && !e.key {
 			msg = quotedRE.ReplaceAllLiteralString(msg, strconv.Quote(strings.Join(texts, " ")))
 		}
 		if msg != e.Msg {

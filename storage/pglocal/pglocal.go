@@ -11,23 +11,34 @@
 // next Start to reuse.
 //
 // PostgreSQL refuses to run as root, so a root process runs initdb and pg_ctl
-// as the "postgres" user when it exists.
+// as the "postgres" user when it exists, and hands DataDir to that user.
+//
+// The server trusts every connection on its socket, so nobody else may be
+// able to reach, replace or redirect anything on the way to the data and the
+// socket. Start creates missing folders with mode 0700 without following
+// symbolic links, and refuses, with one line naming the path, a data,
+// cluster or socket folder that is a symbolic link, belongs to another user
+// or lets others in, a folder above them that another user owns or may write
+// to without the sticky bit, and a socket that is not the server user's.
+// Nothing is ever placed at a predictable path in a shared temporary folder:
+// when DataDir is too deep for a unix socket path, the socket goes to a
+// private folder with a random name.
 package pglocal
 
 import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,6 +47,28 @@ import (
 
 	"github.com/jackc/pgx/v5"
 )
+
+// RootDataDir is the data folder to use when running as root: the postgres
+// user must be able to pass through every folder above the data folder,
+// which it cannot do under root's home folder.
+const RootDataDir = "/var/lib/driftwatch"
+
+// DefaultDataDir returns the default data folder: $XDG_DATA_HOME/driftwatch,
+// else ~/.local/share/driftwatch, and RootDataDir when running as root; ""
+// without a home folder (never a guessable folder in a shared temporary
+// folder).
+func DefaultDataDir() string {
+	if os.Geteuid() == 0 {
+		return RootDataDir
+	}
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "driftwatch")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "driftwatch")
+	}
+	return ""
+}
 
 // Database is the database Start creates for Driftwatch.
 const Database = "driftwatch"
@@ -67,7 +100,9 @@ type Cluster struct {
 	dataDir   string // PGDATA
 	socketDir string
 	cred      *syscall.Credential // nil when we run the server as ourselves
-	users     *os.File            // shared lock held while this Cluster is in use
+	uid, gid  uint32              // the server user
+	owners    owners
+	users     *os.File // shared lock held while this Cluster is in use
 	url       string
 }
 
@@ -75,7 +110,7 @@ type Cluster struct {
 // reuses the one already running there.
 func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	if cfg.DataDir == "" {
-		return nil, errors.New("start embedded postgres: Config.DataDir is required")
+		return nil, errors.New("start embedded postgres: no data folder: set data_dir (or --data-dir), HOME or XDG_DATA_HOME, or set DATABASE_URL")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -90,14 +125,13 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("start embedded postgres: create data dir: %w", err)
-	}
 	c := &Cluster{cfg: cfg, bin: bin}
 	if err := c.chooseUser(); err != nil {
 		return nil, err
 	}
-	c.choosePaths()
+	if err := c.prepareDataDir(); err != nil {
+		return nil, fmt.Errorf("start embedded postgres: %w", err)
+	}
 
 	startLock, err := lockFile(ctx, filepath.Join(dataDir, "pglocal.lock"), syscall.LOCK_EX)
 	if err != nil {
@@ -105,6 +139,9 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	}
 	defer startLock.Close() // releases the lock
 
+	if err := c.choosePaths(); err != nil {
+		return nil, fmt.Errorf("start embedded postgres: %w", err)
+	}
 	if err := c.ensureStarted(ctx); err != nil {
 		return nil, fmt.Errorf("start embedded postgres in %s: %w", c.pgDir, err)
 	}
@@ -137,7 +174,7 @@ func (c *Cluster) Stop(ctx context.Context) error {
 	if err := users.Close(); err != nil {
 		return fmt.Errorf("stop embedded postgres: release users lock: %w", err)
 	}
-	last, err := os.OpenFile(filepath.Join(c.cfg.DataDir, "pglocal.users"), os.O_RDWR|os.O_CREATE, 0o600)
+	last, err := os.OpenFile(filepath.Join(c.cfg.DataDir, "pglocal.users"), os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return fmt.Errorf("stop embedded postgres: %w", err)
 	}
@@ -161,7 +198,10 @@ func (c *Cluster) Stop(ctx context.Context) error {
 
 // chooseUser decides which OS user runs the server.
 func (c *Cluster) chooseUser() error {
-	if os.Geteuid() != 0 {
+	self := uint32(os.Geteuid())
+	c.owners = owners{self: self, server: self}
+	c.uid, c.gid = self, uint32(os.Getegid())
+	if self != 0 {
 		return nil
 	}
 	u, err := user.Lookup(superuser)
@@ -175,43 +215,83 @@ func (c *Cluster) chooseUser() error {
 		return fmt.Errorf("start embedded postgres: postgres user: %w", err)
 	}
 	c.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	c.uid, c.gid = uint32(uid), uint32(gid)
+	c.owners.server = c.uid
 	return nil
 }
 
-// choosePaths places the cluster in DataDir/pg when the server user can reach
-// it, else under /var/tmp, and the socket where its path is short enough.
-func (c *Cluster) choosePaths() {
-	sum := sha256.Sum256([]byte(c.cfg.DataDir))
-	key := hex.EncodeToString(sum[:])[:12]
-	c.pgDir = filepath.Join(c.cfg.DataDir, "pg")
-	if c.cred != nil && !reachable(c.cfg.DataDir, c.cred) {
-		c.pgDir = filepath.Join(os.TempDir(), "driftwatch-pg-"+key)
-		if st, err := os.Stat("/var/tmp"); err == nil && st.IsDir() {
-			c.pgDir = filepath.Join("/var/tmp", "driftwatch-pg-"+key)
-		}
-		c.cfg.Logger.Info("data dir not reachable by the postgres user; keeping the cluster elsewhere",
-			"data_dir", c.cfg.DataDir, "cluster_dir", c.pgDir)
+// prepareDataDir makes DataDir a private folder of the server user (as
+// root: handed to the postgres user) and checks that nobody else controls a
+// folder above it.
+func (c *Cluster) prepareDataDir() error {
+	parentMode := fs.FileMode(0o700)
+	if c.cred != nil {
+		parentMode = 0o755 // the postgres user must pass through folders root creates
 	}
+	if err := ensurePrivateDir(c.cfg.DataDir, c.uid, c.gid, c.owners, true, parentMode); err != nil {
+		return err
+	}
+	if c.cred != nil {
+		if blocked := unreachableAt(filepath.Dir(c.cfg.DataDir), c.cred); blocked != "" {
+			return fmt.Errorf("the postgres user cannot enter %s, so it cannot reach the data folder %s: "+
+				"set data_dir (or --data-dir) to a folder it can reach, such as %s, or set DATABASE_URL", blocked, c.cfg.DataDir, RootDataDir)
+		}
+	}
+	return nil
+}
+
+// choosePaths places the cluster in DataDir/pg, and the socket there when
+// its path is short enough, else in a private folder with a random name in
+// the temporary folder, remembered in the cluster's configuration so every
+// process finds the same socket.
+func (c *Cluster) choosePaths() error {
+	c.pgDir = filepath.Join(c.cfg.DataDir, "pg")
 	c.dataDir = filepath.Join(c.pgDir, "data")
+	if err := ensurePrivateDir(c.pgDir, c.uid, c.gid, c.owners, true, 0o700); err != nil {
+		return err
+	}
 	c.socketDir = c.pgDir
-	if len(filepath.Join(c.socketDir, ".s.PGSQL."+strconv.Itoa(socketPort))) > maxSocketPath {
-		c.socketDir = filepath.Join(os.TempDir(), "dwpg-"+key)
+	if len(c.socketPath()) > maxSocketPath {
+		dir, err := c.shortSocketDir()
+		if err != nil {
+			return err
+		}
+		c.socketDir = dir
+	}
+	if err := ensurePrivateDir(c.socketDir, c.uid, c.gid, c.owners, true, 0o700); err != nil {
+		return err
 	}
 	q := url.Values{"host": {c.socketDir}, "port": {strconv.Itoa(socketPort)}, "sslmode": {"disable"}}
 	c.url = (&url.URL{Scheme: "postgres", User: url.User(superuser), Path: "/" + Database, RawQuery: q.Encode()}).String()
+	return nil
 }
 
-func (c *Cluster) ensureStarted(ctx context.Context) error {
-	for _, dir := range []string{c.pgDir, c.socketDir} {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return err
-		}
-		if c.cred != nil {
-			if err := os.Chown(dir, int(c.cred.Uid), int(c.cred.Gid)); err != nil {
-				return err
+func (c *Cluster) socketPath() string {
+	return filepath.Join(c.socketDir, ".s.PGSQL."+strconv.Itoa(socketPort))
+}
+
+// shortSocketDir returns the socket folder named in the cluster's
+// driftwatch.conf when it is still there, else a new private folder with an
+// unpredictable name (os.MkdirTemp) in the temporary folder.
+func (c *Cluster) shortSocketDir() (string, error) {
+	if b, err := os.ReadFile(filepath.Join(c.dataDir, "driftwatch.conf")); err == nil {
+		if m := socketDirRE.FindSubmatch(b); m != nil {
+			dir := strings.ReplaceAll(string(m[1]), "''", "'")
+			if _, err := os.Lstat(dir); err == nil && dir != c.pgDir {
+				return dir, nil // ensurePrivateDir still vets it
 			}
 		}
 	}
+	dir, err := os.MkdirTemp("", "dwpg-")
+	if err != nil {
+		return "", fmt.Errorf("create socket folder: %w", err)
+	}
+	return dir, nil
+}
+
+var socketDirRE = regexp.MustCompile(`(?m)^unix_socket_directories = '((?:[^']|'')*)'$`)
+
+func (c *Cluster) ensureStarted(ctx context.Context) error {
 	if _, err := os.Stat(filepath.Join(c.dataDir, "PG_VERSION")); err != nil {
 		if err := c.initdb(ctx); err != nil {
 			return err
@@ -228,6 +308,14 @@ func (c *Cluster) ensureStarted(ctx context.Context) error {
 		}
 	} else {
 		c.cfg.Logger.DebugContext(ctx, "reusing running embedded postgres", "data_dir", c.dataDir)
+	}
+	// The folders are private, so only the server user could have put the
+	// socket there; check anyway before we send our connection to it.
+	if err := ensurePrivateDir(c.socketDir, c.uid, c.gid, c.owners, false, 0o700); err != nil {
+		return err
+	}
+	if err := checkSocket(c.socketPath(), c.uid); err != nil {
+		return err
 	}
 	return c.ensureDatabase(ctx)
 }
@@ -328,7 +416,7 @@ func lockFile(ctx context.Context, path string, how int) (*os.File, error) {
 	ctx, cancel := context.WithTimeoutCause(ctx, lockWaitMax,
 		fmt.Errorf("another process has held %s for %s: is a driftwatch process stuck starting or stopping the embedded PostgreSQL?", path, lockWaitMax))
 	defer cancel()
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open lock file: %w", err)
 	}
@@ -352,13 +440,20 @@ func lockFile(ctx context.Context, path string, how int) (*os.File, error) {
 	}
 }
 
-// reachable reports whether cred's user may traverse every directory down to
-// dir.
-func reachable(dir string, cred *syscall.Credential) bool {
+// unreachableAt returns the first folder on the way to dir (included) that
+// cred's user may not traverse, or "" when it may reach dir.
+func unreachableAt(dir string, cred *syscall.Credential) string {
+	var parents []string
 	for d := dir; ; d = filepath.Dir(d) {
+		parents = append(parents, d)
+		if d == filepath.Dir(d) {
+			break
+		}
+	}
+	for i := len(parents) - 1; i >= 0; i-- {
 		var st syscall.Stat_t
-		if err := syscall.Stat(d, &st); err != nil {
-			return false
+		if err := syscall.Stat(parents[i], &st); err != nil {
+			return parents[i]
 		}
 		perm := st.Mode & 0o777
 		var ok bool
@@ -371,12 +466,10 @@ func reachable(dir string, cred *syscall.Credential) bool {
 			ok = perm&0o001 != 0
 		}
 		if !ok {
-			return false
-		}
-		if d == filepath.Dir(d) {
-			return true
+			return parents[i]
 		}
 	}
+	return ""
 }
 
 // searchDirs lists where findBinDir looks after PATH, newest version first.

@@ -79,11 +79,11 @@ func requireBinaries(t *testing.T) {
 // root (t.TempDir's parent is 0700).
 func dataDir(t *testing.T) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "pglocal-test-")
+	parent, err := os.MkdirTemp("", "pglocal-test-")
 	require.NoError(t, err)
-	require.NoError(t, os.Chmod(dir, 0o755))
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	return dir
+	require.NoError(t, os.Chmod(parent, 0o755))
+	t.Cleanup(func() { _ = os.RemoveAll(parent) })
+	return filepath.Join(parent, "data")
 }
 
 func serverRunning(t *testing.T, dir string) bool {
@@ -202,7 +202,7 @@ func TestLongDataDirUsesShortSocket(t *testing.T) {
 	requireBinaries(t)
 	ctx := context.Background()
 	dir := filepath.Join(dataDir(t), strings.Repeat("long-directory-name-", 6))
-	require.NoError(t, os.MkdirAll(dir, 0o755))
+	require.NoError(t, os.MkdirAll(filepath.Dir(dir), 0o755))
 
 	c, err := pglocal.Start(ctx, pglocal.Config{DataDir: dir})
 	require.NoError(t, err)
