@@ -133,7 +133,7 @@ func TestSummaryStripsTerminalEscapes(t *testing.T) {
 	rep := &report.Report{Suite: "prime", Target: "gpt", RunID: 3, Verdict: "DRIFT", Status: "completed", Reason: "drift: " + evil,
 		IdentityChanged: true, BaselineIdentity: &report.Identity{ResolvedModel: "gpt-4o"}, Identity: &report.Identity{ResolvedModel: evil},
 		DriftedCases: []string{"case-" + evil},
-		Findings: []drift.Finding{{Metric: drift.MetricIdentity, Verdict: drift.IdentityChanged, Reason: "resolved model " + evil}}}
+		Findings:     []drift.Finding{{Metric: drift.MetricIdentity, Verdict: drift.IdentityChanged, Reason: "resolved model " + evil}}}
 	var out bytes.Buffer
 	printSummary(&out, []*report.Report{rep})
 	require.NotContains(t, out.String(), "\x1b")
