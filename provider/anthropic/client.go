@@ -357,7 +357,7 @@ func (c *Client) attempt(parent context.Context, body []byte, req *eval.Request)
 		if mr.Type == "error" {
 			return nil, c.bodyError(resp.StatusCode, raw, req)
 		}
-		out := c.response(&mr, raw)
+		out := c.response(&mr, raw, req)
 		out.Latency = time.Since(start)
 		return out, nil
 	}
@@ -427,7 +427,7 @@ var finishReasons = map[string]string{
 	"refusal":                       "content_filter",
 }
 
-func (c *Client) response(mr *messagesResponse, raw []byte) *eval.Response {
+func (c *Client) response(mr *messagesResponse, raw []byte, req *eval.Request) *eval.Response {
 	out := &eval.Response{
 		Usage: eval.Usage{
 			InputTokens:  mr.Usage.InputTokens + mr.Usage.CacheCreationInputTokens + mr.Usage.CacheReadInputTokens,
@@ -450,6 +450,10 @@ func (c *Client) response(mr *messagesResponse, raw []byte) *eval.Response {
 	}
 	out.Text = text.String()
 	out.FinishReason = cmp.Or(finishReasons[mr.StopReason], mr.StopReason)
+	if mr.Usage.InputTokens < 0 || mr.Usage.CacheCreationInputTokens < 0 || mr.Usage.CacheReadInputTokens < 0 {
+		out.Usage.InputTokens = -1 // one lying part makes the sum implausible
+	}
+	out.Usage = provider.SanitizeUsage(out.Usage, req, out.Text, out.ToolCalls)
 	out.Identity = eval.Identity{Provider: "anthropic", RequestedModel: c.cfg.Model, ResolvedModel: mr.Model,
 		Extra: map[string]string{"anthropic_version": c.cfg.APIVersion}}
 	// The original stop_reason stays in Raw: it describes this response,
@@ -543,7 +547,7 @@ func (c *Client) readStream(resp *http.Response, req *eval.Request) (*eval.Respo
 				return nil, err
 			}
 			if done {
-				return c.finishStream(&mr, blocks), nil
+				return c.finishStream(&mr, blocks, req), nil
 			}
 		case bytes.HasPrefix(line, []byte("data:")):
 			data = append(data, bytes.TrimPrefix(bytes.TrimPrefix(line, []byte("data:")), []byte(" "))...)
@@ -561,11 +565,11 @@ func (c *Client) readStream(resp *http.Response, req *eval.Request) (*eval.Respo
 		}
 		return nil, &provider.AttemptError{Kind: eval.ErrTransport, Status: resp.StatusCode, Err: io.ErrUnexpectedEOF}
 	}
-	return c.finishStream(&mr, blocks), nil
+	return c.finishStream(&mr, blocks, req), nil
 }
 
-func (c *Client) finishStream(mr *messagesResponse, blocks []contentBlock) *eval.Response {
+func (c *Client) finishStream(mr *messagesResponse, blocks []contentBlock, req *eval.Request) *eval.Response {
 	mr.Content = blocks
 	raw, _ := json.Marshal(mr) // plain structs: cannot fail
-	return c.response(mr, raw)
+	return c.response(mr, raw, req)
 }

@@ -344,11 +344,11 @@ func (c *Client) attempt(parent context.Context, creq *goopenai.ChatCompletionRe
 	)
 	switch {
 	case body != nil:
-		out, err = c.plainFast(ctx, body, cp)
+		out, err = c.plainFast(ctx, body, cp, req)
 	case creq.Stream:
-		out, err = c.stream(ctx, *creq, cp)
+		out, err = c.stream(ctx, *creq, cp, req)
 	default:
-		out, err = c.plain(ctx, *creq, cp)
+		out, err = c.plain(ctx, *creq, cp, req)
 	}
 	if err != nil {
 		return nil, c.classify(ctx, parent, err, cp, req)
@@ -520,7 +520,7 @@ func (c *Client) buildRequest(req *eval.Request) goopenai.ChatCompletionRequest 
 	return cr
 }
 
-func (c *Client) plain(ctx context.Context, creq goopenai.ChatCompletionRequest, cp *capture) (*eval.Response, error) {
+func (c *Client) plain(ctx context.Context, creq goopenai.ChatCompletionRequest, cp *capture, req *eval.Request) (*eval.Response, error) {
 	r, err := c.api.CreateChatCompletion(ctx, creq)
 	if err != nil {
 		return nil, err
@@ -544,11 +544,11 @@ func (c *Client) plain(ctx context.Context, creq goopenai.ChatCompletionRequest,
 			out.ToolCalls[i] = eval.ToolCall{ID: tc.ID, Name: tc.Function.Name, Arguments: tc.Function.Arguments}
 		}
 	}
-	c.finish(out, r.Model, r.SystemFingerprint, cp.header)
+	c.finish(out, req, r.Model, r.SystemFingerprint, cp.header)
 	return out, nil
 }
 
-func (c *Client) stream(ctx context.Context, creq goopenai.ChatCompletionRequest, cp *capture) (*eval.Response, error) {
+func (c *Client) stream(ctx context.Context, creq goopenai.ChatCompletionRequest, cp *capture, req *eval.Request) (*eval.Response, error) {
 	st, err := c.api.CreateChatCompletionStream(ctx, creq)
 	if err != nil {
 		return nil, err
@@ -624,12 +624,13 @@ func (c *Client) stream(ctx context.Context, creq goopenai.ChatCompletionRequest
 	if raw, err := json.Marshal(final); err == nil {
 		out.Raw = raw
 	}
-	c.finish(out, final.Model, final.SystemFingerprint, cp.header)
+	c.finish(out, req, final.Model, final.SystemFingerprint, cp.header)
 	return out, nil
 }
 
-// finish fills identity and cost.
-func (c *Client) finish(out *eval.Response, resolved, fingerprint string, h http.Header) {
+// finish sanitises usage and fills identity and cost.
+func (c *Client) finish(out *eval.Response, req *eval.Request, resolved, fingerprint string, h http.Header) {
+	out.Usage = provider.SanitizeUsage(out.Usage, req, out.Text, out.ToolCalls)
 	out.Identity = eval.Identity{Provider: c.cfg.Flavor, RequestedModel: c.model, ResolvedModel: resolved, Fingerprint: fingerprint}
 	for _, ih := range c.idHeaders {
 		if v := h.Get(ih.canonical); v != "" {
