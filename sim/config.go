@@ -54,6 +54,9 @@ type Config struct {
 	// Stats.UntrackedPrompts only. Default MaxTrackedPromptsDefault; negative
 	// disables per-prompt tracking.
 	MaxTrackedPrompts int `json:"max_tracked_prompts" yaml:"max_tracked_prompts"`
+	// RateLimit, when set, is enforced on the generation endpoints with
+	// 429s and real rate-limit headers (see RateLimit). Default: none.
+	RateLimit RateLimit `json:"rate_limit" yaml:"rate_limit"`
 }
 
 // Model is one simulated model: a name clients request, the identity the
@@ -333,6 +336,9 @@ func (c Config) validate() error {
 	var errs []error
 	if len(c.Models) == 0 {
 		errs = append(errs, errors.New("models: at least one simulated model is required"))
+	}
+	if rl := c.RateLimit; rl.RequestsPerSecond < 0 || rl.TokensPerMinute < 0 || rl.Burst < 0 || rl.RequestsPerSecond != rl.RequestsPerSecond {
+		errs = append(errs, errors.New("rate_limit: rates and burst must not be negative"))
 	}
 	seen := make(map[string]bool, len(c.Models))
 	for i, m := range c.Models {

@@ -171,6 +171,10 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		in.tools = append(in.tools, toolDef{name: t.Function.Name, params: t.Function.Parameters})
 	}
 	in.toolChoice = toolChoice(req.ToolChoice)
+	adm, ok := s.limit(w, &in, false)
+	if !ok {
+		return
+	}
 
 	s.enter()
 	defer s.leave()
@@ -218,6 +222,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	out := x.generate(*tp, "call_")
 	*tp = out.text[:0]
 	s.finish(x, &out)
+	s.lim.settle(adm, out.promptTokens+out.completionTokens)
 
 	id := s.nextID()
 	created := s.now().Unix()

@@ -125,6 +125,9 @@ type Stats struct {
 	// UntrackedPrompts counts requests whose prompt was not tracked because
 	// Config.MaxTrackedPrompts was reached.
 	UntrackedPrompts int64 `json:"untracked_prompts"`
+	// RateLimited counts requests refused with a 429 by Config.RateLimit
+	// (they are not in Requests).
+	RateLimited int64 `json:"rate_limited"`
 }
 
 // ModelStats are one simulated model's counters and current state.
@@ -153,6 +156,7 @@ func (s *Server) Stats() Stats {
 		Models:           make(map[string]ModelStats, len(s.models)),
 		PerPrompt:        make(map[string]map[string]int64, len(s.models)),
 		UntrackedPrompts: s.c.untracked.Load(),
+		RateLimited:      s.lim.refusedCount(),
 	}
 	for k := errRateLimit; k < numErrKinds; k++ {
 		if n := s.c.errors[k].Load(); n > 0 {

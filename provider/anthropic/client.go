@@ -101,6 +101,10 @@ func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.do = hc
 // WithDoFunc sends requests through f (tests, recorders).
 func WithDoFunc(f DoFunc) Option { return func(c *Client) { c.do = f } }
 
+// WithControl sends every attempt through ctl (pacing, circuit breaker,
+// retry log) instead of a control of the client's own.
+func WithControl(ctl *provider.Control) Option { return func(c *Client) { c.ctl = ctl } }
+
 // WithBudget makes every call reserve its estimated cost from b first.
 func WithBudget(b *provider.Budget) Option { return func(c *Client) { c.budget = b } }
 
@@ -114,6 +118,7 @@ type Client struct {
 	prices   provider.Prices
 	budget   *provider.Budget
 	estimate provider.EstimateFunc
+	ctl      *provider.Control
 }
 
 // New returns a Client for cfg. logger may be nil.
@@ -141,8 +146,16 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Client, error) {
 	if c.do == nil {
 		c.do = (&http.Client{Transport: provider.NewTransport(cfg.MaxIdleConnsPerHost)}).Do
 	}
+	if c.ctl == nil {
+		silence := max(provider.BreakerSilenceDefault, cfg.Timeout*2/3)
+		c.ctl = provider.NewControl(provider.ControlConfig{Breaker: provider.BreakerConfig{Silence: silence}}, c.logger)
+	}
 	return c, nil
 }
+
+// Control returns the client's attempt control: its pacer statistics
+// (time throttled), its breaker (Err says why it tripped).
+func (c *Client) Control() *provider.Control { return c.ctl }
 
 // Probe returns the identity known before any call: Anthropic exposes no
 // identity endpoint, the resolved model comes with each response.
@@ -284,11 +297,17 @@ func (c *Client) Complete(ctx context.Context, req *eval.Request) (*eval.Respons
 		return nil, c.fail(1, &provider.AttemptError{Kind: eval.ErrBadRequest, Err: fmt.Errorf("encode request: %w", err)})
 	}
 	var out *eval.Response
-	attempts, err := c.cfg.Retry.Do(ctx, func(ctx context.Context, _ int) error {
-		r, err := c.attempt(ctx, body, req)
-		out = r
-		return err
-	}, c.onRetry)
+	est := provider.EstimateRequestTokens(req) + min(max(req.Params.MaxTokens, 16), 256)
+	attempts, err := c.cfg.Retry.DoPaced(ctx, func(ctx context.Context, _ int) error {
+		return c.ctl.Attempt(ctx, est, func(ctx context.Context) (provider.AttemptResult, error) {
+			r, res, err := c.attempt(ctx, body, req)
+			out = r
+			if r != nil {
+				res.UsedTokens = r.Usage.InputTokens + r.Usage.OutputTokens
+			}
+			return res, err
+		})
+	}, c.ctl.OnRetry)
 	if err != nil {
 		res.Settle(0)
 		return nil, c.fail(attempts, err)
@@ -307,18 +326,14 @@ func (c *Client) fail(attempts int, err error) *eval.TargetError {
 	return te
 }
 
-func (c *Client) onRetry(n int, ae *provider.AttemptError, wait time.Duration) {
-	c.logger.Warn("retrying completion", slog.Int("attempt", n), slog.String("kind", string(ae.Kind)),
-		slog.Int("status", ae.Status), slog.Duration("wait", wait), slog.String("error", ae.Error()))
-}
-
-func (c *Client) attempt(parent context.Context, body []byte, req *eval.Request) (*eval.Response, error) {
+func (c *Client) attempt(parent context.Context, body []byte, req *eval.Request) (*eval.Response, provider.AttemptResult, error) {
+	var res provider.AttemptResult
 	ctx, cancel := context.WithTimeout(parent, c.cfg.Timeout)
 	defer cancel()
 	start := time.Now()
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
 	if err != nil {
-		return nil, &provider.AttemptError{Kind: eval.ErrBadRequest, Err: err}
+		return nil, res, &provider.AttemptError{Kind: eval.ErrBadRequest, Err: err}
 	}
 	hr.Header.Set("Content-Type", "application/json")
 	hr.Header.Set("x-api-key", c.cfg.APIKey.Reveal())
@@ -333,16 +348,17 @@ func (c *Client) attempt(parent context.Context, body []byte, req *eval.Request)
 	}
 	resp, err := c.do(hr)
 	if err != nil {
-		return nil, c.transportErr(ctx, parent, 0, err, req)
+		return nil, res, c.transportErr(ctx, parent, 0, err, req)
 	}
+	res.Status, res.Header = resp.StatusCode, resp.Header
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 || !req.Stream {
 		raw, err := provider.ReadBody(resp.Body, resp.ContentLength)
 		if err != nil {
-			return nil, c.transportErr(ctx, parent, resp.StatusCode, err, req)
+			return nil, res, c.transportErr(ctx, parent, resp.StatusCode, err, req)
 		}
 		if resp.StatusCode >= 300 {
-			return nil, &provider.AttemptError{
+			return nil, res, &provider.AttemptError{
 				Kind:       provider.KindForStatus(resp.StatusCode),
 				Status:     resp.StatusCode,
 				RetryAfter: provider.RetryAfter(resp.Header, time.Now()),
@@ -351,26 +367,26 @@ func (c *Client) attempt(parent context.Context, body []byte, req *eval.Request)
 		}
 		var mr messagesResponse
 		if err := json.Unmarshal(raw, &mr); err != nil {
-			return nil, &provider.AttemptError{Kind: eval.ErrMalformed, Status: resp.StatusCode,
+			return nil, res, &provider.AttemptError{Kind: eval.ErrMalformed, Status: resp.StatusCode,
 				Err: fmt.Errorf("malformed JSON response body (%d bytes): %s", len(raw), provider.SafeMessage(err.Error(), req, c.cfg.APIKey))}
 		}
 		if mr.Type == "error" {
-			return nil, c.bodyError(resp.StatusCode, raw, req)
+			return nil, res, c.bodyError(resp.StatusCode, raw, req)
 		}
 		out := c.response(&mr, raw, req)
 		out.Latency = time.Since(start)
-		return out, nil
+		return out, res, nil
 	}
 	out, err := c.readStream(resp, req)
 	if err != nil {
 		var ae *provider.AttemptError
 		if errors.As(err, &ae) {
-			return nil, ae
+			return nil, res, ae
 		}
-		return nil, c.transportErr(ctx, parent, resp.StatusCode, err, req)
+		return nil, res, c.transportErr(ctx, parent, resp.StatusCode, err, req)
 	}
 	out.Latency = time.Since(start)
-	return out, nil
+	return out, res, nil
 }
 
 func (c *Client) transportErr(ctx, parent context.Context, status int, err error, req *eval.Request) error {

@@ -127,6 +127,11 @@ func WithDoFunc(f DoFunc) Option { return func(c *Client) { c.do = f } }
 // do); a token that cannot be fetched fails the attempt, which is retried.
 func WithTokenSource(ts oauth2.TokenSource) Option { return func(c *Client) { c.tokens = ts } }
 
+// WithControl sends every attempt through ctl (pacing, circuit breaker,
+// retry log) instead of a control of the client's own: share one between
+// clients of the same target.
+func WithControl(ctl *provider.Control) Option { return func(c *Client) { c.ctl = ctl } }
+
 // WithBudget makes every call reserve its estimated cost from b first; once
 // b is exhausted calls fail fast with eval.ErrBudget.
 func WithBudget(b *provider.Budget) Option { return func(c *Client) { c.budget = b } }
@@ -144,6 +149,7 @@ type Client struct {
 	budget      *provider.Budget
 	tokens      oauth2.TokenSource
 	estimate    provider.EstimateFunc
+	ctl         *provider.Control
 	idHeaders   []idHeader
 	reasoning   bool
 	// fast: plain requests skip go-openai (fast.go), to chatURL with auth.
@@ -194,6 +200,9 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Client, error) {
 	if c.tokens != nil {
 		c.fast = false // the fast path sends the static key
 	}
+	if c.ctl == nil {
+		c.ctl = provider.NewControl(provider.ControlConfig{Breaker: provider.BreakerConfig{Silence: silenceFor(cfg.Timeout)}}, c.logger)
+	}
 	if c.do == nil {
 		c.do = (&http.Client{Transport: provider.NewTransport(cfg.MaxIdleConnsPerHost)}).Do
 	}
@@ -212,6 +221,17 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Client, error) {
 	c.api = goopenai.NewClientWithConfig(oc)
 	return c, nil
 }
+
+// silenceFor is how long a target may leave every call unanswered before
+// its breaker trips: the default, or two thirds of a longer attempt
+// timeout.
+func silenceFor(timeout time.Duration) time.Duration {
+	return max(provider.BreakerSilenceDefault, timeout*2/3)
+}
+
+// Control returns the client's attempt control: its pacer statistics
+// (time throttled), its breaker (Err says why it tripped).
+func (c *Client) Control() *provider.Control { return c.ctl }
 
 // Name returns the target's label.
 func (c *Client) Name() string { return c.name }
@@ -300,11 +320,18 @@ func (c *Client) Complete(ctx context.Context, req *eval.Request) (*eval.Respons
 		creq = c.buildRequest(req)
 	}
 	var out *eval.Response
-	attempts, err := c.cfg.Retry.Do(ctx, func(ctx context.Context, n int) error {
-		r, err := c.attempt(ctx, &creq, body, req)
-		out = r
-		return err
-	}, c.onRetry)
+	est := provider.EstimateRequestTokens(req) + expectedOutput(req)
+	attempts, err := c.cfg.Retry.DoPaced(ctx, func(ctx context.Context, n int) error {
+		return c.ctl.Attempt(ctx, est, func(ctx context.Context) (provider.AttemptResult, error) {
+			r, cp, err := c.attempt(ctx, &creq, body, req)
+			out = r
+			res := provider.AttemptResult{Status: cp.status, Header: cp.header}
+			if r != nil {
+				res.UsedTokens = r.Usage.InputTokens + r.Usage.OutputTokens
+			}
+			return res, err
+		})
+	}, c.ctl.OnRetry)
 	if err != nil {
 		res.Settle(0)
 		return nil, c.fail(attempts, err)
@@ -323,14 +350,16 @@ func (c *Client) fail(attempts int, err error) *eval.TargetError {
 	return te
 }
 
-func (c *Client) onRetry(n int, ae *provider.AttemptError, wait time.Duration) {
-	c.logger.Warn("retrying completion", slog.Int("attempt", n), slog.String("kind", string(ae.Kind)),
-		slog.Int("status", ae.Status), slog.Duration("wait", wait), slog.String("error", ae.Error()))
+// expectedOutput is the output a request is charged against a token rate
+// limit before it is sent: its max_tokens, capped, since most answers are
+// far shorter (the pacer corrects it with the reported usage).
+func expectedOutput(req *eval.Request) int {
+	return min(max(req.Params.MaxTokens, 16), 256)
 }
 
 // attempt sends one try: body (the fast path) if not nil, else creq
 // through go-openai.
-func (c *Client) attempt(parent context.Context, creq *goopenai.ChatCompletionRequest, body []byte, req *eval.Request) (*eval.Response, error) {
+func (c *Client) attempt(parent context.Context, creq *goopenai.ChatCompletionRequest, body []byte, req *eval.Request) (*eval.Response, *capture, error) {
 	ctx, cancel := context.WithTimeout(parent, c.cfg.Timeout)
 	defer cancel()
 	cp := &capture{stream: creq.Stream}
@@ -351,10 +380,10 @@ func (c *Client) attempt(parent context.Context, creq *goopenai.ChatCompletionRe
 		out, err = c.plain(ctx, *creq, cp, req)
 	}
 	if err != nil {
-		return nil, c.classify(ctx, parent, err, cp, req)
+		return nil, cp, c.classify(ctx, parent, err, cp, req)
 	}
 	out.Latency = time.Since(start)
-	return out, nil
+	return out, cp, nil
 }
 
 // classify turns the error of one attempt into an *provider.AttemptError.

@@ -112,7 +112,7 @@ func (c *Client) getJSON(ctx context.Context, method, url string, body any, v an
 			return &provider.AttemptError{Kind: eval.ErrMalformed, Status: resp.StatusCode, Err: fmt.Errorf("probe %s: malformed JSON: %w", req.URL.Path, err)}
 		}
 		return nil
-	}, c.onRetry)
+	}, c.ctl.OnRetry)
 	return err
 }
 
