@@ -290,6 +290,19 @@ func (b *Breaker) Err() error {
 	return b.open
 }
 
+// refusing returns the trip error when Begin would refuse an attempt now.
+func (b *Breaker) refusing() error {
+	if b == nil {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.open == nil || (!b.trial && b.now().Sub(b.openedAt) >= b.cfg.Cooldown) {
+		return nil
+	}
+	return b.open
+}
+
 // Trips counts how often the breaker has tripped.
 func (b *Breaker) Trips() int64 {
 	if b == nil {

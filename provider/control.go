@@ -64,7 +64,7 @@ func (c *Control) Attempt(ctx context.Context, tokens int, send func(ctx context
 		_, err := send(ctx)
 		return err
 	}
-	if err := c.Breaker.Err(); err != nil {
+	if err := c.Breaker.refusing(); err != nil {
 		return &AttemptError{Kind: eval.ErrCircuitOpen, Err: err}
 	}
 	tk, err := c.Pacer.Wait(ctx, tokens)

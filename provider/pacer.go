@@ -29,8 +29,9 @@ type PacerConfig struct {
 //     reset (at most one request's or token's worth of the rate);
 //   - a 429 holds every send until its Retry-After (or retry-after-ms,
 //     or 1s when it says nothing) and, when the provider reports no limit,
-//     cuts the rate to 85% of what was sent in the last two seconds, from
-//     where it grows again by 1% of that per second without a 429.
+//     cuts the rate to 90% of what the provider accepted in the last two
+//     seconds (and to at most 85% of the current rate), from where it
+//     grows again by 2% of that per second without a 429.
 //
 // Every attempt calls Wait before it is sent and Observe after. A Pacer is
 // safe for concurrent use; one per target.
@@ -47,7 +48,8 @@ type Pacer struct {
 	reportedReq bool
 	cutRate     float64   // the rate after the last cut, 0: none
 	cutAt       time.Time // when
-	sends       []time.Time
+	started     time.Time // first Wait
+	oks         []time.Time
 	// ratio is the mean of used/estimated tokens: estimates are scaled by
 	// it before they are charged.
 	ratio float64
@@ -56,7 +58,6 @@ type Pacer struct {
 	waitSince   time.Time
 	throttled   time.Duration
 	limited     int64
-	lastLimited time.Time
 }
 
 // NewPacer returns a pacer for cfg.
@@ -104,9 +105,8 @@ func (p *Pacer) Wait(ctx context.Context, estimate int) (Ticket, error) {
 	if t := p.tok.take(now, float64(tokens)); t.After(at) {
 		at = t
 	}
-	p.sends = append(p.sends, at)
-	if len(p.sends) > 4096 {
-		p.sends = append(p.sends[:0], p.sends[2048:]...)
+	if p.started.IsZero() {
+		p.started = now
 	}
 	d := at.Sub(now)
 	tk := Ticket{estimate: estimate, tokens: tokens}
@@ -156,6 +156,12 @@ func (p *Pacer) Observe(t Ticket, status int, h http.Header, used int) {
 	if status == 0 {
 		return
 	}
+	if status < 300 {
+		p.oks = append(p.oks, now)
+		if len(p.oks) > 8192 {
+			p.oks = append(p.oks[:0], p.oks[4096:]...)
+		}
+	}
 	rl := ParseRateLimit(h, now)
 	p.learn(now, &p.req, rl.Requests, &p.cfgReqRate, 1)
 	p.learn(now, &p.tok, rl.Tokens, &p.cfgTokRate, float64(max(t.tokens, 1)))
@@ -173,20 +179,26 @@ func (p *Pacer) Observe(t Ticket, status int, h http.Header, used int) {
 	if g := now.Add(wait); g.After(p.gate) {
 		p.gate = g
 	}
-	if !p.reportedReq && now.Sub(p.lastLimited) >= max(wait, time.Second) {
-		// No limit reported: slow down to below what got refused.
-		sent := 0
-		for i := len(p.sends) - 1; i >= 0 && now.Sub(p.sends[i]) < 2*time.Second; i-- {
-			sent++
+	if !p.reportedReq && now.Sub(p.cutAt) >= max(wait, time.Second) {
+		// No limit reported: slow down below the rate the provider
+		// accepted lately (successes in the last two seconds), and below
+		// the current rate.
+		win := min(2*time.Second, now.Sub(p.started))
+		ok := 0
+		for i := len(p.oks) - 1; i >= 0 && now.Sub(p.oks[i]) < win; i-- {
+			ok++
 		}
-		rate := 0.85 * float64(max(sent, 1)) / 2
-		if p.req.rate > 0 {
-			rate = min(rate, 0.85*p.req.rate)
+		// With nothing accepted there is no rate to learn: the Retry-After
+		// hold alone spaces the attempts.
+		if ok > 0 {
+			rate := 0.9 * float64(ok) / max(win.Seconds(), 1)
+			if p.req.rate > 0 {
+				rate = min(rate, 0.85*p.req.rate)
+			}
+			p.cutRate, p.cutAt = rate, now
+			p.req.setRate(rate, p.burst, now)
 		}
-		p.cutRate, p.cutAt = rate, now
-		p.req.setRate(rate, p.burst, now)
 	}
-	p.lastLimited = now
 }
 
 // learn applies one reported window to b.
@@ -217,13 +229,13 @@ func (p *Pacer) learn(now time.Time, b *bucket, w RateWindow, cfgRate *float64, 
 	}
 }
 
-// grow raises a learned (cut) request rate by 1% of the cut rate per
+// grow raises a learned (cut) request rate by 2% of the cut rate per
 // second without a 429.
 func (p *Pacer) grow(now time.Time) {
 	if p.cutRate == 0 || p.reportedReq {
 		return
 	}
-	rate := p.cutRate * (1 + 0.01*now.Sub(p.cutAt).Seconds())
+	rate := p.cutRate * (1 + 0.02*now.Sub(p.cutAt).Seconds())
 	if p.cfgReqRate > 0 {
 		rate = min(rate, p.cfgReqRate)
 	}
