@@ -54,10 +54,10 @@ type Pacer struct {
 	// it before they are charged.
 	ratio float64
 	// Statistics.
-	waiting     int
-	waitSince   time.Time
-	throttled   time.Duration
-	limited     int64
+	waiting   int
+	waitSince time.Time
+	throttled time.Duration
+	limited   int64
 }
 
 // NewPacer returns a pacer for cfg.
