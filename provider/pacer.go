@@ -50,9 +50,6 @@ type Pacer struct {
 	cutAt       time.Time // when
 	started     time.Time // first Wait
 	oks         []time.Time
-	// ratio is the mean of used/estimated tokens: estimates are scaled by
-	// it before they are charged.
-	ratio float64
 	// Statistics.
 	waiting   int
 	waitSince time.Time
@@ -62,7 +59,7 @@ type Pacer struct {
 
 // NewPacer returns a pacer for cfg.
 func NewPacer(cfg PacerConfig) *Pacer {
-	p := &Pacer{now: time.Now, burst: cfg.Burst, ratio: 1}
+	p := &Pacer{now: time.Now, burst: cfg.Burst}
 	if p.burst <= 0 {
 		p.burst = 0.25
 	}
@@ -79,20 +76,20 @@ func NewPacer(cfg PacerConfig) *Pacer {
 
 // Ticket is one admitted attempt, handed back to Observe.
 type Ticket struct {
-	estimate int // the caller's estimate
-	tokens   int // what was charged
+	tokens int // what was charged
 }
 
-// Wait blocks until an attempt estimated to use tokens may be sent, or ctx
-// ends (its error is then returned). Estimates are scaled by how far past
-// ones were off. A nil Pacer never waits.
-func (p *Pacer) Wait(ctx context.Context, estimate int) (Ticket, error) {
+// Wait blocks until an attempt charged tokens may be sent, or ctx ends
+// (its error is then returned). Charge what the provider counts at
+// admission: the input tokens plus max_tokens (OpenAI and Anthropic both
+// count the requested output before it is generated). A nil Pacer never
+// waits.
+func (p *Pacer) Wait(ctx context.Context, tokens int) (Ticket, error) {
 	if p == nil {
 		return Ticket{}, nil
 	}
-	estimate = max(estimate, 0)
+	tokens = max(tokens, 0)
 	p.mu.Lock()
-	tokens := int(float64(estimate)*p.ratio + 0.5)
 	now := p.now()
 	p.grow(now)
 	at := now
@@ -109,7 +106,7 @@ func (p *Pacer) Wait(ctx context.Context, estimate int) (Ticket, error) {
 		p.started = now
 	}
 	d := at.Sub(now)
-	tk := Ticket{estimate: estimate, tokens: tokens}
+	tk := Ticket{tokens: tokens}
 	if d <= 0 {
 		p.mu.Unlock()
 		return tk, nil
@@ -145,13 +142,11 @@ func (p *Pacer) Observe(t Ticket, status int, h http.Header, used int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.now()
-	if used > 0 {
-		if p.tok.rate > 0 {
-			p.tok.tokens -= float64(used - t.tokens) // settle the estimate
-		}
-		if t.estimate > 0 {
-			p.ratio = min(max(0.9*p.ratio+0.1*float64(used)/float64(t.estimate), 0.25), 16)
-		}
+	if extra := used - t.tokens; extra > 0 && p.tok.rate > 0 {
+		// Used beyond the charge: the provider counts it too. Unused
+		// max_tokens are not given back (providers do not either).
+		p.tok.refill(now)
+		p.tok.tokens -= float64(extra)
 	}
 	if status == 0 {
 		return

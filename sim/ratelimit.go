@@ -48,6 +48,7 @@ type limiter struct {
 	mu       sync.Mutex
 	req, tok simBucket
 	refused  int64
+	charged  float64 // tokens charged, admissions and overruns
 }
 
 type simBucket struct {
@@ -135,6 +136,7 @@ func (l *limiter) admit(tokens int) admission {
 		if l.tok.rate > 0 {
 			l.tok.level -= need
 			a.charged = need
+			l.charged += need
 		}
 	} else {
 		l.refused++
@@ -155,16 +157,17 @@ func (l *limiter) settle(a admission, used int) {
 	if extra := float64(used) - a.charged; extra > 0 {
 		l.tok.refill(l.now())
 		l.tok.level -= extra
+		l.charged += extra
 	}
 }
 
-func (l *limiter) refusedCount() int64 {
+func (l *limiter) counts() (refused, charged int64) {
 	if l == nil {
-		return 0
+		return 0, 0
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.refused
+	return l.refused, int64(l.charged)
 }
 
 // setHeaders writes the rate-limit headers for a, OpenAI's or Anthropic's.
@@ -204,11 +207,12 @@ func setRetryAfterHeaders(h http.Header, d time.Duration) {
 }
 
 // requestTokens is what admission charges: the messages' estimated tokens
-// plus max_tokens.
+// with their chat framing (3 per message and 3 for the reply, as OpenAI's
+// token-counting guide counts them) plus max_tokens.
 func requestTokens(in *genInput) int {
-	n := in.maxTokens
+	n := in.maxTokens + 3
 	for i := range in.msgs {
-		n += estimateTokens(len(in.msgs[i].content))
+		n += 3 + estimateTokens(len(in.msgs[i].content))
 	}
 	return n
 }

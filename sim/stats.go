@@ -128,6 +128,9 @@ type Stats struct {
 	// RateLimited counts requests refused with a 429 by Config.RateLimit
 	// (they are not in Requests).
 	RateLimited int64 `json:"rate_limited"`
+	// TokensCharged is what Config.RateLimit's token bucket charged the
+	// admitted requests (input plus max_tokens, plus any overrun).
+	TokensCharged int64 `json:"tokens_charged"`
 }
 
 // ModelStats are one simulated model's counters and current state.
@@ -156,8 +159,8 @@ func (s *Server) Stats() Stats {
 		Models:           make(map[string]ModelStats, len(s.models)),
 		PerPrompt:        make(map[string]map[string]int64, len(s.models)),
 		UntrackedPrompts: s.c.untracked.Load(),
-		RateLimited:      s.lim.refusedCount(),
 	}
+	st.RateLimited, st.TokensCharged = s.lim.counts()
 	for k := errRateLimit; k < numErrKinds; k++ {
 		if n := s.c.errors[k].Load(); n > 0 {
 			st.Errors[errKindNames[k]] = n

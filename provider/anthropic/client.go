@@ -297,7 +297,7 @@ func (c *Client) Complete(ctx context.Context, req *eval.Request) (*eval.Respons
 		return nil, c.fail(1, &provider.AttemptError{Kind: eval.ErrBadRequest, Err: fmt.Errorf("encode request: %w", err)})
 	}
 	var out *eval.Response
-	est := provider.EstimateRequestTokens(req) + min(max(req.Params.MaxTokens, 16), 256)
+	est := provider.EstimateRequestTokens(req) + cmp.Or(req.Params.MaxTokens, c.cfg.MaxTokens)
 	attempts, err := c.cfg.Retry.DoPaced(ctx, func(ctx context.Context, _ int) error {
 		return c.ctl.Attempt(ctx, est, func(ctx context.Context) (provider.AttemptResult, error) {
 			r, res, err := c.attempt(ctx, body, req)

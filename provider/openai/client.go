@@ -351,10 +351,10 @@ func (c *Client) fail(attempts int, err error) *eval.TargetError {
 }
 
 // expectedOutput is the output a request is charged against a token rate
-// limit before it is sent: its max_tokens, capped, since most answers are
-// far shorter (the pacer corrects it with the reported usage).
+// limit before it is sent: its max_tokens, as providers count it (0 when
+// unset: the pacer charges what the response used beyond the charge).
 func expectedOutput(req *eval.Request) int {
-	return min(max(req.Params.MaxTokens, 16), 256)
+	return max(req.Params.MaxTokens, 0)
 }
 
 // attempt sends one try: body (the fast path) if not nil, else creq

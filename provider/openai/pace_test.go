@@ -58,7 +58,7 @@ func paceRun(t *testing.T, rl sim.RateLimit, n, c int) (ok int, elapsed time.Dur
 	close(next)
 	wg.Wait()
 	el, ss := time.Since(start), srv.Stats()
-	t.Logf("ok %d of %d in %s, refused %d, pacer %+v", ok, n, el, ss.RateLimited, cl.Control().Pacer.Stats())
+	t.Logf("ok %d of %d in %s, refused %d, tokens charged %d, pacer %+v", ok, n, el, ss.RateLimited, ss.TokensCharged, cl.Control().Pacer.Stats())
 	return ok, el, ss, cl.Control()
 }
 
@@ -96,8 +96,11 @@ func TestPacerLearnsATokenLimit(t *testing.T) {
 	t.Parallel()
 	const n = 200
 	// About 25 tokens a request (prompt and answer): 40 requests a second.
-	ok, _, st, ctl := paceRun(t, sim.RateLimit{TokensPerMinute: 60_000}, n, 16)
+	ok, elapsed, st, ctl := paceRun(t, sim.RateLimit{TokensPerMinute: 60_000}, n, 16)
 	require.Equal(t, n, ok, "no request lost")
+	// The first second's burst (1,000 tokens) is free.
+	rate := float64(st.TokensCharged-1000) / elapsed.Seconds()
+	require.Greater(t, rate, 0.7*1000, "tokens/s charged by the server (a short run: the pacer starts below the server's burst)")
 	require.LessOrEqual(t, float64(st.RateLimited), 0.1*float64(n), "refused %d", st.RateLimited)
 	require.InDelta(t, 60_000, ctl.Pacer.Stats().TPM, 1)
 }
