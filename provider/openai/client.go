@@ -22,6 +22,8 @@ import (
 	"math"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	goopenai "github.com/sashabaranov/go-openai"
@@ -150,6 +152,11 @@ type Client struct {
 	tokens      oauth2.TokenSource
 	estimate    provider.EstimateFunc
 	ctl         *provider.Control
+	// probed is the open server's identity once Probe succeeded (see
+	// Probe); probeMu and probeFailed pace ensureProbed.
+	probed      atomic.Pointer[eval.Identity]
+	probeMu     sync.Mutex
+	probeFailed time.Time
 	idHeaders   []idHeader
 	reasoning   bool
 	// fast: plain requests skip go-openai (fast.go), to chatURL with auth.
@@ -301,6 +308,7 @@ func (c *Client) Complete(ctx context.Context, req *eval.Request) (*eval.Respons
 	if req == nil || len(req.Messages) == 0 {
 		return nil, c.fail(1, &provider.AttemptError{Kind: eval.ErrBadRequest, Err: errors.New("request has no messages")})
 	}
+	c.ensureProbed(ctx)
 	var res *provider.Reservation
 	if c.budget != nil {
 		r, err := c.budget.Reserve(c.estimate(req))
@@ -660,7 +668,11 @@ func (c *Client) stream(ctx context.Context, creq goopenai.ChatCompletionRequest
 // finish sanitises usage and fills identity and cost.
 func (c *Client) finish(out *eval.Response, req *eval.Request, resolved, fingerprint string, h http.Header) {
 	out.Usage = provider.SanitizeUsage(out.Usage, req, out.Text, out.ToolCalls)
-	out.Identity = eval.Identity{Provider: c.cfg.Flavor, RequestedModel: c.model, ResolvedModel: resolved, Fingerprint: fingerprint}
+	if id, ok := c.probedIdentity(fingerprint); ok {
+		out.Identity = id
+	} else {
+		out.Identity = eval.Identity{Provider: c.cfg.Flavor, RequestedModel: c.model, ResolvedModel: resolved, Fingerprint: fingerprint}
+	}
 	for _, ih := range c.idHeaders {
 		if v := h.Get(ih.canonical); v != "" {
 			if out.Identity.Extra == nil {
