@@ -163,6 +163,21 @@ func (c *Client) Probe(context.Context) (eval.Identity, error) {
 	return eval.Identity{Provider: "anthropic", RequestedModel: c.cfg.Model}, nil
 }
 
+// ProbeRequest returns the identity of one small completion (at most 16
+// output tokens, through the client's budget, pacer and breaker): the
+// resolved model a run's samples will carry, checked before the run fans
+// out so that a pin mismatch stops it after one request.
+func (c *Client) ProbeRequest(ctx context.Context) (eval.Identity, error) {
+	resp, err := c.Complete(ctx, &eval.Request{
+		Messages: []eval.Message{{Role: eval.RoleUser, Content: "Reply with the word OK."}},
+		Params:   eval.Params{MaxTokens: 16},
+	})
+	if err != nil {
+		return eval.Identity{Provider: "anthropic", RequestedModel: c.cfg.Model}, err
+	}
+	return resp.Identity, nil
+}
+
 // Wire types of the Messages API.
 
 type contentBlock struct {

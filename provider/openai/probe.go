@@ -405,3 +405,27 @@ func shortHash(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:8])
 }
+
+// probeRequestText is the one request ProbeRequest sends.
+const probeRequestText = "Reply with the word OK."
+
+// ProbeRequest returns the identity a run's samples will carry, checked
+// before the run fans out: for an open server what Probe reads; for a
+// closed API the identity of one small completion (resolved model and
+// system fingerprint: 16 output tokens at most, through the client's
+// budget, pacer and breaker like any call). A pinned closed API is checked
+// with it so that a mismatch stops the run after one request, not after a
+// round of concurrent ones.
+func (c *Client) ProbeRequest(ctx context.Context) (eval.Identity, error) {
+	if c.fl.Probe != ProbeNone {
+		return c.Probe(ctx)
+	}
+	resp, err := c.Complete(ctx, &eval.Request{
+		Messages: []eval.Message{{Role: eval.RoleUser, Content: probeRequestText}},
+		Params:   eval.Params{MaxTokens: 16},
+	})
+	if err != nil {
+		return eval.Identity{Provider: c.cfg.Flavor, RequestedModel: c.model}, err
+	}
+	return resp.Identity, nil
+}
