@@ -205,7 +205,7 @@ func TestEstimateTokens(t *testing.T) {
 	require.Equal(t, 3, EstimateTokens("hello world"))
 	require.Equal(t, 2, EstimateTokens("日本"))
 	n := EstimateRequestTokens(&eval.Request{Messages: []eval.Message{{Role: "user", Content: "hello world"}}})
-	require.Equal(t, 3+4+3, n)
+	require.Equal(t, 3+3+3, n)
 }
 
 func TestBudgetNeverExceedsCapPlusInFlight(t *testing.T) {
