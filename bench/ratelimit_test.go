@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -17,19 +16,6 @@ import (
 	"github.com/driftwatch/driftwatch/sim"
 	"github.com/driftwatch/driftwatch/storage/storagetest"
 )
-
-// rateLimitConfigYAML is ConfigYAML with a place for the target's rpm/tpm.
-const rateLimitConfigYAML = `database_url: ${DATABASE_URL:-}
-targets:
-  - name: sim
-    provider: openai
-    base_url: ${SIM_URL}
-    model: bench-gpt
-    api_key: bench
-    concurrency: 32
-%s
-suites: [bench.yaml]
-`
 
 // BenchmarkRateLimit runs `driftwatch run` in-process on BENCH_CASES cases
 // (default 3,000) at concurrency 32 against a simulator that answers in
@@ -46,13 +32,7 @@ func BenchmarkRateLimit(b *testing.B) {
 	if testing.Short() {
 		b.Skip("needs PostgreSQL")
 	}
-	n := 3000
-	if v := os.Getenv("BENCH_CASES"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil {
-			b.Fatalf("BENCH_CASES: %v", err)
-		}
-	}
+	n := benchCases(b, 3000)
 	const rps, tpm = 100.0, 444_000
 	scenarios := []struct {
 		name   string
@@ -60,9 +40,9 @@ func BenchmarkRateLimit(b *testing.B) {
 		config string
 	}{
 		{"Requests/Unknown", sim.RateLimit{RequestsPerSecond: rps}, ""},
-		{"Requests/RPMSet", sim.RateLimit{RequestsPerSecond: rps}, "    rpm: 6000"},
+		{"Requests/RPMSet", sim.RateLimit{RequestsPerSecond: rps}, "rpm: 6000"},
 		{"Tokens/Unknown", sim.RateLimit{TokensPerMinute: tpm}, ""},
-		{"Tokens/TPMSet", sim.RateLimit{TokensPerMinute: tpm}, fmt.Sprintf("    tpm: %d", tpm)},
+		{"Tokens/TPMSet", sim.RateLimit{TokensPerMinute: tpm}, fmt.Sprintf("tpm: %d", tpm)},
 	}
 	for _, sc := range scenarios {
 		b.Run(sc.name, func(b *testing.B) {
@@ -71,8 +51,18 @@ func BenchmarkRateLimit(b *testing.B) {
 				b.Fatal(err)
 			}
 			cfgPath := filepath.Join(dir, "driftwatch.yaml")
-			if err := os.WriteFile(cfgPath, fmt.Appendf(nil, rateLimitConfigYAML, sc.config), 0o644); err != nil {
+			if err := WriteConfig(cfgPath, 32, "bench.yaml"); err != nil {
 				b.Fatal(err)
+			}
+			if sc.config != "" {
+				cfg, err := os.ReadFile(cfgPath)
+				if err != nil {
+					b.Fatal(err)
+				}
+				cfg = bytes.Replace(cfg, []byte("concurrency: 32\n"), []byte("concurrency: 32\n    "+sc.config+"\n"), 1)
+				if err := os.WriteFile(cfgPath, cfg, 0o644); err != nil {
+					b.Fatal(err)
+				}
 			}
 			args := []string{"--config", cfgPath, "run", "--suite", "bench", "--no-progress"}
 			for b.Loop() {
