@@ -29,9 +29,12 @@ type PacerConfig struct {
 //     reset (at most one request's or token's worth of the rate);
 //   - a 429 holds every send until its Retry-After (or retry-after-ms,
 //     or 1s when it says nothing) and, when the provider reports no limit,
-//     cuts the rate to 90% of what the provider accepted in the last two
-//     seconds (and to at most 85% of the current rate), from where it
-//     grows again by 2% of that per second without a 429.
+//     cuts the rate, when a fifth or more of the last two seconds'
+//     responses were 429s, to 90% of what the provider accepted in them
+//     (and to at most 85% of the current rate), from where it
+//     grows again by 2% of that per second without a 429; a cut that did
+//     not lower the share of 429s (they do not depend on the rate) is
+//     undone, and cutting pauses for 30s.
 //
 // Every attempt calls Wait before it is sent and Observe after. A Pacer is
 // safe for concurrent use; one per target.
@@ -49,7 +52,11 @@ type Pacer struct {
 	cutRate     float64   // the rate after the last cut, 0: none
 	cutAt       time.Time // when
 	started     time.Time // first Wait
-	oks         []time.Time
+	oks, limits []time.Time
+	// The last cut: the rate before it and the share of 429s that
+	// prompted it; cutting stops until noCutUntil when cuts do not help.
+	rateBeforeCut, shareAtCut float64
+	noCutUntil                time.Time
 	// Statistics.
 	waiting   int
 	waitSince time.Time
@@ -152,10 +159,7 @@ func (p *Pacer) Observe(t Ticket, status int, h http.Header, used int) {
 		return
 	}
 	if status < 300 {
-		p.oks = append(p.oks, now)
-		if len(p.oks) > 8192 {
-			p.oks = append(p.oks[:0], p.oks[4096:]...)
-		}
+		p.oks = appendCapped(p.oks, now)
 	}
 	rl := ParseRateLimit(h, now)
 	p.learn(now, &p.req, rl.Requests, &p.cfgReqRate, 1)
@@ -174,26 +178,69 @@ func (p *Pacer) Observe(t Ticket, status int, h http.Header, used int) {
 	if g := now.Add(wait); g.After(p.gate) {
 		p.gate = g
 	}
-	if !p.reportedReq && now.Sub(p.cutAt) >= max(wait, time.Second) {
-		// No limit reported: slow down below the rate the provider
-		// accepted lately (successes in the last two seconds), and below
-		// the current rate.
-		win := min(2*time.Second, now.Sub(p.started))
-		ok := 0
-		for i := len(p.oks) - 1; i >= 0 && now.Sub(p.oks[i]) < win; i-- {
-			ok++
-		}
-		// With nothing accepted there is no rate to learn: the Retry-After
-		// hold alone spaces the attempts.
-		if ok > 0 {
-			rate := 0.9 * float64(ok) / max(win.Seconds(), 1)
-			if p.req.rate > 0 {
-				rate = min(rate, 0.85*p.req.rate)
-			}
-			p.cutRate, p.cutAt = rate, now
-			p.req.setRate(rate, p.burst, now)
-		}
+	p.limits = appendCapped(p.limits, now)
+	if !p.reportedReq && now.After(p.noCutUntil) && now.Sub(p.cutAt) >= max(wait, 2*time.Second) {
+		p.cut(now)
 	}
+}
+
+// cut slows a pacer whose provider reports no limit down below the rate
+// the provider accepted lately (successes in the last two seconds), and
+// below the current rate, when at least a fifth of those seconds'
+// responses were 429s. When the previous cut did not lower the share of
+// 429s (they do not depend on the rate: an overloaded server, random
+// refusals), it is undone instead and cutting pauses for noCutPause.
+func (p *Pacer) cut(now time.Time) {
+	win := min(2*time.Second, now.Sub(p.started))
+	ok, limited := countSince(p.oks, now, win), countSince(p.limits, now, win)
+	if ok+limited < cutMinResponses {
+		return // too few responses to tell: the Retry-After hold does
+	}
+	share := float64(limited) / float64(ok+limited)
+	if p.cutRate > 0 && p.req.rate <= p.cutRate*1.05 && share >= 0.6*p.shareAtCut {
+		p.req.setRate(p.rateBeforeCut, p.burst, now)
+		p.cutRate, p.noCutUntil = 0, now.Add(noCutPause)
+		return
+	}
+	if share < cutMinShare || ok == 0 {
+		return
+	}
+	rate := 0.9 * float64(ok) / max(win.Seconds(), 1)
+	if p.req.rate > 0 {
+		rate = min(rate, 0.85*p.req.rate)
+	}
+	p.rateBeforeCut, p.shareAtCut = p.req.rate, share
+	p.cutRate, p.cutAt = rate, now
+	p.req.setRate(rate, p.burst, now)
+}
+
+// A pacer with no reported limit cuts its rate only on evidence: at least
+// cutMinResponses responses in the window, at least cutMinShare of them
+// 429s.
+const (
+	cutMinResponses = 20
+	cutMinShare     = 0.2
+)
+
+// noCutPause is how long a pacer stops cutting its rate after a cut that
+// did not help.
+const noCutPause = 30 * time.Second
+
+// appendCapped appends t to ts, dropping the oldest half past 8192.
+func appendCapped(ts []time.Time, t time.Time) []time.Time {
+	if len(ts) >= 8192 {
+		ts = append(ts[:0], ts[4096:]...)
+	}
+	return append(ts, t)
+}
+
+// countSince counts the times in ts (ascending) within win before now.
+func countSince(ts []time.Time, now time.Time, win time.Duration) int {
+	n := 0
+	for i := len(ts) - 1; i >= 0 && now.Sub(ts[i]) < win; i-- {
+		n++
+	}
+	return n
 }
 
 // learn applies one reported window to b.

@@ -104,3 +104,46 @@ func TestPacerLearnsATokenLimit(t *testing.T) {
 	require.LessOrEqual(t, float64(st.RateLimited), 0.1*float64(n), "refused %d", st.RateLimited)
 	require.InDelta(t, 60_000, ctl.Pacer.Stats().TPM, 1)
 }
+
+// 429s that do not depend on the rate (an overloaded server refusing 15%
+// of the requests at random, no limit reported) must not slow the client
+// down for good: a cut that does not lower the share of 429s is undone.
+func TestPacerDoesNotCollapseOnRandom429s(t *testing.T) {
+	t.Parallel()
+	srv, err := sim.New(sim.Config{Seed: 3, Models: []sim.Model{{Name: "m", Profile: sim.Profile{Accuracy: 1,
+		Latency: sim.Latency{Fixed: sim.Duration(10 * time.Millisecond)},
+		Errors:  sim.Errors{RateLimit: 0.15, RetryAfter: sim.Duration(20 * time.Millisecond)}}}}})
+	require.NoError(t, err)
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() { srv.Close(); hs.Close() })
+	cl, err := openai.New(openai.Config{Flavor: openai.FlavorVLLM, BaseURL: hs.URL + "/v1", Model: "m"}, nil)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const n, workers = 1500, 16
+	var wg sync.WaitGroup
+	next := make(chan int)
+	var failed sync.Map
+	start := time.Now()
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				if _, err := cl.Complete(ctx, &eval.Request{Messages: []eval.Message{{Role: eval.RoleUser, Content: fmt.Sprintf("What is %d + 2?", i)}}}); err != nil {
+					failed.Store(i, err)
+				}
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	elapsed := time.Since(start)
+	failed.Range(func(k, v any) bool { t.Errorf("request %v failed: %v", k, v); return false })
+	st := srv.Stats()
+	t.Logf("%d requests in %s (%d refused), pacer %+v", n, elapsed, st.Errors["rate_limit"], cl.Control().Pacer.Stats())
+	// Unpaced, 16 workers at ~10 ms a request take about 1.1 s; a
+	// collapsing pacer takes minutes.
+	require.Less(t, elapsed, 12*time.Second)
+}
