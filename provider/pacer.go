@@ -57,6 +57,9 @@ type Pacer struct {
 	// prompted it; cutting stops until noCutUntil when cuts do not help.
 	rateBeforeCut, shareAtCut float64
 	noCutUntil                time.Time
+	// peak is the highest accepted rate a cut measured: no cut goes below
+	// half of it.
+	peak float64
 	// Statistics.
 	waiting   int
 	waitSince time.Time
@@ -186,8 +189,8 @@ func (p *Pacer) Observe(t Ticket, status int, h http.Header, used int) {
 
 // cut slows a pacer whose provider reports no limit down below the rate
 // the provider accepted lately (successes in the last two seconds), and
-// below the current rate, when at least a fifth of those seconds'
-// responses were 429s. When the previous cut did not lower the share of
+// below the current rate (never below half the highest accepted rate
+// measured), when at least a fifth of those seconds' responses were 429s. When the previous cut did not lower the share of
 // 429s (they do not depend on the rate: an overloaded server, random
 // refusals), it is undone instead and cutting pauses for noCutPause.
 func (p *Pacer) cut(now time.Time) {
@@ -205,10 +208,13 @@ func (p *Pacer) cut(now time.Time) {
 	if share < cutMinShare || ok == 0 {
 		return
 	}
-	rate := 0.9 * float64(ok) / max(win.Seconds(), 1)
+	accepted := float64(ok) / max(win.Seconds(), 1)
+	p.peak = max(p.peak, accepted)
+	rate := 0.9 * accepted
 	if p.req.rate > 0 {
 		rate = min(rate, 0.85*p.req.rate)
 	}
+	rate = max(rate, p.peak/2)
 	p.rateBeforeCut, p.shareAtCut = p.req.rate, share
 	p.cutRate, p.cutAt = rate, now
 	p.req.setRate(rate, p.burst, now)

@@ -86,7 +86,7 @@ func TestPacerLearnsFromRetryAfterAlone(t *testing.T) {
 	const rps, n = 40.0, 240
 	ok, elapsed, st, ctl := paceRun(t, sim.RateLimit{RequestsPerSecond: rps, RetryAfterOnly: true}, n, 16)
 	require.Equal(t, n, ok, "no request lost")
-	require.LessOrEqual(t, float64(st.RateLimited), 0.1*float64(n), "refused %d", st.RateLimited)
+	require.LessOrEqual(t, float64(st.RateLimited), 0.3*float64(n), "refused %d", st.RateLimited)
 	require.Less(t, elapsed, 3*time.Duration(float64(n)/rps*float64(time.Second))/2, "throughput below 2/3 of the limit")
 	require.Positive(t, ctl.Pacer.Stats().RateLimited)
 }

@@ -123,46 +123,57 @@ func (c *Client) getJSON(ctx context.Context, method, url string, body any, v an
 			return fmt.Errorf("encode probe request: %w", err)
 		}
 	}
-	_, err := c.cfg.Retry.Do(ctx, func(parent context.Context, _ int) error {
-		ctx, cancel := context.WithTimeout(parent, c.cfg.Timeout)
-		defer cancel()
-		req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(payload))
-		if err != nil {
-			return &provider.AttemptError{Kind: eval.ErrBadRequest, Err: err}
-		}
-		if payload != nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		req.Header.Set("Accept", "application/json")
-		if c.cfg.APIKey != "" {
-			req.Header.Set("Authorization", "Bearer "+c.cfg.APIKey.Reveal())
-		}
-		for k, val := range c.cfg.Headers {
-			req.Header.Set(k, val)
-		}
-		resp, err := c.do(req)
-		if err != nil {
-			if parent.Err() == nil && ctx.Err() != nil {
-				return &provider.AttemptError{Kind: eval.ErrTimeout, Err: fmt.Errorf("probe %s: no response within %s", req.URL.Path, c.cfg.Timeout)}
-			}
-			return &provider.AttemptError{Kind: eval.ErrTransport, Err: fmt.Errorf("probe %s: %s", req.URL.Path, provider.SafeMessage(err.Error(), nil, c.cfg.APIKey))}
-		}
-		b, err := provider.ReadBody(resp.Body, resp.ContentLength)
-		resp.Body.Close()
-		if err != nil {
-			return &provider.AttemptError{Kind: eval.ErrTransport, Err: fmt.Errorf("probe %s: read body: %w", req.URL.Path, err)}
-		}
-		if resp.StatusCode >= 300 {
-			return &provider.AttemptError{Kind: provider.KindForStatus(resp.StatusCode), Status: resp.StatusCode,
-				RetryAfter: provider.RetryAfter(resp.Header, time.Now()),
-				Err:        fmt.Errorf("probe %s: %s", req.URL.Path, provider.SafeMessage(bodyMessage(b), nil, c.cfg.APIKey))}
-		}
-		if err := json.Unmarshal(b, v); err != nil {
-			return &provider.AttemptError{Kind: eval.ErrMalformed, Status: resp.StatusCode, Err: fmt.Errorf("probe %s: malformed JSON: %w", req.URL.Path, err)}
-		}
-		return nil
+	// Probes go through the client's control like completions: paced, and
+	// cut short by the breaker when the server never answers.
+	_, err := c.cfg.Retry.DoPaced(ctx, func(ctx context.Context, _ int) error {
+		return c.ctl.Attempt(ctx, 0, func(parent context.Context) (provider.AttemptResult, error) {
+			return c.probeAttempt(parent, method, url, payload, v)
+		})
 	}, c.ctl.OnRetry)
 	return err
+}
+
+// probeAttempt sends one probe request and decodes its answer into v.
+func (c *Client) probeAttempt(parent context.Context, method, url string, payload []byte, v any) (provider.AttemptResult, error) {
+	var res provider.AttemptResult
+	ctx, cancel := context.WithTimeout(parent, c.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(payload))
+	if err != nil {
+		return res, &provider.AttemptError{Kind: eval.ErrBadRequest, Err: err}
+	}
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	if c.cfg.APIKey != "" {
+		req.Header.Set("Authorization", "Bearer "+c.cfg.APIKey.Reveal())
+	}
+	for k, val := range c.cfg.Headers {
+		req.Header.Set(k, val)
+	}
+	resp, err := c.do(req)
+	if err != nil {
+		if parent.Err() == nil && ctx.Err() != nil {
+			return res, &provider.AttemptError{Kind: eval.ErrTimeout, Err: fmt.Errorf("probe %s: no response within %s", req.URL.Path, c.cfg.Timeout)}
+		}
+		return res, &provider.AttemptError{Kind: eval.ErrTransport, Err: fmt.Errorf("probe %s: %s", req.URL.Path, provider.SafeMessage(err.Error(), nil, c.cfg.APIKey))}
+	}
+	res.Status, res.Header = resp.StatusCode, resp.Header
+	b, err := provider.ReadBody(resp.Body, resp.ContentLength)
+	resp.Body.Close()
+	if err != nil {
+		return res, &provider.AttemptError{Kind: eval.ErrTransport, Err: fmt.Errorf("probe %s: read body: %w", req.URL.Path, err)}
+	}
+	if resp.StatusCode >= 300 {
+		return res, &provider.AttemptError{Kind: provider.KindForStatus(resp.StatusCode), Status: resp.StatusCode,
+			RetryAfter: provider.RetryAfter(resp.Header, time.Now()),
+			Err:        fmt.Errorf("probe %s: %s", req.URL.Path, provider.SafeMessage(bodyMessage(b), nil, c.cfg.APIKey))}
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return res, &provider.AttemptError{Kind: eval.ErrMalformed, Status: resp.StatusCode, Err: fmt.Errorf("probe %s: malformed JSON: %w", req.URL.Path, err)}
+	}
+	return res, nil
 }
 
 type ollamaDetails struct {
