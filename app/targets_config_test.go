@@ -31,7 +31,8 @@ func TestRetriesMeansRetriesAfterTheFirstAttempt(t *testing.T) {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 				hits.Add(1)
 				w.Header().Set("Retry-After-Ms", "1")
-				w.WriteHeader(http.StatusTooManyRequests)
+				// A real error: 429s are waited out without using up retries.
+				w.WriteHeader(http.StatusInternalServerError)
 			}))
 			t.Cleanup(srv.Close)
 			c, err := config.LoadWith(writeConfig(t, minimalTarget+"    base_url: "+srv.URL+"\n"+tc.retries), envOf(nil))

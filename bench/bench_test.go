@@ -26,13 +26,7 @@ func benchEnv(tb testing.TB) ([]string, int) {
 	if testing.Short() {
 		tb.Skip("needs PostgreSQL")
 	}
-	n := 2000
-	if v := os.Getenv("BENCH_CASES"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil {
-			tb.Fatalf("BENCH_CASES: %v", err)
-		}
-	}
+	n := benchCases(tb, 2000)
 	dir := tb.TempDir()
 	if err := WriteSuite(dir, "bench", n); err != nil {
 		tb.Fatal(err)
@@ -60,6 +54,20 @@ func benchEnv(tb testing.TB) ([]string, int) {
 	tb.Setenv("SIM_URL", simURL+"/v1")
 	tb.Setenv("DATABASE_URL", storagetest.NewDatabaseURL(tb))
 	return []string{"--config", dir + "/driftwatch.yaml", "run", "--suite", "bench", "--no-progress"}, n
+}
+
+// benchCases is BENCH_CASES, or def when it is not set.
+func benchCases(tb testing.TB, def int) int {
+	tb.Helper()
+	v := os.Getenv("BENCH_CASES")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		tb.Fatalf("BENCH_CASES: %v", err)
+	}
+	return n
 }
 
 // BenchmarkRunEndToEnd runs `driftwatch run` in-process on the benchmark

@@ -28,9 +28,7 @@ func readmeBlock(t *testing.T, first string) string {
 }
 
 // TestREADMEConfigLoads loads the README's quick-start config with only the
-
 // API key set: DATABASE_URL may be unset (the embedded default), and an
-
 // unset key reads as empty with the warning the README shows.
 func TestREADMEConfigLoads(t *testing.T) {
 	t.Parallel()
@@ -52,9 +50,7 @@ func TestREADMEConfigLoads(t *testing.T) {
 }
 
 // TestConfigValidationNeverShowsExpandedValues: validation messages quote
-
 // the values they reject; a secret put in the wrong field (or a field that
-
 // another field's message quotes) is shown as its ${VAR} reference.
 func TestConfigValidationNeverShowsExpandedValues(t *testing.T) {
 	t.Parallel()
@@ -91,7 +87,6 @@ func envOf(env map[string]string) func(string) (string, bool) {
 }
 
 // requireConfigError loads text and requires one located error per want
-
 // entry ("line: field: words"), in order.
 func requireConfigError(t *testing.T, text string, env map[string]string, want ...string) {
 	t.Helper()
@@ -156,11 +151,8 @@ func TestConfigExpansionErrors(t *testing.T) {
 }
 
 // An unset ${VAR} reads as empty, as the README's `database_url: ${DATABASE_URL}` needs
-
 // (`database_url: ${DATABASE_URL}`: empty or absent, the embedded default;
-
 // `base_url: ${BASE}` left to its default), and
-
 // is listed in Config.Unset at its line and field, for the CLI's warning.
 func TestConfigUnsetVariableReadsAsEmpty(t *testing.T) {
 	t.Parallel()
@@ -238,7 +230,6 @@ func TestConfigScheduleSuites(t *testing.T) {
 }
 
 // TestConfigTypeErrorsNameTheField: a value of the wrong type names its
-
 // field, not only its line ("targets[0].params.temperature: cannot use ...").
 func TestConfigTypeErrorsNameTheField(t *testing.T) {
 	t.Parallel()
@@ -251,9 +242,7 @@ func TestConfigTypeErrorsNameTheField(t *testing.T) {
 }
 
 // TestConfigParamsAndURLs: sampling parameters no provider accepts and
-
 // endpoints that are not http(s) URLs fail at load; webhook URLs (secrets)
-
 // are not echoed; errors come in line order.
 func TestConfigParamsAndURLs(t *testing.T) {
 	t.Parallel()
@@ -282,17 +271,11 @@ web: {url: "dashboard.local"}
 }
 
 // TestStoredBaseURLHasNoCredentials: the base URL stored with each run
-
 // (runs.config) carries no credentials from its user information or from
-
 // secret-looking query parameters.
-
 // TestTargetBuildErrorsAreLocated: a target that cannot be built (an
-
 // unreadable api_key_file) is reported at its line in the config.
-
 // TestUnknownSuiteEntryIsLocated: a suites: entry that is neither a path
-
 // nor a Go suite is reported at its line.
 
 func TestShortWebTokenIsRefusedAtItsLine(t *testing.T) {

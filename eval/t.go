@@ -504,6 +504,7 @@ func (t *T) ChatRequest(req *Request) *Response {
 	r.Request, r.Response = req, resp
 	r.Usage.InputTokens += resp.Usage.InputTokens
 	r.Usage.OutputTokens += resp.Usage.OutputTokens
+	r.Usage.Estimated = r.Usage.Estimated || resp.Usage.Estimated
 	r.CostUSD += resp.CostUSD
 	if !t.s.outputSet {
 		r.Output = resp.Text

@@ -107,6 +107,9 @@ type Request struct {
 type Usage struct {
 	InputTokens  int `json:"input_tokens"`
 	OutputTokens int `json:"output_tokens"`
+	// Estimated says the provider's reported counts were implausible
+	// (negative or absurdly large) and were replaced by estimates.
+	Estimated bool `json:"estimated,omitempty"`
 }
 
 // Identity says exactly which model answered. It is stored with every sample
@@ -161,6 +164,9 @@ const (
 	ErrBudget      ErrorKind = "budget"       // the run's cost cap was reached
 	ErrCanceled    ErrorKind = "canceled"     // the run was stopped
 	ErrPanic       ErrorKind = "panic"        // suite code panicked
+	// ErrCircuitOpen: the target's circuit breaker stopped sending after
+	// its recent calls all failed; the call was never sent.
+	ErrCircuitOpen ErrorKind = "circuit_open"
 )
 
 // TargetError is a classified Target failure. Message never contains secrets

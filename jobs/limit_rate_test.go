@@ -92,3 +92,46 @@ func TestClusterLimitAchievesConfiguredRate(t *testing.T) {
 	t.Logf("rpm %d: %v requests in %v, want about %v", rpm, got, window, want)
 	require.InEpsilon(t, want, got, 0.15)
 }
+
+// A limit learned from the provider binds the cluster: two processes (two
+// limiters on the same database bucket) with no configured rpm, one of
+// which learned 420 rpm, together stay at about 7 requests/s.
+func TestClusterLimitHoldsALearnedLimit(t *testing.T) {
+	t.Parallel()
+	st := storagetest.NewStore(t)
+	const learned, window = 420.0, 3 * time.Second
+	rps := learned / 60
+	target := &okTarget{}
+	var wg sync.WaitGroup
+	procs := []eval.Target{
+		jobs.ClusterLimit(target, st, jobs.LimitConfig{Key: "target:learned", Learned: func() (float64, float64) { return learned, 0 }}),
+		jobs.ClusterLimit(target, st, jobs.LimitConfig{Key: "target:learned", Learned: func() (float64, float64) { return learned, 0 }}),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), window)
+	defer cancel()
+	for _, p := range procs {
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for ctx.Err() == nil {
+					_, _ = p.Complete(ctx, &eval.Request{})
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	got := float64(target.calls.Load())
+	want := rps + rps*window.Seconds()
+	t.Logf("learned rpm %v: %v requests in %v, want about %v", learned, got, window, want)
+	require.InEpsilon(t, want, got, 0.2)
+
+	// Nothing configured, nothing learned: no limit at all.
+	free := &okTarget{}
+	unl := jobs.ClusterLimit(free, st, jobs.LimitConfig{Key: "target:free", Learned: func() (float64, float64) { return 0, 0 }})
+	for range 500 {
+		_, err := unl.Complete(context.Background(), &eval.Request{})
+		require.NoError(t, err)
+	}
+	require.Equal(t, int64(500), free.calls.Load())
+}

@@ -99,13 +99,19 @@ func (p Prices) Lookup(model string) (Price, bool) {
 	}
 }
 
-// Cost returns the USD cost of usage on model, 0 for unknown models.
+// Cost returns the USD cost of usage on model, 0 for unknown models. It is
+// never negative: negative counts and prices count as 0, so no response can
+// give money back to a budget.
 func (p Prices) Cost(model string, u eval.Usage) float64 {
 	pr, ok := p.Lookup(model)
 	if !ok {
 		return 0
 	}
-	return (float64(u.InputTokens)*pr.Input + float64(u.OutputTokens)*pr.Output) / 1e6
+	c := (float64(max(u.InputTokens, 0))*max(pr.Input, 0) + float64(max(u.OutputTokens, 0))*max(pr.Output, 0)) / 1e6
+	if !(c >= 0) { // NaN from a NaN price
+		return 0
+	}
+	return c
 }
 
 // Cost prices usage on model with the default table.

@@ -137,9 +137,39 @@ func TestRetryDo(t *testing.T) {
 	t.Run("gives up after max", func(t *testing.T) {
 		t.Parallel()
 		n, err := r.Do(t.Context(), func(context.Context, int) error {
-			return &AttemptError{Kind: eval.ErrRateLimited, Status: 429}
+			return &AttemptError{Kind: eval.ErrServer, Status: 503}
 		}, nil)
 		require.Equal(t, 3, n)
+		te := NewTargetError("p", "m", n, err)
+		require.Equal(t, eval.ErrServer, te.Kind)
+		require.Equal(t, 503, te.Status)
+	})
+	t.Run("429s do not use up the attempts", func(t *testing.T) {
+		t.Parallel()
+		// Two real errors and five 429s before the success: the 429s are
+		// waited out, the errors stay within MaxAttempts 3.
+		n, err := r.WithDefaults().Do(t.Context(), func(_ context.Context, n int) error {
+			switch {
+			case n == 1 || n == 4:
+				return &AttemptError{Kind: eval.ErrServer, Status: 500}
+			case n < 8:
+				return &AttemptError{Kind: eval.ErrRateLimited, Status: 429, RetryAfter: time.Millisecond}
+			}
+			return nil
+		}, nil)
+		require.NoError(t, err)
+		require.Equal(t, 8, n)
+	})
+	t.Run("429s give up after MaxThrottle", func(t *testing.T) {
+		t.Parallel()
+		rt := r
+		rt.MaxThrottle = 200 * time.Millisecond
+		start := time.Now()
+		n, err := rt.Do(t.Context(), func(context.Context, int) error {
+			return &AttemptError{Kind: eval.ErrRateLimited, Status: 429, RetryAfter: time.Millisecond}
+		}, nil)
+		require.Greater(t, n, 3)
+		require.GreaterOrEqual(t, time.Since(start), 200*time.Millisecond)
 		te := NewTargetError("p", "m", n, err)
 		require.Equal(t, eval.ErrRateLimited, te.Kind)
 		require.Equal(t, 429, te.Status)
@@ -175,7 +205,7 @@ func TestEstimateTokens(t *testing.T) {
 	require.Equal(t, 3, EstimateTokens("hello world"))
 	require.Equal(t, 2, EstimateTokens("日本"))
 	n := EstimateRequestTokens(&eval.Request{Messages: []eval.Message{{Role: "user", Content: "hello world"}}})
-	require.Equal(t, 3+4+3, n)
+	require.Equal(t, 3+3+3, n)
 }
 
 func TestBudgetNeverExceedsCapPlusInFlight(t *testing.T) {

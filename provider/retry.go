@@ -18,6 +18,7 @@ const (
 	RetryMaxAttemptsDefault = 4
 	RetryBaseDelayDefault   = 500 * time.Millisecond
 	RetryMaxDelayDefault    = 30 * time.Second
+	RetryMaxThrottleDefault = 10 * time.Minute
 )
 
 // Retry is the retry policy every provider applies to one Complete call:
@@ -32,6 +33,10 @@ type Retry struct {
 	BaseDelay time.Duration `json:"base_delay,omitempty" yaml:"base_delay"`
 	// MaxDelay caps every wait, Retry-After included. Default 30s.
 	MaxDelay time.Duration `json:"max_delay,omitempty" yaml:"max_delay"`
+	// MaxThrottle bounds how long one call waits out 429s. Rate-limited
+	// attempts do not count against MaxAttempts, which is for real errors;
+	// past MaxThrottle the call fails as rate limited. Default 10m.
+	MaxThrottle time.Duration `json:"max_throttle,omitempty" yaml:"max_throttle"`
 }
 
 // WithDefaults returns a copy of r with zero fields set to their defaults.
@@ -45,6 +50,9 @@ func (r Retry) WithDefaults() Retry {
 	if r.MaxDelay == 0 {
 		r.MaxDelay = RetryMaxDelayDefault
 	}
+	if r.MaxThrottle == 0 {
+		r.MaxThrottle = RetryMaxThrottleDefault
+	}
 	return r
 }
 
@@ -53,7 +61,7 @@ func (r Retry) Validate() error {
 	switch {
 	case r.MaxAttempts < 0:
 		return fmt.Errorf("retry.max_attempts %d: must be >= 1 (0 means %d)", r.MaxAttempts, RetryMaxAttemptsDefault)
-	case r.BaseDelay < 0, r.MaxDelay < 0:
+	case r.BaseDelay < 0, r.MaxDelay < 0, r.MaxThrottle < 0:
 		return errors.New("retry delays must not be negative")
 	}
 	return nil
@@ -163,7 +171,11 @@ func (e *AttemptError) Unwrap() error { return e.Err }
 // Do runs attempt until it succeeds, fails with a kind that is not
 // retryable, MaxAttempts is reached or ctx ends. The context is checked
 // before every attempt and during every wait. onRetry, when non-nil, is told
-// about every scheduled retry (for logging and adaptive rate limiting).
+// about every scheduled retry (for logging).
+//
+// A 429 (eval.ErrRateLimited) is waited out (Retry-After, else backoff) and
+// does not count against MaxAttempts; once the call has spent MaxThrottle
+// rate limited, the 429 fails it.
 //
 // Do returns the number of attempts made and, on failure, the last
 // *AttemptError (errors that are not one count as transport errors). When
@@ -171,7 +183,25 @@ func (e *AttemptError) Unwrap() error { return e.Err }
 // r must have defaults applied.
 func (r Retry) Do(ctx context.Context, attempt func(ctx context.Context, n int) error,
 	onRetry func(n int, err *AttemptError, wait time.Duration)) (int, error) {
-	var last *AttemptError
+	return r.do(ctx, false, attempt, onRetry)
+}
+
+// DoPaced is Do for attempts that go through a Pacer: after a 429 the next
+// attempt starts at once and the pacer holds it until the server's
+// Retry-After has passed (shared by every call of the target).
+func (r Retry) DoPaced(ctx context.Context, attempt func(ctx context.Context, n int) error,
+	onRetry func(n int, err *AttemptError, wait time.Duration)) (int, error) {
+	return r.do(ctx, true, attempt, onRetry)
+}
+
+func (r Retry) do(ctx context.Context, paced bool, attempt func(ctx context.Context, n int) error,
+	onRetry func(n int, err *AttemptError, wait time.Duration)) (int, error) {
+	var (
+		last          *AttemptError
+		counted       int       // attempts that count against MaxAttempts
+		limited       int       // consecutive 429s
+		throttleStart time.Time // first 429 of the call
+	)
 	for n := 1; ; n++ {
 		if err := ctx.Err(); err != nil {
 			return n - 1, ctxAttemptError(ctx, last)
@@ -186,10 +216,26 @@ func (r Retry) Do(ctx context.Context, attempt func(ctx context.Context, n int) 
 		if ctx.Err() != nil {
 			return n, ctxAttemptError(ctx, last)
 		}
-		if !Retryable(last.Kind) || n >= r.MaxAttempts {
-			return n, last
+		var wait time.Duration
+		if last.Kind == eval.ErrRateLimited {
+			limited++
+			if throttleStart.IsZero() {
+				throttleStart = time.Now()
+			}
+			if time.Since(throttleStart) >= r.MaxThrottle {
+				return n, last
+			}
+			if !paced {
+				wait = r.Backoff(limited, last.RetryAfter)
+			}
+		} else {
+			limited = 0
+			counted++
+			if !Retryable(last.Kind) || counted >= r.MaxAttempts {
+				return n, last
+			}
+			wait = r.Backoff(counted, last.RetryAfter)
 		}
-		wait := r.Backoff(n, last.RetryAfter)
 		if onRetry != nil {
 			onRetry(n, last, wait)
 		}

@@ -28,8 +28,9 @@ func EstimateTokens(text string) int {
 	return (ascii+3)/4 + other
 }
 
-// messageOverheadTokens is the per-message framing chat formats add.
-const messageOverheadTokens = 4
+// messageOverheadTokens is the per-message framing chat formats add (3 in
+// OpenAI's token-counting guide for its chat models, plus 3 for the reply).
+const messageOverheadTokens = 3
 
 // EstimateRequestTokens estimates the input tokens of req: its messages,
 // tool definitions and per-message framing.

@@ -128,6 +128,10 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request) {
 			in.toolChoice = tc.Name
 		}
 	}
+	adm, ok := s.limit(w, &in, true)
+	if !ok {
+		return
+	}
 
 	s.enter()
 	defer s.leave()
@@ -177,6 +181,7 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request) {
 	out := x.generate(*tp, "toolu_sim")
 	*tp = out.text[:0]
 	s.finish(x, &out)
+	s.lim.settle(adm, out.promptTokens+out.completionTokens)
 	id := s.nextID()
 
 	if req.Stream {

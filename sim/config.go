@@ -54,6 +54,9 @@ type Config struct {
 	// Stats.UntrackedPrompts only. Default MaxTrackedPromptsDefault; negative
 	// disables per-prompt tracking.
 	MaxTrackedPrompts int `json:"max_tracked_prompts" yaml:"max_tracked_prompts"`
+	// RateLimit, when set, is enforced on the generation endpoints with
+	// 429s and real rate-limit headers (see RateLimit). Default: none.
+	RateLimit RateLimit `json:"rate_limit" yaml:"rate_limit"`
 }
 
 // Model is one simulated model: a name clients request, the identity the
@@ -70,6 +73,9 @@ type Model struct {
 	// fires (see Update). Later updates wait for earlier ones.
 	Updates []Update `json:"updates" yaml:"updates"`
 }
+
+// ServerLlamaCPP is Identity.Server for a model served by llama.cpp.
+const ServerLlamaCPP = "llamacpp"
 
 // Identity is what the simulator reports about a model on the various
 // vendors' endpoints. Empty fields are omitted or get a simulator-flavoured
@@ -92,11 +98,34 @@ type Identity struct {
 	Root string `json:"root" yaml:"root"`
 	// MaxModelLen is vLLM's /v1/models max_model_len. Default 8192.
 	MaxModelLen int `json:"max_model_len" yaml:"max_model_len"`
-	// ModelPath is llama.cpp's /props model_path.
+	// Server "llamacpp" makes the model behave as one llama.cpp's
+	// llama-server serves: the chat response's model field echoes the
+	// request's, and GET /v1/models lists it in llama.cpp's shape (id,
+	// owned_by "llamacpp", meta). Empty: the generic (vLLM-like) shape.
+	Server string `json:"server" yaml:"server"`
+	// ModelPath is llama.cpp's /props model_path (default: the name).
 	ModelPath string `json:"model_path" yaml:"model_path"`
-	// ModelHash is reported by /props as model_hash. Real llama.cpp servers
-	// report no hash; this is a simulator extension so a file pin can be
-	// tested.
+	// Alias is llama-server's -a alias: the /v1/models id instead of
+	// ModelPath.
+	Alias string `json:"alias" yaml:"alias"`
+	// BuildInfo is llama.cpp's /props build_info and system_fingerprint.
+	// Default "b4748-c392e5094" (the recorded server's).
+	BuildInfo string `json:"build_info" yaml:"build_info"`
+	// ChatTemplate is llama.cpp's /props chat_template. Default the
+	// recorded server's ChatML template.
+	ChatTemplate string `json:"chat_template" yaml:"chat_template"`
+	// Size, NParams, NVocab, NEmbd and NCtxTrain are llama.cpp's
+	// /v1/models meta (the GGUF file's size in bytes and the model's
+	// shape). Defaults: the recorded tiny model's.
+	Size      int64 `json:"size" yaml:"size"`
+	NParams   int64 `json:"n_params" yaml:"n_params"`
+	NVocab    int   `json:"n_vocab" yaml:"n_vocab"`
+	NEmbd     int   `json:"n_embd" yaml:"n_embd"`
+	NCtxTrain int   `json:"n_ctx_train" yaml:"n_ctx_train"`
+	// ModelHash stands for the GGUF file's content: when set, it is mixed
+	// into the default Size, so changing it changes the file llama.cpp
+	// reports. (Real llama.cpp exposes no hash, and neither does the
+	// simulator.)
 	ModelHash string `json:"model_hash" yaml:"model_hash"`
 	// ModelID is TGI's /info model_id. Default: ResolvedModel.
 	ModelID string `json:"model_id" yaml:"model_id"`
@@ -116,7 +145,16 @@ func (id Identity) merge(o Identity) Identity {
 	id.ParameterSize = cmp.Or(o.ParameterSize, id.ParameterSize)
 	id.Root = cmp.Or(o.Root, id.Root)
 	id.MaxModelLen = cmp.Or(o.MaxModelLen, id.MaxModelLen)
+	id.Server = cmp.Or(o.Server, id.Server)
 	id.ModelPath = cmp.Or(o.ModelPath, id.ModelPath)
+	id.Alias = cmp.Or(o.Alias, id.Alias)
+	id.BuildInfo = cmp.Or(o.BuildInfo, id.BuildInfo)
+	id.ChatTemplate = cmp.Or(o.ChatTemplate, id.ChatTemplate)
+	id.Size = cmp.Or(o.Size, id.Size)
+	id.NParams = cmp.Or(o.NParams, id.NParams)
+	id.NVocab = cmp.Or(o.NVocab, id.NVocab)
+	id.NEmbd = cmp.Or(o.NEmbd, id.NEmbd)
+	id.NCtxTrain = cmp.Or(o.NCtxTrain, id.NCtxTrain)
 	id.ModelHash = cmp.Or(o.ModelHash, id.ModelHash)
 	id.ModelID = cmp.Or(o.ModelID, id.ModelID)
 	id.ModelSHA = cmp.Or(o.ModelSHA, id.ModelSHA)
@@ -333,6 +371,9 @@ func (c Config) validate() error {
 	var errs []error
 	if len(c.Models) == 0 {
 		errs = append(errs, errors.New("models: at least one simulated model is required"))
+	}
+	if rl := c.RateLimit; rl.RequestsPerSecond < 0 || rl.TokensPerMinute < 0 || rl.Burst < 0 || rl.RequestsPerSecond != rl.RequestsPerSecond {
+		errs = append(errs, errors.New("rate_limit: rates and burst must not be negative"))
 	}
 	seen := make(map[string]bool, len(c.Models))
 	for i, m := range c.Models {

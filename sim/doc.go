@@ -12,14 +12,21 @@
 //     resolved model), system_fingerprint, usage, tool_calls and
 //     finish_reason stop, length, content_filter or tool_calls.
 //   - GET /v1/models (also /models): the models list with vLLM's root and
-//     max_model_len.
+//     max_model_len (llama.cpp's shape for llama.cpp models).
+//   - Config.RateLimit enforces a request and/or token rate on the
+//     generation endpoints: 429s with Retry-After, retry-after-ms and
+//     OpenAI's x-ratelimit-* (Anthropic's anthropic-ratelimit-* on
+//     /v1/messages) headers.
 //   - POST /v1/messages: Anthropic Messages, plain or streamed
 //     (message_start, content_block_start/delta/stop, message_delta,
 //     message_stop), stop_reason end_turn, max_tokens, tool_use or refusal.
 //   - GET /api/tags and POST /api/show: Ollama's model list and details
 //     (digest, quantization_level, parameter_size).
-//   - GET /props: llama.cpp's server properties (model_path, plus a
-//     model_hash extension).
+//   - GET /props: llama.cpp's server properties, shaped exactly like a
+//     recorded llama-server's (model_path, build_info, chat_template, ...);
+//     a model with Identity.Server "llamacpp" is also listed in llama.cpp's
+//     /v1/models shape (meta: size, n_params, ...) and its chat responses
+//     echo the request's model field, as llama-server's do.
 //   - GET /info: Hugging Face TGI's info (model_id, model_sha, model_dtype).
 //   - GET /sim/stats: Stats as JSON. POST /sim/update?model=NAME: apply the
 //     model's next pending update (see Server.Update).

@@ -103,28 +103,6 @@ func (s *Server) modelParam(r *http.Request) *model {
 	return s.models[0]
 }
 
-// handleProps serves llama.cpp's GET /props. model_hash is a simulator
-// extension (real llama.cpp reports no hash).
-func (s *Server) handleProps(w http.ResponseWriter, r *http.Request) {
-	m := s.modelParam(r)
-	st := s.current(m, m.requests.Load())
-	writeJSONValue(w, http.StatusOK, map[string]any{
-		"default_generation_settings": map[string]any{
-			"n_ctx": st.id.MaxModelLen,
-			"model": cmp.Or(st.id.ModelPath, m.name),
-			"params": map[string]any{
-				"temperature": 0.8,
-				"top_p":       0.95,
-			},
-		},
-		"total_slots":   1,
-		"model_path":    cmp.Or(st.id.ModelPath, m.name),
-		"model_hash":    st.id.ModelHash,
-		"chat_template": "{{ messages }}",
-		"build_info":    "driftwatch-simulator",
-	})
-}
-
 // handleTGIInfo serves Hugging Face TGI's GET /info.
 func (s *Server) handleTGIInfo(w http.ResponseWriter, r *http.Request) {
 	m := s.modelParam(r)

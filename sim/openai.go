@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"io"
 	"math"
@@ -145,6 +146,9 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m := s.lookup(req.Model)
+	if m == nil && s.models[0].cur.Load().id.Server == ServerLlamaCPP {
+		m = s.models[0] // llama-server answers with its one model whatever the request names
+	}
 	if m == nil {
 		s.countErr(errNotFound)
 		oaError(w, http.StatusNotFound, "invalid_request_error", "model_not_found",
@@ -171,6 +175,10 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		in.tools = append(in.tools, toolDef{name: t.Function.Name, params: t.Function.Parameters})
 	}
 	in.toolChoice = toolChoice(req.ToolChoice)
+	adm, ok := s.limit(w, &in, false)
+	if !ok {
+		return
+	}
 
 	s.enter()
 	defer s.leave()
@@ -218,12 +226,13 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	out := x.generate(*tp, "call_")
 	*tp = out.text[:0]
 	s.finish(x, &out)
+	s.lim.settle(adm, out.promptTokens+out.completionTokens)
 
 	id := s.nextID()
 	created := s.now().Unix()
 	if req.Stream {
 		includeUsage := req.StreamOptions != nil && req.StreamOptions.IncludeUsage
-		b := appendOAStream((*bp)[:0], x.st, id, created, &out, includeUsage)
+		b := appendOAStream((*bp)[:0], headOf(x.st, req.Model), id, created, &out, includeUsage)
 		*bp = b
 		h := w.Header()
 		h.Set("Content-Type", "text/event-stream")
@@ -232,7 +241,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(b)
 		return
 	}
-	b := appendOAHead((*bp)[:0], "chat.completion", x.st, id, created)
+	b := appendOAHead((*bp)[:0], "chat.completion", headOf(x.st, req.Model), id, created)
 	b = append(b, `,"choices":[{"index":0,"message":{"role":"assistant","content":`...)
 	if out.finish == finishTool {
 		b = append(b, `null,"tool_calls":[`...)
@@ -304,7 +313,20 @@ func oaFinish(f finishKind) string {
 	return "stop"
 }
 
-func appendOAHead(b []byte, object string, st *stage, id uint64, created int64) []byte {
+// respHead is what a chat completion says about its model.
+type respHead struct{ model, fingerprint string }
+
+// headOf is the model field and system_fingerprint of a response to a
+// request for requested: the resolved model, or for a llama.cpp model the
+// request's own model field echoed back and the server build.
+func headOf(st *stage, requested string) respHead {
+	if st.id.Server == ServerLlamaCPP {
+		return respHead{model: requested, fingerprint: cmp.Or(st.id.BuildInfo, st.id.SystemFingerprint, llamaBuildDefault)}
+	}
+	return respHead{model: st.id.ResolvedModel, fingerprint: st.id.SystemFingerprint}
+}
+
+func appendOAHead(b []byte, object string, h respHead, id uint64, created int64) []byte {
 	b = append(b, `{"id":"chatcmpl-sim`...)
 	b = strconv.AppendUint(b, id, 10)
 	b = append(b, `","object":"`...)
@@ -312,10 +334,10 @@ func appendOAHead(b []byte, object string, st *stage, id uint64, created int64) 
 	b = append(b, `","created":`...)
 	b = strconv.AppendInt(b, created, 10)
 	b = append(b, `,"model":`...)
-	b = jsonw.AppendString(b, st.id.ResolvedModel)
-	if st.id.SystemFingerprint != "" {
+	b = jsonw.AppendString(b, h.model)
+	if h.fingerprint != "" {
 		b = append(b, `,"system_fingerprint":`...)
-		b = jsonw.AppendString(b, st.id.SystemFingerprint)
+		b = jsonw.AppendString(b, h.fingerprint)
 	}
 	return b
 }
@@ -333,7 +355,7 @@ func appendOAUsage(b []byte, out *genOutput) []byte {
 // appendOAStream renders a whole OpenAI SSE stream: a role chunk, content
 // (or tool call) chunks of a few words each, a finish chunk, an optional
 // usage chunk, and data: [DONE].
-func appendOAStream(b []byte, st *stage, id uint64, created int64, out *genOutput, includeUsage bool) []byte {
+func appendOAStream(b []byte, st respHead, id uint64, created int64, out *genOutput, includeUsage bool) []byte {
 	chunk := func(b []byte) []byte {
 		b = append(b, "data: "...)
 		b = appendOAHead(b, "chat.completion.chunk", st, id, created)
@@ -424,6 +446,10 @@ func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) {
 		if i > 0 {
 			b = append(b, ',')
 		}
+		if st.id.Server == ServerLlamaCPP {
+			b = appendLlamaModel(b, llamaFileOf(st.id, m.name), created)
+			continue
+		}
 		b = append(b, `{"id":`...)
 		b = jsonw.AppendString(b, m.name)
 		b = append(b, `,"object":"model","created":`...)
@@ -436,5 +462,11 @@ func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) {
 	}
 	b = append(b, "]}\n"...)
 	*bp = b
+	if s.models[0].cur.Load().id.Server == ServerLlamaCPP {
+		// llama-server's headers and unterminated body.
+		w.Header().Set("Server", "llama.cpp")
+		writeBody(w, http.StatusOK, "application/json; charset=utf-8", b[:len(b)-1])
+		return
+	}
 	writeBody(w, http.StatusOK, "application/json", b)
 }

@@ -29,6 +29,7 @@ type Server struct {
 	stopOnce sync.Once
 	done     chan struct{} // closed by Close: releases hanging requests
 
+	lim      *limiter // nil: no rate limit
 	ids      atomic.Uint64
 	c        counters
 	prompts  sync.Map // promptKey -> *promptEntry
@@ -64,6 +65,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	}
 	s.logger = s.logger.With("component", "sim")
 	s.started = s.now()
+	s.lim = newLimiter(cfg.RateLimit, s.now)
 	for i, mc := range cfg.Models {
 		m := newModel(mc, uint64(i))
 		s.models = append(s.models, m)

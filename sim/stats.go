@@ -125,6 +125,12 @@ type Stats struct {
 	// UntrackedPrompts counts requests whose prompt was not tracked because
 	// Config.MaxTrackedPrompts was reached.
 	UntrackedPrompts int64 `json:"untracked_prompts"`
+	// RateLimited counts requests refused with a 429 by Config.RateLimit
+	// (they are not in Requests).
+	RateLimited int64 `json:"rate_limited"`
+	// TokensCharged is what Config.RateLimit's token bucket charged the
+	// admitted requests (input plus max_tokens, plus any overrun).
+	TokensCharged int64 `json:"tokens_charged"`
 }
 
 // ModelStats are one simulated model's counters and current state.
@@ -154,6 +160,7 @@ func (s *Server) Stats() Stats {
 		PerPrompt:        make(map[string]map[string]int64, len(s.models)),
 		UntrackedPrompts: s.c.untracked.Load(),
 	}
+	st.RateLimited, st.TokensCharged = s.lim.counts()
 	for k := errRateLimit; k < numErrKinds; k++ {
 		if n := s.c.errors[k].Load(); n > 0 {
 			st.Errors[errKindNames[k]] = n

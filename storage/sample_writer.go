@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -106,6 +107,7 @@ func (w *SampleWriter) Write(s Sample) error {
 	if err := w.Err(); err != nil {
 		return err
 	}
+	cleanSample(&s)
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if w.closed {
@@ -276,5 +278,58 @@ func (w *SampleWriter) flush(batch []Sample) {
 	if w.ctx.Err() != nil {
 		return // abandoned: Close or the caller reports the cancellation
 	}
+	if isPermanent(err) {
+		// Something in one sample was refused: one bad sample must not cost
+		// the others of its batch.
+		err = w.flushEach(samples)
+		if err == nil {
+			return
+		}
+	}
 	w.setErr(fmt.Errorf("flush %d samples: %w", len(samples), err))
+}
+
+// flushEach writes samples one at a time; a sample the database still
+// refuses is written once more stripped to what cannot fail (its JSON
+// columns dropped, its text reduced to ASCII), its exact output kept in
+// OutputBytes. It returns the errors of samples that could not be stored
+// at all.
+func (w *SampleWriter) flushEach(samples []Sample) error {
+	var errs []error
+	for i := range samples {
+		one := samples[i : i+1]
+		fctx, cancel := context.WithTimeout(w.ctx, flushTimeout)
+		err := w.store.writeSamplesCopy(fctx, one)
+		if err != nil && isPermanent(err) {
+			w.store.logger.WarnContext(w.ctx, "sample refused by the database, storing it stripped",
+				"run_id", samples[i].RunID, "case", samples[i].CaseKey, "sample", samples[i].SampleIdx, "error", err)
+			stripped := stripSample(samples[i])
+			err = w.store.writeSamplesCopy(fctx, []Sample{stripped})
+		}
+		cancel()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("sample %s/%d: %w", samples[i].CaseKey, samples[i].SampleIdx, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// stripSample is s reduced to columns that cannot be refused: no JSON, text
+// quoted to ASCII, the exact output kept as bytes.
+func stripSample(s Sample) Sample {
+	ascii := func(t string) string {
+		q := strconv.QuoteToASCII(t)
+		return q[1 : len(q)-1]
+	}
+	if s.OutputBytes == nil {
+		s.OutputBytes = []byte(s.Output)
+	}
+	s.Output = ascii(s.Output)
+	s.Error = ascii(s.Error)
+	if s.Answer != nil {
+		a := ascii(*s.Answer)
+		s.Answer = &a
+	}
+	s.Request, s.Raw, s.Identity, s.Checks = nil, nil, nil, nil
+	return s
 }

@@ -1,8 +1,13 @@
 package storage
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"math"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -12,7 +17,7 @@ var sampleWriteColumns = []string{
 	"run_id", "case_key", "case_hash", "sample_idx", "request", "output", "raw", "identity",
 	"identity_hash", "input_tokens", "output_tokens", "latency_ms", "cost_usd", "error",
 	"error_kind", "outcome", "passed", "score", "checks", "answer", "refused", "json_valid",
-	"code_fence", "finish_reason",
+	"code_fence", "finish_reason", "usage_estimated", "output_bytes", "raw_bytes",
 }
 
 // sampleConflictClause makes sample writes idempotent: an existing sample is
@@ -26,7 +31,8 @@ const sampleConflictClause = `
 		error_kind = EXCLUDED.error_kind, outcome = EXCLUDED.outcome, passed = EXCLUDED.passed,
 		score = EXCLUDED.score, checks = EXCLUDED.checks, answer = EXCLUDED.answer,
 		refused = EXCLUDED.refused, json_valid = EXCLUDED.json_valid, code_fence = EXCLUDED.code_fence,
-		finish_reason = EXCLUDED.finish_reason, created_at = now()
+		finish_reason = EXCLUDED.finish_reason, usage_estimated = EXCLUDED.usage_estimated,
+		output_bytes = EXCLUDED.output_bytes, raw_bytes = EXCLUDED.raw_bytes, created_at = now()
 	WHERE samples.error IS NOT NULL`
 
 // WriteSamples stores samples synchronously in one statement batch, with the
@@ -35,7 +41,12 @@ func (s *Store) WriteSamples(ctx context.Context, samples []Sample) error {
 	if len(samples) == 0 {
 		return nil
 	}
-	if err := s.writeSamplesCopy(ctx, dedupeSamples(samples)); err != nil {
+	clean := make([]Sample, len(samples))
+	for i := range samples {
+		clean[i] = samples[i]
+		cleanSample(&clean[i])
+	}
+	if err := s.writeSamplesCopy(ctx, dedupeSamples(clean)); err != nil {
 		return fmt.Errorf("write %d samples: %w", len(samples), err)
 	}
 	return nil
@@ -49,11 +60,11 @@ func (s *Store) writeSamplesCopy(ctx context.Context, samples []Sample) error {
 		if _, err := tx.Exec(ctx, `
 			CREATE TEMP TABLE IF NOT EXISTS driftwatch_samples_stage (
 				run_id bigint, case_key text, case_hash text, sample_idx integer, request jsonb,
-				output text, raw jsonb, identity jsonb, identity_hash text, input_tokens integer,
-				output_tokens integer, latency_ms double precision, cost_usd double precision,
+				output text, raw jsonb, identity jsonb, identity_hash text, input_tokens bigint,
+				output_tokens bigint, latency_ms double precision, cost_usd double precision,
 				error text, error_kind text, outcome text, passed boolean, score double precision,
 				checks jsonb, answer text, refused boolean, json_valid boolean, code_fence boolean,
-				finish_reason text
+				finish_reason text, usage_estimated boolean, output_bytes bytea, raw_bytes bytea
 			) ON COMMIT DELETE ROWS`); err != nil {
 			return fmt.Errorf("create staging table: %w", err)
 		}
@@ -92,11 +103,11 @@ func (s *Store) writeSamplesUnnest(ctx context.Context, samples []Sample) error 
 		SELECT u.run_id, u.case_key, u.case_hash, u.sample_idx, u.request::jsonb, u.output, u.raw::jsonb,
 			u.identity::jsonb, u.identity_hash, u.input_tokens, u.output_tokens, u.latency_ms, u.cost_usd,
 			u.error, u.error_kind, u.outcome, u.passed, u.score, u.checks::jsonb, u.answer, u.refused,
-			u.json_valid, u.code_fence, u.finish_reason
+			u.json_valid, u.code_fence, u.finish_reason, u.usage_estimated, u.output_bytes, u.raw_bytes
 		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::integer[], $5::text[], $6::text[], $7::text[],
-			$8::text[], $9::text[], $10::integer[], $11::integer[], $12::float8[], $13::float8[], $14::text[],
+			$8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::float8[], $13::float8[], $14::text[],
 			$15::text[], $16::text[], $17::boolean[], $18::float8[], $19::text[], $20::text[], $21::boolean[],
-			$22::boolean[], $23::boolean[], $24::text[])
+			$22::boolean[], $23::boolean[], $24::text[], $25::boolean[], $26::bytea[], $27::bytea[])
 			AS u(`+columnList+`)`+sampleConflictClause, args...)
 	return translate(err)
 }
@@ -140,12 +151,15 @@ var columnList = func() string {
 func sampleValues(s *Sample) []any {
 	v := appendSampleValues(make([]any, 0, len(sampleWriteColumns)), s)
 	for i, x := range v {
-		if b, ok := x.([]byte); ok {
+		if b, ok := x.([]byte); ok && jsonColumns[sampleWriteColumns[i]] {
 			v[i] = string(b)
 		}
 	}
 	return v
 }
+
+// jsonColumns are the jsonb columns among sampleWriteColumns.
+var jsonColumns = map[string]bool{"request": true, "raw": true, "identity": true, "checks": true}
 
 // jsonBytes is a JSON column's value: raw JSON (no copy), NULL when empty.
 func jsonBytes(b []byte) any {
@@ -180,9 +194,9 @@ func appendSampleValues(v []any, s *Sample) []any {
 	}
 	return append(v,
 		s.RunID, s.CaseKey, s.CaseHash, int32(s.SampleIdx), jsonBytes(s.Request), s.Output, jsonBytes(s.Raw),
-		jsonBytes(s.Identity), s.IdentityHash, int32(s.InputTokens), int32(s.OutputTokens), s.LatencyMS,
+		jsonBytes(s.Identity), s.IdentityHash, int64(s.InputTokens), int64(s.OutputTokens), s.LatencyMS,
 		s.CostUSD, errText, s.ErrorKind, outcome, s.Passed, score, jsonBytes(s.Checks), answer,
-		s.Refused, s.JSONValid, s.CodeFence, s.FinishReason,
+		s.Refused, s.JSONValid, s.CodeFence, s.FinishReason, s.UsageEstimated, s.OutputBytes, s.RawBytes,
 	)
 }
 
@@ -340,4 +354,87 @@ func (s *Store) ListSamples(ctx context.Context, runID int64, caseKey string) ([
 		return nil, fmt.Errorf("list samples of run %d: %w", runID, translate(err))
 	}
 	return samples, nil
+}
+
+// cleanSample makes s storable whatever an endpoint sent: text PostgreSQL
+// cannot hold (a NUL byte, invalid UTF-8) is replaced by U+FFFD, with the
+// reply's and the response body's exact bytes kept in OutputBytes and
+// RawBytes; JSON that jsonb rejects (the \u0000 escape, invalid UTF-8) is
+// cleaned the same way, or dropped when it is not JSON at all; token counts
+// and cost are never negative and never NaN. A sample that went through
+// cleanSample can fail a write only for reasons outside it.
+func cleanSample(s *Sample) {
+	if t, changed := cleanText(s.Output); changed {
+		s.OutputBytes = []byte(s.Output)
+		s.Output = t
+	}
+	if j, changed := cleanJSON(s.Raw); changed {
+		s.RawBytes = append([]byte(nil), s.Raw...)
+		s.Raw = j
+	}
+	s.Request, _ = cleanJSON(s.Request)
+	s.Identity, _ = cleanJSON(s.Identity)
+	s.Checks, _ = cleanJSON(s.Checks)
+	for _, f := range []*string{&s.CaseKey, &s.CaseHash, &s.Error, &s.ErrorKind, &s.Outcome, &s.FinishReason, &s.IdentityHash} {
+		*f, _ = cleanText(*f)
+	}
+	if s.Answer != nil {
+		a, _ := cleanText(*s.Answer)
+		s.Answer = &a
+	}
+	if s.InputTokens < 0 || s.OutputTokens < 0 {
+		s.InputTokens, s.OutputTokens = max(s.InputTokens, 0), max(s.OutputTokens, 0)
+		s.UsageEstimated = true
+	}
+	if !(s.CostUSD >= 0) || math.IsInf(s.CostUSD, 0) { // negative, NaN or infinite
+		s.CostUSD = 0
+	}
+	if math.IsNaN(s.LatencyMS) || math.IsInf(s.LatencyMS, 0) || s.LatencyMS < 0 {
+		s.LatencyMS = 0
+	}
+}
+
+// cleanText returns s with NUL bytes and invalid UTF-8 replaced by U+FFFD,
+// and whether anything was replaced.
+func cleanText(s string) (string, bool) {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s, false
+	}
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	return strings.ReplaceAll(s, "\x00", "\uFFFD"), true
+}
+
+// cleanJSON returns b as jsonb accepts it: invalid UTF-8 replaced by
+// U+FFFD and the \u0000 escape by \ufffd (jsonb rejects both); nil when the
+// result is not valid JSON. It reports whether b changed.
+func cleanJSON(b []byte) ([]byte, bool) {
+	if len(b) == 0 {
+		return b, false
+	}
+	if utf8.Valid(b) && !bytes.Contains(b, []byte(`\u0000`)) && bytes.IndexByte(b, 0) < 0 {
+		return b, false
+	}
+	out := bytes.ToValidUTF8(b, []byte("\uFFFD"))
+	var fixed []byte
+	for i := 0; i < len(out); i++ {
+		c := out[i]
+		if c == '\\' && i+1 < len(out) {
+			if out[i+1] == 'u' && i+6 <= len(out) && string(out[i+2:i+6]) == "0000" {
+				fixed = append(fixed, `\ufffd`...)
+				i += 5
+				continue
+			}
+			fixed = append(fixed, c, out[i+1]) // any other escape, \\ included
+			i++
+			continue
+		}
+		fixed = append(fixed, c)
+	}
+	if !json.Valid(fixed) {
+		return nil, true
+	}
+	if bytes.Equal(fixed, b) { // an escaped backslash before u0000
+		return b, false
+	}
+	return fixed, true
 }

@@ -134,6 +134,15 @@ type Sample struct {
 	CodeFence    bool            `db:"code_fence"`
 	FinishReason string          `db:"finish_reason"`
 	CreatedAt    time.Time       `db:"created_at"`
+	// UsageEstimated says the token counts are estimates: the endpoint
+	// reported implausible ones (eval.Usage.Estimated).
+	UsageEstimated bool `db:"-"`
+	// OutputBytes and RawBytes are set by the writer, not by callers: the
+	// exact bytes of Output and Raw when they held what PostgreSQL text or
+	// jsonb cannot store (a NUL, invalid UTF-8); Output and Raw are then
+	// stored cleaned (see NewSampleWriter).
+	OutputBytes []byte `db:"-"`
+	RawBytes    []byte `db:"-"`
 }
 
 // Key returns the sample's (case, index) key.

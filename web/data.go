@@ -134,6 +134,13 @@ type Sample struct {
 	CodeFence    bool
 	FinishReason string
 	CreatedAt    time.Time
+	// UsageEstimated says the token counts are estimates (the endpoint
+	// reported implausible ones).
+	UsageEstimated bool
+	// OutputBytes and RawBytes are the exact reply and response body when
+	// Output and Raw hold cleaned copies (a NUL, invalid UTF-8).
+	OutputBytes []byte
+	RawBytes    []byte
 }
 
 // Baseline is an accepted baseline of a pair.

@@ -101,6 +101,10 @@ func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.do = hc
 // WithDoFunc sends requests through f (tests, recorders).
 func WithDoFunc(f DoFunc) Option { return func(c *Client) { c.do = f } }
 
+// WithControl sends every attempt through ctl (pacing, circuit breaker,
+// retry log) instead of a control of the client's own.
+func WithControl(ctl *provider.Control) Option { return func(c *Client) { c.ctl = ctl } }
+
 // WithBudget makes every call reserve its estimated cost from b first.
 func WithBudget(b *provider.Budget) Option { return func(c *Client) { c.budget = b } }
 
@@ -114,6 +118,7 @@ type Client struct {
 	prices   provider.Prices
 	budget   *provider.Budget
 	estimate provider.EstimateFunc
+	ctl      *provider.Control
 }
 
 // New returns a Client for cfg. logger may be nil.
@@ -141,13 +146,36 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Client, error) {
 	if c.do == nil {
 		c.do = (&http.Client{Transport: provider.NewTransport(cfg.MaxIdleConnsPerHost)}).Do
 	}
+	if c.ctl == nil {
+		silence := max(provider.BreakerSilenceDefault, cfg.Timeout*2/3)
+		c.ctl = provider.NewControl(provider.ControlConfig{Breaker: provider.BreakerConfig{Silence: silence}}, c.logger)
+	}
 	return c, nil
 }
+
+// Control returns the client's attempt control: its pacer statistics
+// (time throttled), its breaker (Err says why it tripped).
+func (c *Client) Control() *provider.Control { return c.ctl }
 
 // Probe returns the identity known before any call: Anthropic exposes no
 // identity endpoint, the resolved model comes with each response.
 func (c *Client) Probe(context.Context) (eval.Identity, error) {
 	return eval.Identity{Provider: "anthropic", RequestedModel: c.cfg.Model}, nil
+}
+
+// ProbeRequest returns the identity of one small completion (at most 16
+// output tokens, through the client's budget, pacer and breaker): the
+// resolved model a run's samples will carry, checked before the run fans
+// out so that a pin mismatch stops it after one request.
+func (c *Client) ProbeRequest(ctx context.Context) (eval.Identity, error) {
+	resp, err := c.Complete(ctx, &eval.Request{
+		Messages: []eval.Message{{Role: eval.RoleUser, Content: "Reply with the word OK."}},
+		Params:   eval.Params{MaxTokens: 16},
+	})
+	if err != nil {
+		return eval.Identity{Provider: "anthropic", RequestedModel: c.cfg.Model}, err
+	}
+	return resp.Identity, nil
 }
 
 // Wire types of the Messages API.
@@ -284,11 +312,17 @@ func (c *Client) Complete(ctx context.Context, req *eval.Request) (*eval.Respons
 		return nil, c.fail(1, &provider.AttemptError{Kind: eval.ErrBadRequest, Err: fmt.Errorf("encode request: %w", err)})
 	}
 	var out *eval.Response
-	attempts, err := c.cfg.Retry.Do(ctx, func(ctx context.Context, _ int) error {
-		r, err := c.attempt(ctx, body, req)
-		out = r
-		return err
-	}, c.onRetry)
+	est := provider.EstimateRequestTokens(req) + cmp.Or(req.Params.MaxTokens, c.cfg.MaxTokens)
+	attempts, err := c.cfg.Retry.DoPaced(ctx, func(ctx context.Context, _ int) error {
+		return c.ctl.Attempt(ctx, est, func(ctx context.Context) (provider.AttemptResult, error) {
+			r, res, err := c.attempt(ctx, body, req)
+			out = r
+			if r != nil {
+				res.UsedTokens = r.Usage.InputTokens + r.Usage.OutputTokens
+			}
+			return res, err
+		})
+	}, c.ctl.OnRetry)
 	if err != nil {
 		res.Settle(0)
 		return nil, c.fail(attempts, err)
@@ -307,18 +341,14 @@ func (c *Client) fail(attempts int, err error) *eval.TargetError {
 	return te
 }
 
-func (c *Client) onRetry(n int, ae *provider.AttemptError, wait time.Duration) {
-	c.logger.Warn("retrying completion", slog.Int("attempt", n), slog.String("kind", string(ae.Kind)),
-		slog.Int("status", ae.Status), slog.Duration("wait", wait), slog.String("error", ae.Error()))
-}
-
-func (c *Client) attempt(parent context.Context, body []byte, req *eval.Request) (*eval.Response, error) {
+func (c *Client) attempt(parent context.Context, body []byte, req *eval.Request) (*eval.Response, provider.AttemptResult, error) {
+	var res provider.AttemptResult
 	ctx, cancel := context.WithTimeout(parent, c.cfg.Timeout)
 	defer cancel()
 	start := time.Now()
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
 	if err != nil {
-		return nil, &provider.AttemptError{Kind: eval.ErrBadRequest, Err: err}
+		return nil, res, &provider.AttemptError{Kind: eval.ErrBadRequest, Err: err}
 	}
 	hr.Header.Set("Content-Type", "application/json")
 	hr.Header.Set("x-api-key", c.cfg.APIKey.Reveal())
@@ -333,16 +363,17 @@ func (c *Client) attempt(parent context.Context, body []byte, req *eval.Request)
 	}
 	resp, err := c.do(hr)
 	if err != nil {
-		return nil, c.transportErr(ctx, parent, 0, err, req)
+		return nil, res, c.transportErr(ctx, parent, 0, err, req)
 	}
+	res.Status, res.Header = resp.StatusCode, resp.Header
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 || !req.Stream {
 		raw, err := provider.ReadBody(resp.Body, resp.ContentLength)
 		if err != nil {
-			return nil, c.transportErr(ctx, parent, resp.StatusCode, err, req)
+			return nil, res, c.transportErr(ctx, parent, resp.StatusCode, err, req)
 		}
 		if resp.StatusCode >= 300 {
-			return nil, &provider.AttemptError{
+			return nil, res, &provider.AttemptError{
 				Kind:       provider.KindForStatus(resp.StatusCode),
 				Status:     resp.StatusCode,
 				RetryAfter: provider.RetryAfter(resp.Header, time.Now()),
@@ -351,26 +382,26 @@ func (c *Client) attempt(parent context.Context, body []byte, req *eval.Request)
 		}
 		var mr messagesResponse
 		if err := json.Unmarshal(raw, &mr); err != nil {
-			return nil, &provider.AttemptError{Kind: eval.ErrMalformed, Status: resp.StatusCode,
+			return nil, res, &provider.AttemptError{Kind: eval.ErrMalformed, Status: resp.StatusCode,
 				Err: fmt.Errorf("malformed JSON response body (%d bytes): %s", len(raw), provider.SafeMessage(err.Error(), req, c.cfg.APIKey))}
 		}
 		if mr.Type == "error" {
-			return nil, c.bodyError(resp.StatusCode, raw, req)
+			return nil, res, c.bodyError(resp.StatusCode, raw, req)
 		}
-		out := c.response(&mr, raw)
+		out := c.response(&mr, raw, req)
 		out.Latency = time.Since(start)
-		return out, nil
+		return out, res, nil
 	}
 	out, err := c.readStream(resp, req)
 	if err != nil {
 		var ae *provider.AttemptError
 		if errors.As(err, &ae) {
-			return nil, ae
+			return nil, res, ae
 		}
-		return nil, c.transportErr(ctx, parent, resp.StatusCode, err, req)
+		return nil, res, c.transportErr(ctx, parent, resp.StatusCode, err, req)
 	}
 	out.Latency = time.Since(start)
-	return out, nil
+	return out, res, nil
 }
 
 func (c *Client) transportErr(ctx, parent context.Context, status int, err error, req *eval.Request) error {
@@ -427,7 +458,7 @@ var finishReasons = map[string]string{
 	"refusal":                       "content_filter",
 }
 
-func (c *Client) response(mr *messagesResponse, raw []byte) *eval.Response {
+func (c *Client) response(mr *messagesResponse, raw []byte, req *eval.Request) *eval.Response {
 	out := &eval.Response{
 		Usage: eval.Usage{
 			InputTokens:  mr.Usage.InputTokens + mr.Usage.CacheCreationInputTokens + mr.Usage.CacheReadInputTokens,
@@ -450,6 +481,10 @@ func (c *Client) response(mr *messagesResponse, raw []byte) *eval.Response {
 	}
 	out.Text = text.String()
 	out.FinishReason = cmp.Or(finishReasons[mr.StopReason], mr.StopReason)
+	if mr.Usage.InputTokens < 0 || mr.Usage.CacheCreationInputTokens < 0 || mr.Usage.CacheReadInputTokens < 0 {
+		out.Usage.InputTokens = -1 // one lying part makes the sum implausible
+	}
+	out.Usage = provider.SanitizeUsage(out.Usage, req, out.Text, out.ToolCalls)
 	out.Identity = eval.Identity{Provider: "anthropic", RequestedModel: c.cfg.Model, ResolvedModel: mr.Model,
 		Extra: map[string]string{"anthropic_version": c.cfg.APIVersion}}
 	// The original stop_reason stays in Raw: it describes this response,
@@ -543,7 +578,7 @@ func (c *Client) readStream(resp *http.Response, req *eval.Request) (*eval.Respo
 				return nil, err
 			}
 			if done {
-				return c.finishStream(&mr, blocks), nil
+				return c.finishStream(&mr, blocks, req), nil
 			}
 		case bytes.HasPrefix(line, []byte("data:")):
 			data = append(data, bytes.TrimPrefix(bytes.TrimPrefix(line, []byte("data:")), []byte(" "))...)
@@ -561,11 +596,11 @@ func (c *Client) readStream(resp *http.Response, req *eval.Request) (*eval.Respo
 		}
 		return nil, &provider.AttemptError{Kind: eval.ErrTransport, Status: resp.StatusCode, Err: io.ErrUnexpectedEOF}
 	}
-	return c.finishStream(&mr, blocks), nil
+	return c.finishStream(&mr, blocks, req), nil
 }
 
-func (c *Client) finishStream(mr *messagesResponse, blocks []contentBlock) *eval.Response {
+func (c *Client) finishStream(mr *messagesResponse, blocks []contentBlock, req *eval.Request) *eval.Response {
 	mr.Content = blocks
 	raw, _ := json.Marshal(mr) // plain structs: cannot fail
-	return c.response(mr, raw)
+	return c.response(mr, raw, req)
 }

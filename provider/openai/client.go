@@ -22,6 +22,8 @@ import (
 	"math"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	goopenai "github.com/sashabaranov/go-openai"
@@ -127,6 +129,11 @@ func WithDoFunc(f DoFunc) Option { return func(c *Client) { c.do = f } }
 // do); a token that cannot be fetched fails the attempt, which is retried.
 func WithTokenSource(ts oauth2.TokenSource) Option { return func(c *Client) { c.tokens = ts } }
 
+// WithControl sends every attempt through ctl (pacing, circuit breaker,
+// retry log) instead of a control of the client's own: share one between
+// clients of the same target.
+func WithControl(ctl *provider.Control) Option { return func(c *Client) { c.ctl = ctl } }
+
 // WithBudget makes every call reserve its estimated cost from b first; once
 // b is exhausted calls fail fast with eval.ErrBudget.
 func WithBudget(b *provider.Budget) Option { return func(c *Client) { c.budget = b } }
@@ -144,6 +151,12 @@ type Client struct {
 	budget      *provider.Budget
 	tokens      oauth2.TokenSource
 	estimate    provider.EstimateFunc
+	ctl         *provider.Control
+	// probed is the open server's identity once Probe succeeded (see
+	// Probe); probeMu and probeFailed pace ensureProbed.
+	probed      atomic.Pointer[eval.Identity]
+	probeMu     sync.Mutex
+	probeFailed time.Time
 	idHeaders   []idHeader
 	reasoning   bool
 	// fast: plain requests skip go-openai (fast.go), to chatURL with auth.
@@ -194,6 +207,9 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Client, error) {
 	if c.tokens != nil {
 		c.fast = false // the fast path sends the static key
 	}
+	if c.ctl == nil {
+		c.ctl = provider.NewControl(provider.ControlConfig{Breaker: provider.BreakerConfig{Silence: silenceFor(cfg.Timeout)}}, c.logger)
+	}
 	if c.do == nil {
 		c.do = (&http.Client{Transport: provider.NewTransport(cfg.MaxIdleConnsPerHost)}).Do
 	}
@@ -212,6 +228,17 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Client, error) {
 	c.api = goopenai.NewClientWithConfig(oc)
 	return c, nil
 }
+
+// silenceFor is how long a target may leave every call unanswered before
+// its breaker trips: the default, or two thirds of a longer attempt
+// timeout.
+func silenceFor(timeout time.Duration) time.Duration {
+	return max(provider.BreakerSilenceDefault, timeout*2/3)
+}
+
+// Control returns the client's attempt control: its pacer statistics
+// (time throttled), its breaker (Err says why it tripped).
+func (c *Client) Control() *provider.Control { return c.ctl }
 
 // Name returns the target's label.
 func (c *Client) Name() string { return c.name }
@@ -281,6 +308,7 @@ func (c *Client) Complete(ctx context.Context, req *eval.Request) (*eval.Respons
 	if req == nil || len(req.Messages) == 0 {
 		return nil, c.fail(1, &provider.AttemptError{Kind: eval.ErrBadRequest, Err: errors.New("request has no messages")})
 	}
+	c.ensureProbed(ctx)
 	var res *provider.Reservation
 	if c.budget != nil {
 		r, err := c.budget.Reserve(c.estimate(req))
@@ -300,11 +328,18 @@ func (c *Client) Complete(ctx context.Context, req *eval.Request) (*eval.Respons
 		creq = c.buildRequest(req)
 	}
 	var out *eval.Response
-	attempts, err := c.cfg.Retry.Do(ctx, func(ctx context.Context, n int) error {
-		r, err := c.attempt(ctx, &creq, body, req)
-		out = r
-		return err
-	}, c.onRetry)
+	est := provider.EstimateRequestTokens(req) + expectedOutput(req)
+	attempts, err := c.cfg.Retry.DoPaced(ctx, func(ctx context.Context, n int) error {
+		return c.ctl.Attempt(ctx, est, func(ctx context.Context) (provider.AttemptResult, error) {
+			r, cp, err := c.attempt(ctx, &creq, body, req)
+			out = r
+			res := provider.AttemptResult{Status: cp.status, Header: cp.header}
+			if r != nil {
+				res.UsedTokens = r.Usage.InputTokens + r.Usage.OutputTokens
+			}
+			return res, err
+		})
+	}, c.ctl.OnRetry)
 	if err != nil {
 		res.Settle(0)
 		return nil, c.fail(attempts, err)
@@ -323,14 +358,16 @@ func (c *Client) fail(attempts int, err error) *eval.TargetError {
 	return te
 }
 
-func (c *Client) onRetry(n int, ae *provider.AttemptError, wait time.Duration) {
-	c.logger.Warn("retrying completion", slog.Int("attempt", n), slog.String("kind", string(ae.Kind)),
-		slog.Int("status", ae.Status), slog.Duration("wait", wait), slog.String("error", ae.Error()))
+// expectedOutput is the output a request is charged against a token rate
+// limit before it is sent: its max_tokens, as providers count it (0 when
+// unset: the pacer charges what the response used beyond the charge).
+func expectedOutput(req *eval.Request) int {
+	return max(req.Params.MaxTokens, 0)
 }
 
 // attempt sends one try: body (the fast path) if not nil, else creq
 // through go-openai.
-func (c *Client) attempt(parent context.Context, creq *goopenai.ChatCompletionRequest, body []byte, req *eval.Request) (*eval.Response, error) {
+func (c *Client) attempt(parent context.Context, creq *goopenai.ChatCompletionRequest, body []byte, req *eval.Request) (*eval.Response, *capture, error) {
 	ctx, cancel := context.WithTimeout(parent, c.cfg.Timeout)
 	defer cancel()
 	cp := &capture{stream: creq.Stream}
@@ -344,17 +381,17 @@ func (c *Client) attempt(parent context.Context, creq *goopenai.ChatCompletionRe
 	)
 	switch {
 	case body != nil:
-		out, err = c.plainFast(ctx, body, cp)
+		out, err = c.plainFast(ctx, body, cp, req)
 	case creq.Stream:
-		out, err = c.stream(ctx, *creq, cp)
+		out, err = c.stream(ctx, *creq, cp, req)
 	default:
-		out, err = c.plain(ctx, *creq, cp)
+		out, err = c.plain(ctx, *creq, cp, req)
 	}
 	if err != nil {
-		return nil, c.classify(ctx, parent, err, cp, req)
+		return nil, cp, c.classify(ctx, parent, err, cp, req)
 	}
 	out.Latency = time.Since(start)
-	return out, nil
+	return out, cp, nil
 }
 
 // classify turns the error of one attempt into an *provider.AttemptError.
@@ -520,7 +557,7 @@ func (c *Client) buildRequest(req *eval.Request) goopenai.ChatCompletionRequest 
 	return cr
 }
 
-func (c *Client) plain(ctx context.Context, creq goopenai.ChatCompletionRequest, cp *capture) (*eval.Response, error) {
+func (c *Client) plain(ctx context.Context, creq goopenai.ChatCompletionRequest, cp *capture, req *eval.Request) (*eval.Response, error) {
 	r, err := c.api.CreateChatCompletion(ctx, creq)
 	if err != nil {
 		return nil, err
@@ -544,11 +581,11 @@ func (c *Client) plain(ctx context.Context, creq goopenai.ChatCompletionRequest,
 			out.ToolCalls[i] = eval.ToolCall{ID: tc.ID, Name: tc.Function.Name, Arguments: tc.Function.Arguments}
 		}
 	}
-	c.finish(out, r.Model, r.SystemFingerprint, cp.header)
+	c.finish(out, req, r.Model, r.SystemFingerprint, cp.header)
 	return out, nil
 }
 
-func (c *Client) stream(ctx context.Context, creq goopenai.ChatCompletionRequest, cp *capture) (*eval.Response, error) {
+func (c *Client) stream(ctx context.Context, creq goopenai.ChatCompletionRequest, cp *capture, req *eval.Request) (*eval.Response, error) {
 	st, err := c.api.CreateChatCompletionStream(ctx, creq)
 	if err != nil {
 		return nil, err
@@ -624,13 +661,18 @@ func (c *Client) stream(ctx context.Context, creq goopenai.ChatCompletionRequest
 	if raw, err := json.Marshal(final); err == nil {
 		out.Raw = raw
 	}
-	c.finish(out, final.Model, final.SystemFingerprint, cp.header)
+	c.finish(out, req, final.Model, final.SystemFingerprint, cp.header)
 	return out, nil
 }
 
-// finish fills identity and cost.
-func (c *Client) finish(out *eval.Response, resolved, fingerprint string, h http.Header) {
-	out.Identity = eval.Identity{Provider: c.cfg.Flavor, RequestedModel: c.model, ResolvedModel: resolved, Fingerprint: fingerprint}
+// finish sanitises usage and fills identity and cost.
+func (c *Client) finish(out *eval.Response, req *eval.Request, resolved, fingerprint string, h http.Header) {
+	out.Usage = provider.SanitizeUsage(out.Usage, req, out.Text, out.ToolCalls)
+	if id, ok := c.probedIdentity(fingerprint); ok {
+		out.Identity = id
+	} else {
+		out.Identity = eval.Identity{Provider: c.cfg.Flavor, RequestedModel: c.model, ResolvedModel: resolved, Fingerprint: fingerprint}
+	}
 	for _, ih := range c.idHeaders {
 		if v := h.Get(ih.canonical); v != "" {
 			if out.Identity.Extra == nil {

@@ -42,7 +42,7 @@ func (c *Client) Embed(ctx context.Context, texts []string) ([][]float64, error)
 			out[d.Index] = v
 		}
 		return nil
-	}, c.onRetry)
+	}, c.ctl.OnRetry)
 	if err != nil {
 		return nil, c.fail(attempts, err)
 	}

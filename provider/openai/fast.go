@@ -171,8 +171,8 @@ type fastResponse struct {
 	SystemFingerprint string       `json:"system_fingerprint"`
 	Choices           []fastChoice `json:"choices"`
 	Usage             struct {
-		PromptTokens     int `json:"prompt_tokens"`
-		CompletionTokens int `json:"completion_tokens"`
+		PromptTokens     tokenCount `json:"prompt_tokens"`
+		CompletionTokens tokenCount `json:"completion_tokens"`
 	} `json:"usage"`
 }
 
@@ -191,6 +191,28 @@ type fastChoice struct {
 	FinishReason string `json:"finish_reason"`
 }
 
+// tokenCount decodes a usage count of any JSON number form. A count that
+// is not a whole number in range (a float, 1e18 written as 1e+18, a value
+// past int64) decodes as -1, which provider.SanitizeUsage replaces by an
+// estimate: a lying count must not fail the response.
+type tokenCount int
+
+func (n *tokenCount) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*n = 0
+		return nil
+	}
+	var f float64
+	if err := json.Unmarshal(b, &f); err != nil {
+		return err
+	}
+	if f != math.Trunc(f) || f < math.MinInt32 || f > provider.MaxCallTokens {
+		f = -1
+	}
+	*n = tokenCount(f)
+	return nil
+}
+
 // lenientString decodes a JSON string, and treats null or multi-part
 // (array) content as empty, as go-openai's message decoding does.
 type lenientString string
@@ -205,7 +227,7 @@ func (s *lenientString) UnmarshalJSON(b []byte) error {
 }
 
 // plainFast is plain without go-openai: body is the request JSON.
-func (c *Client) plainFast(ctx context.Context, body []byte, cp *capture) (*eval.Response, error) {
+func (c *Client) plainFast(ctx context.Context, body []byte, cp *capture, req *eval.Request) (*eval.Response, error) {
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.chatURL, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
@@ -250,7 +272,7 @@ func (c *Client) plainFast(ctx context.Context, body []byte, cp *capture) (*eval
 	out := &eval.Response{
 		Text:         string(ch.Message.Content),
 		FinishReason: ch.FinishReason,
-		Usage:        eval.Usage{InputTokens: r.Usage.PromptTokens, OutputTokens: r.Usage.CompletionTokens},
+		Usage:        eval.Usage{InputTokens: int(r.Usage.PromptTokens), OutputTokens: int(r.Usage.CompletionTokens)},
 		Raw:          raw,
 	}
 	if out.Text == "" && ch.Message.Refusal != "" {
@@ -262,7 +284,7 @@ func (c *Client) plainFast(ctx context.Context, body []byte, cp *capture) (*eval
 			out.ToolCalls[i] = eval.ToolCall{ID: tc.ID, Name: tc.Function.Name, Arguments: tc.Function.Arguments}
 		}
 	}
-	c.finish(out, r.Model, r.SystemFingerprint, cp.header)
+	c.finish(out, req, r.Model, r.SystemFingerprint, cp.header)
 	return out, nil
 }
 
@@ -301,9 +323,9 @@ func decodeFast(b []byte, r *fastResponse) bool {
 				return d.object(func(key []byte) bool {
 					switch string(key) {
 					case "prompt_tokens":
-						return d.int(&r.Usage.PromptTokens)
+						return d.int((*int)(&r.Usage.PromptTokens))
 					case "completion_tokens":
-						return d.int(&r.Usage.CompletionTokens)
+						return d.int((*int)(&r.Usage.CompletionTokens))
 					}
 					return d.skip()
 				})

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -102,13 +103,15 @@ func TestProbeLlamaCPP(t *testing.T) {
 		"GET /props": `{"default_generation_settings": {"id": 0, "n_ctx": 4096, "model": "models/qwen2.5-7b-instruct-q4_k_m.gguf", "temperature": 0.8},
 		  "total_slots": 1, "model_path": "models/qwen2.5-7b-instruct-q4_k_m.gguf",
 		  "chat_template": "{% for message in messages %}{{ message.content }}{% endfor %}", "build_info": "b4273-1a2b3c4"}`,
+		// An older build: no meta in /v1/models.
+		"GET /v1/models": `{"object":"list","data":[{"id":"models/qwen2.5-7b-instruct-q4_k_m.gguf","object":"model","created":1,"owned_by":"llamacpp"}]}`,
 	})
 	require.NoError(t, err)
 	require.Equal(t, "models/qwen2.5-7b-instruct-q4_k_m.gguf", id.ResolvedModel)
 	require.Equal(t, "4096", id.Extra["n_ctx"])
 	require.Equal(t, "b4273-1a2b3c4", id.Extra["build_info"])
 	require.Len(t, id.Extra["chat_template_sha256"], 16)
-	require.Empty(t, id.Digest, "this build exposes no hash")
+	require.True(t, strings.HasPrefix(id.Digest, "llamacpp:"), "the digest hashes what the server reports: %s", id.Digest)
 }
 
 func TestProbeTGI(t *testing.T) {
