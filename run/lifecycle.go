@@ -35,9 +35,12 @@ type Policy struct {
 	// Drift are the statistics' settings; Seed 0 seeds each run with its id
 	// so that a stored verdict can be recomputed exactly.
 	Drift drift.Settings
-	// BaselineRuns is how many stable runs are pooled into a baseline.
-	// Default 1.
+	// BaselineRuns is how many stable runs that reached K are pooled into
+	// a baseline. Default drift.DefaultBaselineRuns.
 	BaselineRuns int
+	// Sampling is the configured sampling plan (zero: the defaults); each
+	// night's plan is fixed from it in Start (drift.Plan.Night).
+	Sampling drift.Plan
 	// MaxCostUSD caps one run's spend; 0: no cap.
 	MaxCostUSD float64
 	// HarnessVersion is stored with every run.
@@ -106,7 +109,7 @@ func New(store Store, policy Policy, logger *slog.Logger, notices io.Writer) *Li
 		notices = io.Discard
 	}
 	policy.Project = cmp.Or(policy.Project, storage.DefaultProject)
-	policy.BaselineRuns = cmp.Or(policy.BaselineRuns, 1)
+	policy.BaselineRuns = cmp.Or(policy.BaselineRuns, drift.DefaultBaselineRuns)
 	policy.WriterRetries = cmp.Or(policy.WriterRetries, WriterRetriesDefault)
 	if policy.ResumeCommand == nil {
 		policy.ResumeCommand = func(id int64) string { return fmt.Sprintf("driftwatch run --resume %d", id) }
