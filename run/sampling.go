@@ -112,7 +112,9 @@ func (n night) staged(stoppedAt int) *drift.Staged {
 // the configured plan applies to the active baseline pool of this suite
 // content: a pool of another content is rebuilt from the runs of this one
 // (when there are none, the old pool stays and the night plans as without
-// a baseline), and the night is staged only once the pool is complete.
+// a baseline), and the night is staged only once the pool is complete. A
+// baseline from before pools (unknown content) stays until a night that
+// reached K converts it (growPool).
 func (l *Lifecycle) planNight(ctx context.Context, suiteID, targetID int64, hash string, sp Spec) (drift.Plan, error) {
 	pool := drift.Pool{Runs: l.policy.BaselineRuns}
 	if sp.K > 0 || sp.ConfirmOf != 0 {
@@ -124,7 +126,7 @@ func (l *Lifecycle) planNight(ctx context.Context, suiteID, targetID int64, hash
 	case errors.Is(err, storage.ErrNotFound):
 	case err != nil:
 		return drift.Plan{}, err
-	case bl.SuiteHash != hash:
+	case bl.SuiteHash != "" && bl.SuiteHash != hash:
 		rebuilt, err := l.store.RebuildBaseline(ctx, storage.RebuildBaseline{SuiteID: suiteID, TargetID: targetID, SuiteHash: hash,
 			PoolSize: l.policy.BaselineRuns, AcceptedBy: "driftwatch", Note: "the suite's content changed: pooled the runs of its new content"})
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
