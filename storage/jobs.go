@@ -136,9 +136,9 @@ func (s *Store) OpenStage(ctx context.Context, runID int64, stage int) ([]int, e
 	rows, _ := s.pool.Query(ctx, `
 		WITH ins AS (
 			INSERT INTO run_batches (run_id, batch, case_keys)
-			SELECT run_id, batch + $2 * $3, case_keys FROM run_batches WHERE run_id = $1 AND batch < $3
+			SELECT run_id, batch + $2::int * $3::int, case_keys FROM run_batches WHERE run_id = $1 AND batch < $3::int
 			ON CONFLICT DO NOTHING)
-		SELECT batch + $2 * $3 FROM run_batches WHERE run_id = $1 AND batch < $3 ORDER BY batch`, runID, stage, StageBatches)
+		SELECT batch + $2::int * $3::int FROM run_batches WHERE run_id = $1 AND batch < $3::int ORDER BY batch`, runID, stage, StageBatches)
 	batches, err := pgx.CollectRows(rows, pgx.RowTo[int])
 	if err != nil {
 		return nil, fmt.Errorf("open stage %d of run %d: %w", stage, runID, translate(err))
