@@ -142,7 +142,10 @@ func Look(baseline, current []Sample, plan Plan, look int, s Settings) (LookResu
 	// case of one baseline run: the per-case summaries they compare (the
 	// median length of n samples, say) must be of samples alike, or a
 	// skewed length distribution moves by itself on every quiet night.
+	// Whether outputs are exact (one sample per case says everything) is
+	// the whole comparison's finding, not the subsample's.
 	bc := newComparer(lookBaseline(baseline, n), current, s)
+	bc.det = c.det
 	bc.behaviour()
 	testable := 0
 	for _, cd := range bc.cands {
