@@ -2,12 +2,16 @@
 // for every way a run starts (`driftwatch run`, a schedule's jobs under
 // `serve` and `worker`, the dashboard's "run now", the demo):
 //
-//	Start     create the run (or load the run to resume), with its cases
+//	Start     create the run (or load the run to resume), with its cases and
+//	          its sampling plan (staged or fixed, K), fixed before any call
 //	Preflight read the target's identity and check the pin before any call
-//	Execute   send the samples (all, or one batch), storing each as it comes
+//	Execute   send one stage's samples (all, or one batch), storing each as
+//	          it comes
 //	Stop      end a run that cannot go on: pin, budget, interrupt, unusable target
-//	Analyze   compare with the baseline (or become it), CUSUM, change point,
-//	          verdict (drift.Decide), findings, finish
+//	Advance   after a stage: take the look (recorded; final on resume) and go
+//	          on to the next stage, or end the night through Analyze
+//	Analyze   compare with the baseline (or become it), pool the baseline,
+//	          CUSUM, change point, verdict (drift.Decide), findings, finish
 //	Confirm   settle a DRIFT with the verdict of a fresh confirmation run
 //
 // A caller only decides where the work runs: all of it in this process
