@@ -187,3 +187,44 @@ func TestStagedNightResumesBetweenStages(t *testing.T) {
 	require.Len(t, samples, 5*stagedCases, "every (case, sample) stored once")
 	require.Equal(t, int64(4*5*stagedCases), e.sim.Stats().Requests, "no sample paid twice: three fixed nights and this one")
 }
+
+// TestSuiteChangeStartsANewPool: when a case's content changes, the next
+// night finds no pool of the new content (no run sampled it yet): it
+// compares with the old pool at full K, fixed, and, STABLE, starts the pool
+// of the new content, which then grows night by night as the first one did.
+func TestSuiteChangeStartsANewPool(t *testing.T) {
+	t.Parallel()
+	e := setupStaged(t, envOpts{sim: stagedSim()})
+	ctx := context.Background()
+	st := e.openStore(t)
+	var old []int64
+	for range 3 {
+		r, _ := e.night(t, ctx, 0)
+		old = append(old, r.RunID)
+	}
+	ds := filepath.Join(e.dir, "suites", "arith.jsonl")
+	b, err := os.ReadFile(ds)
+	require.NoError(t, err)
+	b = []byte(strings.Replace(string(b), `{"id":"c000","a":100,"op":"+","b":13,"answer":"113"}`, `{"id":"c000","a":101,"op":"+","b":13,"answer":"114"}`, 1))
+	require.NoError(t, os.WriteFile(ds, b, 0o644))
+
+	r, calls := e.night(t, ctx, 0)
+	require.Equal(t, "STABLE", r.Verdict, r.Reason)
+	require.Equal(t, old, r.BaselineRunIDs, "compared with the old pool")
+	require.Equal(t, drift.ModeFixed, r.Sampling.Mode, "no complete pool of the new content: fixed at K")
+	require.Equal(t, int64(5*stagedCases), calls)
+	row, err := st.GetRun(ctx, r.RunID)
+	require.NoError(t, err)
+	p, err := st.ActivePool(ctx, row.SuiteID, row.TargetID)
+	require.NoError(t, err)
+	require.Equal(t, []int64{r.RunID}, p.RunIDs, "a new pool of the new content starts with this night")
+	require.Equal(t, 3, p.PoolSize)
+	require.False(t, p.Complete())
+
+	r2, _ := e.night(t, ctx, 0)
+	require.Equal(t, []int64{r.RunID}, r2.BaselineRunIDs)
+	require.Equal(t, drift.ModeFixed, r2.Sampling.Mode)
+	p, err = st.ActivePool(ctx, row.SuiteID, row.TargetID)
+	require.NoError(t, err)
+	require.Equal(t, []int64{r.RunID, r2.RunID}, p.RunIDs)
+}
