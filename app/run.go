@@ -345,6 +345,9 @@ func (a *App) executeStage(ctx context.Context, r *run.Run, pr pair, p RunParams
 		ffAfter = run.FailFastAfter(t.Concurrency)
 	}
 	label := fmt.Sprintf("%s@%s", pr.suite.Name(), t.Name)
+	if r.Stage > 0 {
+		label += fmt.Sprintf(" stage %d", r.Stage+1)
+	}
 	prog := p.board.add(newProgress(a.stderr, p.Progress, label, max(0, len(pr.suite.Cases())*r.Upto-len(r.Done))))
 	ex := lc.Execute(ctx, r, run.Exec{Suite: pr.suite, Target: t, Upto: r.Upto, LocalBudget: true, FailFastAfter: ffAfter, Progress: prog})
 	rep, err := lc.Settle(ctx, r, t, ex)
