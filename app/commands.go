@@ -39,9 +39,7 @@ func (a *App) AcceptBaseline(ctx context.Context, id int64, by, note string) err
 	if run.Status != storage.RunCompleted {
 		return configError(fmt.Errorf("run %d has status %s: only a completed run can be a baseline", id, run.Status))
 	}
-	_, err = st.AcceptBaseline(ctx, storage.AcceptBaseline{SuiteID: run.SuiteID, TargetID: run.TargetID,
-		RunIDs: []int64{id}, AcceptedBy: by, Note: note})
-	return configError(err)
+	return configError(a.lifecycle().AcceptBaseline(ctx, id, by, note))
 }
 
 // Diff compares run b with run a as if a were b's baseline.

@@ -23,6 +23,9 @@ func TestConcurrentFirstRunsMakeOneBaseline(t *testing.T) {
 	t.Parallel()
 	e := setup(t, envOpts{cases: 40, sim: sim.Config{Seed: 3, Models: []sim.Model{{Name: "sim-gpt",
 		Profile: sim.Profile{Seed: 1, Accuracy: 0.9, Deterministic: true}}}}})
+	// A one-run baseline: with a pool, a stable run that finishes first
+	// joins it before the others are compared.
+	e.editConfig(t, func(c string) string { return c + "baseline: {runs: 1}\n" })
 	reports := make([]jsonReport, 4)
 	var wg sync.WaitGroup
 	for i := range reports {

@@ -222,14 +222,24 @@ func withCases(suites []eval.Suite, pattern string) ([]eval.Suite, error) {
 	return out, nil
 }
 
+// samplesFor is the samples per case of suite s: the explicit k (explicitK),
+// or the sampling plan's K.
 func (a *App) samplesFor(s eval.Suite, p RunParams) int {
+	return cmp.Or(a.explicitK(s, p), a.cfg.Sampling.WithDefaults(a.cfg.Baseline.Pool()).K)
+}
+
+// explicitK is the k set for suite s on the command line (or a schedule),
+// by the suite, or by the config's samples:, in that order; 0 when none is
+// set. An explicit k makes the night fixed at it; otherwise sampling:
+// plans the night (run.Spec.K).
+func (a *App) explicitK(s eval.Suite, p RunParams) int {
 	if p.Samples > 0 {
 		return p.Samples
 	}
 	if si, ok := s.(eval.SuiteInfo); ok && si.Samples() > 0 {
 		return si.Samples()
 	}
-	return cmp.Or(a.cfg.Samples, config.SamplesDefault)
+	return a.cfg.Samples
 }
 
 // lifecycle returns the run lifecycle on the open store.
@@ -240,7 +250,8 @@ func (a *App) lifecycle() *run.Lifecycle {
 			Project: a.cfg.ProjectName(),
 			Drift: drift.Settings{Seed: d.Seed, AlphaFamily: d.Alpha, QCase: d.QCase, MinPassDelta: d.MinPassDelta,
 				MaxErrorRate: d.MaxErrorRate, MinSamples: d.MinSamples},
-			BaselineRuns:   a.cfg.Baseline.Runs,
+			BaselineRuns:   a.cfg.Baseline.Pool().Runs,
+			Sampling:       a.cfg.Sampling,
 			MaxCostUSD:     a.cfg.MaxCostUSD,
 			HarnessVersion: Version,
 			ResumeCommand:  a.resumeCommand,
@@ -262,7 +273,7 @@ func (a *App) runPair(ctx context.Context, pr pair, p RunParams) (*report.Report
 	if p.Resume != 0 {
 		r, err = lc.Resume(ctx, p.Resume)
 	} else {
-		r, err = lc.Start(ctx, run.Spec{Suite: pr.suite, Target: t, K: a.samplesFor(pr.suite, p), Case: p.Case,
+		r, err = lc.Start(ctx, run.Spec{Suite: pr.suite, Target: t, K: a.explicitK(pr.suite, p), Case: p.Case,
 			Trigger: p.Trigger, Schedule: p.Schedule, Seed: a.cfg.Drift.Seed, ConfirmOf: p.confirmOf})
 	}
 	if err != nil {
@@ -279,41 +290,65 @@ func (a *App) runPair(ctx context.Context, pr pair, p RunParams) (*report.Report
 	return rep, err
 }
 
-// completeRun takes a started run to its end: pin check, execution,
-// verdict, confirmation.
+// completeRun takes a started run to its end: pin check, execution of
+// each stage of its night and the decision after it (run.Lifecycle.Advance:
+// a look, or the verdict), confirmation.
 func (a *App) completeRun(ctx context.Context, r *run.Run, pr pair, p RunParams, t *run.Target) (*report.Report, error) {
 	lc := a.lifecycle()
 	if rep, err := lc.Preflight(ctx, r, t); rep != nil || err != nil {
 		return rep, configError(err)
 	}
+	var rep *report.Report
+	for {
+		if rep, err := a.executeStage(ctx, r, pr, p, t); rep != nil || err != nil {
+			return rep, err
+		}
+		var next int
+		var err error
+		if rep, next, err = lc.Advance(ctx, r.Row, t, r.Stage); err != nil {
+			return nil, configError(err)
+		}
+		if rep != nil {
+			break
+		}
+		if err := lc.ToStage(ctx, r, next); err != nil {
+			return nil, configError(err)
+		}
+	}
+	// The suite's rendered cases are not needed by the confirmation; drop
+	// the last reference (a confirmation run loads the suite again) so a
+	// 100,000-case suite and two runs' samples are never in memory at once.
+	pr.suite = nil
+	rep, err := a.confirm(ctx, pr, p, rep, r.Filter)
+	if err != nil {
+		return nil, err
+	}
+	rep.FinishedAt = time.Now()
+	rep.WallSeconds = rep.FinishedAt.Sub(r.Start).Seconds()
+	return rep, nil
+}
+
+// executeStage sends the samples of r's stage (run.Run.Upto) and settles
+// an execution that cannot go on (a report or an error).
+func (a *App) executeStage(ctx context.Context, r *run.Run, pr pair, p RunParams, t *run.Target) (*report.Report, error) {
+	lc := a.lifecycle()
 	ffAfter := 0
 	if len(r.Done) == 0 {
 		// Only while nothing of the run has worked: a resumed run with
 		// stored samples is known to have a usable target.
 		ffAfter = run.FailFastAfter(t.Concurrency)
 	}
+	label := fmt.Sprintf("%s@%s", pr.suite.Name(), t.Name)
+	if r.Stage > 0 {
+		label += fmt.Sprintf(" stage %d", r.Stage+1)
+	}
 	var prog run.Progress
 	if p.NewProgress != nil {
-		prog = p.NewProgress(fmt.Sprintf("%s@%s", pr.suite.Name(), t.Name), len(pr.suite.Cases())*r.K-len(r.Done))
+		prog = p.NewProgress(label, max(0, len(pr.suite.Cases())*r.Upto-len(r.Done)))
 	}
-	ex := lc.Execute(ctx, r, run.Exec{Suite: pr.suite, Target: t, LocalBudget: true, FailFastAfter: ffAfter, Progress: prog})
-	// The suite's rendered cases are not needed by the analysis; drop the
-	// last reference (a confirmation run loads the suite again) so a
-	// 100,000-case suite and two runs' samples are never in memory at once.
-	pr.suite = nil
-	if rep, err := lc.Settle(ctx, r, t, ex); rep != nil || err != nil {
-		return rep, configError(err)
-	}
-	rep, err := lc.Analyze(ctx, r.Row, t)
-	if err != nil {
-		return nil, configError(err)
-	}
-	if rep, err = a.confirm(ctx, pr, p, rep, r.Filter); err != nil {
-		return nil, err
-	}
-	rep.FinishedAt = time.Now()
-	rep.WallSeconds = rep.FinishedAt.Sub(r.Start).Seconds()
-	return rep, nil
+	ex := lc.Execute(ctx, r, run.Exec{Suite: pr.suite, Target: t, Upto: r.Upto, LocalBudget: true, FailFastAfter: ffAfter, Progress: prog})
+	rep, err := lc.Settle(ctx, r, t, ex)
+	return rep, configError(err)
 }
 
 // confirm re-runs a drifted suite once (fresh samples) before the verdict

@@ -597,6 +597,9 @@ func TestCUSUMCatchesSlowDrift(t *testing.T) {
 	slow.Drop = 0.04
 	cfg := sim.Config{Seed: 21, Models: []sim.Model{{Name: "sim-gpt", Profile: base, Updates: []sim.Update{{Name: "slow", Profile: &slow}}}}}
 	e := setup(t, envOpts{cases: 150, sim: cfg})
+	// A one-run baseline: its CUSUM history is every run compared with it
+	// (a pool that grows restarts the history with each new baseline).
+	e.editConfig(t, func(c string) string { return c + "baseline: {runs: 1}\n" })
 	ctx := context.Background()
 	jsonPath := filepath.Join(e.dir, "r.json")
 	code, _, stderr := e.run(t, ctx, "run", "--no-progress", "--json", jsonPath)

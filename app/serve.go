@@ -585,7 +585,7 @@ func (n *node) workRun(ctx context.Context, job *river.Job[jobs.RunArgs]) error 
 		return n.unavailable(job.JobRow, err)
 	}
 	lc, s := n.a.lifecycle(), ls.suite
-	r, err := lc.Start(ctx, run.Spec{Suite: s, Target: nt.run, K: n.a.samplesFor(s, RunParams{Samples: args.Samples}),
+	r, err := lc.Start(ctx, run.Spec{Suite: s, Target: nt.run, K: n.a.explicitK(s, RunParams{Samples: args.Samples}),
 		Trigger: cmp.Or(args.Trigger, storage.TriggerSchedule), Schedule: args.Schedule, Key: args.Key, SuiteHash: ls.hash,
 		Seed: n.a.cfg.Drift.Seed, Confirm: args.Confirm, ConfirmOf: args.ConfirmOf})
 	if err != nil {
@@ -650,9 +650,10 @@ func (n *node) runParts(ctx context.Context, job *rivertype.JobRow, runID int64)
 	return row, snap, s, t, nil
 }
 
-// workBatch runs one batch's samples that are not stored yet. A retried
-// batch (after a crash, a stop or a failed write) never re-requests a stored
-// sample. The last batch to finish inserts the analysis job.
+// workBatch runs one batch's samples of its stage that are not stored yet.
+// A retried batch (after a crash, a stop or a failed write) never
+// re-requests a stored sample. The last batch of the stage to finish
+// inserts the stage's analysis job.
 func (n *node) workBatch(ctx context.Context, job *river.Job[jobs.BatchArgs]) error {
 	args := job.Args
 	row, _, s, nt, err := n.runParts(ctx, job.JobRow, args.RunID)
@@ -667,7 +668,7 @@ func (n *node) workBatch(ctx context.Context, job *river.Job[jobs.BatchArgs]) er
 		return err
 	}
 	if !done {
-		if err := n.executeBatch(ctx, row, s, nt, keys); err != nil {
+		if err := n.executeBatch(ctx, row, s, nt, keys, args.Stage); err != nil {
 			return err
 		}
 		// Another batch may have stopped the run (budget) while this one
@@ -681,19 +682,19 @@ func (n *node) workBatch(ctx context.Context, job *river.Job[jobs.BatchArgs]) er
 		return err
 	}
 	if remaining == 0 {
-		_, err = n.insert(ctx, jobs.AnalyzeArgs{RunID: row.ID})
+		_, err = n.insert(ctx, jobs.AnalyzeArgs{RunID: row.ID, Stage: args.Stage})
 	}
 	return err
 }
 
-func (n *node) executeBatch(ctx context.Context, row storage.Run, s eval.Suite, nt *nodeTarget, keys []string) error {
+func (n *node) executeBatch(ctx context.Context, row storage.Run, s eval.Suite, nt *nodeTarget, keys []string, stage int) error {
 	lc, t := n.a.lifecycle(), nt.run
 	if nt.ref.probe != nil && nt.ref.probed.Load() == nil {
 		if _, err := nt.ref.probeIdentity(ctx); err != nil {
 			n.a.logger.Warn("identity probe failed", "target", t.Name, "err", err)
 		}
 	}
-	r, err := lc.Batch(ctx, row, keys)
+	r, err := lc.Batch(ctx, row, keys, stage)
 	if err != nil {
 		return err
 	}
@@ -708,7 +709,7 @@ func (n *node) executeBatch(ctx context.Context, row storage.Run, s eval.Suite, 
 		// than what the calls in flight cost beyond their estimates.
 		bt.Call = jobs.ClusterBudget(t.Call, n.st, jobs.BudgetKey(row.ID), maxUSD, t.Estimate)
 	}
-	ex := lc.Execute(ctx, r, run.Exec{Suite: s, Target: &bt, Grace: -1, SoftStop: n.softStop, OnSample: n.metrics.observeSample,
+	ex := lc.Execute(ctx, r, run.Exec{Suite: s, Target: &bt, Upto: r.Upto, Grace: -1, SoftStop: n.softStop, OnSample: n.metrics.observeSample,
 		Skip: func(key string, _ int) bool { return !inBatch[key] }})
 	bg := context.WithoutCancel(ctx)
 	switch {
@@ -766,8 +767,9 @@ func (n *node) refreshCostIfFinished(ctx context.Context, runID int64) error {
 	return n.st.RefreshRunCost(ctx, runID)
 }
 
-// workAnalyze finalises a run (run.Lifecycle.Analyze, idempotent), then
-// confirms a DRIFT or alerts.
+// workAnalyze decides a stage of a run (run.Lifecycle.Advance, idempotent:
+// a recorded look is not taken again): a night that goes on gets its next
+// stage's batches and jobs; a finished one confirms a DRIFT or alerts.
 func (n *node) workAnalyze(ctx context.Context, job *river.Job[jobs.AnalyzeArgs]) error {
 	row, snap, _, nt, err := n.runParts(ctx, job.JobRow, job.Args.RunID)
 	if err != nil {
@@ -776,9 +778,12 @@ func (n *node) workAnalyze(ctx context.Context, job *river.Job[jobs.AnalyzeArgs]
 	if row.Status != storage.RunRunning {
 		return nil
 	}
-	rep, err := n.a.lifecycle().Analyze(ctx, row, nt.run)
+	rep, next, err := n.a.lifecycle().Advance(ctx, row, nt.run, job.Args.Stage)
 	if err != nil {
 		return err
+	}
+	if rep == nil {
+		return n.openStage(ctx, row.ID, next)
 	}
 	n.metrics.runsCompleted.WithLabelValues(rep.Verdict).Inc()
 	if snap.ConfirmOf != 0 {
@@ -792,6 +797,25 @@ func (n *node) workAnalyze(ctx context.Context, job *river.Job[jobs.AnalyzeArgs]
 	}
 	_, err = n.insert(ctx, jobs.AlertArgs{RunID: row.ID})
 	return err
+}
+
+// openStage inserts the batch jobs of a run's next stage (the same case
+// batches as the first stage's, storage.Store.OpenStage); a retried
+// analysis inserts the same unique jobs again, which River drops.
+func (n *node) openStage(ctx context.Context, runID int64, stage int) error {
+	batches, err := n.st.OpenStage(ctx, runID, stage)
+	if err != nil {
+		return err
+	}
+	if len(batches) == 0 {
+		_, err := n.insert(ctx, jobs.AnalyzeArgs{RunID: runID, Stage: stage})
+		return err
+	}
+	args := make([]river.JobArgs, len(batches))
+	for i, b := range batches {
+		args[i] = jobs.BatchArgs{RunID: runID, Batch: b, Stage: stage}
+	}
+	return n.insertMany(ctx, args)
 }
 
 // applyConfirmation settles the confirmed run (run.Lifecycle.Confirm) and

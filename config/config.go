@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,8 +57,14 @@ type Config struct {
 	// DataDir holds the embedded cluster. Default $XDG_DATA_HOME/driftwatch
 	// (or ~/.local/share/driftwatch).
 	DataDir string `yaml:"data_dir"`
-	// Samples is k, samples per case, for suites that set none. Default 5.
+	// Samples is k, samples per case, for suites that set none. Set, it
+	// is an explicit K: nights then run in fixed mode at that K (as with a
+	// suite's samples: or --samples). Default: sampling.k.
 	Samples int `yaml:"samples"`
+	// Sampling is how a night sends its samples: staged (default: looks
+	// after 1 and 2 samples per case, a quiet night stops early) or fixed
+	// at K.
+	Sampling drift.Plan `yaml:"sampling"`
 	// Targets are the models under test. Required for run.
 	Targets []Target `yaml:"targets"`
 	// Suites lists YAML suite files or folders (searched for *.yaml and
@@ -200,9 +207,13 @@ func (p *Pin) Warn() bool { return p != nil && p.Mode == "warn" }
 
 // Baseline says how baselines are built.
 type Baseline struct {
-	// Runs is how many accepted runs a baseline pools once available. Default 1.
+	// Runs is how many accepted stable runs that reached K a baseline
+	// pools (drift.Pool). Default 3.
 	Runs int `yaml:"runs"`
 }
+
+// Pool is the baseline pooling of the config, defaults filled.
+func (b Baseline) Pool() drift.Pool { return drift.Pool{Runs: b.Runs}.WithDefaults() }
 
 // Drift tunes the comparison. Zero fields take package drift's defaults.
 type Drift struct {
@@ -403,7 +414,8 @@ func (c *Config) validateTop(v *validator) {
 		v.add([]any{"project"}, "must be 1 to 63 lower-case letters, digits, '-', '_' or '.', starting with a letter or digit, got %q", c.Project)
 	}
 	v.negative([]any{"samples"}, c.Samples < 0, c.Samples, fmt.Sprintf("the default %d", SamplesDefault))
-	v.negative([]any{"baseline", "runs"}, c.Baseline.Runs < 0, c.Baseline.Runs, "the default 1")
+	v.negative([]any{"baseline", "runs"}, c.Baseline.Runs < 0, c.Baseline.Runs, fmt.Sprintf("the default %d", drift.DefaultBaselineRuns))
+	c.validateSampling(v)
 	v.negative([]any{"max_cost_usd"}, !(c.MaxCostUSD >= 0), c.MaxCostUSD, "no cap")
 	v.fraction([]any{"drift", "alpha"}, c.Drift.Alpha, drift.DefaultAlphaFamily, false)
 	v.fraction([]any{"drift", "q_case"}, c.Drift.QCase, drift.DefaultQCase, false)
@@ -423,6 +435,46 @@ func (c *Config) validateTop(v *validator) {
 // MinWebTokenLength is the shortest web.token the dashboard accepts (it
 // refuses a shorter one too).
 const MinWebTokenLength = 12
+
+// validateSampling checks sampling: once its defaults are filled for the
+// configured pool, each error at the field it is about.
+func (c *Config) validateSampling(v *validator) {
+	if c.Baseline.Runs < 0 {
+		return
+	}
+	p := c.Sampling.WithDefaults(c.Baseline.Pool())
+	if err := p.Validate(); err != nil {
+		for _, e := range unjoin(err) {
+			field, msg, _ := strings.Cut(e.Error(), ": ")
+			v.add(samplingPath(field), "%s", msg)
+		}
+	}
+}
+
+// samplingPath is the config path an error of drift.Plan.Validate names
+// (field "sampling.looks[1]"); the error is at the deepest node of the
+// path that is in the file.
+func samplingPath(field string) []any {
+	path := []any{}
+	for _, part := range strings.Split(field, ".") {
+		name, idx, ok := strings.Cut(part, "[")
+		path = append(path, name)
+		if ok {
+			if i, err := strconv.Atoi(strings.TrimSuffix(idx, "]")); err == nil {
+				path = append(path, i)
+			}
+		}
+	}
+	return path
+}
+
+// unjoin splits an errors.Join error into its errors.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
 
 // validateTargets checks the targets and returns the set of their names.
 func (c *Config) validateTargets(v *validator) map[string]bool {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/driftwatch/driftwatch/drift"
 	"github.com/driftwatch/driftwatch/internal/yamldoc"
 	"github.com/stretchr/testify/require"
 )
@@ -194,7 +195,11 @@ func TestConfigRanges(t *testing.T) {
 		{"min_pass_delta", "drift:\n  min_pass_delta: -0.1\n", []string{"2: drift.min_pass_delta: must be between 0 and 1"}},
 		{"max_error_rate", "drift:\n  max_error_rate: 3\n", []string{"2: drift.max_error_rate: must be a fraction in (0, 1], got 3"}},
 		{"min_samples", "drift:\n  min_samples: -1\n", []string{"2: drift.min_samples: must not be negative"}},
-		{"baseline runs", "baseline:\n  runs: -2\n", []string{"2: baseline.runs: must not be negative, got -2 (0 means the default 1)"}},
+		{"baseline runs", "baseline:\n  runs: -2\n", []string{"2: baseline.runs: must not be negative, got -2 (0 means the default 3)"}},
+		{"sampling mode", "sampling:\n  mode: adaptive\n", []string{`2: sampling.mode: "adaptive" is not staged or fixed`}},
+		{"sampling look at k", "sampling:\n  k: 5\n  looks: [1, 5]\n", []string{"3: sampling.looks[1]: 5 is not below sampling.k 5"}},
+		{"sampling bounds", "sampling:\n  looks: [1, 2]\n  bounds: [0.3, 1.5]\n", []string{"3: sampling.bounds[1]: 1.5 is not in (0, 1)"}},
+		{"sampling bounds count", "sampling:\n  looks: [1, 2]\n  bounds: [0.3]\n", []string{"3: sampling.bounds: 1 bounds for 2 looks"}},
 		{"max_cost_usd", "max_cost_usd: -1\n", []string{"1: max_cost_usd: must not be negative, got -1 (0 means no cap)"}},
 		{"samples", "samples: -3\n", []string{"1: samples: must not be negative"}},
 		{"prices", "prices:\n  m: {input: 1, output: -2}\n", []string{"2: prices.m.output: must not be negative"}},
@@ -218,6 +223,14 @@ func TestConfigRanges(t *testing.T) {
 	// The valid edges load.
 	_, err := LoadWith(writeConfig(t, minimalTarget+"    retries: 0\n    timeout: 0s\ndrift: {alpha: 0.05, max_error_rate: 1, q_case: 0}\nbaseline: {runs: 0}\n"), envOf(nil))
 	require.NoError(t, err)
+	// A fixed plan ignores looks; a single-run baseline defaults to looks
+	// [1, 3] and K=10.
+	cfg, err := LoadWith(writeConfig(t, minimalTarget+"sampling: {mode: fixed, k: 2}\nbaseline: {runs: 1}\n"), envOf(nil))
+	require.NoError(t, err)
+	require.Equal(t, drift.Plan{Mode: drift.ModeFixed, K: 2}, cfg.Sampling.WithDefaults(cfg.Baseline.Pool()))
+	cfg, err = LoadWith(writeConfig(t, minimalTarget+"baseline: {runs: 1}\n"), envOf(nil))
+	require.NoError(t, err)
+	require.Equal(t, drift.Plan{Mode: drift.ModeStaged, Looks: []int{1, 3}, Bounds: []float64{0.30, 0.10}, K: 10}, cfg.Sampling.WithDefaults(cfg.Baseline.Pool()))
 }
 
 func TestConfigScheduleSuites(t *testing.T) {

@@ -138,19 +138,26 @@ func Look(baseline, current []Sample, plan Plan, look int, s Settings) (LookResu
 	lr.Delta, lr.CI = cltMean(d)
 	lr.MDE = c.passMDE()
 
-	// Behaviour tests on the samples so far.
-	c.behaviour()
+	// Behaviour tests on the samples so far, against as many samples per
+	// case of one baseline run: the per-case summaries they compare (the
+	// median length of n samples, say) must be of samples alike, or a
+	// skewed length distribution moves by itself on every quiet night.
+	// Whether outputs are exact (one sample per case says everything) is
+	// the whole comparison's finding, not the subsample's.
+	bc := newComparer(lookBaseline(baseline, n), current, s)
+	bc.det = c.det
+	bc.behaviour()
 	testable := 0
-	for _, cd := range c.cands {
+	for _, cd := range bc.cands {
 		if cd.testable {
 			testable++
 		}
 	}
-	for _, cd := range c.cands {
+	for _, cd := range bc.cands {
 		if !cd.testable || cd.f.P*float64(testable) > lr.Bound {
 			continue
 		}
-		if cd.floorOK || math.Abs(cd.f.Effect) >= behaviourFloor(cd.f.Metric, c.det, s)/2 {
+		if cd.floorOK || math.Abs(cd.f.Effect) >= behaviourFloor(cd.f.Metric, bc.det, s)/2 {
 			lr.Shifts = append(lr.Shifts, cd.f.Metric)
 		}
 	}
@@ -171,6 +178,23 @@ func Look(baseline, current []Sample, plan Plan, look int, s Settings) (LookResu
 			look, lr.Looks, n, lr.PCMH, lr.PSparse, lr.Bound, lr.Delta, lr.CI.Low, lr.CI.High, lr.MDE)
 	}
 	return lr, nil
+}
+
+// lookBaseline is the baseline of the behaviour tests at a look after n
+// samples per case: the samples with an index below n of the last pooled
+// baseline run (all runs' when the runs are not numbered).
+func lookBaseline(baseline []Sample, n int) []Sample {
+	last := 0
+	for i := range baseline {
+		last = max(last, baseline[i].Run)
+	}
+	out := make([]Sample, 0, len(baseline))
+	for _, b := range baseline {
+		if b.Index < n && b.Run == last {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 // behaviourFloor is the effect floor of a behaviour test (see decide).

@@ -140,18 +140,25 @@ func RunKey(project, schedule string, fire time.Time, suite, target string) stri
 	return fmt.Sprintf("%s@%s/%s/%s%s", schedule, fire.UTC().Format(time.RFC3339), suite, target, KeySuffix(project))
 }
 
-// BatchArgs is one batch of a run's cases (the keys are in run_batches).
+// BatchArgs is one batch of a run's cases (the keys are in run_batches) in
+// one stage of its night (from 0; a fixed night has one stage). Every
+// stage has its own batches (storage.Store.OpenStage), so a stage's batch
+// job is unique and a retried one does not redo another stage's.
 type BatchArgs struct {
 	RunID int64 `json:"run_id"`
 	Batch int   `json:"batch"`
+	Stage int   `json:"stage,omitempty"`
 }
 
 func (BatchArgs) Kind() string                 { return KindBatch }
 func (BatchArgs) InsertOpts() river.InsertOpts { return uniqueOpts(QueueBatch) }
 
-// AnalyzeArgs finalises a run once all its batches are done.
+// AnalyzeArgs decides a stage of a run once all its batches are done: the
+// stage's look (which opens the next stage's batches) or, after the last
+// stage, the verdict. One job per (run, stage).
 type AnalyzeArgs struct {
 	RunID int64 `json:"run_id"`
+	Stage int   `json:"stage,omitempty"`
 }
 
 func (AnalyzeArgs) Kind() string                 { return KindAnalyze }

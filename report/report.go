@@ -63,6 +63,10 @@ type Report struct {
 	// Calibration is the A/A calibration of the pass-rate test between the
 	// pooled baseline runs (lambda); nil with fewer than three.
 	Calibration *drift.Calibration `json:"calibration,omitempty"`
+	// Sampling is how the night sampled: its plan (staged or fixed, K),
+	// the looks taken and, for a night stopped early as STABLE, the look
+	// that stopped it (stopped_at) with its reason and MDE.
+	Sampling *drift.Staged `json:"sampling,omitempty"`
 	// ChangePoint dates the last change of the pass rate over the suite's
 	// recent runs on this target (BOCPD, for reporting only: it never sets
 	// the verdict); nil for a first run.

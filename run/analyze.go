@@ -15,8 +15,21 @@ import (
 // (or makes it the baseline), decides the verdict (drift.Decide), stores
 // the findings and the report, and returns the report. It reads only what
 // is stored, so a run analyzed by the CLI, by a job or again after a crash
-// gets the same report. t is the target (for a warn-mode pin).
+// gets the same report. t is the target (for a warn-mode pin). It is the
+// decision of a night that sent all its samples (K per case); a staged
+// night's stages go through Advance, which ends here.
 func (l *Lifecycle) Analyze(ctx context.Context, row storage.Run, t *Target) (*report.Report, error) {
+	n, err := l.night(ctx, row)
+	if err != nil {
+		return nil, err
+	}
+	return l.analyze(ctx, row, t, n.final())
+}
+
+// analyze is Analyze with the night's comparison c: every way a night ends
+// (fixed, reached K, stopped at a look) stores its findings and report
+// here.
+func (l *Lifecycle) analyze(ctx context.Context, row storage.Run, t *Target, c comparison) (*report.Report, error) {
 	snap, err := ReadSnapshot(row)
 	if err != nil {
 		return nil, err
@@ -38,15 +51,16 @@ func (l *Lifecycle) Analyze(ctx context.Context, row storage.Run, t *Target) (*r
 		return nil, err
 	}
 	if bl == nil {
-		if bl, err = l.analyzeFirst(ctx, rep, row); err != nil {
+		if bl, err = l.analyzeFirst(ctx, rep, row, c); err != nil {
 			return nil, err
 		}
 	}
 	if bl != nil {
-		if err := l.analyzeCompared(ctx, rep, row, bl); err != nil {
+		if err := l.analyzeCompared(ctx, rep, row, bl, c); err != nil {
 			return nil, err
 		}
 	}
+	rep.Sampling = c.sampling
 	rep.Metrics.InputTokens, rep.Metrics.OutputTokens, rep.Metrics.CostUSD = tot.InputTokens, tot.OutputTokens, tot.CostUSD
 	if pinWarn != nil {
 		rep.IdentityChanged = true
@@ -83,8 +97,8 @@ func (l *Lifecycle) identities(ctx context.Context, rep *report.Report, row stor
 // analyzeFirst decides a run that found no baseline: it becomes the
 // baseline, unless another run became it in the meantime (concurrent first
 // runs): then that baseline is returned, to compare with.
-func (l *Lifecycle) analyzeFirst(ctx context.Context, rep *report.Report, row storage.Run) (*storage.Baseline, error) {
-	cur, err := l.loadSamples(ctx, []int64{row.ID})
+func (l *Lifecycle) analyzeFirst(ctx context.Context, rep *report.Report, row storage.Run, c comparison) (*storage.Pool, error) {
+	cur, err := l.loadSamples(ctx, []int64{row.ID}, c.upto)
 	if err != nil {
 		return nil, err
 	}
@@ -99,28 +113,31 @@ func (l *Lifecycle) analyzeFirst(ctx context.Context, rep *report.Report, row st
 	ev.Compared.MDE = drift.MDEOf(cur.samples, set.AlphaFamily)
 	res := drift.Decide(ev, set)
 	if res.Verdict == drift.Baseline {
-		bl, accepted, err := l.store.AcceptFirstBaseline(ctx, storage.AcceptBaseline{SuiteID: row.SuiteID, TargetID: row.TargetID,
-			RunIDs: []int64{row.ID}, AcceptedBy: "driftwatch", Note: "first completed run"})
+		_, accepted, err := l.store.AcceptFirstBaseline(ctx, storage.AcceptBaseline{SuiteID: row.SuiteID, TargetID: row.TargetID,
+			RunIDs: []int64{row.ID}, AcceptedBy: "driftwatch", Note: "first completed run",
+			PoolSize: l.policy.BaselineRuns, SuiteHash: c.hash})
 		if err != nil {
 			return nil, err
 		}
 		if !accepted {
-			return &bl, nil
+			bl, err := l.store.ActivePool(ctx, row.SuiteID, row.TargetID)
+			return &bl, err
 		}
 		rep.BaselineRunIDs = []int64{row.ID}
 	}
-	fillReport(rep, res, cur, row.SamplesPerCase)
+	fillReport(rep, res, cur, c.sampling.SamplesPerCase)
 	return nil, nil
 }
 
-// analyzeCompared compares a run with its baseline, pools a stable run into
-// a baseline that is not complete yet, and dates the change point.
-func (l *Lifecycle) analyzeCompared(ctx context.Context, rep *report.Report, row storage.Run, bl *storage.Baseline) error {
+// analyzeCompared compares a run with its baseline, pools a stable run that
+// reached K into a baseline that is not complete yet (growPool), and dates
+// the change point.
+func (l *Lifecycle) analyzeCompared(ctx context.Context, rep *report.Report, row storage.Run, bl *storage.Pool, c comparison) error {
 	rep.BaselineRunIDs = bl.RunIDs
 	if id, err := l.runIdentity(ctx, row.TargetID, bl.RunIDs); err == nil && id != nil && rep.BaselineIdentity == nil {
 		rep.BaselineIdentity = ReportIdentity(*id)
 	}
-	res, cur, err := l.compare(ctx, row.ID, row.Config, bl.RunIDs)
+	res, cur, err := l.compare(ctx, row.ID, row.Config, bl.RunIDs, c)
 	if err != nil {
 		return err
 	}
@@ -129,14 +146,12 @@ func (l *Lifecycle) analyzeCompared(ctx context.Context, rep *report.Report, row
 		return err
 	}
 	res = drift.Decide(ev, l.settings(row.ID))
-	if res.Verdict == drift.Stable && len(bl.RunIDs) < l.policy.BaselineRuns {
-		ids := append(append([]int64{}, bl.RunIDs...), row.ID)
-		if _, err := l.store.AcceptBaseline(ctx, storage.AcceptBaseline{SuiteID: row.SuiteID, TargetID: row.TargetID,
-			RunIDs: ids, AcceptedBy: "driftwatch", Note: fmt.Sprintf("pooled: %d of %d baseline runs", len(ids), l.policy.BaselineRuns)}); err != nil {
+	if res.Verdict == drift.Stable && c.reachedK {
+		if err := l.growPool(ctx, row, bl, c.hash); err != nil {
 			return err
 		}
 	}
-	fillReport(rep, res, cur, row.SamplesPerCase)
+	fillReport(rep, res, cur, c.sampling.SamplesPerCase)
 	return l.changePoint(ctx, rep, row)
 }
 

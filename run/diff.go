@@ -15,7 +15,7 @@ func (l *Lifecycle) Diff(ctx context.Context, a, b storage.Run) (*report.Report,
 	if b.FinishedAt != nil {
 		rep.FinishedAt = *b.FinishedAt
 	}
-	res, cur, err := l.compare(ctx, b.ID, b.Config, []int64{a.ID})
+	res, cur, err := l.compare(ctx, b.ID, b.Config, []int64{a.ID}, comparison{decide: compareFixed})
 	if err != nil {
 		return nil, err
 	}

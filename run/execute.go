@@ -32,6 +32,9 @@ func (noProgress) Finish()         {}
 type Exec struct {
 	Suite  eval.Suite
 	Target *Target
+	// Upto bounds the sample indexes sent (every case's samples below it:
+	// a stage of a staged night, Run.Upto); 0: all K.
+	Upto int
 	// Skip, if set, skips samples that another pass stores (other batches).
 	// Samples already stored without error are always skipped.
 	Skip func(key string, idx int) bool
@@ -121,7 +124,7 @@ func (l *Lifecycle) Execute(ctx context.Context, r *Run, x Exec) Executed {
 	_, runErr := eval.Run(runCtx, eval.RunParams{
 		Suite:       x.Suite,
 		Target:      call,
-		Samples:     r.K,
+		Samples:     upto(x.Upto, r.K),
 		Concurrency: cmp.Or(t.Concurrency, 1),
 		Filter:      r.Filter,
 		Skip:        s.skip,
@@ -133,6 +136,14 @@ func (l *Lifecycle) Execute(ctx context.Context, r *Run, x Exec) Executed {
 	ex := s.close(runErr)
 	ex.Interrupted = ctx.Err() != nil
 	return ex
+}
+
+// upto is the samples per case an execution sends: bound when set, at most k.
+func upto(bound, k int) int {
+	if bound > 0 {
+		return min(bound, k)
+	}
+	return k
 }
 
 // stopper returns a channel closed by stop, by soft or by done, whichever

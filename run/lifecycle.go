@@ -2,12 +2,16 @@
 // for every way a run starts (`driftwatch run`, a schedule's jobs under
 // `serve` and `worker`, the dashboard's "run now", the demo):
 //
-//	Start     create the run (or load the run to resume), with its cases
+//	Start     create the run (or load the run to resume), with its cases and
+//	          its sampling plan (staged or fixed, K), fixed before any call
 //	Preflight read the target's identity and check the pin before any call
-//	Execute   send the samples (all, or one batch), storing each as it comes
+//	Execute   send one stage's samples (all, or one batch), storing each as
+//	          it comes
 //	Stop      end a run that cannot go on: pin, budget, interrupt, unusable target
-//	Analyze   compare with the baseline (or become it), CUSUM, change point,
-//	          verdict (drift.Decide), findings, finish
+//	Advance   after a stage: take the look (recorded; final on resume) and go
+//	          on to the next stage, or end the night through Analyze
+//	Analyze   compare with the baseline (or become it), pool the baseline,
+//	          CUSUM, change point, verdict (drift.Decide), findings, finish
 //	Confirm   settle a DRIFT with the verdict of a fresh confirmation run
 //
 // A caller only decides where the work runs: all of it in this process
@@ -35,9 +39,12 @@ type Policy struct {
 	// Drift are the statistics' settings; Seed 0 seeds each run with its id
 	// so that a stored verdict can be recomputed exactly.
 	Drift drift.Settings
-	// BaselineRuns is how many stable runs are pooled into a baseline.
-	// Default 1.
+	// BaselineRuns is how many stable runs that reached K are pooled into
+	// a baseline. Default drift.DefaultBaselineRuns.
 	BaselineRuns int
+	// Sampling is the configured sampling plan (zero: the defaults); each
+	// night's plan is fixed from it in Start (drift.Plan.Night).
+	Sampling drift.Plan
 	// MaxCostUSD caps one run's spend; 0: no cap.
 	MaxCostUSD float64
 	// HarnessVersion is stored with every run.
@@ -106,7 +113,7 @@ func New(store Store, policy Policy, logger *slog.Logger, notices io.Writer) *Li
 		notices = io.Discard
 	}
 	policy.Project = cmp.Or(policy.Project, storage.DefaultProject)
-	policy.BaselineRuns = cmp.Or(policy.BaselineRuns, 1)
+	policy.BaselineRuns = cmp.Or(policy.BaselineRuns, drift.DefaultBaselineRuns)
 	policy.WriterRetries = cmp.Or(policy.WriterRetries, WriterRetriesDefault)
 	if policy.ResumeCommand == nil {
 		policy.ResumeCommand = func(id int64) string { return fmt.Sprintf("driftwatch run --resume %d", id) }

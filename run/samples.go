@@ -28,12 +28,13 @@ type loaded struct {
 	hashes     []string
 }
 
-// loadSamples loads one run's samples (ordered by case, then sample index).
-func (l *Lifecycle) loadSamples(ctx context.Context, runIDs []int64) (*loaded, error) {
+// loadSamples loads one run's samples (ordered by case, then sample index)
+// with an index below upto (0: all).
+func (l *Lifecycle) loadSamples(ctx context.Context, runIDs []int64, upto int) (*loaded, error) {
 	cur := &loaded{index: map[string]int32{}}
 	last := int32(-1)
 	err := l.store.StreamSamples(ctx, runIDs, func(s storage.Sample) error {
-		if s.Outcome == storage.OutcomeSkipped {
+		if s.Outcome == storage.OutcomeSkipped || (upto > 0 && s.SampleIdx >= upto) {
 			return nil
 		}
 		ds := toDrift(&s)
@@ -165,16 +166,27 @@ func failReason(checks json.RawMessage) string {
 	return ""
 }
 
-// compare runs the drift engine on a run against a set of baseline runs,
-// excluding cases whose content changed in between.
-func (l *Lifecycle) compare(ctx context.Context, runID int64, runConfig json.RawMessage, baseRunIDs []int64) (drift.Result, *loaded, error) {
-	cur, err := l.loadSamples(ctx, []int64{runID})
+// compared is what a comparison of a run with its baseline runs needs:
+// both sides' samples without the cases whose content changed in between,
+// and the run's settings.
+type compared struct {
+	base, cur []drift.Sample
+	loaded    *loaded
+	changed   []string
+	set       drift.Settings
+}
+
+// comparable loads a run's samples (those with an index below upto; 0: all)
+// and its baseline runs' samples, excluding cases whose content changed in
+// between.
+func (l *Lifecycle) comparable(ctx context.Context, runID int64, runConfig json.RawMessage, baseRunIDs []int64, upto int) (*compared, error) {
+	cur, err := l.loadSamples(ctx, []int64{runID}, upto)
 	if err != nil {
-		return drift.Result{}, nil, err
+		return nil, err
 	}
 	base, err := l.loadBaseline(ctx, baseRunIDs, cur)
 	if err != nil {
-		return drift.Result{}, nil, err
+		return nil, err
 	}
 	var changed []string
 	for i, ch := range base.changed {
@@ -208,12 +220,27 @@ func (l *Lifecycle) compare(ctx context.Context, runID int64, runConfig json.Raw
 	}
 	set := l.settings(runID)
 	set.Stochastic = l.sampled(ctx, runID, runConfig, cur)
-	// Neither side's samples are used after Compare: the engine can let
-	// them go once it has grouped them (peak memory of large runs).
-	bs, cs := base.samples, cur.samples
+	return &compared{base: base.samples, cur: cur.samples, loaded: cur, changed: changed, set: set}, nil
+}
+
+// compare runs the drift engine (c.decide) on a run against a set of
+// baseline runs, excluding cases whose content changed in between.
+func (l *Lifecycle) compare(ctx context.Context, runID int64, runConfig json.RawMessage, baseRunIDs []int64, c comparison) (drift.Result, *loaded, error) {
+	in, err := l.comparable(ctx, runID, runConfig, baseRunIDs, c.upto)
+	if err != nil {
+		return drift.Result{}, nil, err
+	}
+	// Neither side's samples are used after the comparison: the engine
+	// can let them go once it has grouped them (peak memory of large runs).
+	cur := in.loaded
+	bs, cs := in.base, in.cur
+	in.base, in.cur = nil, nil
 	cur.summarize()
-	res := drift.Compare(bs, cs, set)
-	res.ChangedCases = changed
+	res, err := c.decide(bs, cs, in.set)
+	if err != nil {
+		return drift.Result{}, nil, fmt.Errorf("run %d: %w", runID, err)
+	}
+	res.ChangedCases = in.changed
 	for _, k := range res.DriftedCases {
 		if i, ok := cur.index[k]; ok {
 			cur.cases[i].Drifted = true

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/driftwatch/driftwatch/drift"
 	"github.com/driftwatch/driftwatch/eval"
 	"github.com/driftwatch/driftwatch/report"
 	"github.com/driftwatch/driftwatch/storage"
@@ -51,7 +52,9 @@ func ReadSnapshot(run storage.Run) (Snapshot, error) {
 type Spec struct {
 	Suite  eval.Suite
 	Target *Target
-	// K is samples per case.
+	// K is samples per case, explicit (the command line, a schedule, the
+	// suite, the config's samples:): the night is fixed at K. 0: the
+	// policy's sampling plan decides (staged or fixed, and K).
 	K int
 	// Case is a -run style pattern selecting cases ("": all).
 	Case     string
@@ -77,6 +80,11 @@ type Run struct {
 	// resumed run's own, whatever the command line says).
 	K      int
 	Filter string
+	// Stage is the stage of the night's plan to execute (from 0; a fixed
+	// night has one), and Upto its sample bound: the stage sends every
+	// case's samples with an index below Upto (Exec.Upto). Advance says
+	// whether there is a next stage.
+	Stage, Upto int
 	// Done holds the samples stored without error: a resume skips them.
 	Done map[storage.SampleKey]struct{}
 	// Spent is what the stored samples cost: a resumed run's budget starts
@@ -99,9 +107,16 @@ func (l *Lifecycle) Start(ctx context.Context, sp Spec) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := st.UpsertCases(ctx, suiteID, caseRows(s.Cases())); err != nil {
+	rows := caseRows(s.Cases())
+	if err := st.UpsertCases(ctx, suiteID, rows); err != nil {
 		return nil, err
 	}
+	hash := storage.SuiteHash(rows)
+	plan, err := l.planNight(ctx, suiteID, targetID, hash, sp)
+	if err != nil {
+		return nil, fmt.Errorf("plan the night: %w", err)
+	}
+	sp.K = plan.K
 	snap, err := json.Marshal(Snapshot{Project: l.policy.Project, Suite: s.Name(), Target: t.Name, Provider: t.Provider, Model: t.Model,
 		BaseURL: t.BaseURL, Samples: sp.K, Case: sp.Case, Params: t.Params, Deterministic: t.Deterministic,
 		Seed: sp.Seed, Confirm: sp.Confirm, ConfirmOf: sp.ConfirmOf, SuiteHash: sp.SuiteHash})
@@ -124,7 +139,31 @@ func (l *Lifecycle) Start(ctx context.Context, sp Spec) (*Run, error) {
 		return nil, err
 	}
 	r.K = r.Row.SamplesPerCase
-	return r, nil
+	if !r.Created && r.Row.SamplesPerCase != plan.K {
+		// A run found by its key whose plan was not recorded yet (its first
+		// attempt ended in between) keeps its K.
+		plan = drift.Plan{Mode: drift.ModeFixed, K: r.K}
+	}
+	if _, _, err := st.Sampling(ctx, r.Row.ID); errors.Is(err, storage.ErrNotFound) {
+		if err := l.recordPlan(ctx, r.Row.ID, plan, hash); err != nil {
+			return nil, err
+		}
+	} else if err != nil {
+		return nil, err
+	}
+	return r, l.at(ctx, r)
+}
+
+// at sets r's stage to where its night is: after the looks recorded as
+// continuing.
+func (l *Lifecycle) at(ctx context.Context, r *Run) error {
+	n, err := l.night(ctx, r.Row)
+	if err != nil {
+		return err
+	}
+	r.Stage = n.stage()
+	r.Upto = n.upto(r.Stage)
+	return nil
 }
 
 // Resume loads run id to finish its unfinished samples.
@@ -146,12 +185,13 @@ func (l *Lifecycle) Resume(ctx context.Context, id int64) (*Run, error) {
 		return nil, err
 	}
 	r.Spent = tot.CostUSD
-	return r, nil
+	return r, l.at(ctx, r)
 }
 
-// Batch loads run row to execute the cases keys: the samples of those
-// cases that are stored without error are skipped.
-func (l *Lifecycle) Batch(ctx context.Context, row storage.Run, keys []string) (*Run, error) {
+// Batch loads run row to execute the cases keys in stage stage of its
+// night: the samples of those cases that are stored without error are
+// skipped.
+func (l *Lifecycle) Batch(ctx context.Context, row storage.Run, keys []string, stage int) (*Run, error) {
 	snap, err := ReadSnapshot(row)
 	if err != nil {
 		return nil, err
@@ -160,6 +200,11 @@ func (l *Lifecycle) Batch(ctx context.Context, row storage.Run, keys []string) (
 	if r.Done, err = l.store.DoneSamplesOf(ctx, row.ID, keys); err != nil {
 		return nil, err
 	}
+	n, err := l.night(ctx, row)
+	if err != nil {
+		return nil, err
+	}
+	r.Stage, r.Upto = stage, n.upto(stage)
 	return r, nil
 }
 
@@ -191,8 +236,8 @@ func (l *Lifecycle) Preflight(ctx context.Context, r *Run, t *Target) (*report.R
 
 // baselineOf returns the active baseline and the identity most often seen in
 // its samples (nil, nil when there is no baseline).
-func (l *Lifecycle) baselineOf(ctx context.Context, suiteID, targetID int64) (*storage.Baseline, *eval.Identity, error) {
-	bl, err := l.store.ActiveBaseline(ctx, suiteID, targetID)
+func (l *Lifecycle) baselineOf(ctx context.Context, suiteID, targetID int64) (*storage.Pool, *eval.Identity, error) {
+	bl, err := l.store.ActivePool(ctx, suiteID, targetID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, nil, nil
 	}

@@ -77,7 +77,7 @@ func unusable(tot storage.RunTotals) bool {
 // cannot be used: INCONCLUSIVE, with why and how to finish it (the errored
 // samples run again on resume).
 func (l *Lifecycle) stopUnusable(ctx context.Context, r *Run, t *Target, tot storage.RunTotals, failedFast bool) (*report.Report, error) {
-	cur, err := l.loadSamples(ctx, []int64{r.Row.ID})
+	cur, err := l.loadSamples(ctx, []int64{r.Row.ID}, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ type Store interface {
 	runs
 	samples
 	baselines
+	sampling
 	identities
 	findings
 }
@@ -47,9 +48,18 @@ type samples interface {
 
 // baselines: Preflight and Analyze.
 type baselines interface {
-	ActiveBaseline(ctx context.Context, suiteID, targetID int64) (storage.Baseline, error)
+	ActivePool(ctx context.Context, suiteID, targetID int64) (storage.Pool, error)
 	AcceptBaseline(ctx context.Context, a storage.AcceptBaseline) (storage.Baseline, error)
 	AcceptFirstBaseline(ctx context.Context, a storage.AcceptBaseline) (storage.Baseline, bool, error)
+	GrowBaseline(ctx context.Context, g storage.GrowBaseline) (storage.Pool, error)
+	RebuildBaseline(ctx context.Context, r storage.RebuildBaseline) (storage.Pool, error)
+}
+
+// sampling: Start (the night's plan), Advance (the looks) and Analyze.
+type sampling interface {
+	RecordSampling(ctx context.Context, p storage.RunSampling) (storage.RunSampling, error)
+	RecordLook(ctx context.Context, l storage.Look) error
+	Sampling(ctx context.Context, runID int64) (storage.RunSampling, []storage.Look, error)
 }
 
 // identities: Preflight, Execute and Analyze.

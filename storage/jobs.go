@@ -120,6 +120,32 @@ func (s *Store) AddRunBatches(ctx context.Context, runID int64, batches [][]stri
 	return nil
 }
 
+// StageBatches is the stride between the batch numbers of a run's stages:
+// batch i of stage s is run_batches row s*StageBatches+i.
+const StageBatches = 1 << 20
+
+// OpenStage opens stage stage (from 1) of a staged run: a copy of each of
+// the run's first-stage batches, numbered stage*StageBatches+i, not done.
+// It returns the stage's batch numbers. Opening a stage again (a retried
+// analysis) adds nothing and returns the same numbers; the done flags of
+// the stage's batches are kept, so a batch that finished stays finished.
+func (s *Store) OpenStage(ctx context.Context, runID int64, stage int) ([]int, error) {
+	if stage < 1 {
+		return nil, fmt.Errorf("open stage %d of run %d: stages after the first start at 1", stage, runID)
+	}
+	rows, _ := s.pool.Query(ctx, `
+		WITH ins AS (
+			INSERT INTO run_batches (run_id, batch, case_keys)
+			SELECT run_id, batch + $2::int * $3::int, case_keys FROM run_batches WHERE run_id = $1 AND batch < $3::int
+			ON CONFLICT DO NOTHING)
+		SELECT batch + $2::int * $3::int FROM run_batches WHERE run_id = $1 AND batch < $3::int ORDER BY batch`, runID, stage, StageBatches)
+	batches, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		return nil, fmt.Errorf("open stage %d of run %d: %w", stage, runID, translate(err))
+	}
+	return batches, nil
+}
+
 // RunBatch returns the case keys of one batch of a run and whether it is done.
 func (s *Store) RunBatch(ctx context.Context, runID int64, batch int) (keys []string, done bool, err error) {
 	var doneAt *time.Time
