@@ -384,9 +384,11 @@ func (n *node) target(name string) (*nodeTarget, error) {
 	}
 	ref := refs[0]
 	call := bounded(ref.target, cmp.Or(ref.cfg.Concurrency, config.ConcurrencyDefault))
-	if ref.cfg.RPM > 0 || ref.cfg.TPM > 0 {
-		call = jobs.ClusterLimit(call, n.st, jobs.LimitConfig{Key: "target:" + name, RPM: ref.cfg.RPM, TPM: ref.cfg.TPM})
-	}
+	// The cluster's buckets hold every process to the configured rpm/tpm
+	// and to any lower limit one process learned from the provider.
+	ctl := ref.ctl
+	call = jobs.ClusterLimit(call, n.st, jobs.LimitConfig{Key: "target:" + n.project + "/" + name, RPM: ref.cfg.RPM, TPM: ref.cfg.TPM,
+		Learned: func() (float64, float64) { s := ctl.Pacer.Stats(); return s.RPM, s.TPM }})
 	t := &nodeTarget{ref: ref, run: ref.runTarget(n.a, call)}
 	n.targets[name] = t
 	return t, nil
@@ -715,6 +717,10 @@ func (n *node) executeBatch(ctx context.Context, row storage.Run, s eval.Suite, 
 	switch {
 	case ex.WriteErr != nil:
 		return fmt.Errorf("store samples of run %d: %w", row.ID, ex.WriteErr)
+	case ex.CircuitOpen != "":
+		// The target keeps failing: the batch is retried later (River's
+		// backoff), sending nothing until then; its stored samples stay.
+		return fmt.Errorf("run %d: target %s was stopped: %s", row.ID, t.Name, ex.CircuitOpen)
 	case ex.PinErr != nil && !t.PinWarn:
 		rep, err := lc.StopPinned(bg, row, *ex.Identity, ex.PinErr)
 		if err != nil {

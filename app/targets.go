@@ -3,6 +3,7 @@ package app
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -13,7 +14,6 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
-	"golang.org/x/time/rate"
 
 	"github.com/driftwatch/driftwatch/config"
 	"github.com/driftwatch/driftwatch/eval"
@@ -43,6 +43,8 @@ type targetRef struct {
 	probed atomic.Pointer[eval.Identity]
 	// client is the provider's own client, for its extra APIs (embeddings).
 	client eval.Target
+	// ctl paces the target's attempts and holds its circuit breaker.
+	ctl *provider.Control
 }
 
 // targets builds the named targets (all when names is empty).
@@ -93,19 +95,14 @@ func (a *App) buildTarget(tc *config.Target) (*targetRef, error) {
 	retry := provider.Retry{MaxAttempts: tc.MaxAttempts()}
 	prices := a.prices()
 	prov := cmp.Or(tc.Provider, "openai")
-	// rpm holds for every HTTP attempt, retries included, so a server that
-	// answers 429 or 5xx is never hit faster than the configured rate.
-	var do func(*http.Request) (*http.Response, error)
-	if tc.RPM > 0 {
-		lim := rate.NewLimiter(rate.Limit(float64(tc.RPM)/60), max(1, tc.RPM/600))
-		hc := &http.Client{Transport: provider.NewTransport(0)}
-		do = func(r *http.Request) (*http.Response, error) {
-			if err := lim.Wait(r.Context()); err != nil {
-				return nil, err
-			}
-			return hc.Do(r)
-		}
-	}
+	// One control per target paces every HTTP attempt, retries included,
+	// to the configured rpm/tpm and to the limits the provider reports,
+	// waits out 429s, and stops a target that keeps failing (the breaker).
+	timeout := cmp.Or(tc.Timeout, config.TimeoutDefault)
+	ctl := provider.NewControl(provider.ControlConfig{
+		Pacer:   provider.PacerConfig{RPM: tc.RPM, TPM: tc.TPM},
+		Breaker: provider.BreakerConfig{Silence: max(provider.BreakerSilenceDefault, timeout*2/3)},
+	}, a.logger)
 	if prov == "sim" {
 		// The built-in simulator, served on a loopback port of this
 		// process: the target speaks OpenAI's API to it like any other.
@@ -117,20 +114,17 @@ func (a *App) buildTarget(tc *config.Target) (*targetRef, error) {
 		c.BaseURL = url + "/v1"
 		tc = &c
 	}
-	ref := &targetRef{cfg: tc, provider: prov, model: cmp.Or(tc.Model, tc.Deployment)}
+	ref := &targetRef{cfg: tc, provider: prov, model: cmp.Or(tc.Model, tc.Deployment), ctl: ctl}
 	var t eval.Target
 	switch prov {
 	case "anthropic":
-		c, err := newAnthropic(tc, key, retry, prices, a, do)
+		c, err := newAnthropic(tc, key, retry, prices, a, ctl)
 		if err != nil {
 			return nil, err
 		}
 		t = c
 	default:
-		var openaiOpts []openai.Option
-		if do != nil {
-			openaiOpts = append(openaiOpts, openai.WithDoFunc(do))
-		}
+		openaiOpts := []openai.Option{openai.WithControl(ctl)}
 		if tc.AzureAD != nil {
 			ts, err := azureADTokens(tc.AzureAD)
 			if err != nil {
@@ -147,7 +141,7 @@ func (a *App) buildTarget(tc *config.Target) (*targetRef, error) {
 			APIVersion: tc.APIVersion,
 			Deployment: tc.Deployment,
 			Headers:    tc.Headers,
-			Timeout:    cmp.Or(tc.Timeout, config.TimeoutDefault),
+			Timeout:    timeout,
 			Retry:      retry,
 			Prices:     &prices,
 		}, a.logger, openaiOpts...)
@@ -167,9 +161,6 @@ func (a *App) buildTarget(tc *config.Target) (*targetRef, error) {
 	ref.client = t
 	if p, ok := t.(prober); ok {
 		ref.probe = p
-	}
-	if tc.RPM > 0 || tc.TPM > 0 {
-		t = provider.Limit(t, provider.LimitConfig{RPM: tc.RPM, TPM: tc.TPM})
 	}
 	params := tc.Params
 	stream := tc.Stream
@@ -230,16 +221,13 @@ func (t *targetRef) checkPin(id eval.Identity, baseline *eval.Identity) error {
 		if baseline == nil {
 			return nil
 		}
-		switch {
-		case baseline.Digest != "" && id.Digest != "" && baseline.Digest != id.Digest:
-			return fmt.Errorf("digest %s, baseline had %s", id.Digest, baseline.Digest)
-		case baseline.ResolvedModel != "" && id.ResolvedModel != "" && baseline.ResolvedModel != id.ResolvedModel:
-			return fmt.Errorf("resolved model %s, baseline had %s", id.ResolvedModel, baseline.ResolvedModel)
+		if why := provider.IdentityMismatch(id, *baseline); why != "" {
+			return errors.New(why)
 		}
 		return nil
 	}
 	switch {
-	case pin.Model != "" && id.ResolvedModel != "" && id.ResolvedModel != pin.Model:
+	case pin.Model != "" && id.ResolvedModel != "" && !provider.ModelMatches(id.ResolvedModel, pin.Model):
 		return fmt.Errorf("resolved model %s, pinned %s", id.ResolvedModel, pin.Model)
 	case pin.Digest != "" && id.Digest != "" && id.Digest != pin.Digest:
 		return fmt.Errorf("digest %s, pinned %s", id.Digest, pin.Digest)
@@ -290,11 +278,8 @@ func azureADTokens(c *config.AzureAD) (oauth2.TokenSource, error) {
 	return cc.TokenSource(context.WithValue(context.Background(), oauth2.HTTPClient, hc)), nil
 }
 
-func newAnthropic(tc *config.Target, key string, retry provider.Retry, prices provider.Prices, a *App, do func(*http.Request) (*http.Response, error)) (eval.Target, error) {
-	var opts []anthropic.Option
-	if do != nil {
-		opts = append(opts, anthropic.WithDoFunc(do))
-	}
+func newAnthropic(tc *config.Target, key string, retry provider.Retry, prices provider.Prices, a *App, ctl *provider.Control) (eval.Target, error) {
+	opts := []anthropic.Option{anthropic.WithControl(ctl)}
 	return anthropic.New(anthropic.Config{
 		Name:       tc.Name,
 		BaseURL:    tc.BaseURL,
@@ -320,8 +305,25 @@ func (t *targetRef) runTarget(a *App, call eval.Target) *run.Target {
 	}
 	if t.cfg.Pin != nil {
 		rt.CheckPin = t.checkPin
+		// A closed API has no identity endpoint: with a stopping pin, one
+		// small request reads its identity before the suite fans out.
+		if rp, ok := t.client.(requestProber); ok && rt.Probe == nil && !t.cfg.Pin.Warn() {
+			rt.Probe = func(ctx context.Context) (*eval.Identity, error) {
+				id, err := rp.ProbeRequest(ctx)
+				if err != nil {
+					return nil, err
+				}
+				return &id, nil
+			}
+		}
 	}
 	return rt
+}
+
+// requestProber is what closed-API clients offer: their identity, read
+// from one small completion.
+type requestProber interface {
+	ProbeRequest(ctx context.Context) (eval.Identity, error)
 }
 
 // startSim starts the built-in simulator (its default scenario) once for

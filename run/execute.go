@@ -68,6 +68,10 @@ type Executed struct {
 	// seen most often).
 	PinErr   error
 	Identity *eval.Identity
+	// CircuitOpen says why the target's circuit breaker stopped the
+	// execution ("" when it did not): the target keeps failing or does not
+	// answer.
+	CircuitOpen string
 	// BudgetHit: max_cost_usd stopped the execution.
 	BudgetHit bool
 	// Stopped: a soft stop (SoftStop, ctx, the budget, fail-fast) came
@@ -183,6 +187,7 @@ type sink struct {
 	idCount    map[string]int
 	pinErr     error
 	pinID      *eval.Identity
+	circuit    string // why the target's breaker opened ("": it did not)
 
 	budgetHit, failedFast atomic.Bool
 	done, errs            atomic.Int64
@@ -209,6 +214,18 @@ func (s *sink) skip(key string, idx int) bool {
 }
 
 func (s *sink) put(res eval.SampleResult) error {
+	if res.ErrorKind == eval.ErrCircuitOpen {
+		// The target's circuit breaker stopped it: the sample got no
+		// answer, so it is not stored (a resume runs it), and nothing more
+		// is sent.
+		s.mu.Lock()
+		if s.circuit == "" {
+			s.circuit = res.Err
+		}
+		s.mu.Unlock()
+		s.stop()
+		return nil
+	}
 	if s.ff.observe(res) {
 		s.failedFast.Store(true)
 		s.stop()
@@ -270,7 +287,7 @@ func (s *sink) close(runErr error) Executed {
 	if err := errors.Join(errs...); err != nil {
 		s.l.logger.Warn("record identities", "run", s.r.Row.ID, "err", err)
 	}
-	ex := Executed{PinErr: s.pinErr, Identity: s.pinID, BudgetHit: s.budgetHit.Load(), RunErr: runErr, WriteErr: werr,
+	ex := Executed{CircuitOpen: s.circuit, PinErr: s.pinErr, Identity: s.pinID, BudgetHit: s.budgetHit.Load(), RunErr: runErr, WriteErr: werr,
 		FailedFast: s.failedFast.Load(), FailedAfter: s.x.FailFastAfter}
 	ex.Stopped = errors.Is(runErr, eval.ErrStopped)
 	if ex.PinErr != nil && !s.t.PinWarn {
@@ -368,6 +385,7 @@ func sampleRow(runID int64, r eval.SampleResult, ids *identityCache) (storage.Sa
 		row.Request = encodeJSON(r.Request)
 	}
 	row.InputTokens, row.OutputTokens = r.Usage.InputTokens, r.Usage.OutputTokens
+	row.UsageEstimated = r.Usage.Estimated
 	var (
 		idHash string
 		id     *eval.Identity

@@ -2,8 +2,6 @@ package run
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/driftwatch/driftwatch/eval"
+	"github.com/driftwatch/driftwatch/provider"
 	"github.com/driftwatch/driftwatch/report"
 	"github.com/driftwatch/driftwatch/storage"
 )
@@ -41,12 +40,9 @@ func sameIdentity(a, b eval.Identity) bool {
 }
 
 // IdentityHash digests the parts of an identity that say which model
-// answered.
-func IdentityHash(id eval.Identity) string {
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s", id.Provider, id.RequestedModel, id.ResolvedModel, id.Fingerprint, id.Digest)
-	return hex.EncodeToString(h.Sum(nil))[:16]
-}
+// answered: the one definition (provider.IdentityHash) samples, the
+// identity history, baselines and pins compare.
+func IdentityHash(id eval.Identity) string { return provider.IdentityHash(id) }
 
 // runIdentity finds the identity that answered most samples of the given
 // runs. Runs without an answered sample (stopped by the pin before any

@@ -35,6 +35,14 @@ func (l *Lifecycle) Settle(ctx context.Context, r *Run, t *Target, ex Executed) 
 		return l.stopBudget(bg, r.Row)
 	case ex.Interrupted:
 		return l.Stop(bg, r.Row, "interrupted; finish it with: "+l.policy.ResumeCommand(r.Row.ID))
+	case ex.CircuitOpen != "":
+		why := FailMessage(ex.CircuitOpen)
+		rep, err := l.Stop(bg, r.Row, fmt.Sprintf("target %s was stopped (%s); fix it, then finish the run with: %s",
+			t.Name, why, l.policy.ResumeCommand(r.Row.ID)))
+		if err == nil {
+			err = fmt.Errorf("run %d: %w: %s", r.Row.ID, ErrTarget, why)
+		}
+		return rep, err
 	case ex.RunErr != nil && !errors.Is(ex.RunErr, eval.ErrStopped):
 		return nil, fmt.Errorf("run %d: %w", r.Row.ID, ex.RunErr)
 	}
