@@ -182,7 +182,10 @@ type crashFilter struct {
 	midLine  bool // the last byte passed was not a newline
 	crashing bool
 	cause    string
-	held     bytes.Buffer
+	// causeOpen: the crash's first line has not ended yet (the runtime
+	// writes "fatal error: " and its message in separate writes).
+	causeOpen bool
+	held      bytes.Buffer
 }
 
 var crashPrefixes = []string{"panic: ", "fatal error: ", "runtime: "}
@@ -194,8 +197,9 @@ func (f *crashFilter) Write(p []byte) (int, error) {
 			for _, pre := range crashPrefixes {
 				if bytes.HasPrefix(p, []byte(pre)) {
 					f.crashing = true
-					line, _, _ := bytes.Cut(p, []byte("\n"))
-					f.cause = strings.TrimSpace(string(line))
+					line, _, ended := bytes.Cut(p, []byte("\n"))
+					f.cause, f.causeOpen = string(line), !ended
+					p = p[len(line):]
 				}
 			}
 			if f.crashing {
@@ -213,8 +217,18 @@ func (f *crashFilter) Write(p []byte) (int, error) {
 		f.midLine = chunk[len(chunk)-1] != '\n'
 		p = p[len(chunk):]
 	}
-	if f.crashing && f.held.Len() < 64<<10 {
-		f.held.Write(p)
+	if f.crashing && f.causeOpen {
+		line, _, ended := bytes.Cut(p, []byte("\n"))
+		f.cause += string(line)
+		f.causeOpen = !ended
+	}
+	if f.crashing {
+		if !f.causeOpen {
+			f.cause = strings.TrimSpace(f.cause)
+		}
+		if f.held.Len() < 64<<10 {
+			f.held.Write(p)
+		}
 	}
 	return n, nil
 }
