@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/driftwatch/driftwatch/drift"
 	"github.com/driftwatch/driftwatch/eval"
 	"github.com/driftwatch/driftwatch/provider"
 )
@@ -38,6 +39,9 @@ func (a *App) DryRun(ctx context.Context, p RunParams, w io.Writer) error {
 	var noPrice []string                    // models without a price, for the note under the table
 	noPriceTargets := map[string][]string{} // their targets
 	priced := 0                             // rows with a known cost
+	var nights []string                     // staged nights' expected calls, under the table
+	pool := a.cfg.Baseline.Pool()
+	staged := a.cfg.Sampling.WithDefaults(pool).Mode == drift.ModeStaged
 	for _, pr := range pairs {
 		k := a.samplesFor(pr.suite, p)
 		rq, _ := pr.suite.(requester)
@@ -55,6 +59,12 @@ func (a *App) DryRun(ctx context.Context, p RunParams, w io.Writer) error {
 				}
 			}
 			out += maxOut
+		}
+		if staged && a.explicitK(pr.suite, p) == 0 {
+			st, fixed := drift.CallsByMode(a.cfg.Sampling, pool, cases)
+			nights = append(nights, fmt.Sprintf("%s@%s: a staged night sends about %.0f calls when quiet (%.2f per case), "+
+				"up to %d when it goes on to K; fixed nights send %d. The first %d nights run at K until the baseline pool is complete.",
+				pr.suite.Name(), pr.target.cfg.Name, st.QuietNight, st.Quiet, st.MaxNight, fixed.MaxNight, pool.Runs))
 		}
 		in, out = in*k, out*k
 		// A model the price table does not know is not free: its cost is
@@ -87,6 +97,9 @@ func (a *App) DryRun(ctx context.Context, p RunParams, w io.Writer) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	for _, n := range nights {
+		fmt.Fprintln(w, n)
 	}
 	for _, m := range noPrice {
 		ts := noPriceTargets[m]
