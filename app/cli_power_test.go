@@ -30,6 +30,7 @@ func TestPower(t *testing.T) {
 		{"cases", []string{"--p0", "0.9", "--p1", "0.8", "--cases", "0"}, app.ExitConfig, "--cases 0: want at least 1"},
 		{"reachable", []string{"--p0", "0.9", "--p1", "0.8", "--cases", "200"}, app.ExitOK, "samples per case (k): 1\n"},
 		{"needs a few samples", []string{"--p0", "0.9", "--p1", "0.85", "--cases", "50"}, app.ExitOK, "samples per case (k): 15\n"},
+		{"staged nights", []string{"--p0", "0.9", "--p1", "0.85", "--cases", "50"}, app.ExitOK, "calls per night at k=15: staged (sampling: {k: 15}) about"},
 		{"near-equal rates", []string{"--p0", "0.9", "--p1", "0.8999999", "--cases", "200"}, app.ExitOK,
 			"not reachable with 200 cases (it would take more than 1000 samples per case); add cases\n"},
 		{"beyond the cap", []string{"--p0", "0.9", "--p1", "0.89", "--cases", "10"}, app.ExitOK,

@@ -551,6 +551,14 @@ func (c *cli) powerCmd() *cobra.Command {
 			k, ok := powerSamples(p0, p1, cases, alpha)
 			if ok {
 				fmt.Fprintf(c.stdout, "samples per case (k): %d\n", k)
+				// What a night then sends, staged (the default) and fixed,
+				// with a pooled baseline of the default size; a night of
+				// fewer than 3 samples per case has no looks to stop at.
+				if k >= 3 {
+					staged, fixed := drift.CallsByMode(drift.Plan{K: k}, drift.Pool{}.WithDefaults(), cases)
+					fmt.Fprintf(c.stdout, "calls per night at k=%d: staged (sampling: {k: %d}) about %.0f when quiet (%.2f per case), up to %d; fixed %d\n",
+						k, k, staged.QuietNight, staged.Quiet, staged.MaxNight, fixed.MaxNight)
+				}
 				return nil
 			}
 			fmt.Fprintf(c.stdout, "not reachable with %d cases (it would take more than %d samples per case); add cases", cases, powerSamplesMax)
