@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"regexp/syntax"
 	"strings"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/driftwatch/driftwatch/eval"
 	"github.com/driftwatch/driftwatch/eval/check"
 	"github.com/driftwatch/driftwatch/eval/suiteload"
+	"github.com/driftwatch/driftwatch/eval/yamlsuite"
 	"github.com/driftwatch/driftwatch/internal/yamldoc"
 	"github.com/driftwatch/driftwatch/report"
 	"github.com/driftwatch/driftwatch/storage"
@@ -189,6 +191,21 @@ func Lint(a *App, paths []string) (suiteload.Loaded, error) {
 	if len(suites) == 0 && len(paths) > 0 {
 		return loaded, configError(fmt.Errorf("no suite files (*.yaml, *.yml) in %s", strings.Join(paths, ", ")))
 	}
+	// A YAML suite may not take the name of a Go suite of this binary: a
+	// run could not tell them apart.
+	if a != nil {
+		var clash yamldoc.Errors
+		for _, ys := range suites {
+			y, ok := ys.(*yamlsuite.Suite)
+			if _, isGo := a.registry.Get(ys.Name()); ok && isGo {
+				clash = append(clash, &yamldoc.Error{File: y.File, Line: nameLine(y.File), Field: "name",
+					Msg: fmt.Sprintf("suite %q is also a Go suite of this binary: rename one of them", ys.Name())})
+			}
+		}
+		if len(clash) > 0 {
+			return loaded, &LintProblems{Err: clash}
+		}
+	}
 	// The config's Go suites are linted as built: they count too.
 	for _, n := range goNames {
 		if s, ok := a.registry.Get(n); ok {
@@ -218,4 +235,19 @@ func (a *App) Migrate(ctx context.Context) error {
 		return err
 	}
 	return configError(migrateRiver(ctx, st))
+}
+
+// nameLine is the line of a YAML suite file's top-level name: (0 when it
+// cannot be read).
+func nameLine(file string) int {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return 0
+	}
+	for i, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "name:") {
+			return i + 1
+		}
+	}
+	return 0
 }

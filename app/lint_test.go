@@ -141,3 +141,18 @@ func TestRunWithBadSuiteStopsBeforeDatabase(t *testing.T) {
 		})
 	}
 }
+
+// A YAML suite that takes the name of a Go suite of the binary is a lint
+// error at the YAML's name line, not a surprise at run time.
+func TestSuitesLintYAMLNamedLikeAGoSuite(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	suite := filepath.Join(dir, "suites", "mine.yaml")
+	require.NoError(t, os.MkdirAll(filepath.Dir(suite), 0o755))
+	require.NoError(t, os.WriteFile(suite, []byte("# my own suite\nname: codegen\nprompt: hi\ncases:\n  - id: a\nchecks:\n  - {type: contains, value: x}\n"), 0o644))
+	cfg := filepath.Join(dir, "driftwatch.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte("suites: [suites/]\n"), 0o600))
+	r := runCLI(t, "--config", cfg, "suites", "lint")
+	require.Equal(t, app.ExitConfig, r.code, "stdout: %s", r.stdout)
+	require.Contains(t, r.stderr, suite+`:2: name: suite "codegen" is also a Go suite of this binary`)
+}
