@@ -1,5 +1,5 @@
 // Package report renders the outcome of a run against its baseline as the
-// --json contract (DESIGN.md section 10), JUnit XML for CI systems, and
+// --json contract (documented in the README), JUnit XML for CI systems, and
 // Markdown for people.
 //
 // The JSON field names are a contract: scripts parse them. Add fields, never
@@ -81,8 +81,8 @@ type Report struct {
 	Cases []Case `json:"cases,omitempty"`
 }
 
-// ChangePoint is the Bayesian online change-point posterior (DRIFT_METHOD
-// 4.5; drift.BOCPD) over the pass counts of the suite's last runs on the
+// ChangePoint is the Bayesian online change-point posterior (drift.BOCPD)
+// over the pass counts of the suite's last runs on the
 // target, this run last.
 type ChangePoint struct {
 	// Runs is the number of runs the posterior covers.

@@ -736,7 +736,7 @@ func (h *Handler) trend(w http.ResponseWriter, r *http.Request) error {
 			threshold, fmt.Sprintf("alarm above %.0f", threshold)),
 	}
 	if len(lambda) >= 2 {
-		// Tracked over time (DRIFT_METHOD.md 4.4): the λ of the baseline
+		// Tracked over time: the λ of the baseline
 		// each run was compared with.
 		p.Charts = append(p.Charts, withHLine(lineChart("A/A calibration λ of the baseline", lambda, nil, marks, span, axisNum, drift.LambdaWarn),
 			drift.LambdaWarn, fmt.Sprintf("warn %.1f", drift.LambdaWarn)))

@@ -1,5 +1,5 @@
 // Package yamlsuite loads suites written as YAML plus an optional dataset
-// (DESIGN.md section 13, a contract) into eval.Suite values.
+// (the YAML suite contract documented in the README) into eval.Suite values.
 //
 // A suite file names a prompt template (Go text/template over the case's
 // variables), an optional system prompt or a list of messages, sampling
