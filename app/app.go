@@ -75,6 +75,7 @@ type App struct {
 	cluster  *pglocal.Cluster
 	registry *eval.Registry
 	life     *run.Lifecycle
+	lifeOnce sync.Once
 	// closers stop what the App started besides the store (the built-in
 	// simulator of provider: sim targets).
 	closers []func(context.Context) error

@@ -242,9 +242,10 @@ func (a *App) explicitK(s eval.Suite, p RunParams) int {
 	return a.cfg.Samples
 }
 
-// lifecycle returns the run lifecycle on the open store.
+// lifecycle returns the run lifecycle on the open store (call Store
+// first); it is made once, for every goroutine.
 func (a *App) lifecycle() *run.Lifecycle {
-	if a.life == nil {
+	a.lifeOnce.Do(func() {
 		d := a.cfg.Drift
 		a.life = run.New(a.store, run.Policy{
 			Project: a.cfg.ProjectName(),
@@ -256,7 +257,7 @@ func (a *App) lifecycle() *run.Lifecycle {
 			HarnessVersion: Version,
 			ResumeCommand:  a.resumeCommand,
 		}, a.logger, a.stderr)
-	}
+	})
 	return a.life
 }
 

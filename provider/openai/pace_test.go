@@ -109,6 +109,9 @@ func TestPacerLearnsATokenLimit(t *testing.T) {
 // of the requests at random, no limit reported) must not slow the client
 // down for good: a cut that does not lower the share of 429s is undone.
 func TestPacerDoesNotCollapseOnRandom429s(t *testing.T) {
+	if raceEnabled {
+		t.Skip("timing of the pacer's cuts: asserted without the race detector")
+	}
 	t.Parallel()
 	srv, err := sim.New(sim.Config{Seed: 3, Models: []sim.Model{{Name: "m", Profile: sim.Profile{Accuracy: 1,
 		Latency: sim.Latency{Fixed: sim.Duration(10 * time.Millisecond)},
