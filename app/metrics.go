@@ -14,6 +14,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/driftwatch/driftwatch/eval"
+	"github.com/driftwatch/driftwatch/provider"
 	"github.com/driftwatch/driftwatch/storage"
 )
 
@@ -67,6 +68,25 @@ func newMetrics(st *storage.Store, logger *slog.Logger) *metrics {
 			"Jobs in the job queue by queue and state (cluster-wide).", []string{"queue", "state"}, nil)},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// watchTarget exports a target's pacing and breaker counters: the time its
+// calls waited for the provider's rate limits (learned or configured) and
+// how often its circuit breaker stopped it.
+func (m *metrics) watchTarget(name string, ctl *provider.Control) {
+	labels := prometheus.Labels{"target": name}
+	for _, c := range []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "driftwatch_target_throttled_seconds_total", ConstLabels: labels,
+			Help: "Seconds this process's calls to the target waited for its rate limits (configured or learned from the provider)."},
+			func() float64 { return ctl.ThrottledTime().Seconds() }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "driftwatch_target_breaker_trips_total", ConstLabels: labels,
+			Help: "Times the target's circuit breaker stopped calls to it (every recent call failed, or none was answered)."},
+			func() float64 { return float64(ctl.Breaker.Trips()) }),
+	} {
+		if err := m.reg.Register(c); err != nil {
+			m.logger.Debug("target metrics", "target", name, "err", err)
+		}
+	}
 }
 
 func (m *metrics) handler() http.Handler {

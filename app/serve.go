@@ -389,6 +389,7 @@ func (n *node) target(name string) (*nodeTarget, error) {
 	ctl := ref.ctl
 	call = jobs.ClusterLimit(call, n.st, jobs.LimitConfig{Key: "target:" + n.project + "/" + name, RPM: ref.cfg.RPM, TPM: ref.cfg.TPM,
 		Learned: func() (float64, float64) { s := ctl.Pacer.Stats(); return s.RPM, s.TPM }})
+	n.metrics.watchTarget(name, ctl)
 	t := &nodeTarget{ref: ref, run: ref.runTarget(n.a, call)}
 	n.targets[name] = t
 	return t, nil

@@ -271,17 +271,21 @@ func TestTwoReplicasRunEachFiringOnce(t *testing.T) {
 	// of them may have worked no batch at all): the counters are summed
 	// over both.
 	var started, samples float64
+	watched := false // a replica that called the target exports its pacing counters
 	for _, base := range addrs {
 		require.Equal(t, "ok\n", get(t, base+"/healthz"))
 		metrics := get(t, base+"/metrics")
 		require.Contains(t, metrics, "driftwatch_runs_started_total")
 		require.Contains(t, metrics, `driftwatch_queue_jobs{queue="driftwatch_control",state="completed"}`)
 		m := metricValues(metrics)
+		watched = watched || strings.Contains(metrics, `driftwatch_target_throttled_seconds_total{target="gpt"}`) &&
+			strings.Contains(metrics, `driftwatch_target_breaker_trips_total{target="gpt"} 0`)
 		started += m["driftwatch_runs_started_total"]
 		samples += sumMetric(m, "driftwatch_samples_total")
 	}
 	require.GreaterOrEqual(t, started, float64(len(runs)))
 	require.GreaterOrEqual(t, samples, float64(e.cases*e.k*done))
+	require.True(t, watched, "the target's throttled time and breaker trips are exported")
 }
 
 func get(t *testing.T, url string) string {
