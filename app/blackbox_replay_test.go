@@ -1,6 +1,6 @@
 package app_test
 
-// A replay endpoint for the black-box sweep (blackbox_sweep_test.go): an
+// A replay endpoint for the black-box sweep (blackbox_ground_truth_test.go): an
 // OpenAI chat-completions server on 127.0.0.1 that answers each prompt with
 // a sample drawn from that prompt's pool of "recorded" outputs of model
 // version A or B. Unlike the simulator (sim/), the outputs look like real
