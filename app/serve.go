@@ -171,6 +171,10 @@ func (a *App) newServeNode(ctx context.Context, opts ServeOptions) (*node, error
 			return nil, configError(err)
 		}
 	}
+	if opts.RescueAfter <= opts.BatchTimeout {
+		return nil, configError(fmt.Errorf("--rescue-after (%s) must exceed --batch-timeout (%s): a batch still running would be started again",
+			opts.RescueAfter, opts.BatchTimeout))
+	}
 	st, err := a.Store(ctx)
 	if err != nil {
 		return nil, err
@@ -294,6 +298,13 @@ func (n *node) shutdown(serveErr error) error {
 	return errors.Join(errs...)
 }
 
+// controlJobTimeout bounds one attempt of a trigger, run, analysis or
+// alert job. It does not follow BatchTimeout: an analysis reads the whole
+// run and its history, however small the batches. A control job left
+// running by a dead process is retried after the longer of this and
+// RescueAfter.
+const controlJobTimeout = 10 * time.Minute
+
 // fetchPollInterval is how often a process looks for jobs that became
 // available without an insert notification (retries, snoozes).
 const fetchPollInterval = 500 * time.Millisecond
@@ -301,12 +312,13 @@ const fetchPollInterval = 500 * time.Millisecond
 func (n *node) newClient() error {
 	workers := river.NewWorkers()
 	retried, cancelled := n.metrics.retried, n.metrics.cancelled
-	river.AddWorker(workers, &jobs.Worker[jobs.TriggerArgs]{Fn: n.workTrigger, OnRetry: retried, OnCancel: cancelled})
-	river.AddWorker(workers, &jobs.Worker[jobs.RunArgs]{Fn: n.workRun, OnRetry: retried, OnCancel: cancelled})
+	control := controlJobTimeout
+	river.AddWorker(workers, &jobs.Worker[jobs.TriggerArgs]{Fn: n.workTrigger, JobTimeout: control, OnRetry: retried, OnCancel: cancelled})
+	river.AddWorker(workers, &jobs.Worker[jobs.RunArgs]{Fn: n.workRun, JobTimeout: control, OnRetry: retried, OnCancel: cancelled})
 	river.AddWorker(workers, &jobs.Worker[jobs.BatchArgs]{Fn: n.workBatch, JobTimeout: n.opts.BatchTimeout, OnRetry: retried,
 		OnCancel: cancelled})
-	river.AddWorker(workers, &jobs.Worker[jobs.AnalyzeArgs]{Fn: n.workAnalyze, OnRetry: retried, OnCancel: cancelled})
-	river.AddWorker(workers, &jobs.Worker[jobs.AlertArgs]{Fn: n.workAlert, OnRetry: retried, OnCancel: cancelled})
+	river.AddWorker(workers, &jobs.Worker[jobs.AnalyzeArgs]{Fn: n.workAnalyze, JobTimeout: control, OnRetry: retried, OnCancel: cancelled})
+	river.AddWorker(workers, &jobs.Worker[jobs.AlertArgs]{Fn: n.workAlert, JobTimeout: control, OnRetry: retried, OnCancel: cancelled})
 	client, err := river.NewClient(riverpgxv5.New(n.st.Pool()), &river.Config{
 		Queues: map[string]river.QueueConfig{
 			n.queues.Control: {MaxWorkers: ControlWorkersDefault},
@@ -314,7 +326,7 @@ func (n *node) newClient() error {
 		},
 		Workers:              workers,
 		Logger:               n.a.logger.With("component", "river"),
-		JobTimeout:           min(10*time.Minute, n.opts.BatchTimeout),
+		JobTimeout:           n.opts.BatchTimeout, // every kind sets its own; River checks this one against RescueStuckJobsAfter
 		RescueStuckJobsAfter: n.opts.RescueAfter,
 		FetchPollInterval:    fetchPollInterval,
 		ErrorHandler:         n.metrics,

@@ -193,3 +193,19 @@ func TestUnworkableJobsLoggedAtError(t *testing.T) {
 			len(logs.errors("job discarded", "job_kind="+jobs.KindAlert, "987654321")) == 1
 	})
 }
+
+// A worker whose jobs would be rescued while still running (--rescue-after
+// not above --batch-timeout) refuses to start with a config error.
+func TestWorkerRefusesRescueBeforeBatchTimeout(t *testing.T) {
+	t.Parallel()
+	e := setup(t, envOpts{cases: 2, k: 1})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envWorkerConfig+"="+e.cfgPath, envWorkerArgs+"=--batch-timeout 10m --rescue-after 5m")
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	require.True(t, errors.As(err, &exit), "worker: %v\n%s", err, out)
+	require.Equal(t, app.ExitConfig, exit.ExitCode(), string(out))
+	require.Contains(t, string(out), "--rescue-after (5m0s) must exceed --batch-timeout (10m0s)")
+}

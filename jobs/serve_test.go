@@ -33,6 +33,10 @@ import (
 // test re-executes itself so it can SIGKILL a worker process).
 const envWorkerConfig = "DRIFTWATCH_TEST_WORKER_CONFIG"
 
+// envWorkerArgs adds (space-separated) flags to the worker's, which
+// override its defaults below.
+const envWorkerArgs = "DRIFTWATCH_TEST_WORKER_ARGS"
+
 // envMainArgs makes the test binary run `driftwatch` with these
 // (space-separated) arguments, in the directory the test chose.
 const envMainArgs = "DRIFTWATCH_TEST_MAIN_ARGS"
@@ -42,8 +46,10 @@ func TestMain(m *testing.M) {
 		os.Exit(cli.Main(context.Background(), strings.Fields(args), nil, os.Stdout, os.Stderr))
 	}
 	if cfg := os.Getenv(envWorkerConfig); cfg != "" {
-		os.Exit(cli.Main(context.Background(), []string{"worker", "--config", cfg, "--batch-size", "10",
-			"--batch-timeout", "2s", "--rescue-after", "3s", "--soft-stop-timeout", "1s"}, nil, os.Stdout, os.Stderr))
+		args := []string{"worker", "--config", cfg, "--batch-size", "10",
+			"--batch-timeout", "2s", "--rescue-after", "3s", "--soft-stop-timeout", "1s"}
+		args = append(args, strings.Fields(os.Getenv(envWorkerArgs))...)
+		os.Exit(cli.Main(context.Background(), args, nil, os.Stdout, os.Stderr))
 	}
 	goleak.VerifyTestMain(m,
 		goleak.IgnoreTopFunction("github.com/jackc/pgx/v5/pgxpool.(*Pool).backgroundHealthCheck"),
@@ -300,11 +306,11 @@ func get(t *testing.T, url string) string {
 }
 
 // startWorker starts `driftwatch worker` in a child process (this test
-// binary, see TestMain).
-func startWorker(t testing.TB, cfgPath string) *exec.Cmd {
+// binary, see TestMain), with flags added to the defaults there.
+func startWorker(t testing.TB, cfgPath string, flags ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envWorkerConfig+"="+cfgPath)
+	cmd.Env = append(os.Environ(), envWorkerConfig+"="+cfgPath, envWorkerArgs+"="+strings.Join(flags, " "))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	require.NoError(t, cmd.Start())
@@ -357,7 +363,9 @@ func TestKilledWorkerLosesNothing(t *testing.T) {
 	defer release()
 	insertRun(t, e, "manual@kill/arith/gpt")
 
-	w1 := startWorker(t, e.cfgPath)
+	// The gated batches must not time out before the kill: each failed
+	// attempt would push their retry after the restart further away.
+	w1 := startWorker(t, e.cfgPath, "--batch-timeout", "10m", "--rescue-after", "11m")
 	runID := awaitSamples(t, e, "manual@kill", cases*k/4)
 	require.NoError(t, w1.Process.Signal(syscall.SIGKILL))
 	_ = w1.Wait()

@@ -99,7 +99,9 @@ func TestStagedNightSurvivesAKilledWorkerBetweenStages(t *testing.T) {
 	release := gateSimAfter(t, e, cases+40)
 	defer release()
 	insertRun(t, e, "staged-kill")
-	w1 := startWorker(t, e.cfgPath)
+	// The gated batches must not time out before the kill: each failed
+	// attempt would push their retry after the restart further away.
+	w1 := startWorker(t, e.cfgPath, "--batch-timeout", "10m", "--rescue-after", "11m")
 	var runID int64
 	await(t, time.Minute, "look 1 and part of the second stage", func() bool {
 		runs := keyedRuns(t, e.st, "staged-kill")
