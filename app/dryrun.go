@@ -12,6 +12,7 @@ import (
 	"github.com/driftwatch/driftwatch/drift"
 	"github.com/driftwatch/driftwatch/eval"
 	"github.com/driftwatch/driftwatch/provider"
+	"github.com/driftwatch/driftwatch/provider/targets"
 )
 
 // requester is what YAML suites offer: the request each case sends.
@@ -31,7 +32,7 @@ func (a *App) DryRun(ctx context.Context, p RunParams, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	prices := a.prices()
+	prices := targets.Prices(a.cfg)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SUITE\tTARGET\tCASES\tSAMPLES/CASE\tCALLS\tINPUT TOKENS\tOUTPUT TOKENS (max)\tCOST (max)")
 	var totalCalls, totalIn, totalOut int
@@ -51,7 +52,7 @@ func (a *App) DryRun(ctx context.Context, p RunParams, w io.Writer) error {
 				continue
 			}
 			cases++
-			maxOut := cmp.Or(pr.target.cfg.Params.MaxTokens, 512)
+			maxOut := cmp.Or(pr.target.Config.Params.MaxTokens, 512)
 			if rq != nil {
 				if req := rq.Request(c.ID); req != nil {
 					in += provider.EstimateRequestTokens(req)
@@ -64,24 +65,24 @@ func (a *App) DryRun(ctx context.Context, p RunParams, w io.Writer) error {
 			st, fixed := drift.CallsByMode(a.cfg.Sampling, pool, cases)
 			nights = append(nights, fmt.Sprintf("%s@%s: a staged night sends about %.0f calls when quiet (%.2f per case), "+
 				"up to %d when it goes on to K; fixed nights send %d. The first %d nights run at K until the baseline pool is complete.",
-				pr.suite.Name(), pr.target.cfg.Name, st.QuietNight, st.Quiet, st.MaxNight, fixed.MaxNight, pool.Runs))
+				pr.suite.Name(), pr.target.Config.Name, st.QuietNight, st.Quiet, st.MaxNight, fixed.MaxNight, pool.Runs))
 		}
 		in, out = in*k, out*k
 		// A model the price table does not know is not free: its cost is
 		// unknown, not $0.
 		costText := "unknown"
-		if _, ok := prices.Lookup(pr.target.model); ok {
-			cost := prices.Cost(pr.target.model, eval.Usage{InputTokens: in, OutputTokens: out})
+		if _, ok := prices.Lookup(pr.target.Model); ok {
+			cost := prices.Cost(pr.target.Model, eval.Usage{InputTokens: in, OutputTokens: out})
 			costText = fmt.Sprintf("$%.4f", cost)
 			totalCost += cost
 			priced++
-		} else if m, ts := pr.target.model, noPriceTargets[pr.target.model]; !slices.Contains(ts, pr.target.cfg.Name) {
+		} else if m, ts := pr.target.Model, noPriceTargets[pr.target.Model]; !slices.Contains(ts, pr.target.Config.Name) {
 			if ts == nil {
 				noPrice = append(noPrice, m)
 			}
-			noPriceTargets[m] = append(ts, pr.target.cfg.Name)
+			noPriceTargets[m] = append(ts, pr.target.Config.Name)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", pr.suite.Name(), pr.target.cfg.Name, cases, k, cases*k, in, out, costText)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", pr.suite.Name(), pr.target.Config.Name, cases, k, cases*k, in, out, costText)
 		totalCalls, totalIn, totalOut = totalCalls+cases*k, totalIn+in, totalOut+out
 	}
 	total := fmt.Sprintf("$%.4f", totalCost)

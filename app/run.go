@@ -14,6 +14,7 @@ import (
 	"github.com/driftwatch/driftwatch/config"
 	"github.com/driftwatch/driftwatch/drift"
 	"github.com/driftwatch/driftwatch/eval"
+	"github.com/driftwatch/driftwatch/provider/targets"
 	"github.com/driftwatch/driftwatch/report"
 	"github.com/driftwatch/driftwatch/run"
 	"github.com/driftwatch/driftwatch/storage"
@@ -43,7 +44,7 @@ type RunParams struct {
 // pair is one (suite, target) to run.
 type pair struct {
 	suite  eval.Suite
-	target *targetRef
+	target *targets.Target
 }
 
 // Run executes the selected suites on the selected targets, stores every
@@ -91,7 +92,7 @@ func byTarget(pairs []pair) [][]int {
 	var groups [][]int
 	at := map[string]int{}
 	for i, pr := range pairs {
-		name := pr.target.cfg.Name
+		name := pr.target.Config.Name
 		g, ok := at[name]
 		if !ok {
 			g = len(groups)
@@ -266,7 +267,7 @@ func (a *App) lifecycle() *run.Lifecycle {
 // finishes the run with its verdict. Once the run exists, no error leaves it
 // "running": it is marked failed with the error.
 func (a *App) runPair(ctx context.Context, pr pair, p RunParams) (*report.Report, error) {
-	lc, t := a.lifecycle(), pr.target.runTarget(a, pr.target.target)
+	lc, t := a.lifecycle(), pr.target.Run(pr.target.Call)
 	var (
 		r   *run.Run
 		err error
@@ -393,16 +394,15 @@ func (a *App) warnUnpricedUnderCap(pairs []pair) {
 	if a.cfg.MaxCostUSD <= 0 {
 		return
 	}
-	prices := a.prices()
 	var warned []string
 	for _, pr := range pairs {
 		t := pr.target
-		if _, ok := prices.Lookup(t.model); ok || slices.Contains(warned, t.cfg.Name) {
+		if t.Priced() || slices.Contains(warned, t.Config.Name) {
 			continue
 		}
-		warned = append(warned, t.cfg.Name)
+		warned = append(warned, t.Config.Name)
 		fmt.Fprintf(a.stderr, "driftwatch: warning: max_cost_usd cannot limit target %s: no price for model %q (its calls count as free); set prices: in the config (%s: {input: USD, output: USD}, per million tokens)\n",
-			t.cfg.Name, t.model, t.model)
+			t.Config.Name, t.Model, t.Model)
 	}
 }
 

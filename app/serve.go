@@ -27,6 +27,7 @@ import (
 	"github.com/driftwatch/driftwatch/eval"
 	"github.com/driftwatch/driftwatch/eval/suiteload"
 	"github.com/driftwatch/driftwatch/jobs"
+	"github.com/driftwatch/driftwatch/provider/targets"
 	"github.com/driftwatch/driftwatch/report"
 	"github.com/driftwatch/driftwatch/run"
 	"github.com/driftwatch/driftwatch/schedule"
@@ -124,7 +125,7 @@ type node struct {
 // nodeTarget is a target as this process calls it: one concurrency bound
 // shared by all its batches, and the cluster-wide rate limit.
 type nodeTarget struct {
-	ref *targetRef
+	ref *targets.Target
 	run *run.Target
 }
 
@@ -395,14 +396,14 @@ func (n *node) target(name string) (*nodeTarget, error) {
 		return nil, err
 	}
 	ref := refs[0]
-	call := bounded(ref.target, cmp.Or(ref.cfg.Concurrency, config.ConcurrencyDefault))
+	call := bounded(ref.Call, cmp.Or(ref.Config.Concurrency, config.ConcurrencyDefault))
 	// The cluster's buckets hold every process to the configured rpm/tpm
 	// and to any lower limit one process learned from the provider.
-	ctl := ref.ctl
-	call = jobs.ClusterLimit(call, n.st, jobs.LimitConfig{Key: "target:" + n.project + "/" + name, RPM: ref.cfg.RPM, TPM: ref.cfg.TPM,
+	ctl := ref.Control
+	call = jobs.ClusterLimit(call, n.st, jobs.LimitConfig{Key: "target:" + n.project + "/" + name, RPM: ref.Config.RPM, TPM: ref.Config.TPM,
 		Learned: func() (float64, float64) { s := ctl.Pacer.Stats(); return s.RPM, s.TPM }})
 	n.metrics.watchTarget(name, ctl)
-	t := &nodeTarget{ref: ref, run: ref.runTarget(n.a, call)}
+	t := &nodeTarget{ref: ref, run: ref.Run(call)}
 	n.targets[name] = t
 	return t, nil
 }
@@ -576,8 +577,8 @@ func (n *node) workTrigger(ctx context.Context, job *river.Job[jobs.TriggerArgs]
 	var runs []river.JobArgs
 	for _, pr := range pairs {
 		runs = append(runs, jobs.RunArgs{
-			Key:      jobs.RunKey(n.project, sc.Name, args.FireTime, pr.suite.Name(), pr.target.cfg.Name),
-			Schedule: sc.Name, FireTime: args.FireTime, Suite: pr.suite.Name(), Target: pr.target.cfg.Name,
+			Key:      jobs.RunKey(n.project, sc.Name, args.FireTime, pr.suite.Name(), pr.target.Config.Name),
+			Schedule: sc.Name, FireTime: args.FireTime, Suite: pr.suite.Name(), Target: pr.target.Config.Name,
 			Samples: sc.Samples, Confirm: sc.Confirm || n.a.cfg.Drift.Confirm,
 		})
 	}
@@ -704,8 +705,8 @@ func (n *node) workBatch(ctx context.Context, job *river.Job[jobs.BatchArgs]) er
 
 func (n *node) executeBatch(ctx context.Context, row storage.Run, s eval.Suite, nt *nodeTarget, keys []string, stage int) error {
 	lc, t := n.a.lifecycle(), nt.run
-	if nt.ref.probe != nil && nt.ref.probed.Load() == nil {
-		if _, err := nt.ref.probeIdentity(ctx); err != nil {
+	if nt.ref.NeedsProbe() {
+		if _, err := nt.ref.ProbeIdentity(ctx); err != nil {
 			n.a.logger.Warn("identity probe failed", "target", t.Name, "err", err)
 		}
 	}

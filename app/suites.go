@@ -98,16 +98,16 @@ func (a *App) checkOptions() (check.Options, error) {
 		if err != nil {
 			return opts, err
 		}
-		opts.Judge = refs[0].target
+		opts.Judge = refs[0].Call
 	}
 	if a.cfg.Embedder != "" {
 		refs, err := a.targets([]string{a.cfg.Embedder})
 		if err != nil {
 			return opts, err
 		}
-		e, ok := refs[0].client.(check.Embedder)
+		e, ok := refs[0].Client.(check.Embedder)
 		if !ok {
-			return opts, fmt.Errorf("%s: embedder: target %q (provider %s) has no embeddings API; use an OpenAI-compatible provider", a.cfg.File, a.cfg.Embedder, refs[0].provider)
+			return opts, fmt.Errorf("%s: embedder: target %q (provider %s) has no embeddings API; use an OpenAI-compatible provider", a.cfg.File, a.cfg.Embedder, refs[0].Provider)
 		}
 		opts.Embedder = e
 	}
