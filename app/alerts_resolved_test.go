@@ -8,9 +8,10 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/driftwatch/driftwatch/sim/demo"
+
 	"github.com/stretchr/testify/require"
 
-	"github.com/driftwatch/driftwatch/app"
 	"github.com/driftwatch/driftwatch/sim"
 )
 
@@ -30,7 +31,7 @@ func TestResolvedAlertsEndToEnd(t *testing.T) {
 	e := setup(t, envOpts{sim: sim.Config{Seed: 3, Models: []sim.Model{{Name: "sim-gpt", Profile: base,
 		Updates: []sim.Update{{Name: "silent", Profile: &worse}, {Name: "silent again", Profile: &worseStill}}}}}})
 	ctx := context.Background()
-	slackURL, received, stop, err := app.StartSlackReceiver(ctx)
+	slackURL, received, stop, err := demo.StartSlackReceiver(ctx)
 	require.NoError(t, err)
 	t.Cleanup(stop)
 	cfg, err := os.ReadFile(e.cfgPath)
@@ -103,7 +104,7 @@ func slackMessage(t *testing.T, body []byte) string {
 		Text string `json:"text"`
 	}
 	require.NoError(t, json.Unmarshal(body, &m), string(body))
-	return m.Text + "\n" + app.SlackText(body)
+	return m.Text + "\n" + demo.SlackText(body)
 }
 
 // requireResolved checks a RESOLVED message: the STABLE run, the drift

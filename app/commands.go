@@ -115,30 +115,6 @@ func lintCheckOptions() check.Options {
 	}
 }
 
-// checkNeeds maps what the check catalog says when a check lacks its model
-// to what a user does about it.
-var checkNeeds = []struct{ lib, user string }{
-	{"no judge configured (Options.Judge)", "llm-rubric needs a judge model: set `judge:` in %s to the name of one of its targets (pin it)"},
-	{"no embedder configured (Options.Embedder)", "embedding-similar needs an embedding model: set `embedder:` in %s to the name of an OpenAI-compatible target"},
-}
-
-// explainCheckErrors rewords the suite errors about a missing judge or
-// embedder for users of the config file configFile.
-func explainCheckErrors(err error, configFile string) error {
-	var es yamldoc.Errors
-	if !errors.As(err, &es) {
-		return err
-	}
-	for _, e := range es {
-		for _, n := range checkNeeds {
-			if strings.Contains(e.Msg, n.lib) {
-				e.Msg = strings.ReplaceAll(e.Msg, n.lib, fmt.Sprintf(n.user, configFile))
-			}
-		}
-	}
-	return es
-}
-
 // LintProblems are the problems of the suites Lint read, each at its
 // file:line.
 type LintProblems struct{ Err error }
@@ -175,7 +151,7 @@ func Lint(a *App, paths []string) (suiteload.Loaded, error) {
 	var goNames []string
 	if fromConfig {
 		var err error
-		if paths, goNames, err = a.suiteEntries(); err != nil {
+		if paths, goNames, err = a.catalog().Entries(); err != nil {
 			return suiteload.Loaded{}, configError(err)
 		}
 	}
@@ -186,7 +162,7 @@ func Lint(a *App, paths []string) (suiteload.Loaded, error) {
 		if a != nil {
 			file = a.cfg.File
 		}
-		return loaded, &LintProblems{Err: explainCheckErrors(err, file)}
+		return loaded, &LintProblems{Err: suiteload.ExplainCheckErrors(err, file)}
 	}
 	if len(suites) == 0 && len(paths) > 0 {
 		return loaded, configError(fmt.Errorf("no suite files (*.yaml, *.yml) in %s", strings.Join(paths, ", ")))

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/driftwatch/driftwatch/sim/demo"
+
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
@@ -33,7 +35,7 @@ func TestDemoPagesTellTheStory(t *testing.T) {
 	chromium(t)
 	ctx := t.Context()
 	work := t.TempDir()
-	srv, err := sim.New(DemoSimConfig())
+	srv, err := sim.New(demo.SimConfig())
 	require.NoError(t, err)
 	url, stop, err := srv.Start(ctx, "127.0.0.1:0")
 	require.NoError(t, err)
@@ -42,11 +44,11 @@ func TestDemoPagesTellTheStory(t *testing.T) {
 		defer cancel()
 		_ = stop(sctx)
 	})
-	require.NoError(t, CopyDemoSuites(filepath.Join(work, "suites")))
+	require.NoError(t, demo.CopySuites(filepath.Join(work, "suites")))
 	slack := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }))
 	t.Cleanup(slack.Close)
 	cfgPath := filepath.Join(work, "driftwatch.yaml")
-	cfgText := fmt.Sprintf(DemoConfig, url, slack.URL) + DemoNightsConfig + fmt.Sprintf("database_url: %q\n", storagetest.NewDatabaseURL(t))
+	cfgText := fmt.Sprintf(demo.Config, url, slack.URL) + demo.NightsConfig + fmt.Sprintf("database_url: %q\n", storagetest.NewDatabaseURL(t))
 	require.NoError(t, os.WriteFile(cfgPath, []byte(cfgText), 0o600))
 	cfg, err := config.Load(cfgPath)
 	require.NoError(t, err)
@@ -54,7 +56,7 @@ func TestDemoPagesTellTheStory(t *testing.T) {
 	t.Cleanup(func() { _ = a.Close() })
 	nights, err := PlayDemoNights(ctx, a, srv, io.Discard, func([]*report.Report) {})
 	require.NoError(t, err)
-	require.Len(t, nights, DemoNights)
+	require.Len(t, nights, demo.Nights)
 	gpt := func(n int) *report.Report {
 		for _, r := range nights[n-1] {
 			if r.Target == "sim-gpt" {
@@ -64,7 +66,7 @@ func TestDemoPagesTellTheStory(t *testing.T) {
 		t.Fatalf("no sim-gpt report on night %d", n)
 		return nil
 	}
-	first, last := gpt(DemoUpdateNight), gpt(DemoNights)
+	first, last := gpt(demo.UpdateNight), gpt(demo.Nights)
 	require.Equal(t, "DRIFT", first.Verdict, first.Reason)
 	require.Equal(t, "DRIFT", last.Verdict, last.Reason)
 	require.NotNil(t, last.ChangePoint)
@@ -93,7 +95,7 @@ func TestDemoPagesTellTheStory(t *testing.T) {
 
 	browse(t, b, chromedp.Navigate(ts.URL+"/trend?suite=arithmetic&target=sim-gpt"), chromedp.WaitVisible(chromedp.CSS(".charts")))
 	require.Equal(t, fmt.Sprintf("/runs/%d", first.RunID), value(t, b, chromedp.Evaluate[string](`document.querySelector('#change-run').getAttribute('href')`)))
-	require.Equal(t, DemoNights, value(t, b, chromedp.Evaluate[int](`document.querySelectorAll('figure.chart:first-child circle.dot').length`)))
+	require.Equal(t, demo.Nights, value(t, b, chromedp.Evaluate[int](`document.querySelectorAll('figure.chart:first-child circle.dot').length`)))
 	require.Equal(t, 1, value(t, b, chromedp.Evaluate[int](`document.querySelectorAll('figure.chart:first-child line.m-change').length`)))
 	labels := value(t, b, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('figure.chart:first-child text.tick[text-anchor]')).filter(e => e.getAttribute('y') === '170').map(e => e.textContent)`))
 	require.Len(t, labels, 5)

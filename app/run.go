@@ -3,10 +3,8 @@ package app
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -14,6 +12,7 @@ import (
 	"github.com/driftwatch/driftwatch/config"
 	"github.com/driftwatch/driftwatch/drift"
 	"github.com/driftwatch/driftwatch/eval"
+	"github.com/driftwatch/driftwatch/eval/suiteload"
 	"github.com/driftwatch/driftwatch/provider/targets"
 	"github.com/driftwatch/driftwatch/report"
 	"github.com/driftwatch/driftwatch/run"
@@ -107,39 +106,40 @@ func byTarget(pairs []pair) [][]int {
 // plan resolves suites and targets, so every config and suite problem is
 // found before a database or a model is touched.
 func (a *App) plan(ctx context.Context, p RunParams) ([]pair, error) {
-	suites, err := a.Suites(p.Suites...)
+	if p.Resume != 0 {
+		return a.planResume(ctx, p)
+	}
+	cat := a.catalog()
+	suites, err := cat.Load(p.Suites...)
 	if err != nil {
 		return nil, configError(err)
 	}
-	if p.Resume != 0 {
-		return a.planResume(ctx, p, suites)
-	}
-	sel, err := a.pickSuites(suites, p.Suites)
+	sel, err := cat.Pick(suites, p.Suites)
 	if len(p.Suites) == 0 {
-		sel, err = a.defaultSuites(suites)
+		sel, err = cat.Defaults(suites)
 	}
 	if err != nil {
 		return nil, configError(err)
 	}
 	if p.Case != "" {
-		if sel, err = withCases(sel, p.Case); err != nil {
+		if sel, err = suiteload.WithCases(sel, p.Case); err != nil {
 			return nil, configError(err)
 		}
 	}
-	targets, err := a.targets(p.Targets)
+	ts, err := a.targets(p.Targets)
 	if err != nil {
 		return nil, configError(err)
 	}
 	var pairs []pair
 	for _, s := range sel {
-		for _, t := range targets {
+		for _, t := range ts {
 			pairs = append(pairs, pair{suite: s, target: t})
 		}
 	}
 	return pairs, nil
 }
 
-func (a *App) planResume(ctx context.Context, p RunParams, suites []eval.Suite) ([]pair, error) {
+func (a *App) planResume(ctx context.Context, p RunParams) ([]pair, error) {
 	st, err := a.Store(ctx)
 	if err != nil {
 		return nil, err
@@ -155,72 +155,15 @@ func (a *App) planResume(ctx context.Context, p RunParams, suites []eval.Suite) 
 	if row.Status == storage.RunCompleted {
 		return nil, configError(fmt.Errorf("run %d is already completed; nothing to resume", p.Resume))
 	}
-	sel, err := a.pickSuites(suites, []string{snap.Suite})
+	s, err := a.catalog().One(snap.Suite)
 	if err != nil {
 		return nil, configError(fmt.Errorf("resume run %d: %w", p.Resume, err))
 	}
-	targets, err := a.targets([]string{snap.Target})
+	ts, err := a.targets([]string{snap.Target})
 	if err != nil {
 		return nil, configError(fmt.Errorf("resume run %d: %w", p.Resume, err))
 	}
-	return []pair{{suite: sel[0], target: targets[0]}}, nil
-}
-
-func selectSuites(all []eval.Suite, names []string) ([]eval.Suite, error) {
-	if len(names) == 0 {
-		if len(all) == 0 {
-			return nil, errors.New("no suites: list suite files or folders under suites: in the config, or register Go suites")
-		}
-		return all, nil
-	}
-	var out []eval.Suite
-	for _, n := range names {
-		i := slices.IndexFunc(all, func(s eval.Suite) bool { return s.Name() == n })
-		if i < 0 {
-			known := make([]string, len(all))
-			for j, s := range all {
-				known[j] = s.Name()
-			}
-			sort.Strings(known)
-			return nil, &unknownSuiteError{name: n, known: known}
-		}
-		out = append(out, all[i])
-	}
-	return out, nil
-}
-
-// unknownSuiteError names a suite that is not among the known ones.
-type unknownSuiteError struct {
-	name  string
-	known []string // sorted
-}
-
-func (e *unknownSuiteError) Error() string {
-	return fmt.Sprintf("unknown suite %q (known: %s)", e.name, strings.Join(e.known, ", "))
-}
-
-// withCases keeps the suites that have a case the --case pattern selects.
-// A pattern that does not compile, or that selects no case of any suite, is
-// a usage error found before anything is stored or sent.
-func withCases(suites []eval.Suite, pattern string) ([]eval.Suite, error) {
-	f, err := eval.ParseFilter(pattern)
-	if err != nil {
-		return nil, fmt.Errorf("--case: %w", err)
-	}
-	var out []eval.Suite
-	for _, s := range suites {
-		if slices.ContainsFunc(s.Cases(), func(c eval.Case) bool { return f.Match(c.ID) }) {
-			out = append(out, s)
-		}
-	}
-	if len(out) == 0 {
-		names := make([]string, len(suites))
-		for i, s := range suites {
-			names[i] = s.Name()
-		}
-		return nil, fmt.Errorf("--case %q matches no case of suite %s", pattern, strings.Join(names, ", "))
-	}
-	return out, nil
+	return []pair{{suite: s, target: ts[0]}}, nil
 }
 
 // samplesFor is the samples per case of suite s: the explicit k (explicitK),
@@ -363,17 +306,13 @@ func (a *App) confirm(ctx context.Context, pr pair, p RunParams, rep *report.Rep
 	if !confirm || rep.Verdict != string(drift.Drift) || p.Trigger == storage.TriggerConfirm || p.confirmOf != 0 {
 		return rep, nil
 	}
-	all, err := a.Suites(rep.Suite)
-	if err != nil {
-		return nil, configError(err)
-	}
-	sel, err := a.pickSuites(all, []string{rep.Suite})
+	s, err := a.catalog().One(rep.Suite)
 	if err != nil {
 		return nil, configError(err)
 	}
 	cp := p
 	cp.Resume, cp.Confirm, cp.Case, cp.confirmOf = 0, nil, filter, rep.RunID
-	pr.suite = sel[0]
+	pr.suite = s
 	fmt.Fprintf(a.stderr, "%s@%s: DRIFT; confirming with a fresh run...\n", rep.Suite, rep.Target)
 	crep, err := a.runPair(ctx, pr, cp)
 	if crep == nil {

@@ -25,7 +25,6 @@ import (
 	"github.com/driftwatch/driftwatch/config"
 	"github.com/driftwatch/driftwatch/drift"
 	"github.com/driftwatch/driftwatch/eval"
-	"github.com/driftwatch/driftwatch/eval/suiteload"
 	"github.com/driftwatch/driftwatch/jobs"
 	"github.com/driftwatch/driftwatch/provider/targets"
 	"github.com/driftwatch/driftwatch/report"
@@ -427,15 +426,11 @@ func bounded(t eval.Target, limit int) eval.Target {
 // that suite's files, and caches it by content.
 func (n *node) loadSuite(name string) (*loadedSuite, error) {
 	n.metrics.suiteLoads.Inc()
-	all, err := n.a.Suites(name)
+	s, err := n.a.catalog().One(name)
 	if err != nil {
 		return nil, err
 	}
-	sel, err := n.a.pickSuites(all, []string{name})
-	if err != nil {
-		return nil, err
-	}
-	ls := &loadedSuite{suite: sel[0], hash: suiteHash(sel[0])}
+	ls := &loadedSuite{suite: s, hash: suiteHash(s)}
 	n.suites.put(suiteKey(name, ls.hash), ls)
 	return ls, nil
 }
@@ -892,23 +887,6 @@ func (n *node) handler(ctx context.Context) (http.Handler, error) {
 	return mux, nil
 }
 
-// hasSuite reports whether the config's suites include name (a YAML suite
-// of its files and folders, or a registered Go suite), without loading any.
-func (a *App) hasSuite(name string) (bool, error) {
-	if _, ok := a.registry.Get(name); ok {
-		return true, nil
-	}
-	paths, _, err := a.suiteEntries()
-	if err != nil {
-		return false, err
-	}
-	names, err := suiteload.Names(paths)
-	if err != nil {
-		return false, err
-	}
-	return slices.Contains(names, name), nil
-}
-
 // dashboardSchedule is the schedule part of the key of a run started from
 // the dashboard.
 const dashboardSchedule = "dashboard"
@@ -925,7 +903,7 @@ func (n *node) runNow(ctx context.Context, suite, target string) error {
 	}
 	// A suite this config lacks is an answer, not a snoozed job. The names
 	// are read without rendering any case; the run job loads the suite.
-	switch ok, err := n.a.hasSuite(suite); {
+	switch ok, err := n.a.catalog().Has(suite); {
 	case err != nil:
 		return fmt.Errorf("%w: %v", web.ErrInvalid, err)
 	case !ok:

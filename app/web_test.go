@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/driftwatch/driftwatch/sim/demo"
+
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
@@ -46,7 +48,7 @@ cases:
 
 // webTestConfig is the demo's config plus sim-echo, which always answers
 // with the hint: the XSS payloads verbatim.
-var webTestConfig = strings.Replace(DemoConfig, "targets:\n", `targets:
+var webTestConfig = strings.Replace(demo.Config, "targets:\n", `targets:
   - name: sim-echo
     provider: openai
     base_url: %[1]s/v1
@@ -69,7 +71,7 @@ func newWebEnv(t *testing.T) *webEnv {
 	t.Helper()
 	ctx := t.Context()
 	work := t.TempDir()
-	world := DemoSimConfig()
+	world := demo.SimConfig()
 	world.Models = append(world.Models, sim.Model{Name: "sim-echo", Profile: sim.Profile{Seed: 3, Accuracy: 1}})
 	srv, err := sim.New(world)
 	require.NoError(t, err)
@@ -80,7 +82,7 @@ func newWebEnv(t *testing.T) *webEnv {
 		defer cancel()
 		_ = stop(sctx)
 	})
-	require.NoError(t, CopyDemoSuites(filepath.Join(work, "suites")))
+	require.NoError(t, demo.CopySuites(filepath.Join(work, "suites")))
 	var xss strings.Builder
 	xss.WriteString(webXSSSuite)
 	for i, p := range xssPayloads {

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/driftwatch/driftwatch/sim/demo"
+
 	"github.com/spf13/cobra"
 
 	"github.com/driftwatch/driftwatch/app"
@@ -91,7 +93,7 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, dataDir string) (int
 			return app.ExitConfig, exitErr(err)
 		}
 	}
-	srv, err := sim.New(app.DemoSimConfig())
+	srv, err := sim.New(demo.SimConfig())
 	if err != nil {
 		return app.ExitConfig, exitErr(err)
 	}
@@ -104,16 +106,16 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, dataDir string) (int
 		defer cancel()
 		_ = stop(sctx)
 	}()
-	if err := app.CopyDemoSuites(filepath.Join(work, "suites")); err != nil {
+	if err := demo.CopySuites(filepath.Join(work, "suites")); err != nil {
 		return app.ExitConfig, exitErr(err)
 	}
-	slackURL, received, stopSlack, err := app.StartSlackReceiver(ctx)
+	slackURL, received, stopSlack, err := demo.StartSlackReceiver(ctx)
 	if err != nil {
 		return app.ExitConfig, exitErr(err)
 	}
 	defer stopSlack()
 	cfgPath := filepath.Join(work, "driftwatch.yaml")
-	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(app.DemoConfig, url, slackURL)+app.DemoNightsConfig), 0o600); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(demo.Config, url, slackURL)+demo.NightsConfig), 0o600); err != nil {
 		return app.ExitConfig, exitErr(err)
 	}
 	cfg, err := config.Load(cfgPath)
@@ -131,7 +133,7 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, dataDir string) (int
 	night2 := nights[len(nights)-1]
 	fmt.Fprintln(stdout)
 	for _, msg := range received() {
-		fmt.Fprintf(stdout, "Slack message delivered to the local receiver (%d bytes of Block Kit):\n%s\n\n", len(msg), app.SlackText(msg))
+		fmt.Fprintf(stdout, "Slack message delivered to the local receiver (%d bytes of Block Kit):\n%s\n\n", len(msg), demo.SlackText(msg))
 	}
 	// The dashboard's run pages as files, to open after the demo (its
 	// database is temporary unless --data-dir is given), in a folder of
