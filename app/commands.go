@@ -5,16 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"regexp/syntax"
-	"strings"
 
 	"github.com/driftwatch/driftwatch/config"
-	"github.com/driftwatch/driftwatch/eval"
-	"github.com/driftwatch/driftwatch/eval/check"
-	"github.com/driftwatch/driftwatch/eval/suiteload"
-	"github.com/driftwatch/driftwatch/eval/yamlsuite"
-	"github.com/driftwatch/driftwatch/internal/yamldoc"
 	"github.com/driftwatch/driftwatch/report"
 	"github.com/driftwatch/driftwatch/storage"
 )
@@ -80,126 +72,6 @@ func (a *App) StoredReport(ctx context.Context, id int64) (*report.Report, error
 	return &rep, nil
 }
 
-// ParseCase compiles the --case pattern. A pattern that is not a regular
-// expression is a usage error said in one line: `--case "[": not a valid
-// regular expression: missing closing ]`.
-func ParseCase(pattern string) (eval.Filter, error) {
-	f, err := eval.ParseFilter(pattern)
-	if err == nil {
-		return f, nil
-	}
-	var se *syntax.Error
-	if !errors.As(err, &se) {
-		return f, configError(fmt.Errorf("--case %q: %w", pattern, err))
-	}
-	msg := fmt.Sprintf("--case %q: not a valid regular expression: %s", pattern, se.Code)
-	if se.Expr != "" && se.Expr != pattern {
-		msg += fmt.Sprintf(" (at %q)", se.Expr)
-	}
-	return f, configError(errors.New(msg))
-}
-
-// errLintOnly is what the stand-in judge and embedder of a config-less lint
-// answer; lint never calls them.
-var errLintOnly = errors.New("suites lint: no model is called")
-
-// lintCheckOptions stands in for the judge and the embedder when suites are
-// linted without a config: checks that need them are built, so their shape
-// (rubric, reference, threshold) is validated, and never run.
-func lintCheckOptions() check.Options {
-	return check.Options{
-		Judge: eval.TargetFunc(func(context.Context, *eval.Request) (*eval.Response, error) { return nil, errLintOnly }),
-		Embedder: check.EmbedderFunc(func(context.Context, []string) ([][]float64, error) {
-			return nil, errLintOnly
-		}),
-	}
-}
-
-// LintProblems are the problems of the suites Lint read, each at its
-// file:line.
-type LintProblems struct{ Err error }
-
-func (p *LintProblems) Error() string { return p.Err.Error() }
-func (p *LintProblems) Unwrap() error { return p.Err }
-
-// Lint validates suites (YAML suites and promptfoo configs) without
-// sending anything: the suites at paths, or
-// (no paths) the suites of a's config, whose schedules must then name
-// existing suites. a may be nil (paths without a config): checks that need
-// a judge or an embedder are validated in shape only. A config whose
-// ${VAR}s are not all set (a CI job without the API keys) lints with
-// stand-ins for its judge and embedder.
-func Lint(a *App, paths []string) (suiteload.Loaded, error) {
-	fromConfig := len(paths) == 0
-	opts := lintCheckOptions()
-	switch {
-	case a != nil && len(a.cfg.Unset) == 0:
-		var err error
-		if opts, err = a.checkOptions(); err != nil {
-			return suiteload.Loaded{}, configError(err)
-		}
-	case a != nil:
-		// The config names its judge and embedder (validated when it
-		// loaded); stand-ins take their place.
-		if a.cfg.Judge == "" {
-			opts.Judge = nil
-		}
-		if a.cfg.Embedder == "" {
-			opts.Embedder = nil
-		}
-	}
-	var goNames []string
-	if fromConfig {
-		var err error
-		if paths, goNames, err = a.catalog().Entries(); err != nil {
-			return suiteload.Loaded{}, configError(err)
-		}
-	}
-	loaded, err := suiteload.LoadPaths(paths, suiteload.Options{Check: opts})
-	suites := loaded.Suites
-	if err != nil {
-		file := config.FileDefault
-		if a != nil {
-			file = a.cfg.File
-		}
-		return loaded, &LintProblems{Err: suiteload.ExplainCheckErrors(err, file)}
-	}
-	if len(suites) == 0 && len(paths) > 0 {
-		return loaded, configError(fmt.Errorf("no suite files (*.yaml, *.yml) in %s", strings.Join(paths, ", ")))
-	}
-	// A YAML suite may not take the name of a Go suite of this binary: a
-	// run could not tell them apart.
-	if a != nil {
-		var clash yamldoc.Errors
-		for _, ys := range suites {
-			y, ok := ys.(*yamlsuite.Suite)
-			if _, isGo := a.registry.Get(ys.Name()); ok && isGo {
-				clash = append(clash, &yamldoc.Error{File: y.File, Line: nameLine(y.File), Field: "name",
-					Msg: fmt.Sprintf("suite %q is also a Go suite of this binary: rename one of them", ys.Name())})
-			}
-		}
-		if len(clash) > 0 {
-			return loaded, &LintProblems{Err: clash}
-		}
-	}
-	// The config's Go suites are linted as built: they count too.
-	for _, n := range goNames {
-		if s, ok := a.registry.Get(n); ok {
-			loaded.Suites = append(loaded.Suites, s)
-		}
-	}
-	if fromConfig {
-		names := a.registry.Names()
-		for _, s := range suites {
-			names = append(names, s.Name())
-		}
-		if err := a.cfg.CheckScheduleSuites(names); err != nil {
-			return loaded, configError(err)
-		}
-	}
-	return loaded, nil
-}
-
 // Config is the App's configuration (read-only).
 func (a *App) Config() *config.Config { return a.cfg }
 
@@ -211,19 +83,4 @@ func (a *App) Migrate(ctx context.Context) error {
 		return err
 	}
 	return configError(migrateRiver(ctx, st))
-}
-
-// nameLine is the line of a YAML suite file's top-level name: (0 when it
-// cannot be read).
-func nameLine(file string) int {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return 0
-	}
-	for i, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "name:") {
-			return i + 1
-		}
-	}
-	return 0
 }

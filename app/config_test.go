@@ -14,7 +14,7 @@ func TestUnknownSuiteEntryIsLocated(t *testing.T) {
 	path := writeConfig(t, minimalTarget+"suites:\n  - nothere/\n")
 	c, err := config.LoadWith(path, envOf(nil))
 	require.NoError(t, err)
-	_, _, err = New(c, Options{}).catalog().Entries()
+	_, _, err = New(c, Options{}).Catalog().Entries()
 	require.ErrorContains(t, err, path+`:6: suites[0]: "nothere/" is neither a suite file or folder nor a registered Go suite`)
 }
 

@@ -28,9 +28,9 @@ func (a *App) DryRun(ctx context.Context, p RunParams, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	filter, err := ParseCase(p.Case)
+	filter, err := eval.ParseFilter(p.Case) // plan has checked it
 	if err != nil {
-		return err
+		return configError(err)
 	}
 	prices := targets.Prices(a.cfg)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

@@ -109,7 +109,7 @@ func (a *App) plan(ctx context.Context, p RunParams) ([]pair, error) {
 	if p.Resume != 0 {
 		return a.planResume(ctx, p)
 	}
-	cat := a.catalog()
+	cat := a.Catalog()
 	suites, err := cat.Load(p.Suites...)
 	if err != nil {
 		return nil, configError(err)
@@ -155,7 +155,7 @@ func (a *App) planResume(ctx context.Context, p RunParams) ([]pair, error) {
 	if row.Status == storage.RunCompleted {
 		return nil, configError(fmt.Errorf("run %d is already completed; nothing to resume", p.Resume))
 	}
-	s, err := a.catalog().One(snap.Suite)
+	s, err := a.Catalog().One(snap.Suite)
 	if err != nil {
 		return nil, configError(fmt.Errorf("resume run %d: %w", p.Resume, err))
 	}
@@ -235,65 +235,24 @@ func (a *App) runPair(ctx context.Context, pr pair, p RunParams) (*report.Report
 	return rep, err
 }
 
-// completeRun takes a started run to its end: pin check, execution of
-// each stage of its night and the decision after it (run.Lifecycle.Advance:
-// a look, or the verdict), confirmation.
+// completeRun takes a started run to its end in this process
+// (run.Lifecycle.Complete), then confirms a DRIFT when asked.
 func (a *App) completeRun(ctx context.Context, r *run.Run, pr pair, p RunParams, t *run.Target) (*report.Report, error) {
-	lc := a.lifecycle()
-	if rep, err := lc.Preflight(ctx, r, t); rep != nil || err != nil {
+	rep, err := a.lifecycle().Complete(ctx, r, t, run.Local{Suite: pr.suite, NewProgress: p.NewProgress})
+	if rep == nil || err != nil {
 		return rep, configError(err)
-	}
-	var rep *report.Report
-	for {
-		if rep, err := a.executeStage(ctx, r, pr, p, t); rep != nil || err != nil {
-			return rep, err
-		}
-		var next int
-		var err error
-		if rep, next, err = lc.Advance(ctx, r.Row, t, r.Stage); err != nil {
-			return nil, configError(err)
-		}
-		if rep != nil {
-			break
-		}
-		if err := lc.ToStage(ctx, r, next); err != nil {
-			return nil, configError(err)
-		}
 	}
 	// The suite's rendered cases are not needed by the confirmation; drop
 	// the last reference (a confirmation run loads the suite again) so a
 	// 100,000-case suite and two runs' samples are never in memory at once.
 	pr.suite = nil
-	rep, err := a.confirm(ctx, pr, p, rep, r.Filter)
+	rep, err = a.confirm(ctx, pr, p, rep, r.Filter)
 	if err != nil {
 		return nil, err
 	}
 	rep.FinishedAt = time.Now()
 	rep.WallSeconds = rep.FinishedAt.Sub(r.Start).Seconds()
 	return rep, nil
-}
-
-// executeStage sends the samples of r's stage (run.Run.Upto) and settles
-// an execution that cannot go on (a report or an error).
-func (a *App) executeStage(ctx context.Context, r *run.Run, pr pair, p RunParams, t *run.Target) (*report.Report, error) {
-	lc := a.lifecycle()
-	ffAfter := 0
-	if len(r.Done) == 0 {
-		// Only while nothing of the run has worked: a resumed run with
-		// stored samples is known to have a usable target.
-		ffAfter = run.FailFastAfter(t.Concurrency)
-	}
-	label := fmt.Sprintf("%s@%s", pr.suite.Name(), t.Name)
-	if r.Stage > 0 {
-		label += fmt.Sprintf(" stage %d", r.Stage+1)
-	}
-	var prog run.Progress
-	if p.NewProgress != nil {
-		prog = p.NewProgress(label, max(0, len(pr.suite.Cases())*r.Upto-len(r.Done)))
-	}
-	ex := lc.Execute(ctx, r, run.Exec{Suite: pr.suite, Target: t, Upto: r.Upto, LocalBudget: true, FailFastAfter: ffAfter, Progress: prog})
-	rep, err := lc.Settle(ctx, r, t, ex)
-	return rep, configError(err)
 }
 
 // confirm re-runs a drifted suite once (fresh samples) before the verdict
@@ -306,7 +265,7 @@ func (a *App) confirm(ctx context.Context, pr pair, p RunParams, rep *report.Rep
 	if !confirm || rep.Verdict != string(drift.Drift) || p.Trigger == storage.TriggerConfirm || p.confirmOf != 0 {
 		return rep, nil
 	}
-	s, err := a.catalog().One(rep.Suite)
+	s, err := a.Catalog().One(rep.Suite)
 	if err != nil {
 		return nil, configError(err)
 	}

@@ -426,7 +426,7 @@ func bounded(t eval.Target, limit int) eval.Target {
 // that suite's files, and caches it by content.
 func (n *node) loadSuite(name string) (*loadedSuite, error) {
 	n.metrics.suiteLoads.Inc()
-	s, err := n.a.catalog().One(name)
+	s, err := n.a.Catalog().One(name)
 	if err != nil {
 		return nil, err
 	}
@@ -903,7 +903,7 @@ func (n *node) runNow(ctx context.Context, suite, target string) error {
 	}
 	// A suite this config lacks is an answer, not a snoozed job. The names
 	// are read without rendering any case; the run job loads the suite.
-	switch ok, err := n.a.catalog().Has(suite); {
+	switch ok, err := n.a.Catalog().Has(suite); {
 	case err != nil:
 		return fmt.Errorf("%w: %v", web.ErrInvalid, err)
 	case !ok:

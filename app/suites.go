@@ -7,9 +7,9 @@ import (
 	"github.com/driftwatch/driftwatch/eval/suiteload"
 )
 
-// catalog is the suites the config offers; their checks get the config's
+// Catalog is the suites the config offers; their checks get the config's
 // judge and embedder.
-func (a *App) catalog() *suiteload.Catalog {
+func (a *App) Catalog() *suiteload.Catalog {
 	return &suiteload.Catalog{Config: a.cfg, Registry: a.registry, Check: a.checkOptions}
 }
 
@@ -40,4 +40,4 @@ func (a *App) checkOptions() (check.Options, error) {
 // CheckSchedules loads every suite and reports schedules whose suites: name
 // unknown suites, with file:line. serve calls it at start, so a typo fails
 // at once rather than at the first fire (or never, silently).
-func (a *App) CheckSchedules() error { return configError(a.catalog().CheckSchedules()) }
+func (a *App) CheckSchedules() error { return configError(a.Catalog().CheckSchedules()) }

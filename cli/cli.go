@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp/syntax"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"github.com/driftwatch/driftwatch/config"
 	"github.com/driftwatch/driftwatch/drift"
 	"github.com/driftwatch/driftwatch/eval"
+	"github.com/driftwatch/driftwatch/eval/suiteload"
 	"github.com/driftwatch/driftwatch/internal/textsafe"
 	"github.com/driftwatch/driftwatch/internal/yamldoc"
 	"github.com/driftwatch/driftwatch/report"
@@ -144,7 +146,7 @@ or baseline, 1 drift (or a pinned identity changed), 2 inconclusive, 3 configura
 infrastructure error.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := app.ParseCase(p.Case); err != nil {
+			if err := parseCase(p.Case); err != nil {
 				return err
 			}
 			if p.Samples < 0 {
@@ -339,21 +341,21 @@ suites of the config (--config, default driftwatch.yaml) and check that its sche
 existing suites. With a config, llm-rubric and embedding-similar checks need its judge: and
 embedder: targets, as for run; without one (PATHs and no driftwatch.yaml), their shape is checked.`,
 		RunE: func(cmd *cobra.Command, paths []string) error {
-			var a *app.App
+			var cat *suiteload.Catalog
 			if len(paths) == 0 || cmd.Flags().Changed("config") || fileExists(c.configPath) {
 				cfg, err := config.Load(c.configPath)
 				if err != nil {
 					return exitErr(err)
 				}
 				c.warnUnset(cfg)
-				a = app.New(cfg, app.Options{Registry: c.reg, Logger: c.logger()})
+				cat = app.New(cfg, app.Options{Registry: c.reg, Logger: c.logger()}).Catalog()
 			}
-			loaded, err := app.Lint(a, paths)
+			loaded, err := suiteload.Lint(cat, paths)
 			for _, w := range loaded.Warnings {
 				fmt.Fprintln(c.stderr, "warning:", w)
 			}
 			suites := loaded.Suites
-			var problems *app.LintProblems
+			var problems *suiteload.Problems
 			if errors.As(err, &problems) {
 				fmt.Fprintln(c.stderr, problems.Err)
 				return &app.ExitError{Code: app.ExitConfig, Err: errors.New("suites have problems")}
@@ -695,4 +697,23 @@ func writeRunHTML(ctx context.Context, a *app.App, id int64, path string, stdout
 		return exitErr(fmt.Errorf("write %s: %w", path, err))
 	}
 	return nil
+}
+
+// parseCase checks the --case pattern. A pattern that is not a regular
+// expression is a usage error said in one line: `--case "[": not a valid
+// regular expression: missing closing ]`.
+func parseCase(pattern string) error {
+	_, err := eval.ParseFilter(pattern)
+	if err == nil {
+		return nil
+	}
+	var se *syntax.Error
+	if !errors.As(err, &se) {
+		return exitErr(fmt.Errorf("--case %q: %w", pattern, err))
+	}
+	msg := fmt.Sprintf("--case %q: not a valid regular expression: %s", pattern, se.Code)
+	if se.Expr != "" && se.Expr != pattern {
+		msg += fmt.Sprintf(" (at %q)", se.Expr)
+	}
+	return exitErr(errors.New(msg))
 }
