@@ -683,114 +683,136 @@ const detSimilarity = 0.8
 // 3-5-gram cosine kernel, summed over cases, within-case permutation null;
 // without replicates, the count of changed normalised outputs.
 func (c *comparer) text() {
-	m := len(c.cases)
-	fm := float64(m)
-	score := make([]float64, m)
+	score := make([]float64, len(c.cases))
 	var cand candidate
 	if c.det {
-		// A case counts as changed when its output differs in substance:
-		// not only in whitespace, and with a character n-gram similarity
-		// below detSimilarity, so token-level nondeterminism of "temperature
-		// 0" endpoints (a synonym, a reordered clause) is not counted.
-		changed := 0
-		var pairs [][]string
-		var idx []int
-		for i, cd := range c.cases {
-			if normText(cd.b.outputs()[0]) != normText(cd.c.outputs()[0]) {
-				pairs = append(pairs, []string{cd.b.outputs()[0], cd.c.outputs()[0]})
-				idx = append(idx, i)
-			}
-		}
-		for j, k := range kernels(pairs) {
-			if float64(k[1]) < detSimilarity {
-				changed++
-				score[idx[j]] = 1
-			}
-		}
-		p := binomUpper(changed, m, c.s.DeterministicNoise)
-		eff := float64(changed) / fm
-		cand = candidate{testable: changed > 0, floorOK: eff >= FloorChanged, f: Finding{
-			Metric: MetricText, Scope: ScopeSuite,
-			Statistic: fmt.Sprintf("changed outputs %d of %d cases (k=1, whitespace-normalised exact match, binomial against noise %.3f)", changed, m, c.s.DeterministicNoise),
-			Baseline:  0, Current: eff, Effect: eff, P: p,
-			Reason: fmt.Sprintf("output changed on %d of %d cases (%.1f%%, floor %.0f%%)", changed, m, 100*eff, 100*FloorChanged),
-		}}
+		cand = c.textDeterministic(score)
 	} else {
-		var groups [][]string
-		var idx []int
-		var n1s []int
-		for i, cd := range c.cases {
-			b := cd.b.outputs()[:min(len(cd.b.outputs()), maxTextPerSide)]
-			a := cd.c.outputs()[:min(len(cd.c.outputs()), maxTextPerSide)]
-			same := true
-			for _, x := range append(b[1:], a...) {
-				if x != b[0] {
-					same = false
-					break
-				}
-			}
-			if same {
-				continue
-			}
-			groups = append(groups, append(append(make([]string, 0, len(a)+len(b)), b...), a...))
-			idx = append(idx, i)
-			n1s = append(n1s, len(a))
-		}
-		ks := kernels(groups)
-		pcs := make([]permCase, len(groups))
-		var gapSum, wSum, xSum float64
-		for j, k := range ks {
-			n, n1 := len(groups[j]), n1s[j]
-			pcs[j] = permCase{n: n, n1: n1, kern: k}
-			n0 := n - n1
-			var wb, wc, x float64
-			for r := range n {
-				for q := range n {
-					v := float64(k[r*n+q])
-					switch {
-					case r < n0 && q < n0 && r != q:
-						wb += v
-					case r >= n0 && q >= n0 && r != q:
-						wc += v
-					case r < n0 && q >= n0:
-						x += v
-					}
-				}
-			}
-			x /= float64(n0 * n1)
-			var within float64
-			switch {
-			case n0 > 1 && n1 > 1:
-				within = (wb/float64(n0*(n0-1)) + wc/float64(n1*(n1-1))) / 2
-			case n0 > 1:
-				within = wb / float64(n0*(n0-1))
-			case n1 > 1:
-				within = wc / float64(n1*(n1-1))
-			default:
-				within = 1
-			}
-			gapSum += within - x
-			wSum += within
-			xSum += x
-		}
-		// Cases with identical outputs everywhere have within = cross = 1.
-		same := fm - float64(len(groups))
-		wMean, xMean, gap := (wSum+same)/fm, (xSum+same)/fm, gapSum/fm
-		r := permTest(pcs, c.s.Permutations, c.s.Seed, streamText)
-		for j, i := range idx {
-			score[i] = r.caseObs[j]
-		}
-		cand = candidate{testable: len(pcs) > 0, floorOK: gap >= c.s.MinSimilarityGap, f: Finding{
-			Metric: MetricText, Scope: ScopeSuite,
-			Statistic: fmt.Sprintf("sum of per-case MMD^2 (char 3-5-gram cosine kernel), within-case permutation (%d permutations), MMD^2 sum %.3f vs null %.3f", r.perms, r.obs, r.nullMean),
-			Baseline:  wMean, Current: xMean, Effect: gap, P: r.p,
-			Reason: fmt.Sprintf("mean within-version similarity %.3f, cross-version %.3f (gap %.3f, floor %.2f)",
-				wMean, xMean, gap, c.s.MinSimilarityGap),
-		}}
+		cand = c.textSampled(score)
 	}
 	cand.f.Examples = c.topExamples(score, false)
 	c.res.Metrics = append(c.res.Metrics, Metric{Name: MetricText, Baseline: cand.f.Baseline, Current: cand.f.Current, Delta: cand.f.Effect, P: ptr(cand.f.P)})
 	c.cands = append(c.cands, cand)
+}
+
+// textDeterministic is the text finding of k=1 deterministic runs; it
+// scores each case 1 when its output changed.
+func (c *comparer) textDeterministic(score []float64) candidate {
+	m := len(c.cases)
+	fm := float64(m)
+	// A case counts as changed when its output differs in substance:
+	// not only in whitespace, and with a character n-gram similarity
+	// below detSimilarity, so token-level nondeterminism of "temperature
+	// 0" endpoints (a synonym, a reordered clause) is not counted.
+	changed := 0
+	var pairs [][]string
+	var idx []int
+	for i, cd := range c.cases {
+		if normText(cd.b.outputs()[0]) != normText(cd.c.outputs()[0]) {
+			pairs = append(pairs, []string{cd.b.outputs()[0], cd.c.outputs()[0]})
+			idx = append(idx, i)
+		}
+	}
+	for j, k := range kernels(pairs) {
+		if float64(k[1]) < detSimilarity {
+			changed++
+			score[idx[j]] = 1
+		}
+	}
+	p := binomUpper(changed, m, c.s.DeterministicNoise)
+	eff := float64(changed) / fm
+	return candidate{testable: changed > 0, floorOK: eff >= FloorChanged, f: Finding{
+		Metric: MetricText, Scope: ScopeSuite,
+		Statistic: fmt.Sprintf("changed outputs %d of %d cases (k=1, whitespace-normalised exact match, binomial against noise %.3f)", changed, m, c.s.DeterministicNoise),
+		Baseline:  0, Current: eff, Effect: eff, P: p,
+		Reason: fmt.Sprintf("output changed on %d of %d cases (%.1f%%, floor %.0f%%)", changed, m, 100*eff, 100*FloorChanged),
+	}}
+}
+
+// textSampled is the text finding of sampled runs: per-case MMD² of the
+// outputs' character n-gram kernel, tested by within-case permutation; it
+// scores each case by its observed MMD².
+func (c *comparer) textSampled(score []float64) candidate {
+	fm := float64(len(c.cases))
+	var groups [][]string
+	var idx []int
+	var n1s []int
+	for i, cd := range c.cases {
+		b := cd.b.outputs()[:min(len(cd.b.outputs()), maxTextPerSide)]
+		a := cd.c.outputs()[:min(len(cd.c.outputs()), maxTextPerSide)]
+		same := true
+		for _, x := range append(b[1:], a...) {
+			if x != b[0] {
+				same = false
+				break
+			}
+		}
+		if same {
+			continue
+		}
+		groups = append(groups, append(append(make([]string, 0, len(a)+len(b)), b...), a...))
+		idx = append(idx, i)
+		n1s = append(n1s, len(a))
+	}
+	ks := kernels(groups)
+	pcs := make([]permCase, len(groups))
+	var gapSum, wSum, xSum float64
+	for j, k := range ks {
+		n, n1 := len(groups[j]), n1s[j]
+		pcs[j] = permCase{n: n, n1: n1, kern: k}
+		within, x := mmdParts(k, n, n1)
+		gapSum += within - x
+		wSum += within
+		xSum += x
+	}
+	// Cases with identical outputs everywhere have within = cross = 1.
+	same := fm - float64(len(groups))
+	wMean, xMean, gap := (wSum+same)/fm, (xSum+same)/fm, gapSum/fm
+	r := permTest(pcs, c.s.Permutations, c.s.Seed, streamText)
+	for j, i := range idx {
+		score[i] = r.caseObs[j]
+	}
+	return candidate{testable: len(pcs) > 0, floorOK: gap >= c.s.MinSimilarityGap, f: Finding{
+		Metric: MetricText, Scope: ScopeSuite,
+		Statistic: fmt.Sprintf("sum of per-case MMD^2 (char 3-5-gram cosine kernel), within-case permutation (%d permutations), MMD^2 sum %.3f vs null %.3f", r.perms, r.obs, r.nullMean),
+		Baseline:  wMean, Current: xMean, Effect: gap, P: r.p,
+		Reason: fmt.Sprintf("mean within-version similarity %.3f, cross-version %.3f (gap %.3f, floor %.2f)",
+			wMean, xMean, gap, c.s.MinSimilarityGap),
+	}}
+}
+
+// mmdParts are a case's mean kernel similarity within versions (the mean
+// of the baseline's and the current's, or of whichever has two samples; 1
+// when neither has) and across them, from its n×n kernel whose last n1
+// rows are the current version's samples.
+func mmdParts(k []float32, n, n1 int) (within, cross float64) {
+	n0 := n - n1
+	var wb, wc, x float64
+	for r := range n {
+		for q := range n {
+			v := float64(k[r*n+q])
+			switch {
+			case r < n0 && q < n0 && r != q:
+				wb += v
+			case r >= n0 && q >= n0 && r != q:
+				wc += v
+			case r < n0 && q >= n0:
+				x += v
+			}
+		}
+	}
+	cross = x / float64(n0*n1)
+	switch {
+	case n0 > 1 && n1 > 1:
+		within = (wb/float64(n0*(n0-1)) + wc/float64(n1*(n1-1))) / 2
+	case n0 > 1:
+		within = wb / float64(n0*(n0-1))
+	case n1 > 1:
+		within = wc / float64(n1*(n1-1))
+	default:
+		within = 1
+	}
+	return within, cross
 }
 
 // mde estimates the minimum detectable pass-rate drop from the baseline.

@@ -28,6 +28,10 @@ type passMC struct {
 	complete bool
 }
 
+// mcTally counts the null draws made (done) and those as extreme as the
+// observed T (geT) and S (geS).
+type mcTally struct{ geT, geS, done int }
+
 // passRateMC computes the one-sided CMH statistic and the sparse-collapse
 // statistic S = sum max(0, -z_i)^2 of the strata and calibrates both by
 // Monte Carlo from the same draws of the exact per-case hypergeometric null
@@ -59,19 +63,7 @@ func passRateMC(strata []stratum, lambda, lambdaS float64, draws int, rng *rand.
 		k := sigKey{st.n0, st.n1, st.x0 + st.x1}
 		tb, ok := tables[k]
 		if !ok {
-			lo, pmf := hyperPMF(st.n0, st.n1, k.t)
-			tb = &mcTable{lo: lo, cdf: make([]float64, len(pmf)), contrib: make([]float64, len(pmf))}
-			c := 0.0
-			for j, pr := range pmf {
-				c += pr
-				tb.cdf[j] = c
-				if x := float64(lo + j); x < e {
-					z := (x - e) / sd
-					tb.contrib[j] = z * z
-					tb.mean += pr * z * z
-				}
-			}
-			tb.cdf[len(pmf)-1] = 1 // rounding: every draw lands in the support
+			tb = newMCTable(k, e, sd)
 			tables[k] = tb
 		}
 		cases = append(cases, tb)
@@ -97,12 +89,51 @@ func passRateMC(strata []stratum, lambda, lambdaS float64, draws int, rng *rand.
 	sThr := res.s * (1 - 1e-9)
 	testS := res.s > 0
 
-	seed := rng.Uint64()
-	type tally struct{ geT, geS, done int }
-	tallies := make([]tally, permChunks)
+	tot := mcDraw(cases, draws, rng.Uint64(), tThr, sThr, testS)
+	res.draws = tot.done
+	if tot.done < draws {
+		res.complete = false
+		res.pCMH = min(1, float64(tot.geT)/float64(tot.done))
+		if testS {
+			res.pSparse = min(1, float64(tot.geS)/float64(tot.done))
+		}
+		return res
+	}
+	res.pCMH = float64(tot.geT+1) / float64(draws+1)
+	if testS {
+		res.pSparse = float64(tot.geS+1) / float64(draws+1)
+	}
+	return res
+}
+
+// newMCTable is the null law of a case with margins k whose null mean and
+// standard deviation of x1 are e and sd.
+func newMCTable(k sigKey, e, sd float64) *mcTable {
+	lo, pmf := hyperPMF(k.n0, k.n1, k.t)
+	tb := &mcTable{lo: lo, cdf: make([]float64, len(pmf)), contrib: make([]float64, len(pmf))}
+	c := 0.0
+	for j, pr := range pmf {
+		c += pr
+		tb.cdf[j] = c
+		if x := float64(lo + j); x < e {
+			z := (x - e) / sd
+			tb.contrib[j] = z * z
+			tb.mean += pr * z * z
+		}
+	}
+	tb.cdf[len(pmf)-1] = 1 // rounding: every draw lands in the support
+	return tb
+}
+
+// mcDraw draws up to draws null tables (T, S) of cases from seed, in
+// chunks that stop once both exceedance counts pass sparseStopHits, and
+// tallies them against the thresholds tThr (T at most) and sThr (S at
+// least, when testS).
+func mcDraw(cases []*mcTable, draws int, seed uint64, tThr, sThr float64, testS bool) mcTally {
+	tallies := make([]mcTally, permChunks)
 	inChunks(draws, func(ch, from, to int) {
 		r := rand.New(rand.NewPCG(seed, uint64(ch)))
-		var tl tally
+		var tl mcTally
 		for range to - from {
 			if tl.geT >= sparseStopHits && (tl.geS >= sparseStopHits || !testS) {
 				break
@@ -127,24 +158,11 @@ func passRateMC(strata []stratum, lambda, lambdaS float64, draws int, rng *rand.
 		}
 		tallies[ch] = tl
 	})
-	var tot tally
+	var tot mcTally
 	for _, tl := range tallies {
 		tot.geT += tl.geT
 		tot.geS += tl.geS
 		tot.done += tl.done
 	}
-	res.draws = tot.done
-	if tot.done < draws {
-		res.complete = false
-		res.pCMH = min(1, float64(tot.geT)/float64(tot.done))
-		if testS {
-			res.pSparse = min(1, float64(tot.geS)/float64(tot.done))
-		}
-		return res
-	}
-	res.pCMH = float64(tot.geT+1) / float64(draws+1)
-	if testS {
-		res.pSparse = float64(tot.geS+1) / float64(draws+1)
-	}
-	return res
+	return tot
 }

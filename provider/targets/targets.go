@@ -128,7 +128,6 @@ func build(tc *config.Target, prices provider.Prices, opts Options) (*Target, er
 	if err != nil {
 		return nil, err
 	}
-	retry := provider.Retry{MaxAttempts: tc.MaxAttempts()}
 	prov := cmp.Or(tc.Provider, "openai")
 	// One control per target paces every HTTP attempt, retries included,
 	// to the configured rpm/tpm and to the limits the provider reports,
@@ -153,44 +152,7 @@ func build(tc *config.Target, prices provider.Prices, opts Options) (*Target, er
 		tc = &c
 	}
 	t := &Target{Config: tc, Provider: prov, Model: cmp.Or(tc.Model, tc.Deployment), Control: ctl, prices: prices}
-	var client eval.Target
-	switch prov {
-	case "anthropic":
-		client, err = anthropic.New(anthropic.Config{
-			Name:       tc.Name,
-			BaseURL:    tc.BaseURL,
-			Model:      tc.Model,
-			APIKey:     provider.Secret(key),
-			APIVersion: tc.APIVersion,
-			MaxTokens:  tc.Params.MaxTokens,
-			Headers:    tc.Headers,
-			Timeout:    timeout,
-			Retry:      retry,
-			Prices:     &prices,
-		}, opts.Logger, anthropic.WithControl(ctl))
-	default:
-		openaiOpts := []openai.Option{openai.WithControl(ctl)}
-		if tc.AzureAD != nil {
-			ts, err := azureADTokens(tc.AzureAD)
-			if err != nil {
-				return nil, err
-			}
-			openaiOpts = append(openaiOpts, openai.WithTokenSource(ts))
-		}
-		client, err = openai.New(openai.Config{
-			Name:       tc.Name,
-			Flavor:     clientFlavor(prov),
-			BaseURL:    tc.BaseURL,
-			Model:      tc.Model,
-			APIKey:     provider.Secret(key),
-			APIVersion: tc.APIVersion,
-			Deployment: tc.Deployment,
-			Headers:    tc.Headers,
-			Timeout:    timeout,
-			Retry:      retry,
-			Prices:     &prices,
-		}, opts.Logger, openaiOpts...)
-	}
+	client, err := newClient(tc, prov, key, ctl, prices, opts.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -220,6 +182,50 @@ func build(tc *config.Target, prices provider.Prices, opts Options) (*Target, er
 		return resp, err
 	})
 	return t, nil
+}
+
+// newClient is the provider's client for target tc, with its key, pacing
+// control and prices.
+func newClient(tc *config.Target, prov, key string, ctl *provider.Control, prices provider.Prices, logger *slog.Logger) (eval.Target, error) {
+	retry := provider.Retry{MaxAttempts: tc.MaxAttempts()}
+	timeout := cmp.Or(tc.Timeout, config.TimeoutDefault)
+	switch prov {
+	case "anthropic":
+		return anthropic.New(anthropic.Config{
+			Name:       tc.Name,
+			BaseURL:    tc.BaseURL,
+			Model:      tc.Model,
+			APIKey:     provider.Secret(key),
+			APIVersion: tc.APIVersion,
+			MaxTokens:  tc.Params.MaxTokens,
+			Headers:    tc.Headers,
+			Timeout:    timeout,
+			Retry:      retry,
+			Prices:     &prices,
+		}, logger, anthropic.WithControl(ctl))
+	default:
+		openaiOpts := []openai.Option{openai.WithControl(ctl)}
+		if tc.AzureAD != nil {
+			ts, err := azureADTokens(tc.AzureAD)
+			if err != nil {
+				return nil, err
+			}
+			openaiOpts = append(openaiOpts, openai.WithTokenSource(ts))
+		}
+		return openai.New(openai.Config{
+			Name:       tc.Name,
+			Flavor:     clientFlavor(prov),
+			BaseURL:    tc.BaseURL,
+			Model:      tc.Model,
+			APIKey:     provider.Secret(key),
+			APIVersion: tc.APIVersion,
+			Deployment: tc.Deployment,
+			Headers:    tc.Headers,
+			Timeout:    timeout,
+			Retry:      retry,
+			Prices:     &prices,
+		}, logger, openaiOpts...)
+	}
 }
 
 // ProbeIdentity reads an open server's identity; nil when the target cannot
