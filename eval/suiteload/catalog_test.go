@@ -13,7 +13,7 @@ import (
 
 type goSuite struct{ name string }
 
-func (s goSuite) Name() string       { return s.name }
+func (s goSuite) Name() string     { return s.name }
 func (goSuite) Cases() []eval.Case { return []eval.Case{{ID: "one", Func: func(*eval.T) {}}} }
 
 // catalogOf writes a config whose suites: list is entries, with two YAML
