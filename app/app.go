@@ -6,7 +6,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,36 +22,6 @@ import (
 
 // Version is the harness version stored with every run.
 var Version = "0.1.0-dev"
-
-// ExitError carries the process exit code for an error.
-type ExitError struct {
-	Code int
-	Err  error
-}
-
-func (e *ExitError) Error() string { return e.Err.Error() }
-func (e *ExitError) Unwrap() error { return e.Err }
-
-// Exit codes (a contract: README "Exit codes").
-const (
-	ExitOK           = 0
-	ExitDrift        = 1
-	ExitInconclusive = 2
-	ExitConfig       = 3
-)
-
-// configError marks an error as a configuration, usage or infrastructure
-// problem (exit code 3).
-func configError(err error) error {
-	if err == nil {
-		return nil
-	}
-	var ee *ExitError
-	if errors.As(err, &ee) {
-		return err
-	}
-	return &ExitError{Code: ExitConfig, Err: err}
-}
 
 // Options configure an App.
 type Options struct {
@@ -118,18 +87,18 @@ func (a *App) Store(ctx context.Context) (*storage.Store, error) {
 	if url == "" {
 		cl, err := pglocal.Start(ctx, pglocal.Config{DataDir: a.cfg.ResolvedDataDir(), Logger: a.logger})
 		if err != nil {
-			return nil, configError(fmt.Errorf("start the embedded PostgreSQL: %w", err))
+			return nil, fmt.Errorf("start the embedded PostgreSQL: %w", err)
 		}
 		a.cluster = cl
 		url = cl.URL()
 	}
 	st, err := storage.Open(ctx, url, storage.WithLogger(a.logger))
 	if err != nil {
-		return nil, configError(err)
+		return nil, err
 	}
 	if err := st.Migrate(ctx); err != nil {
 		st.Close()
-		return nil, configError(fmt.Errorf("migrate: %w", err))
+		return nil, fmt.Errorf("migrate: %w", err)
 	}
 	a.store = st
 	return st, nil

@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stretchr/testify/require"
+	"github.com/driftwatch/driftwatch/cli"
 
-	"github.com/driftwatch/driftwatch/app"
+	"github.com/stretchr/testify/require"
 )
 
 // modelChecksSuite uses both checks that need a model besides the target.
@@ -56,15 +56,15 @@ func TestSuitesLintModelChecks(t *testing.T) {
 		want   []string
 		reject []string
 	}{
-		{"without a config the shape is checked", "", app.ExitOK, nil, nil},
-		{"with a config, its judge and embedder", lintTargets + "judge: gpt\nembedder: gpt\nsuites: [graded.yaml]\n", app.ExitOK, nil, nil},
-		{"with a config without a judge", lintTargets + "embedder: gpt\nsuites: [graded.yaml]\n", app.ExitConfig,
+		{"without a config the shape is checked", "", cli.ExitOK, nil, nil},
+		{"with a config, its judge and embedder", lintTargets + "judge: gpt\nembedder: gpt\nsuites: [graded.yaml]\n", cli.ExitOK, nil, nil},
+		{"with a config without a judge", lintTargets + "embedder: gpt\nsuites: [graded.yaml]\n", cli.ExitConfig,
 			[]string{"graded.yaml:4: ", "llm-rubric needs a judge model: set `judge:` in ", "driftwatch.yaml to the name of one of its targets"},
 			[]string{"Options.Judge"}},
-		{"with a config without an embedder", lintTargets + "judge: gpt\nsuites: [graded.yaml]\n", app.ExitConfig,
+		{"with a config without an embedder", lintTargets + "judge: gpt\nsuites: [graded.yaml]\n", cli.ExitConfig,
 			[]string{"graded.yaml:6: ", "embedding-similar needs an embedding model: set `embedder:` in "},
 			[]string{"Options.Embedder"}},
-		{"with an embedder that has no embeddings API", lintTargets + "judge: gpt\nembedder: claude\nsuites: [graded.yaml]\n", app.ExitConfig,
+		{"with an embedder that has no embeddings API", lintTargets + "judge: gpt\nembedder: claude\nsuites: [graded.yaml]\n", cli.ExitConfig,
 			[]string{`embedder: target "claude" (provider anthropic) has no embeddings API`}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -82,7 +82,7 @@ func TestSuitesLintModelChecks(t *testing.T) {
 			for _, w := range tc.reject {
 				require.NotContains(t, r.stderr, w)
 			}
-			if tc.code == app.ExitOK {
+			if tc.code == cli.ExitOK {
 				require.Equal(t, "ok: 1 suite, 1 case\n", r.stdout)
 			}
 		})
@@ -100,7 +100,7 @@ cases:
   - id: one
 `, "")
 	r := runCLI(t, "suites", "lint", filepath.Join(dir, "graded.yaml"))
-	require.Equal(t, app.ExitConfig, r.code, "stderr: %s", r.stderr)
+	require.Equal(t, cli.ExitConfig, r.code, "stderr: %s", r.stderr)
 	require.Contains(t, r.stderr, filepath.Join(dir, "graded.yaml")+":4: ")
 	require.NotContains(t, r.stderr, "judge")
 }
@@ -117,7 +117,7 @@ schedules:
 `)
 	cfg := filepath.Join(dir, "driftwatch.yaml")
 	r := runCLI(t, "--config", cfg, "suites", "lint")
-	require.Equal(t, app.ExitConfig, r.code, "stderr: %s", r.stderr)
+	require.Equal(t, cli.ExitConfig, r.code, "stderr: %s", r.stderr)
 	require.Contains(t, r.stderr, cfg+`:15: schedules[0].suites[1]: schedule "nightly" names unknown suite "gradd" (known: `)
 	require.Empty(t, r.stdout)
 }
@@ -133,9 +133,9 @@ func TestSuitesLintWithoutSecrets(t *testing.T) {
 		code         int
 		want         string
 	}{
-		{"judge and embedder named", targets + "judge: gpt\nembedder: gpt\nsuites: [graded.yaml]\n", app.ExitOK, ""},
-		{"no judge", targets + "embedder: gpt\nsuites: [graded.yaml]\n", app.ExitConfig, "llm-rubric needs a judge model"},
-		{"other problems still fail", targets + "judge: gpt\nembedder: gpt\nsamples: -1\nsuites: [graded.yaml]\n", app.ExitConfig, "samples: must not be negative"},
+		{"judge and embedder named", targets + "judge: gpt\nembedder: gpt\nsuites: [graded.yaml]\n", cli.ExitOK, ""},
+		{"no judge", targets + "embedder: gpt\nsuites: [graded.yaml]\n", cli.ExitConfig, "llm-rubric needs a judge model"},
+		{"other problems still fail", targets + "judge: gpt\nembedder: gpt\nsamples: -1\nsuites: [graded.yaml]\n", cli.ExitConfig, "samples: must not be negative"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -143,7 +143,7 @@ func TestSuitesLintWithoutSecrets(t *testing.T) {
 			for _, args := range [][]string{{"suites", "lint"}, {"suites", "lint", filepath.Join(dir, "graded.yaml")}} {
 				r := runCLI(t, append([]string{"--config", filepath.Join(dir, "driftwatch.yaml")}, args...)...)
 				require.Equal(t, tc.code, r.code, "stderr: %s", r.stderr)
-				if tc.code == app.ExitOK {
+				if tc.code == cli.ExitOK {
 					require.Contains(t, r.stderr, "driftwatch: warning: "+filepath.Join(dir, "driftwatch.yaml")+":",
 						"the unset variable is warned about, at its line")
 					require.Contains(t, r.stderr, "api_key: environment variable DRIFTWATCH_LINT_TEST_UNSET_KEY is not set: read as empty")

@@ -5,9 +5,10 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/driftwatch/driftwatch/cli"
+
 	"github.com/stretchr/testify/require"
 
-	"github.com/driftwatch/driftwatch/app"
 	"github.com/driftwatch/driftwatch/storage/storagetest"
 )
 
@@ -24,7 +25,7 @@ func TestUnknownRunIsNotFound(t *testing.T) {
 		{"run", "--resume", "999999"},
 	} {
 		r := runCLI(t, append([]string{"--config", cfg}, args...)...)
-		require.Equal(t, app.ExitConfig, r.code, "%v: %s", args, r.stderr)
+		require.Equal(t, cli.ExitConfig, r.code, "%v: %s", args, r.stderr)
 		require.Equal(t, "driftwatch: run 999999 not found\n", r.stderr, "%v", args)
 	}
 }

@@ -9,9 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/driftwatch/driftwatch/cli"
+
 	"github.com/stretchr/testify/require"
 
-	"github.com/driftwatch/driftwatch/app"
 	"github.com/driftwatch/driftwatch/sim"
 )
 
@@ -33,7 +34,7 @@ func TestCaseFlagNotARegexp(t *testing.T) {
 				args = append(args, "--dry-run")
 			}
 			r := runCLI(t, args...)
-			require.Equal(t, app.ExitConfig, r.code, r.stderr)
+			require.Equal(t, cli.ExitConfig, r.code, r.stderr)
 			require.Equal(t, "driftwatch: "+tc.want+"\n", r.stderr, "%v", args)
 		}
 	}
@@ -44,7 +45,7 @@ func TestCaseFlagNotARegexp(t *testing.T) {
 func TestDiffRunWithItself(t *testing.T) {
 	t.Parallel()
 	r := runCLI(t, "--config", filepath.Join(t.TempDir(), "none.yaml"), "diff", "7", "7")
-	require.Equal(t, app.ExitConfig, r.code, r.stderr)
+	require.Equal(t, cli.ExitConfig, r.code, r.stderr)
 	require.Equal(t, "driftwatch: diff: run 7 is compared with itself: give two different runs (RUN_A the baseline, RUN_B the current run)\n", r.stderr)
 	require.Empty(t, r.stdout)
 }

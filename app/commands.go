@@ -11,13 +11,13 @@ import (
 	"github.com/driftwatch/driftwatch/storage"
 )
 
-// runError is the usage error for a run that cannot be read: "run 7 not
-// found" rather than the storage layer's "run 7: get run 7: not found".
+// runError is the error for a run that cannot be read: "run 7 not found"
+// rather than the storage layer's "run 7: get run 7: not found".
 func runError(id int64, err error) error {
 	if errors.Is(err, storage.ErrNotFound) {
-		return configError(fmt.Errorf("run %d not found", id))
+		return fmt.Errorf("run %d %w", id, storage.ErrNotFound)
 	}
-	return configError(fmt.Errorf("run %d: %w", id, err))
+	return fmt.Errorf("run %d: %w", id, err)
 }
 
 // AcceptBaseline makes run id the active baseline of its suite and target.
@@ -26,14 +26,10 @@ func (a *App) AcceptBaseline(ctx context.Context, id int64, by, note string) err
 	if err != nil {
 		return err
 	}
-	run, err := st.GetRun(ctx, id)
-	if err != nil {
+	if _, err := st.GetRun(ctx, id); err != nil {
 		return runError(id, err)
 	}
-	if run.Status != storage.RunCompleted {
-		return configError(fmt.Errorf("run %d has status %s: only a completed run can be a baseline", id, run.Status))
-	}
-	return configError(a.lifecycle().AcceptBaseline(ctx, id, by, note))
+	return a.lifecycle().AcceptBaseline(ctx, id, by, note)
 }
 
 // Diff compares run b with run a as if a were b's baseline.
@@ -51,7 +47,7 @@ func (a *App) Diff(ctx context.Context, ra, rb int64) (*report.Report, error) {
 		return nil, runError(rb, err)
 	}
 	rep, err := a.lifecycle().Diff(ctx, runA, runB)
-	return rep, configError(err)
+	return rep, err
 }
 
 // StoredReport reads back the report stored with a finished run.
@@ -66,7 +62,7 @@ func (a *App) StoredReport(ctx context.Context, id int64) (*report.Report, error
 	}
 	var rep report.Report
 	if len(run.Summary) == 0 || json.Unmarshal(run.Summary, &rep) != nil || rep.RunID == 0 {
-		return nil, configError(fmt.Errorf("run %d has no stored report (status %s)", id, run.Status))
+		return nil, fmt.Errorf("run %d has no stored report (status %s)", id, run.Status)
 	}
 	rep.Verdict, rep.Reason = run.Verdict, run.VerdictReason
 	return &rep, nil
@@ -82,5 +78,5 @@ func (a *App) Migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return configError(migrateRiver(ctx, st))
+	return migrateRiver(ctx, st)
 }

@@ -24,7 +24,7 @@ func PlayDemoNights(ctx context.Context, a *App, srv *sim.Server, stdout io.Writ
 		if n == demo.UpdateNight {
 			id, err := srv.Update("sim-gpt")
 			if err != nil {
-				return nil, configError(err)
+				return nil, err
 			}
 			fmt.Fprintf(stdout, "\n(The vendor silently updates sim-gpt before night %d: it now answers as %s.)\n\n", n, id.ResolvedModel)
 		}

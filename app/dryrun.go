@@ -30,7 +30,7 @@ func (a *App) DryRun(ctx context.Context, p RunParams, w io.Writer) error {
 	}
 	filter, err := eval.ParseFilter(p.Case) // plan has checked it
 	if err != nil {
-		return configError(err)
+		return err
 	}
 	prices := targets.Prices(a.cfg)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

@@ -10,7 +10,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/driftwatch/driftwatch/app"
 	"github.com/driftwatch/driftwatch/cli"
 	"github.com/driftwatch/driftwatch/eval"
 	"github.com/driftwatch/driftwatch/suites"
@@ -63,7 +62,7 @@ func TestSuitesLintBad(t *testing.T) {
 		t.Run(tt.file, func(t *testing.T) {
 			t.Parallel()
 			r := runCLI(t, "suites", "lint", filepath.Join(badSuites, tt.file))
-			require.Equal(t, app.ExitConfig, r.code, "stderr: %s", r.stderr)
+			require.Equal(t, cli.ExitConfig, r.code, "stderr: %s", r.stderr)
 			require.Contains(t, r.stderr, filepath.Join(badSuites, tt.where)+": ")
 			require.Contains(t, r.stderr, tt.words)
 			require.Empty(t, r.stdout)
@@ -75,7 +74,7 @@ func TestSuitesLintBadFolder(t *testing.T) {
 	t.Parallel()
 	// Every file's problem is reported in one go.
 	r := runCLI(t, "suites", "lint", badSuites)
-	require.Equal(t, app.ExitConfig, r.code)
+	require.Equal(t, cli.ExitConfig, r.code)
 	for _, tt := range badSuiteCases {
 		require.Contains(t, r.stderr, filepath.Join(badSuites, tt.where)+": ")
 	}
@@ -84,7 +83,7 @@ func TestSuitesLintBadFolder(t *testing.T) {
 func TestSuitesLintGood(t *testing.T) {
 	t.Parallel()
 	r := runCLI(t, "suites", "lint", filepath.Join("..", "suites"))
-	require.Equal(t, app.ExitOK, r.code, "stderr: %s", r.stderr)
+	require.Equal(t, cli.ExitOK, r.code, "stderr: %s", r.stderr)
 	require.Equal(t, "ok: 3 suites, 185 cases\n", r.stdout)
 }
 
@@ -97,7 +96,7 @@ func TestSuitesLintFromConfig(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(cfg, []byte("suites:\n  - "+abs+"\n"), 0o600))
 	r := runCLI(t, "--config", cfg, "suites", "lint")
-	require.Equal(t, app.ExitConfig, r.code)
+	require.Equal(t, cli.ExitConfig, r.code)
 	require.Contains(t, r.stderr, abs+":7: ")
 }
 
@@ -128,7 +127,7 @@ func TestRunWithBadSuiteStopsBeforeDatabase(t *testing.T) {
 			require.NoError(t, os.WriteFile(cfg, fmt.Appendf(nil, runConfig, good, bad), 0o600))
 
 			r := runCLI(t, "run", "--config", cfg, "--no-progress")
-			require.Equal(t, app.ExitConfig, r.code, "stderr: %s", r.stderr)
+			require.Equal(t, cli.ExitConfig, r.code, "stderr: %s", r.stderr)
 			where, err := filepath.Abs(filepath.Join(badSuites, tt.where))
 			require.NoError(t, err)
 			require.Contains(t, r.stderr, where+": ")
@@ -153,6 +152,6 @@ func TestSuitesLintYAMLNamedLikeAGoSuite(t *testing.T) {
 	cfg := filepath.Join(dir, "driftwatch.yaml")
 	require.NoError(t, os.WriteFile(cfg, []byte("suites: [suites/]\n"), 0o600))
 	r := runCLI(t, "--config", cfg, "suites", "lint")
-	require.Equal(t, app.ExitConfig, r.code, "stdout: %s", r.stdout)
+	require.Equal(t, cli.ExitConfig, r.code, "stdout: %s", r.stdout)
 	require.Contains(t, r.stderr, suite+`:2: name: suite "codegen" is also a Go suite of this binary`)
 }

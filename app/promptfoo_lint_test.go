@@ -5,9 +5,9 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/stretchr/testify/require"
+	"github.com/driftwatch/driftwatch/cli"
 
-	"github.com/driftwatch/driftwatch/app"
+	"github.com/stretchr/testify/require"
 )
 
 // TestSuitesLintPromptfooConfig: a promptfoo config in a suites folder
@@ -33,7 +33,7 @@ tests: file://tests.yaml
       threshold: 2
 `), 0o600))
 	r := runCLI(t, "suites", "lint", dir)
-	require.Equal(t, app.ExitOK, r.code, "stderr: %s", r.stderr)
+	require.Equal(t, cli.ExitOK, r.code, "stderr: %s", r.stderr)
 	require.Equal(t, "ok: 1 suite, 2 cases\n", r.stdout)
 	require.Contains(t, r.stderr, "warning: "+filepath.Join(pf, "tests.yaml")+":7: assertion perplexity: needs token logprobs")
 	require.Contains(t, r.stderr, "warning: "+filepath.Join(pf, "promptfooconfig.yaml")+":3: providers")

@@ -48,8 +48,8 @@ type pair struct {
 
 // Run executes the selected suites on the selected targets, stores every
 // sample, compares each run with its baseline and returns one report per
-// (suite, target). Configuration and infrastructure problems are returned as
-// *ExitError with code 3 before anything is sent to a model.
+// (suite, target). Configuration and suite problems are returned before
+// anything is stored or sent to a model.
 func (a *App) Run(ctx context.Context, p RunParams) ([]*report.Report, error) {
 	pairs, err := a.plan(ctx, p)
 	if err != nil {
@@ -112,23 +112,23 @@ func (a *App) plan(ctx context.Context, p RunParams) ([]pair, error) {
 	cat := a.Catalog()
 	suites, err := cat.Load(p.Suites...)
 	if err != nil {
-		return nil, configError(err)
+		return nil, err
 	}
 	sel, err := cat.Pick(suites, p.Suites)
 	if len(p.Suites) == 0 {
 		sel, err = cat.Defaults(suites)
 	}
 	if err != nil {
-		return nil, configError(err)
+		return nil, err
 	}
 	if p.Case != "" {
 		if sel, err = suiteload.WithCases(sel, p.Case); err != nil {
-			return nil, configError(err)
+			return nil, err
 		}
 	}
 	ts, err := a.targets(p.Targets)
 	if err != nil {
-		return nil, configError(err)
+		return nil, err
 	}
 	var pairs []pair
 	for _, s := range sel {
@@ -150,18 +150,18 @@ func (a *App) planResume(ctx context.Context, p RunParams) ([]pair, error) {
 	}
 	snap, err := run.ReadSnapshot(row)
 	if err != nil {
-		return nil, configError(fmt.Errorf("resume: %w", err))
+		return nil, fmt.Errorf("resume: %w", err)
 	}
 	if row.Status == storage.RunCompleted {
-		return nil, configError(fmt.Errorf("run %d is already completed; nothing to resume", p.Resume))
+		return nil, fmt.Errorf("run %d is already completed; nothing to resume", p.Resume)
 	}
 	s, err := a.Catalog().One(snap.Suite)
 	if err != nil {
-		return nil, configError(fmt.Errorf("resume run %d: %w", p.Resume, err))
+		return nil, fmt.Errorf("resume run %d: %w", p.Resume, err)
 	}
 	ts, err := a.targets([]string{snap.Target})
 	if err != nil {
-		return nil, configError(fmt.Errorf("resume run %d: %w", p.Resume, err))
+		return nil, fmt.Errorf("resume run %d: %w", p.Resume, err)
 	}
 	return []pair{{suite: s, target: ts[0]}}, nil
 }
@@ -222,7 +222,7 @@ func (a *App) runPair(ctx context.Context, pr pair, p RunParams) (*report.Report
 			Trigger: p.Trigger, Schedule: p.Schedule, Seed: a.cfg.Drift.Seed, ConfirmOf: p.confirmOf})
 	}
 	if err != nil {
-		return nil, configError(err)
+		return nil, err
 	}
 	rep, err := a.completeRun(ctx, r, pr, p, t)
 	if err != nil {
@@ -240,7 +240,7 @@ func (a *App) runPair(ctx context.Context, pr pair, p RunParams) (*report.Report
 func (a *App) completeRun(ctx context.Context, r *run.Run, pr pair, p RunParams, t *run.Target) (*report.Report, error) {
 	rep, err := a.lifecycle().Complete(ctx, r, t, run.Local{Suite: pr.suite, NewProgress: p.NewProgress})
 	if rep == nil || err != nil {
-		return rep, configError(err)
+		return rep, err
 	}
 	// The suite's rendered cases are not needed by the confirmation; drop
 	// the last reference (a confirmation run loads the suite again) so a
@@ -267,7 +267,7 @@ func (a *App) confirm(ctx context.Context, pr pair, p RunParams, rep *report.Rep
 	}
 	s, err := a.Catalog().One(rep.Suite)
 	if err != nil {
-		return nil, configError(err)
+		return nil, err
 	}
 	cp := p
 	cp.Resume, cp.Confirm, cp.Case, cp.confirmOf = 0, nil, filter, rep.RunID
@@ -283,7 +283,7 @@ func (a *App) confirm(ctx context.Context, pr pair, p RunParams, rep *report.Rep
 		fmt.Fprintf(a.stderr, "%s@%s: confirmation run %d: %v\n", rep.Suite, rep.Target, crep.RunID, err)
 	}
 	settled, err := a.lifecycle().Confirm(ctx, rep.RunID, crep)
-	return settled, configError(err)
+	return settled, err
 }
 
 // warnUnpricedUnderCap warns, once per target, that max_cost_usd cannot

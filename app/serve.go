@@ -168,34 +168,34 @@ func (a *App) newServeNode(ctx context.Context, opts ServeOptions) (*node, error
 	if opts.Scheduler {
 		// A schedule naming an unknown suite fails now, not at 2 a.m.
 		if err := a.CheckSchedules(); err != nil {
-			return nil, configError(err)
+			return nil, err
 		}
 	}
 	if opts.RescueAfter <= opts.BatchTimeout {
-		return nil, configError(fmt.Errorf("--rescue-after (%s) must exceed --batch-timeout (%s): a batch still running would be started again",
-			opts.RescueAfter, opts.BatchTimeout))
+		return nil, fmt.Errorf("--rescue-after (%s) must exceed --batch-timeout (%s): a batch still running would be started again",
+			opts.RescueAfter, opts.BatchTimeout)
 	}
 	st, err := a.Store(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if err := migrateRiver(ctx, st); err != nil {
-		return nil, configError(err)
+		return nil, err
 	}
 	n := &node{a: a, project: a.cfg.ProjectName(), queues: jobs.Queues(a.cfg.ProjectName()), st: st, opts: opts, softStop: make(chan struct{}), targets: map[string]*nodeTarget{},
 		srvErr: make(chan error, 1)}
 	n.metrics = newMetrics(st, a.logger)
 	if err := n.newClient(); err != nil {
-		return nil, configError(err)
+		return nil, err
 	}
 	if opts.Scheduler {
 		if n.sched, err = n.newScheduler(); err != nil {
-			return nil, configError(err)
+			return nil, err
 		}
 	}
 	if opts.Addr != "" {
 		if err := n.listen(ctx); err != nil {
-			return nil, configError(err)
+			return nil, err
 		}
 	}
 	return n, nil
@@ -229,7 +229,7 @@ func (n *node) start(runCtx context.Context) error {
 		if n.ln != nil {
 			n.ln.Close()
 		}
-		return configError(fmt.Errorf("start job client: %w", err))
+		return fmt.Errorf("start job client: %w", err)
 	}
 	if n.sched != nil {
 		if err := n.sched.Start(runCtx); err != nil {

@@ -40,4 +40,4 @@ func (a *App) checkOptions() (check.Options, error) {
 // CheckSchedules loads every suite and reports schedules whose suites: name
 // unknown suites, with file:line. serve calls it at start, so a typo fails
 // at once rather than at the first fire (or never, silently).
-func (a *App) CheckSchedules() error { return configError(a.Catalog().CheckSchedules()) }
+func (a *App) CheckSchedules() error { return a.Catalog().CheckSchedules() }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/driftwatch/driftwatch/run"
 	"github.com/driftwatch/driftwatch/storage"
 	"github.com/driftwatch/driftwatch/web"
 )
@@ -52,15 +53,12 @@ func (a *App) WriteRunHTML(ctx context.Context, w io.Writer, id int64) error {
 	return h.WriteRunHTML(ctx, w, id)
 }
 
-// webError maps app and storage errors onto the dashboard's.
+// webError maps lifecycle and storage errors onto the dashboard's.
 func webError(err error) error {
-	var ee *ExitError
 	switch {
-	case err == nil:
-		return nil
 	case errors.Is(err, storage.ErrNotFound):
 		return fmt.Errorf("%w: %v", web.ErrNotFound, err)
-	case errors.As(err, &ee) && ee.Code == ExitConfig:
+	case errors.Is(err, run.ErrNotCompleted):
 		return fmt.Errorf("%w: %v", web.ErrInvalid, err)
 	}
 	return err

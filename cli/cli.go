@@ -57,11 +57,7 @@ func Main(ctx context.Context, args []string, reg *eval.Registry, stdout, stderr
 		// One line: drivers' multi-line errors are folded.
 		fmt.Fprintln(stderr, "driftwatch:", textsafe.Line(err.Error()))
 	}
-	var ee *app.ExitError
-	if errors.As(err, &ee) {
-		return ee.Code
-	}
-	return app.ExitConfig
+	return ExitConfig
 }
 
 type cli struct {
@@ -113,9 +109,9 @@ func (c *cli) openConfig(required bool) (*app.App, error) {
 	}
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, exitErr(fmt.Errorf("config file %s not found (use --config)", c.configPath))
+			return nil, fmt.Errorf("config file %s not found (use --config)", c.configPath)
 		}
-		return nil, exitErr(err)
+		return nil, err
 	}
 	c.warnUnset(cfg)
 	return app.New(cfg, app.Options{Registry: c.reg, Logger: c.logger(), Stderr: c.stderr, DataDir: c.dataDir}), nil
@@ -150,7 +146,7 @@ infrastructure error.`,
 				return err
 			}
 			if p.Samples < 0 {
-				return exitErr(fmt.Errorf("--samples %d: want a whole number of samples per case, at least 1 (leave it out for the suite's or config's)", p.Samples))
+				return fmt.Errorf("--samples %d: want a whole number of samples per case, at least 1 (leave it out for the suite's or config's)", p.Samples)
 			}
 			if handled, err := c.execGoSuites(cmd, args); handled || err != nil {
 				return err
@@ -178,7 +174,7 @@ infrastructure error.`,
 					c.logger().Warn("alerts", "err", aerr)
 				}
 				if werr := writeReports(reports, jsonOut, junit, markdown, c.stdout); werr != nil {
-					return exitErr(werr)
+					return werr
 				}
 			}
 			if err != nil {
@@ -186,7 +182,7 @@ infrastructure error.`,
 			}
 			c.code = report.ExitCode(reports)
 			if cmd.Context().Err() != nil {
-				c.code = app.ExitConfig
+				c.code = ExitConfig
 			}
 			return nil
 		},
@@ -345,7 +341,7 @@ embedder: targets, as for run; without one (PATHs and no driftwatch.yaml), their
 			if len(paths) == 0 || cmd.Flags().Changed("config") || fileExists(c.configPath) {
 				cfg, err := config.Load(c.configPath)
 				if err != nil {
-					return exitErr(err)
+					return err
 				}
 				c.warnUnset(cfg)
 				cat = app.New(cfg, app.Options{Registry: c.reg, Logger: c.logger()}).Catalog()
@@ -358,10 +354,10 @@ embedder: targets, as for run; without one (PATHs and no driftwatch.yaml), their
 			var problems *suiteload.Problems
 			if errors.As(err, &problems) {
 				fmt.Fprintln(c.stderr, problems.Err)
-				return &app.ExitError{Code: app.ExitConfig, Err: errors.New("suites have problems")}
+				return errors.New("suites have problems")
 			}
 			if err != nil {
-				return exitErr(err)
+				return err
 			}
 			n := 0
 			for _, s := range suites {
@@ -420,7 +416,7 @@ func (c *cli) baselineCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := strconv.ParseInt(args[0], 10, 64)
 			if err != nil {
-				return exitErr(fmt.Errorf("run id %q: not a number", args[0]))
+				return fmt.Errorf("run id %q: not a number", args[0])
 			}
 			a, err := c.open()
 			if err != nil {
@@ -448,7 +444,7 @@ func parseIDs(args []string) ([]int64, error) {
 	for i, s := range args {
 		id, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
-			return nil, exitErr(fmt.Errorf("run id %q: not a number", s))
+			return nil, fmt.Errorf("run id %q: not a number", s)
 		}
 		ids[i] = id
 	}
@@ -468,7 +464,7 @@ func (c *cli) diffCmd() *cobra.Command {
 			}
 			if ids[0] == ids[1] {
 				// Always STABLE, and never what was meant.
-				return exitErr(fmt.Errorf("diff: run %d is compared with itself: give two different runs (RUN_A the baseline, RUN_B the current run)", ids[0]))
+				return fmt.Errorf("diff: run %d is compared with itself: give two different runs (RUN_A the baseline, RUN_B the current run)", ids[0])
 			}
 			a, err := c.open()
 			if err != nil {
@@ -484,7 +480,7 @@ func (c *cli) diffCmd() *cobra.Command {
 				markdown = "-"
 			}
 			if err := writeReports(reports, jsonOut, "", markdown, c.stdout); err != nil {
-				return exitErr(err)
+				return err
 			}
 			c.code = report.ExitCode(reports)
 			return nil
@@ -526,7 +522,7 @@ external references) to attach to a ticket or mail.`,
 			if jsonOut == "" && junit == "" && markdown == "" && html == "" {
 				markdown = "-"
 			}
-			return exitErr(writeReports([]*report.Report{rep}, jsonOut, junit, markdown, c.stdout))
+			return writeReports([]*report.Report{rep}, jsonOut, junit, markdown, c.stdout)
 		},
 	}
 	cmd.Flags().StringVar(&jsonOut, "json", "", "write the JSON report to this file (- for stdout)")
@@ -547,7 +543,7 @@ func (c *cli) powerCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkPowerFlags(p0, p1, alpha, cases); err != nil {
-				return exitErr(err)
+				return err
 			}
 			fmt.Fprintf(c.stdout, "to detect a drop from %.3f to %.3f over %d cases at one-sided alpha %.3g with 80%% power:\n", p0, p1, cases, alpha)
 			k, ok := powerSamples(p0, p1, cases, alpha)
@@ -664,28 +660,15 @@ func (s *syncWriter) Fd() uintptr {
 	return ^uintptr(0)
 }
 
-// exitErr marks err as a configuration, usage or infrastructure error (exit
-// code 3) unless it carries its exit code already.
-func exitErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	var ee *app.ExitError
-	if errors.As(err, &ee) {
-		return err
-	}
-	return &app.ExitError{Code: app.ExitConfig, Err: err}
-}
-
 // writeRunHTML writes run id's self-contained page to path ("-" is stdout),
 // replacing the file only once the page rendered.
 func writeRunHTML(ctx context.Context, a *app.App, id int64, path string, stdout io.Writer) error {
 	var buf bytes.Buffer
 	if err := a.WriteRunHTML(ctx, &buf, id); err != nil {
 		if errors.Is(err, web.ErrNotFound) {
-			return exitErr(fmt.Errorf("run %d: %w", id, err))
+			return fmt.Errorf("run %d: %w", id, err)
 		}
-		return exitErr(err)
+		return err
 	}
 	if path == "-" {
 		if _, err := stdout.Write(buf.Bytes()); err != nil {
@@ -694,7 +677,7 @@ func writeRunHTML(ctx context.Context, a *app.App, id int64, path string, stdout
 		return nil
 	}
 	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		return exitErr(fmt.Errorf("write %s: %w", path, err))
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }
@@ -709,11 +692,11 @@ func parseCase(pattern string) error {
 	}
 	var se *syntax.Error
 	if !errors.As(err, &se) {
-		return exitErr(fmt.Errorf("--case %q: %w", pattern, err))
+		return fmt.Errorf("--case %q: %w", pattern, err)
 	}
 	msg := fmt.Sprintf("--case %q: not a valid regular expression: %s", pattern, se.Code)
 	if se.Expr != "" && se.Expr != pattern {
 		msg += fmt.Sprintf(" (at %q)", se.Expr)
 	}
-	return exitErr(errors.New(msg))
+	return errors.New(msg)
 }

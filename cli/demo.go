@@ -29,15 +29,15 @@ updates, for tests, demos and benchmarks. --scenario takes a built-in name or a 
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := simScenario(scenario)
 			if err != nil {
-				return exitErr(err)
+				return err
 			}
 			srv, err := sim.New(cfg, sim.WithLogger(c.logger()))
 			if err != nil {
-				return exitErr(err)
+				return err
 			}
 			url, stop, err := srv.Start(cmd.Context(), addr)
 			if err != nil {
-				return exitErr(err)
+				return err
 			}
 			fmt.Fprintf(c.stdout, "simulator listening on %s (OpenAI-compatible base URL %s/v1); Ctrl-C stops it\n", url, url)
 			<-cmd.Context().Done()
@@ -78,28 +78,28 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, dataDir string) (int
 	start := time.Now()
 	work, err := os.MkdirTemp("", "driftwatch-demo-")
 	if err != nil {
-		return app.ExitConfig, exitErr(err)
+		return ExitConfig, err
 	}
 	defer os.RemoveAll(work)
 	// Readable by the unprivileged user PostgreSQL runs as when we are root,
 	// so the cluster lives (and is removed) inside the demo's folder.
 	if err := os.Chmod(work, 0o755); err != nil {
-		return app.ExitConfig, exitErr(err)
+		return ExitConfig, err
 	}
 	keep := dataDir != ""
 	if !keep {
 		dataDir = filepath.Join(work, "data")
 		if err := os.Mkdir(dataDir, 0o700); err != nil { // private; as root, pglocal hands it to postgres
-			return app.ExitConfig, exitErr(err)
+			return ExitConfig, err
 		}
 	}
 	srv, err := sim.New(demo.SimConfig())
 	if err != nil {
-		return app.ExitConfig, exitErr(err)
+		return ExitConfig, err
 	}
 	url, stop, err := srv.Start(ctx, "127.0.0.1:0")
 	if err != nil {
-		return app.ExitConfig, exitErr(err)
+		return ExitConfig, err
 	}
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -107,20 +107,20 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, dataDir string) (int
 		_ = stop(sctx)
 	}()
 	if err := demo.CopySuites(filepath.Join(work, "suites")); err != nil {
-		return app.ExitConfig, exitErr(err)
+		return ExitConfig, err
 	}
 	slackURL, received, stopSlack, err := demo.StartSlackReceiver(ctx)
 	if err != nil {
-		return app.ExitConfig, exitErr(err)
+		return ExitConfig, err
 	}
 	defer stopSlack()
 	cfgPath := filepath.Join(work, "driftwatch.yaml")
 	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(demo.Config, url, slackURL)+demo.NightsConfig), 0o600); err != nil {
-		return app.ExitConfig, exitErr(err)
+		return ExitConfig, err
 	}
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
-		return app.ExitConfig, exitErr(err)
+		return ExitConfig, err
 	}
 	a := app.New(cfg, app.Options{Stderr: stderr, DataDir: dataDir})
 	defer a.Close()
@@ -128,7 +128,7 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, dataDir string) (int
 
 	nights, err := app.PlayDemoNights(ctx, a, srv, stdout, func(reps []*report.Report) { printSummary(stderr, reps) })
 	if err != nil {
-		return app.ExitConfig, err
+		return ExitConfig, err
 	}
 	night2 := nights[len(nights)-1]
 	fmt.Fprintln(stdout)
@@ -140,17 +140,17 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, dataDir string) (int
 	// their own.
 	pagesDir, err := os.MkdirTemp("", "driftwatch-demo-pages-")
 	if err != nil {
-		return app.ExitConfig, exitErr(err)
+		return ExitConfig, err
 	}
 	var pages []string
 	for _, r := range night2 {
 		if r.Verdict == "DRIFT" {
 			if err := report.WriteMarkdown(stdout, []*report.Report{r}); err != nil {
-				return app.ExitConfig, err
+				return ExitConfig, err
 			}
 			path := filepath.Join(pagesDir, fmt.Sprintf("run-%d.html", r.RunID))
 			if err := writeRunPage(ctx, a, path, r.RunID); err != nil {
-				return app.ExitConfig, err
+				return ExitConfig, err
 			}
 			pages = append(pages, path)
 		}
@@ -168,9 +168,9 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, dataDir string) (int
 		verdicts[r.Target] = r.Verdict
 	}
 	if verdicts["sim-gpt"] != "DRIFT" || verdicts["sim-llama"] != "STABLE" {
-		return app.ExitDrift, fmt.Errorf("demo: expected DRIFT on sim-gpt and STABLE on sim-llama, got %v", verdicts)
+		return ExitConfig, fmt.Errorf("demo: expected DRIFT on sim-gpt and STABLE on sim-llama, got %v", verdicts)
 	}
-	return app.ExitOK, nil
+	return ExitOK, nil
 }
 
 // writeRunPage writes a run's dashboard page as a self-contained HTML file.

@@ -32,11 +32,11 @@ with the stock one. See docs/go-suites.md.`,
 				return err
 			}
 			if len(patterns) == 0 {
-				return exitErr(errors.New("build: no Go package patterns: pass some (driftwatch build ./evals/...) or list them under suites: in the config"))
+				return errors.New("build: no Go package patterns: pass some (driftwatch build ./evals/...) or list them under suites: in the config")
 			}
 			res, err := gosuite.Build(cmd.Context(), dir, patterns, gosuite.Options{Out: out, Stderr: c.stderr})
 			if err != nil {
-				return exitErr(err)
+				return err
 			}
 			fmt.Fprintf(c.stderr, "built %s with the Go suites of %s\n", res.Path, strings.Join(res.Packages, ", "))
 			return nil
@@ -70,15 +70,15 @@ func (c *cli) execGoSuites(cmd *cobra.Command, args []string) (handled bool, err
 	}
 	if gosuite.Execed() {
 		// Built for this very command line: building again would loop.
-		return true, exitErr(fmt.Errorf("this binary was built for %s but does not link all of their suites", strings.Join(patterns, " ")))
+		return true, fmt.Errorf("this binary was built for %s but does not link all of their suites", strings.Join(patterns, " "))
 	}
 	res, err := gosuite.Build(cmd.Context(), dir, patterns, gosuite.Options{Stderr: c.stderr})
 	if err != nil {
-		return true, exitErr(err)
+		return true, err
 	}
 	code, err := gosuite.Exec(cmd.Context(), res.Path, c.args, gosuite.Stdio{Stdin: os.Stdin, Stdout: c.stdout, Stderr: c.stderr})
 	if err != nil {
-		return true, exitErr(err)
+		return true, err
 	}
 	c.code = code
 	return true, nil
@@ -94,7 +94,7 @@ func (c *cli) goPatterns(args []string) (dir string, patterns []string, err erro
 	dir = "."
 	for _, a := range args {
 		if !gosuite.IsPattern(".", a) {
-			return "", nil, exitErr(fmt.Errorf("%q is not a Go package pattern: write ./evals/... for the packages below evals, or ./evals for one package (YAML suites and Go suite names go to --suite or the config's suites:)", a))
+			return "", nil, fmt.Errorf("%q is not a Go package pattern: write ./evals/... for the packages below evals, or ./evals for one package (YAML suites and Go suite names go to --suite or the config's suites:)", a)
 		}
 		patterns = append(patterns, a)
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/driftwatch/driftwatch/app"
 	"github.com/driftwatch/driftwatch/cli"
 	"github.com/driftwatch/driftwatch/eval"
 )
@@ -45,7 +44,7 @@ func runWithShout(t *testing.T, args ...string) (int, string) {
 func TestSuitesEntryThatIsAGoSuiteAndAGoFolderIsTheSuite(t *testing.T) {
 	t.Parallel()
 	code, stderr := runWithShout(t, "--config", goSuiteDir(t, "[shout]", false), "suites", "lint")
-	require.Equal(t, app.ExitOK, code, stderr)
+	require.Equal(t, cli.ExitOK, code, stderr)
 }
 
 // TestSuitesEntryThatIsAGoSuiteAndAYAMLFolderIsAnError: when the folder
@@ -55,12 +54,12 @@ func TestSuitesEntryThatIsAGoSuiteAndAYAMLFolderIsAnError(t *testing.T) {
 	t.Parallel()
 	cfg := goSuiteDir(t, "[shout]", true)
 	code, stderr := runWithShout(t, "--config", cfg, "suites", "lint")
-	require.Equal(t, app.ExitConfig, code)
+	require.Equal(t, cli.ExitConfig, code)
 	require.Contains(t, stderr, cfg+":3: suites[0]: ")
 	require.Contains(t, stderr, `"shout" is both a registered Go suite and a YAML suite path: write ./shout for the path, or rename the Go suite`)
 
 	code, stderr = runWithShout(t, "--config", goSuiteDir(t, "[./shout]", true), "suites", "lint")
-	require.Equal(t, app.ExitOK, code, "./shout is the YAML folder: %s", stderr)
+	require.Equal(t, cli.ExitOK, code, "./shout is the YAML folder: %s", stderr)
 }
 
 // TestSuitesEntryGoPatternNotBuiltIn: a binary not built from a suites:
@@ -69,7 +68,7 @@ func TestSuitesEntryGoPatternNotBuiltIn(t *testing.T) {
 	t.Parallel()
 	cfg := goSuiteDir(t, "[./shout/...]", false)
 	code, stderr := runWithShout(t, "--config", cfg, "suites", "lint")
-	require.Equal(t, app.ExitConfig, code)
+	require.Equal(t, cli.ExitConfig, code)
 	require.Contains(t, stderr, cfg+":3: suites[0]: ")
 	require.Contains(t, stderr, `"./shout/..." is a Go package pattern, but this binary was not built with it: driftwatch run builds it, or build a binary with driftwatch build ./shout/... -o bin/driftwatch`)
 }
@@ -79,6 +78,6 @@ func TestSuitesEntryGoPatternNotBuiltIn(t *testing.T) {
 func TestRunArgumentMustBeAGoPackagePattern(t *testing.T) {
 	t.Parallel()
 	code, stderr := runWithShout(t, "--config", goSuiteDir(t, "[]", false), "run", "shout")
-	require.Equal(t, app.ExitConfig, code)
+	require.Equal(t, cli.ExitConfig, code)
 	require.Contains(t, stderr, `driftwatch: "shout" is not a Go package pattern: write ./evals/... for the packages below evals`)
 }

@@ -75,7 +75,7 @@ overwritten.`,
 			}
 			written, err := initProject(dir)
 			if err != nil {
-				return exitErr(err)
+				return err
 			}
 			for _, f := range written {
 				fmt.Fprintln(c.stdout, "wrote", f)

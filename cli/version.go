@@ -83,12 +83,12 @@ func (c *cli) healthcheckCmd() *cobra.Command {
 			client := &http.Client{Timeout: 5 * time.Second}
 			resp, err := client.Get(url)
 			if err != nil {
-				return exitErr(fmt.Errorf("healthcheck: %w", err))
+				return fmt.Errorf("healthcheck: %w", err)
 			}
 			defer resp.Body.Close()
 			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<10))
 			if resp.StatusCode != http.StatusOK {
-				return exitErr(fmt.Errorf("healthcheck: %s answered %s", url, resp.Status))
+				return fmt.Errorf("healthcheck: %s answered %s", url, resp.Status)
 			}
 			return nil
 		},

@@ -15,7 +15,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/driftwatch/driftwatch/app"
 	"github.com/driftwatch/driftwatch/cli"
 	"github.com/driftwatch/driftwatch/eval"
 	"github.com/driftwatch/driftwatch/sim"
@@ -170,7 +169,7 @@ targets:
 	}
 
 	code, r, stderr := run(1)
-	require.Equal(t, app.ExitOK, code, stderr)
+	require.Equal(t, cli.ExitOK, code, stderr)
 	require.Equal(t, "BASELINE", r.Verdict, r.Reason)
 	require.Equal(t, "evals", r.Suite, "the suite is named after the package")
 	require.Equal(t, 6*8, r.Metrics.Samples, "six EvalXxx cases, EvalOpts' 8 samples each")
@@ -179,7 +178,7 @@ targets:
 	_, err = srv.Update("sim-gpt")
 	require.NoError(t, err)
 	code, r, stderr = run(2)
-	require.Equal(t, app.ExitDrift, code, stderr)
+	require.Equal(t, cli.ExitDrift, code, stderr)
 	require.Equal(t, "DRIFT", r.Verdict, r.Reason)
 	require.Empty(t, r.ChangedCases)
 	require.Equal(t, 1, builds(), "nothing changed: the cached binary is reused")
@@ -192,7 +191,7 @@ targets:
 	require.NotEqual(t, string(src), edited)
 	require.NoError(t, os.WriteFile(suiteFile, []byte(edited), 0o644))
 	code, r, stderr = run(3)
-	require.Equal(t, app.ExitOK, code, stderr)
+	require.Equal(t, cli.ExitOK, code, stderr)
 	require.Equal(t, "STABLE", r.Verdict, r.Reason)
 	require.Equal(t, []string{"Medium"}, r.ChangedCases, "only the edited case changed")
 	for _, c := range r.Cases {
@@ -216,7 +215,7 @@ targets:
 	bin := filepath.Join(envDir, "bin", "driftwatch")
 	var stdout, errOut bytes.Buffer
 	code = cli.Main(ctx, []string{"build", filepath.Join(mod, "..."), "-o", bin}, eval.NewRegistry(), &stdout, &errOut)
-	require.Equal(t, app.ExitOK, code, errOut.String())
+	require.Equal(t, cli.ExitOK, code, errOut.String())
 	require.Equal(t, 2, builds(), "the binary run built is reused")
 	out, err := exec.CommandContext(ctx, bin, "--config", cfg, "suites", "lint").CombinedOutput()
 	require.NoError(t, err, "%s", out)
@@ -226,7 +225,7 @@ targets:
 	require.NoError(t, os.WriteFile(suiteFile, []byte(broken), 0o644))
 	errOut.Reset()
 	code = cli.Main(ctx, []string{"run", filepath.Join(mod, "..."), "--config", cfg}, eval.NewRegistry(), &stdout, &errOut)
-	require.Equal(t, app.ExitConfig, code)
+	require.Equal(t, cli.ExitConfig, code)
 	require.Regexp(t, `evals/evals.go:2\d:\d+: not enough arguments in call to sum`, errOut.String())
 }
 
@@ -261,7 +260,7 @@ func TestGoSuiteFromConfigSuitesEntry(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	code := cli.Main(ctx, []string{"run", "--config", filepath.Join(mod, "driftwatch.yaml"), "--json", out, "--no-progress"},
 		eval.NewRegistry(), &stdout, &stderr)
-	require.Equal(t, app.ExitOK, code, stderr.String())
+	require.Equal(t, cli.ExitOK, code, stderr.String())
 	b, err := os.ReadFile(out)
 	require.NoError(t, err)
 	var names []string

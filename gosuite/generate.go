@@ -29,7 +29,6 @@ import (
 	"runtime/debug"
 	"syscall"
 
-	"github.com/driftwatch/driftwatch/app"
 	"github.com/driftwatch/driftwatch/cli"
 	"github.com/driftwatch/driftwatch/eval"
 	"github.com/driftwatch/driftwatch/gosuite"
@@ -50,7 +49,7 @@ func main() {
 	if err := gosuite.Register(reg, packages()...); err != nil {
 		fmt.Fprintln(os.Stderr, "driftwatch:", err)
 		stop()
-		os.Exit(app.ExitConfig)
+		os.Exit(cli.ExitConfig)
 	}
 	code := cli.Main(ctx, gosuite.Args(os.Args[1:], reg), reg, os.Stdout, os.Stderr)
 	stop()

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/driftwatch/driftwatch/cli"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
@@ -105,7 +107,7 @@ func TestServeAndWorkerRequireConfig(t *testing.T) {
 			out, err := cmd.CombinedOutput()
 			var exit *exec.ExitError
 			require.True(t, errors.As(err, &exit), "driftwatch %s: %v\n%s", args, err, out)
-			require.Equal(t, app.ExitConfig, exit.ExitCode(), string(out))
+			require.Equal(t, cli.ExitConfig, exit.ExitCode(), string(out))
 			require.Contains(t, string(out), "config file driftwatch.yaml not found")
 			entries, err := os.ReadDir(cmd.Dir)
 			require.NoError(t, err)
@@ -206,6 +208,6 @@ func TestWorkerRefusesRescueBeforeBatchTimeout(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
 	require.True(t, errors.As(err, &exit), "worker: %v\n%s", err, out)
-	require.Equal(t, app.ExitConfig, exit.ExitCode(), string(out))
+	require.Equal(t, cli.ExitConfig, exit.ExitCode(), string(out))
 	require.Contains(t, string(out), "--rescue-after (5m0s) must exceed --batch-timeout (10m0s)")
 }

@@ -287,6 +287,10 @@ func (l *Lifecycle) growPool(ctx context.Context, row storage.Run, bl *storage.P
 	return err
 }
 
+// ErrNotCompleted is why a run that did not complete cannot be a
+// baseline.
+var ErrNotCompleted = errors.New("only a completed run can be a baseline")
+
 // AcceptBaseline makes run id the anchor of its pair's baseline (`baseline
 // accept`): the pool is rebuilt from it and the pool-eligible runs of its
 // suite content after it. A run recorded before sampling plans (unknown
@@ -297,7 +301,7 @@ func (l *Lifecycle) AcceptBaseline(ctx context.Context, id int64, by, note strin
 		return err
 	}
 	if row.Status != storage.RunCompleted {
-		return fmt.Errorf("run %d has status %s: only a completed run can be a baseline", id, row.Status)
+		return fmt.Errorf("run %d has status %s: %w", id, row.Status, ErrNotCompleted)
 	}
 	n, err := l.night(ctx, row)
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 	"runtime/debug"
 	"syscall"
 
-	"github.com/driftwatch/driftwatch/app"
 	"github.com/driftwatch/driftwatch/cli"
 	"github.com/driftwatch/driftwatch/eval"
 )
@@ -44,7 +43,7 @@ func work() (code int) {
 		// A panic in the command itself: one line, exit 3.
 		if r := recover(); r != nil {
 			fmt.Fprintf(os.Stderr, "driftwatch: internal error (a bug, please report it): %v\n", r)
-			code = app.ExitConfig
+			code = cli.ExitConfig
 		}
 	}()
 	crashHook(ctx)

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/driftwatch/driftwatch/app"
+	"github.com/driftwatch/driftwatch/cli"
 )
 
 const (
@@ -49,18 +49,18 @@ func setUpCrashOutput() {
 
 // supervise runs args as a worker process with the same standard streams,
 // forwards SIGINT, SIGTERM and SIGHUP to it, and
-// returns its exit code, or app.ExitConfig (3) with one line on stderr
+// returns its exit code, or cli.ExitConfig (3) with one line on stderr
 // when the worker crashed or was killed.
 func supervise(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	self, err := os.Executable()
 	if err != nil {
 		fmt.Fprintf(stderr, "driftwatch: find own executable: %v\n", err)
-		return app.ExitConfig
+		return cli.ExitConfig
 	}
 	crashR, crashW, err := os.Pipe()
 	if err != nil {
 		fmt.Fprintf(stderr, "driftwatch: start: %v\n", err)
-		return app.ExitConfig
+		return cli.ExitConfig
 	}
 	cmd := exec.Command(self, args[1:]...)
 	errs := &crashFilter{w: stderr}
@@ -80,7 +80,7 @@ func supervise(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		crashW.Close()
 		crashR.Close()
 		fmt.Fprintf(stderr, "driftwatch: start: %v\n", err)
-		return app.ExitConfig
+		return cli.ExitConfig
 	}
 	crashW.Close()
 	report := make(chan string, 1)
@@ -116,7 +116,7 @@ func supervise(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 func exitCode(err error, crash string, stderr io.Writer) int {
 	if crash != "" {
 		fmt.Fprintf(stderr, "driftwatch: crashed (exit 3): %s\n", firstLine(crash))
-		return app.ExitConfig
+		return cli.ExitConfig
 	}
 	if err == nil {
 		return 0
@@ -124,11 +124,11 @@ func exitCode(err error, crash string, stderr io.Writer) int {
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) {
 		fmt.Fprintf(stderr, "driftwatch: %v\n", err)
-		return app.ExitConfig
+		return cli.ExitConfig
 	}
 	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		fmt.Fprintf(stderr, "driftwatch: killed by %v (exit 3)\n", ws.Signal())
-		return app.ExitConfig
+		return cli.ExitConfig
 	}
 	return ee.ExitCode()
 }
