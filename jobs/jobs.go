@@ -1,7 +1,9 @@
 // Package jobs defines Driftwatch's durable jobs on River (riverqueue/river,
-// on the same PostgreSQL as the results) and the pieces shared by every
-// process that runs them: job arguments and their uniqueness, River's
-// migrations, and the cluster-wide rate limiter.
+// on the same PostgreSQL as the results) and works them: job arguments and
+// their uniqueness, River's migrations, the workers (Client) with their
+// Prometheus metrics, and the cluster-wide rate limit and budget. A serve or
+// worker process provides its config's suites, targets and alerting
+// through Process.
 //
 // A scheduled run flows through four kinds of jobs:
 //
