@@ -326,8 +326,8 @@ func (p jobsProcess) Target(name string) (*targets.Target, error) {
 	return ts[0], nil
 }
 
-func (p jobsProcess) Plan(ctx context.Context, suites, targets []string) ([]jobs.Pair, error) {
-	pairs, err := p.a.plan(ctx, RunParams{Suites: suites, Targets: targets})
+func (p jobsProcess) Plan(ctx context.Context, suiteNames, targetNames []string) ([]jobs.Pair, error) {
+	pairs, err := p.a.plan(ctx, RunParams{Suites: suiteNames, Targets: targetNames})
 	if err != nil {
 		return nil, err
 	}

@@ -37,10 +37,10 @@ type Process interface {
 	// and wraps its calls with this process's concurrency bound and the
 	// cluster's rate limit.
 	Target(name string) (*targets.Target, error)
-	// Plan resolves a schedule's suites and targets (empty: all) into the
-	// (suite, target) pairs it runs, loading the suites and building the
-	// targets, so that a broken one fails here.
-	Plan(ctx context.Context, suites, targets []string) ([]Pair, error)
+	// Plan resolves a schedule's suite and target names (empty: all) into
+	// the (suite, target) pairs it runs, loading the suites and building
+	// the targets, so that a broken one fails here.
+	Plan(ctx context.Context, suiteNames, targetNames []string) ([]Pair, error)
 	// Samples is the samples per case set for suite s by samples (> 0),
 	// the suite or the config, in that order; 0 when none is set, and the
 	// sampling plan decides.
@@ -56,9 +56,13 @@ type Pair struct {
 
 // Config configures a Client. Zero sizes and durations are not defaulted.
 type Config struct {
-	Store     *storage.Store
+	// Store holds the jobs (River's tables), the runs and the cluster's
+	// token buckets.
+	Store *storage.Store
+	// Lifecycle runs the runs on Store.
 	Lifecycle *run.Lifecycle
-	Logger    *slog.Logger
+	// Logger receives the workers' and River's logs.
+	Logger *slog.Logger
 	// Project is the config's project: its queues and run keys.
 	Project string
 	// ConfigFile names the config in log lines.
