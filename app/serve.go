@@ -241,8 +241,8 @@ func (n *node) start(runCtx context.Context) error {
 // under it.
 func (n *node) shutdown(serveErr error) error {
 	var errs []error
-	stop := func(ctx context.Context, part string, stop func(context.Context) error) {
-		if err := stop(ctx); err != nil {
+	stop := func(ctx context.Context, part string, fn func(context.Context) error) {
+		if err := fn(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("stop %s: %w", part, err))
 		}
 	}
