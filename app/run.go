@@ -40,10 +40,10 @@ type RunParams struct {
 	confirmOf int64
 }
 
-// pair is one (suite, target) to run.
-type pair struct {
-	suite  eval.Suite
-	target *targets.Target
+// Pair is one (suite, target) to run.
+type Pair struct {
+	Suite  eval.Suite
+	Target *targets.Target
 }
 
 // Run executes the selected suites on the selected targets, stores every
@@ -51,7 +51,7 @@ type pair struct {
 // (suite, target). Configuration and suite problems are returned before
 // anything is stored or sent to a model.
 func (a *App) Run(ctx context.Context, p RunParams) ([]*report.Report, error) {
-	pairs, err := a.plan(ctx, p)
+	pairs, err := a.Plan(ctx, p)
 	if err != nil {
 		return nil, err
 	}
@@ -72,10 +72,10 @@ func (a *App) Run(ctx context.Context, p RunParams) ([]*report.Report, error) {
 				if ctx.Err() != nil {
 					return
 				}
-				// runPair owns the pair: a large suite's rendered cases
+				// runPair owns the Pair: a large suite's rendered cases
 				// can be collected before the analysis.
 				pr := pairs[i]
-				pairs[i] = pair{}
+				pairs[i] = Pair{}
 				if reports[i], errs[i] = a.runPair(ctx, pr, p); errs[i] != nil {
 					return
 				}
@@ -87,11 +87,11 @@ func (a *App) Run(ctx context.Context, p RunParams) ([]*report.Report, error) {
 }
 
 // byTarget groups the indices of pairs by target, in order of first use.
-func byTarget(pairs []pair) [][]int {
+func byTarget(pairs []Pair) [][]int {
 	var groups [][]int
 	at := map[string]int{}
 	for i, pr := range pairs {
-		name := pr.target.Config.Name
+		name := pr.Target.Config.Name
 		g, ok := at[name]
 		if !ok {
 			g = len(groups)
@@ -103,9 +103,9 @@ func byTarget(pairs []pair) [][]int {
 	return groups
 }
 
-// plan resolves suites and targets, so every config and suite problem is
+// Plan resolves suites and targets, so every config and suite problem is
 // found before a database or a model is touched.
-func (a *App) plan(ctx context.Context, p RunParams) ([]pair, error) {
+func (a *App) Plan(ctx context.Context, p RunParams) ([]Pair, error) {
 	if p.Resume != 0 {
 		return a.planResume(ctx, p)
 	}
@@ -130,16 +130,16 @@ func (a *App) plan(ctx context.Context, p RunParams) ([]pair, error) {
 	if err != nil {
 		return nil, err
 	}
-	var pairs []pair
+	var pairs []Pair
 	for _, s := range sel {
 		for _, t := range ts {
-			pairs = append(pairs, pair{suite: s, target: t})
+			pairs = append(pairs, Pair{Suite: s, Target: t})
 		}
 	}
 	return pairs, nil
 }
 
-func (a *App) planResume(ctx context.Context, p RunParams) ([]pair, error) {
+func (a *App) planResume(ctx context.Context, p RunParams) ([]Pair, error) {
 	st, err := a.Store(ctx)
 	if err != nil {
 		return nil, err
@@ -163,20 +163,20 @@ func (a *App) planResume(ctx context.Context, p RunParams) ([]pair, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resume run %d: %w", p.Resume, err)
 	}
-	return []pair{{suite: s, target: ts[0]}}, nil
+	return []Pair{{Suite: s, Target: ts[0]}}, nil
 }
 
-// samplesFor is the samples per case of suite s: the explicit k (explicitK),
+// SamplesFor is the samples per case of suite s: the explicit k (ExplicitK),
 // or the sampling plan's K.
-func (a *App) samplesFor(s eval.Suite, p RunParams) int {
-	return cmp.Or(a.explicitK(s, p), a.cfg.Sampling.WithDefaults(a.cfg.Baseline.Pool()).K)
+func (a *App) SamplesFor(s eval.Suite, p RunParams) int {
+	return cmp.Or(a.ExplicitK(s, p), a.cfg.Sampling.WithDefaults(a.cfg.Baseline.Pool()).K)
 }
 
-// explicitK is the k set for suite s on the command line (or a schedule),
+// ExplicitK is the k set for suite s on the command line (or a schedule),
 // by the suite, or by the config's samples:, in that order; 0 when none is
 // set. An explicit k makes the night fixed at it; otherwise sampling:
 // plans the night (run.Spec.K).
-func (a *App) explicitK(s eval.Suite, p RunParams) int {
+func (a *App) ExplicitK(s eval.Suite, p RunParams) int {
 	if p.Samples > 0 {
 		return p.Samples
 	}
@@ -209,8 +209,8 @@ func (a *App) lifecycle() *run.Lifecycle {
 // resumes one), checks the pin before any call, executes the cases and
 // finishes the run with its verdict. Once the run exists, no error leaves it
 // "running": it is marked failed with the error.
-func (a *App) runPair(ctx context.Context, pr pair, p RunParams) (*report.Report, error) {
-	lc, t := a.lifecycle(), pr.target.Run(pr.target.Call)
+func (a *App) runPair(ctx context.Context, pr Pair, p RunParams) (*report.Report, error) {
+	lc, t := a.lifecycle(), pr.Target.Run(pr.Target.Call)
 	var (
 		r   *run.Run
 		err error
@@ -218,7 +218,7 @@ func (a *App) runPair(ctx context.Context, pr pair, p RunParams) (*report.Report
 	if p.Resume != 0 {
 		r, err = lc.Resume(ctx, p.Resume)
 	} else {
-		r, err = lc.Start(ctx, run.Spec{Suite: pr.suite, Target: t, K: a.explicitK(pr.suite, p), Case: p.Case,
+		r, err = lc.Start(ctx, run.Spec{Suite: pr.Suite, Target: t, K: a.ExplicitK(pr.Suite, p), Case: p.Case,
 			Trigger: p.Trigger, Schedule: p.Schedule, Seed: a.cfg.Drift.Seed, ConfirmOf: p.confirmOf})
 	}
 	if err != nil {
@@ -237,15 +237,15 @@ func (a *App) runPair(ctx context.Context, pr pair, p RunParams) (*report.Report
 
 // completeRun takes a started run to its end in this process
 // (run.Lifecycle.Complete), then confirms a DRIFT when asked.
-func (a *App) completeRun(ctx context.Context, r *run.Run, pr pair, p RunParams, t *run.Target) (*report.Report, error) {
-	rep, err := a.lifecycle().Complete(ctx, r, t, run.Local{Suite: pr.suite, NewProgress: p.NewProgress})
+func (a *App) completeRun(ctx context.Context, r *run.Run, pr Pair, p RunParams, t *run.Target) (*report.Report, error) {
+	rep, err := a.lifecycle().Complete(ctx, r, t, run.Local{Suite: pr.Suite, NewProgress: p.NewProgress})
 	if rep == nil || err != nil {
 		return rep, err
 	}
 	// The suite's rendered cases are not needed by the confirmation; drop
 	// the last reference (a confirmation run loads the suite again) so a
 	// 100,000-case suite and two runs' samples are never in memory at once.
-	pr.suite = nil
+	pr.Suite = nil
 	rep, err = a.confirm(ctx, pr, p, rep, r.Filter)
 	if err != nil {
 		return nil, err
@@ -257,7 +257,7 @@ func (a *App) completeRun(ctx context.Context, r *run.Run, pr pair, p RunParams,
 
 // confirm re-runs a drifted suite once (fresh samples) before the verdict
 // is final, when the config or --confirm asks (run.Lifecycle.Confirm).
-func (a *App) confirm(ctx context.Context, pr pair, p RunParams, rep *report.Report, filter string) (*report.Report, error) {
+func (a *App) confirm(ctx context.Context, pr Pair, p RunParams, rep *report.Report, filter string) (*report.Report, error) {
 	confirm := a.cfg.Drift.Confirm
 	if p.Confirm != nil {
 		confirm = *p.Confirm
@@ -271,7 +271,7 @@ func (a *App) confirm(ctx context.Context, pr pair, p RunParams, rep *report.Rep
 	}
 	cp := p
 	cp.Resume, cp.Confirm, cp.Case, cp.confirmOf = 0, nil, filter, rep.RunID
-	pr.suite = s
+	pr.Suite = s
 	fmt.Fprintf(a.stderr, "%s@%s: DRIFT; confirming with a fresh run...\n", rep.Suite, rep.Target)
 	crep, err := a.runPair(ctx, pr, cp)
 	if crep == nil {
@@ -288,13 +288,13 @@ func (a *App) confirm(ctx context.Context, pr pair, p RunParams, rep *report.Rep
 
 // warnUnpricedUnderCap warns, once per target, that max_cost_usd cannot
 // limit a target whose model has no price: its calls count as free.
-func (a *App) warnUnpricedUnderCap(pairs []pair) {
+func (a *App) warnUnpricedUnderCap(pairs []Pair) {
 	if a.cfg.MaxCostUSD <= 0 {
 		return
 	}
 	var warned []string
 	for _, pr := range pairs {
-		t := pr.target
+		t := pr.Target
 		if t.Priced() || slices.Contains(warned, t.Config.Name) {
 			continue
 		}

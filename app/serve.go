@@ -327,19 +327,19 @@ func (p jobsProcess) Target(name string) (*targets.Target, error) {
 }
 
 func (p jobsProcess) Plan(ctx context.Context, suiteNames, targetNames []string) ([]jobs.Pair, error) {
-	pairs, err := p.a.plan(ctx, RunParams{Suites: suiteNames, Targets: targetNames})
+	pairs, err := p.a.Plan(ctx, RunParams{Suites: suiteNames, Targets: targetNames})
 	if err != nil {
 		return nil, err
 	}
 	out := make([]jobs.Pair, len(pairs))
 	for i, pr := range pairs {
-		out[i] = jobs.Pair{Suite: pr.suite.Name(), Target: pr.target.Config.Name}
+		out[i] = jobs.Pair{Suite: pr.Suite.Name(), Target: pr.Target.Config.Name}
 	}
 	return out, nil
 }
 
 func (p jobsProcess) Samples(s eval.Suite, samples int) int {
-	return p.a.explicitK(s, RunParams{Samples: samples})
+	return p.a.ExplicitK(s, RunParams{Samples: samples})
 }
 
 func (p jobsProcess) AlertReports(ctx context.Context, reports []*report.Report) error {

@@ -160,7 +160,7 @@ infrastructure error.`,
 				p.Confirm = &confirm
 			}
 			if dryRun {
-				return a.DryRun(cmd.Context(), p, c.stdout)
+				return printDryRun(cmd.Context(), a, p, c.stdout)
 			}
 			var finish func()
 			p.NewProgress, finish = c.progress(!noProgress)
