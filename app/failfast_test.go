@@ -66,6 +66,13 @@ func TestFailFastThenWorkingIsStopped(t *testing.T) {
 		n := requests.Add(1)
 		switch {
 		case n <= 10: // the first ten: refused at once
+			if n == 10 {
+				// The tenth refusal trips the run's fail-fast: it answers once
+				// the next request is in flight, so one call is under way then.
+				for i := 0; i < 1000 && requests.Load() <= 10 && r.Context().Err() == nil; i++ {
+					time.Sleep(10 * time.Millisecond) // polling, bounded at 10 s
+				}
+			}
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusUnauthorized)
 			_, _ = w.Write([]byte(`{"error":{"message":"invalid api key","type":"invalid_request_error"}}`))
