@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/driftwatch/driftwatch/alert"
+	"github.com/driftwatch/driftwatch/alert/notify"
 	"github.com/driftwatch/driftwatch/eval"
 	"github.com/driftwatch/driftwatch/jobs"
 	"github.com/driftwatch/driftwatch/provider/targets"
@@ -207,11 +208,11 @@ func (n *node) start(runCtx context.Context) error {
 	}
 	// The alert dispatcher retries undelivered alerts (also those left by
 	// earlier processes) in the background.
-	notifiers, nerr := n.a.alertNotifiers()
+	notifiers, nerr := notify.Notifiers(n.a.cfg.Alerts, n.a.logger)
 	if nerr != nil {
 		logger.Warn("alert notifiers", "err", nerr)
 	}
-	n.dispatcher = n.a.newAlertDispatcher(n.st, notifiers)
+	n.dispatcher = notify.NewDispatcher(n.st, notifiers, n.a.logger)
 	if n.opts.Scheduler {
 		if err := n.dispatcher.Start(runCtx); err != nil {
 			logger.Warn("start alert dispatcher", "err", err)
