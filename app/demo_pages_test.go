@@ -54,7 +54,9 @@ func TestDemoPagesTellTheStory(t *testing.T) {
 	require.NoError(t, err)
 	a := New(cfg, Options{Stderr: io.Discard})
 	t.Cleanup(func() { _ = a.Close() })
-	nights, err := PlayDemoNights(ctx, a, srv, io.Discard, func([]*report.Report) {})
+	night, err := a.DemoNight(ctx)
+	require.NoError(t, err)
+	nights, err := demo.Play(ctx, srv, night, io.Discard, func([]*report.Report) {})
 	require.NoError(t, err)
 	require.Len(t, nights, demo.Nights)
 	gpt := func(n int) *report.Report {

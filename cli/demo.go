@@ -126,7 +126,11 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, dataDir string) (int
 	defer a.Close()
 	fmt.Fprintf(stdout, "Driftwatch demo: simulator at %s, embedded PostgreSQL in %s\n\n", url, dataDir)
 
-	nights, err := app.PlayDemoNights(ctx, a, srv, stdout, func(reps []*report.Report) { printSummary(stderr, reps) })
+	night, err := a.DemoNight(ctx)
+	if err != nil {
+		return ExitConfig, err
+	}
+	nights, err := demo.Play(ctx, srv, night, stdout, func(reps []*report.Report) { printSummary(stderr, reps) })
 	if err != nil {
 		return ExitConfig, err
 	}

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/driftwatch/driftwatch/report"
 	"github.com/driftwatch/driftwatch/sim"
 	"github.com/driftwatch/driftwatch/suites"
 )
@@ -174,3 +175,62 @@ const (
 // later comparison and can push the CUSUM of a model that did not change
 // over its threshold.
 const NightsConfig = "baseline: {runs: 3}\n"
+
+// Night is what the demo does each night: run its suite on every target,
+// alert on the reports, and date the night's runs back by an age.
+type Night struct {
+	Run      func(ctx context.Context) ([]*report.Report, error)
+	Alert    func(ctx context.Context, reports []*report.Report) error
+	Backdate func(ctx context.Context, runIDs []int64, by time.Duration) error
+}
+
+// Play runs the demo's nights against srv, whose sim-gpt the vendor
+// silently updates before night UpdateNight; it tells the story on stdout,
+// summarizes the first, the update's and the last night, alerts on every
+// night after the first, and returns every night's reports, oldest first.
+func Play(ctx context.Context, srv *sim.Server, night Night, stdout io.Writer, summarize func([]*report.Report)) ([][]*report.Report, error) {
+	var nights [][]*report.Report
+	for n := 1; n <= Nights; n++ {
+		if n == UpdateNight {
+			id, err := srv.Update("sim-gpt")
+			if err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(stdout, "\n(The vendor silently updates sim-gpt before night %d: it now answers as %s.)\n\n", n, id.ResolvedModel)
+		}
+		switch n {
+		case 1:
+			fmt.Fprintf(stdout, "Night 1 of %d: first runs become the baselines.\n", Nights)
+		case UpdateNight:
+			fmt.Fprintf(stdout, "Night %d: the same suites, compared with the baselines.\n", n)
+		}
+		reps, err := night.Run(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ids := make([]int64, len(reps))
+		for i, r := range reps {
+			ids[i] = r.RunID
+		}
+		if err := night.Backdate(ctx, ids, time.Duration(Nights-n)*24*time.Hour); err != nil {
+			return nil, err
+		}
+		switch n {
+		case 1, UpdateNight, Nights:
+			summarize(reps)
+		default:
+			var parts []string
+			for _, r := range reps {
+				parts = append(parts, fmt.Sprintf("%s %s", r.Target, r.Verdict))
+			}
+			fmt.Fprintf(stdout, "Night %d: %s\n", n, strings.Join(parts, ", "))
+		}
+		if n > 1 {
+			if err := night.Alert(ctx, reps); err != nil {
+				return nil, err
+			}
+		}
+		nights = append(nights, reps)
+	}
+	return nights, nil
+}
