@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -256,9 +258,21 @@ func (a *App) lifecycle() *run.Lifecycle {
 			MaxCostUSD:     a.cfg.MaxCostUSD,
 			HarnessVersion: Version,
 			ResumeCommand:  a.resumeCommand,
+			Journal:        journalDir(),
 		}, a.logger, a.stderr)
 	})
 	return a.life
+}
+
+// journalDir is the folder of the sample journals (run.Policy.Journal):
+// driftwatch/journal in the user's cache folder; "" (no journal) when there
+// is none.
+func journalDir() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "driftwatch", "journal")
 }
 
 // runPair runs one (suite, target) in this process: it starts the run (or
