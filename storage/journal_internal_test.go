@@ -80,3 +80,28 @@ func TestJournalLocksTheFileBeingAppendedTo(t *testing.T) {
 	require.NoFileExists(t, seg.path)
 	require.NoError(t, lock(f), "closing the journal releases its lock")
 }
+
+// BenchmarkJournalAppend is the cost a journal adds to each sample written.
+func BenchmarkJournalAppend(b *testing.B) {
+	score, answer := 1.0, "42"
+	s := Sample{RunID: 1, CaseKey: "case-000001", CaseHash: "3f7a9c2e", Output: "The answer is 42. Here is a longer explanation of the reasoning so the row has a realistic size.",
+		Request:  []byte(`{"messages":[{"role":"user","content":"What is 19 + 23?"}],"params":{"max_tokens":64,"temperature":0.7}}`),
+		Raw:      []byte(`{"id":"chatcmpl-1","object":"chat.completion","model":"gpt","system_fingerprint":"fp_1","choices":[{"index":0,"message":{"role":"assistant","content":"The answer is 42."},"finish_reason":"stop"}],"usage":{"prompt_tokens":31,"completion_tokens":7}}`),
+		Identity: []byte(`{"resolved_model":"gpt-2025-01-01","fingerprint":"fp_1"}`), IdentityHash: "abc123",
+		Checks: []byte(`[{"name":"contains","pass":true}]`), Score: &score, Answer: &answer, Passed: true, Outcome: OutcomePassed,
+		InputTokens: 31, OutputTokens: 7, LatencyMS: 12.5, FinishReason: "stop"}
+	j := &journal{spec: Journal{Dir: b.TempDir(), Run: Run{ID: 1}}, segmentMax: journalSegmentMax}
+	b.ReportAllocs()
+	for b.Loop() {
+		seg, err := j.append(&s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := j.stored(seg, 1); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := j.close(); err != nil {
+		b.Fatal(err)
+	}
+}
