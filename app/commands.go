@@ -179,7 +179,7 @@ func Lint(a *App, paths []string) (suiteload.Loaded, error) {
 			return suiteload.Loaded{}, configError(err)
 		}
 	}
-	loaded, err := suiteload.LoadPaths(paths, suiteload.Options{Check: opts})
+	loaded, err := suiteload.LoadPaths(context.Background(), paths, suiteload.Options{Check: opts})
 	suites := loaded.Suites
 	if err != nil {
 		file := config.FileDefault

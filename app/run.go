@@ -108,7 +108,7 @@ func byTarget(pairs []pair) [][]int {
 // plan resolves suites and targets, so every config and suite problem is
 // found before a database or a model is touched.
 func (a *App) plan(ctx context.Context, p RunParams) ([]pair, error) {
-	suites, err := a.Suites(p.Suites...)
+	suites, err := a.SuitesContext(ctx, p.Suites...)
 	if err != nil {
 		return nil, configError(err)
 	}
@@ -376,7 +376,7 @@ func (a *App) confirm(ctx context.Context, pr pair, p RunParams, rep *report.Rep
 	if !confirm || rep.Verdict != string(drift.Drift) || p.Trigger == storage.TriggerConfirm || p.confirmOf != 0 {
 		return rep, nil
 	}
-	all, err := a.Suites(rep.Suite)
+	all, err := a.SuitesContext(ctx, rep.Suite)
 	if err != nil {
 		return nil, configError(err)
 	}

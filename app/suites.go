@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -18,6 +19,12 @@ import (
 // are not files or folders name Go suites (see defaultSuites). With names,
 // only the YAML suites of those names are loaded.
 func (a *App) Suites(only ...string) ([]eval.Suite, error) {
+	return a.SuitesContext(context.Background(), only...)
+}
+
+// SuitesContext is Suites, stopped when ctx ends (reading a large dataset
+// takes seconds): it then returns ctx's error.
+func (a *App) SuitesContext(ctx context.Context, only ...string) ([]eval.Suite, error) {
 	opts, err := a.checkOptions()
 	if err != nil {
 		return nil, err
@@ -28,7 +35,7 @@ func (a *App) Suites(only ...string) ([]eval.Suite, error) {
 		return nil, err
 	}
 	if len(paths) > 0 {
-		ys, err := suiteload.LoadPaths(paths, suiteload.Options{Check: opts, Only: only})
+		ys, err := suiteload.LoadPaths(ctx, paths, suiteload.Options{Check: opts, Only: only})
 		if err != nil {
 			return nil, explainCheckErrors(err, a.cfg.File)
 		}
