@@ -17,8 +17,8 @@ import (
 // Write appends each sample to the journal before it returns, so a process
 // killed before the flush loses none of them: ReplayJournal stores them
 // the next time the run is executed (resumed, or its batch retried) on
-// this machine. A flushed sample's file is removed once every sample in it
-// is stored, and a writer that closes cleanly leaves nothing behind.
+// this machine. A file is removed once every sample in it is stored, so a
+// writer that closes with every sample stored leaves nothing behind.
 type Journal struct {
 	// Dir is the folder of the journal files (created if missing).
 	Dir string
@@ -98,17 +98,24 @@ func (j *journal) rotate() error {
 	if err := os.MkdirAll(j.spec.Dir, 0o700); err != nil {
 		return fmt.Errorf("journal folder: %w", err)
 	}
+	// Created under a name ReplayJournal does not look at, and renamed
+	// once locked, so that it never replays a file before it is locked.
 	dir, pattern := filepath.Split(j.spec.pattern())
-	f, err := os.CreateTemp(dir, pattern)
+	f, err := os.CreateTemp(dir, "."+pattern)
 	if err != nil {
 		return fmt.Errorf("create journal: %w", err)
 	}
-	if err := lock(f); err != nil {
+	path := filepath.Join(dir, filepath.Base(f.Name())[1:])
+	err = lock(f)
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
 		_ = f.Close()
 		_ = os.Remove(f.Name())
-		return fmt.Errorf("lock journal %s: %w", f.Name(), err)
+		return fmt.Errorf("start journal %s: %w", path, err)
 	}
-	j.cur = &segment{path: f.Name(), f: f}
+	j.cur = &segment{path: path, f: f}
 	j.enc = gob.NewEncoder(j.cur)
 	return nil
 }
@@ -179,21 +186,24 @@ func (j *journal) close() error {
 // ReplayJournal stores the samples that j's files hold, left by writers
 // that did not close (a killed process), and removes the files. Files a
 // live writer is appending to are left alone; a sample cut short by the
-// kill ends its file. It returns how many samples it stored.
+// kill ends its file; a file that cannot be stored stays (the error says
+// why) and the others are still replayed. It returns how many samples it
+// stored.
 func (s *Store) ReplayJournal(ctx context.Context, j Journal) (int, error) {
 	paths, err := filepath.Glob(j.pattern())
 	if err != nil {
 		return 0, fmt.Errorf("replay journal of run %d: %w", j.Run.ID, err)
 	}
 	total := 0
+	var errs []error
 	for _, path := range paths {
 		n, err := s.replayFile(ctx, j.Run.ID, path)
 		total += n
 		if err != nil {
-			return total, fmt.Errorf("replay journal of run %d: %w", j.Run.ID, err)
+			errs = append(errs, fmt.Errorf("replay journal %s: %w", path, err))
 		}
 	}
-	return total, nil
+	return total, errors.Join(errs...)
 }
 
 func (s *Store) replayFile(ctx context.Context, runID int64, path string) (int, error) {
