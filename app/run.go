@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -110,7 +112,7 @@ func (a *App) Plan(ctx context.Context, p RunParams) ([]Pair, error) {
 		return a.planResume(ctx, p)
 	}
 	cat := a.Catalog()
-	suites, err := cat.Load(p.Suites...)
+	suites, err := cat.Load(ctx, p.Suites...)
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +157,7 @@ func (a *App) planResume(ctx context.Context, p RunParams) ([]Pair, error) {
 	if row.Status == storage.RunCompleted {
 		return nil, fmt.Errorf("run %d is already completed; nothing to resume", p.Resume)
 	}
-	s, err := a.Catalog().One(snap.Suite)
+	s, err := a.Catalog().One(ctx, snap.Suite)
 	if err != nil {
 		return nil, fmt.Errorf("resume run %d: %w", p.Resume, err)
 	}
@@ -200,9 +202,21 @@ func (a *App) lifecycle() *run.Lifecycle {
 			MaxCostUSD:     a.cfg.MaxCostUSD,
 			HarnessVersion: Version,
 			ResumeCommand:  a.resumeCommand,
+			Journal:        journalDir(),
 		}, a.logger, a.stderr)
 	})
 	return a.life
+}
+
+// journalDir is the folder of the sample journals (run.Policy.Journal):
+// driftwatch/journal in the user's cache folder; "" (no journal) when there
+// is none.
+func journalDir() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "driftwatch", "journal")
 }
 
 // runPair runs one (suite, target) in this process: it starts the run (or
@@ -265,7 +279,7 @@ func (a *App) confirm(ctx context.Context, pr Pair, p RunParams, rep *report.Rep
 	if !confirm || rep.Verdict != string(drift.Drift) || p.Trigger == storage.TriggerConfirm || p.confirmOf != 0 {
 		return rep, nil
 	}
-	s, err := a.Catalog().One(rep.Suite)
+	s, err := a.Catalog().One(ctx, rep.Suite)
 	if err != nil {
 		return nil, err
 	}

@@ -134,7 +134,7 @@ func (a *App) Serve(ctx context.Context, opts ServeOptions) error {
 func (a *App) newServeNode(ctx context.Context, opts ServeOptions) (*node, error) {
 	if opts.Scheduler {
 		// A schedule naming an unknown suite fails now, not at 2 a.m.
-		if err := a.CheckSchedules(); err != nil {
+		if err := a.CheckSchedules(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -315,7 +315,9 @@ func (n *node) handler(ctx context.Context) (http.Handler, error) {
 // config's suites and targets, and its alerting.
 type jobsProcess struct{ a *App }
 
-func (p jobsProcess) LoadSuite(name string) (eval.Suite, error) { return p.a.Catalog().One(name) }
+func (p jobsProcess) LoadSuite(ctx context.Context, name string) (eval.Suite, error) {
+	return p.a.Catalog().One(ctx, name)
+}
 
 func (p jobsProcess) HasSuite(name string) (bool, error) { return p.a.Catalog().Has(name) }
 

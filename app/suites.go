@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/driftwatch/driftwatch/eval/check"
@@ -40,4 +41,4 @@ func (a *App) checkOptions() (check.Options, error) {
 // CheckSchedules loads every suite and reports schedules whose suites: name
 // unknown suites, with file:line. serve calls it at start, so a typo fails
 // at once rather than at the first fire (or never, silently).
-func (a *App) CheckSchedules() error { return a.Catalog().CheckSchedules() }
+func (a *App) CheckSchedules(ctx context.Context) error { return a.Catalog().CheckSchedules(ctx) }

@@ -346,7 +346,7 @@ embedder: targets, as for run; without one (PATHs and no driftwatch.yaml), their
 				c.warnUnset(cfg)
 				cat = app.New(cfg, app.Options{Registry: c.reg, Logger: c.logger()}).Catalog()
 			}
-			loaded, err := suiteload.Lint(cat, paths)
+			loaded, err := suiteload.Lint(cmd.Context(), cat, paths)
 			for _, w := range loaded.Warnings {
 				fmt.Fprintln(c.stderr, "warning:", w)
 			}

@@ -29,7 +29,7 @@ import (
 // another process (or this one once its config is fixed).
 type Process interface {
 	// LoadSuite loads the named suite, parsing only that suite's files.
-	LoadSuite(name string) (eval.Suite, error)
+	LoadSuite(ctx context.Context, name string) (eval.Suite, error)
 	// HasSuite reports whether the config has the named suite, without
 	// loading any.
 	HasSuite(name string) (bool, error)

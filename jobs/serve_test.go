@@ -387,9 +387,10 @@ func TestKilledWorkerLosesNothing(t *testing.T) {
 	})
 	require.Equal(t, cases*k, countSamples(t, e.st, runID))
 	st := e.sim.Stats()
-	// After the restart, exactly the samples not stored at the kill were
-	// requested: none of the stored ones again.
-	require.Equal(t, int64(cases*k-storedAtKill), st.Served-servedAtKill)
+	// After the restart only samples not stored at the kill were
+	// requested: none of the stored ones again, nor those the killed
+	// worker had received (its journal stored them).
+	require.LessOrEqual(t, st.Served-servedAtKill, int64(cases*k-storedAtKill))
 	// Lost at the kill: at most the in-flight and unflushed samples.
 	require.LessOrEqual(t, st.Served, int64(cases*k+64))
 	killed := keyedRuns(t, e.st, "manual@kill")[0]

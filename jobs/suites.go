@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -14,9 +15,9 @@ import (
 
 // loadSuite loads the named suite from this process's config and caches it
 // by content.
-func (c *Client) loadSuite(name string) (*loadedSuite, error) {
+func (c *Client) loadSuite(ctx context.Context, name string) (*loadedSuite, error) {
 	c.metrics.suiteLoads.Inc()
-	s, err := c.p.LoadSuite(name)
+	s, err := c.p.LoadSuite(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -30,7 +31,7 @@ func (c *Client) loadSuite(name string) (*loadedSuite, error) {
 // nothing, and an edit of the suite's files mid-run does not reach them),
 // else the suite as this process's config has it now. Loads are serialised,
 // so batches missing the cache together load it once.
-func (c *Client) runSuite(runID int64, snap run.Snapshot) (eval.Suite, error) {
+func (c *Client) runSuite(ctx context.Context, runID int64, snap run.Snapshot) (eval.Suite, error) {
 	key := suiteKey(snap.Suite, snap.SuiteHash)
 	if snap.SuiteHash == "" {
 		key = fmt.Sprintf("%s@run:%d", snap.Suite, runID) // a run from before suite hashes
@@ -43,7 +44,7 @@ func (c *Client) runSuite(runID int64, snap run.Snapshot) (eval.Suite, error) {
 	if ls := c.suites.get(key); ls != nil {
 		return ls.suite, nil
 	}
-	ls, err := c.loadSuite(snap.Suite)
+	ls, err := c.loadSuite(ctx, snap.Suite)
 	if err != nil {
 		return nil, err
 	}

@@ -78,7 +78,7 @@ func (c *Client) workTrigger(ctx context.Context, job *river.Job[TriggerArgs]) e
 // pin, records the case batches and inserts one job per batch.
 func (c *Client) workRun(ctx context.Context, job *river.Job[RunArgs]) error {
 	args := job.Args
-	ls, err := c.loadSuite(args.Suite)
+	ls, err := c.loadSuite(ctx, args.Suite)
 	if err != nil {
 		return c.unavailable(job.JobRow, err)
 	}
@@ -141,7 +141,7 @@ func (c *Client) runParts(ctx context.Context, job *rivertype.JobRow, runID int6
 	if err != nil {
 		return row, snap, nil, nil, permanent(err)
 	}
-	s, err := c.runSuite(row.ID, snap)
+	s, err := c.runSuite(ctx, row.ID, snap)
 	if err != nil {
 		return row, snap, nil, nil, c.unavailable(job, fmt.Errorf("run %d: %w", runID, err))
 	}

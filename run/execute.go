@@ -93,7 +93,9 @@ type Executed struct {
 func FailFastAfter(concurrency int) int { return max(10, 2*concurrency) }
 
 // Execute runs r's samples that are not stored yet (and that x.Skip does not
-// skip) and stores each as it arrives. A pin mismatch, the budget and
+// skip) and stores each as it arrives, journaled first (Policy.Journal): a
+// crash loses only the calls in flight, at most the target's concurrency.
+// A pin mismatch, the budget and
 // fail-fast stop the execution from its sink, before the worker takes
 // another sample; a soft stop lets the samples in flight finish and be
 // stored, so a resumed run makes no extra calls.
@@ -201,8 +203,11 @@ func newSink(runCtx context.Context, l *Lifecycle, r *Run, x Exec, baseID *eval.
 	if s.prog == nil {
 		s.prog = noProgress{}
 	}
-	s.writer = l.store.NewSampleWriter(context.WithoutCancel(runCtx), r.Row.ID,
-		storage.SampleWriterOpts{Retries: l.policy.WriterRetries})
+	opts := storage.SampleWriterOpts{Retries: l.policy.WriterRetries}
+	if l.policy.Journal != "" {
+		opts.Journal = storage.Journal{Dir: l.policy.Journal, Run: r.Row}
+	}
+	s.writer = l.store.NewSampleWriter(context.WithoutCancel(runCtx), r.Row.ID, opts)
 	return s
 }
 

@@ -54,6 +54,12 @@ type Policy struct {
 	// WriterRetries is how often a failed flush of samples is retried
 	// (backoff 0.1 s·n²). Default WriterRetriesDefault.
 	WriterRetries int
+	// Journal is a local folder where each execution keeps the samples it
+	// has received and not stored yet (storage.Journal), so that a
+	// process killed before storing them loses none: resuming the run (or
+	// retrying its batch) on this machine stores them instead of sending
+	// their calls again. "": no journal.
+	Journal string
 }
 
 // WriterRetriesDefault retries a failed flush of samples for about 65 s in

@@ -177,6 +177,7 @@ func (l *Lifecycle) Resume(ctx context.Context, id int64) (*Run, error) {
 		return nil, err
 	}
 	r := &Run{Row: row, SuiteID: row.SuiteID, TargetID: row.TargetID, Start: time.Now(), K: row.SamplesPerCase, Filter: snap.Case}
+	l.replayJournal(ctx, row)
 	if r.Done, err = l.store.DoneSamples(ctx, id); err != nil {
 		return nil, err
 	}
@@ -188,6 +189,24 @@ func (l *Lifecycle) Resume(ctx context.Context, id int64) (*Run, error) {
 	return r, l.at(ctx, r)
 }
 
+// replayJournal stores the samples that an execution of row killed on this
+// machine left in its journal (Policy.Journal): they count as done, and
+// their calls are not sent again. A journal that cannot be stored is
+// warned about and left in place: its samples are requested again, as
+// without a journal.
+func (l *Lifecycle) replayJournal(ctx context.Context, row storage.Run) {
+	if l.policy.Journal == "" {
+		return
+	}
+	n, err := l.store.ReplayJournal(ctx, storage.Journal{Dir: l.policy.Journal, Run: row})
+	if n > 0 {
+		l.logger.Info("stored the samples an interrupted execution left in its journal", "run", row.ID, "samples", n)
+	}
+	if err != nil {
+		l.logger.Warn("sample journal not stored: its samples are requested again", "run", row.ID, "err", err)
+	}
+}
+
 // Batch loads run row to execute the cases keys in stage stage of its
 // night: the samples of those cases that are stored without error are
 // skipped.
@@ -197,6 +216,7 @@ func (l *Lifecycle) Batch(ctx context.Context, row storage.Run, keys []string, s
 		return nil, err
 	}
 	r := &Run{Row: row, SuiteID: row.SuiteID, TargetID: row.TargetID, Start: time.Now(), K: row.SamplesPerCase, Filter: snap.Case}
+	l.replayJournal(ctx, row)
 	if r.Done, err = l.store.DoneSamplesOf(ctx, row.ID, keys); err != nil {
 		return nil, err
 	}

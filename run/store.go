@@ -40,6 +40,7 @@ type runs interface {
 // samples: Execute and Analyze.
 type samples interface {
 	NewSampleWriter(ctx context.Context, runID int64, opts storage.SampleWriterOpts) *storage.SampleWriter
+	ReplayJournal(ctx context.Context, j storage.Journal) (int, error)
 	DoneSamples(ctx context.Context, runID int64) (map[storage.SampleKey]struct{}, error)
 	DoneSamplesOf(ctx context.Context, runID int64, caseKeys []string) (map[storage.SampleKey]struct{}, error)
 	StreamSamples(ctx context.Context, runIDs []int64, fn func(storage.Sample) error) error

@@ -31,19 +31,24 @@ type SampleWriterOpts struct {
 	// Retries is how many times a failed flush is retried (writes are
 	// idempotent, so retrying is safe). Default 3; negative disables.
 	Retries int
+	// Journal, when its Dir is set, is where Write appends each sample
+	// before it returns, until a flush stores it (see Journal).
+	Journal Journal
 }
 
 // SampleWriter batches samples in the background and writes them with the
 // idempotency rules of WriteSamples. Write and Close are safe for concurrent
 // use. The writer's goroutine exits on Close or when the ctx given to
 // NewSampleWriter is cancelled; samples not yet flushed at cancellation are
-// lost, which a resumed run repairs (see DoneSamples).
+// lost, which a resumed run repairs (see DoneSamples), unless the writer
+// keeps a journal: then they are stored by ReplayJournal.
 type SampleWriter struct {
-	store *Store
-	runID int64
-	opts  SampleWriterOpts
+	store   *Store
+	runID   int64
+	opts    SampleWriterOpts
+	journal *journal // nil: none
 
-	ch     chan Sample
+	ch     chan queued
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -60,6 +65,12 @@ type SampleWriter struct {
 
 	errMu sync.Mutex
 	err   error // first flush error; sticky
+}
+
+// queued is a sample on its way to a flush, with its journal file.
+type queued struct {
+	sample Sample
+	seg    *segment // nil: not journaled
 }
 
 // NewSampleWriter starts a batching writer. If runID is not zero, samples with
@@ -82,20 +93,24 @@ func (s *Store) NewSampleWriter(ctx context.Context, runID int64, opts SampleWri
 		store:     s,
 		runID:     runID,
 		opts:      opts,
-		ch:        make(chan Sample, opts.Buffer),
+		ch:        make(chan queued, opts.Buffer),
 		ctx:       ctx,
 		cancel:    cancel,
 		done:      make(chan struct{}),
 		closing:   make(chan struct{}),
 		closeDone: make(chan struct{}),
 	}
+	if opts.Journal.Dir != "" {
+		w.journal = &journal{spec: opts.Journal, segmentMax: journalSegmentMax}
+	}
 	go w.loop()
 	return w
 }
 
-// Write queues a sample. It blocks while the buffer is full, and returns an
-// error after Close, after the writer's ctx is cancelled, or once a flush has
-// failed for good (the error of that flush).
+// Write queues a sample, after appending it to the journal if the writer
+// keeps one. It blocks while the buffer is full, and returns an error after
+// Close, after the writer's ctx is cancelled, or once a flush has failed for
+// good (the error of that flush).
 func (w *SampleWriter) Write(s Sample) error {
 	if w.runID != 0 {
 		if s.RunID == 0 {
@@ -113,13 +128,41 @@ func (w *SampleWriter) Write(s Sample) error {
 	if w.closed {
 		return ErrWriterClosed
 	}
+	q := queued{sample: s, seg: w.journalAppend(&s)}
+	var err error
 	select {
-	case w.ch <- s:
+	case w.ch <- q:
 		return nil
 	case <-w.closing:
-		return ErrWriterClosed
+		err = ErrWriterClosed
 	case <-w.ctx.Done():
-		return fmt.Errorf("write sample %s/%d: %w", s.CaseKey, s.SampleIdx, context.Cause(w.ctx))
+		err = fmt.Errorf("write sample %s/%d: %w", s.CaseKey, s.SampleIdx, context.Cause(w.ctx))
+	}
+	w.journalStored(q.seg, 1) // not queued: nothing will store it
+	return err
+}
+
+// journalAppend appends s to the journal, if any, and returns its file. A
+// journal that fails is given up (with a warning): the samples still go to
+// the database, only without a copy on disk.
+func (w *SampleWriter) journalAppend(s *Sample) *segment {
+	if w.journal == nil {
+		return nil
+	}
+	seg, err := w.journal.append(s)
+	if err != nil {
+		w.store.logger.WarnContext(w.ctx, "sample journal failed, going on without it", "run_id", w.runID, "error", err)
+	}
+	return seg
+}
+
+// journalStored tells the journal that n samples of seg are stored.
+func (w *SampleWriter) journalStored(seg *segment, n int) {
+	if seg == nil {
+		return
+	}
+	if err := w.journal.stored(seg, n); err != nil {
+		w.store.logger.WarnContext(w.ctx, "sample journal", "run_id", w.runID, "error", err)
 	}
 }
 
@@ -162,6 +205,12 @@ func (w *SampleWriter) Close(ctx context.Context) error {
 		err = fmt.Errorf("close sample writer: %w", ctx.Err())
 	}
 	w.cancel()
+	if w.journal != nil {
+		// Removed if every sample is stored, else kept for ReplayJournal.
+		if jerr := w.journal.close(); jerr != nil {
+			w.store.logger.WarnContext(w.ctx, "sample journal", "run_id", w.runID, "error", jerr)
+		}
+	}
 	w.closeErr = errors.Join(err, w.Err())
 	close(w.closeDone)
 	return w.closeErr
@@ -175,6 +224,27 @@ func (w *SampleWriter) setErr(err error) {
 	}
 }
 
+// batch is the samples of one flush and, for a writer with a journal,
+// their journal files (at the same indexes).
+type batch struct {
+	samples []Sample
+	segs    []*segment
+}
+
+func (b *batch) add(q queued) {
+	b.samples = append(b.samples, q.sample)
+	if q.seg != nil {
+		b.segs = append(b.segs, q.seg)
+	}
+}
+
+// reset empties b for reuse, letting go of the samples' outputs.
+func (b *batch) reset() {
+	clear(b.samples)
+	clear(b.segs)
+	b.samples, b.segs = b.samples[:0], b.segs[:0]
+}
+
 // loop batches samples and flushes them in a second goroutine, one flush at
 // a time, so that samples keep arriving while a batch is written (double
 // buffering). While the flusher is idle, a batch of flushEagerMin samples
@@ -184,61 +254,78 @@ func (w *SampleWriter) setErr(err error) {
 // which backs up into Write.
 func (w *SampleWriter) loop() {
 	defer close(w.done)
-	batch := make([]Sample, 0, w.opts.BatchSize)
-	spare := make([]Sample, 0, w.opts.BatchSize)
+	next := &batch{samples: make([]Sample, 0, w.opts.BatchSize)}
+	spare := &batch{samples: make([]Sample, 0, w.opts.BatchSize)}
 	eager := max(1, min(w.opts.BatchSize, flushEagerMin))
 	ticker := time.NewTicker(w.opts.FlushInterval)
 	defer ticker.Stop()
-	flushed := make(chan []Sample, 1)
+	flushed := make(chan *batch, 1)
 	busy := false
 	start := func() {
-		b := batch
-		batch, spare = spare[:0], nil
+		b := next
+		next, spare = spare, nil
 		busy = true
 		go func() {
-			if w.Err() == nil { // after a permanent failure, drain without writing
-				w.flush(b)
-			}
+			w.commit(b)
 			flushed <- b
 		}()
 	}
+	reuse := func(b *batch) {
+		b.reset()
+		spare, busy = b, false
+	}
 	wait := func() {
 		if busy {
-			spare = (<-flushed)[:0]
-			busy = false
+			reuse(<-flushed)
 		}
 	}
 	defer wait()
 	for {
 		in := w.ch
-		if busy && len(batch) >= w.opts.BatchSize {
+		if busy && len(next.samples) >= w.opts.BatchSize {
 			in = nil // full: wait for the flusher
 		}
 		select {
-		case s, ok := <-in:
+		case q, ok := <-in:
 			if !ok {
 				wait()
-				if len(batch) > 0 && w.Err() == nil {
-					w.flush(batch)
+				if len(next.samples) > 0 {
+					w.commit(next)
 				}
 				return
 			}
-			batch = append(batch, s)
-			if !busy && len(batch) >= eager {
+			next.add(q)
+			if !busy && len(next.samples) >= eager {
 				start()
 			}
 		case b := <-flushed:
-			spare, busy = b[:0], false
-			if len(batch) >= eager {
+			reuse(b)
+			if len(next.samples) >= eager {
 				start()
 			}
 		case <-ticker.C:
-			if !busy && len(batch) > 0 {
+			if !busy && len(next.samples) > 0 {
 				start()
 			}
 		case <-w.ctx.Done():
 			return
 		}
+	}
+}
+
+// commit flushes b, unless a flush already failed for good (then b is
+// dropped), and tells the journal which samples are stored.
+func (w *SampleWriter) commit(b *batch) {
+	if w.Err() != nil || !w.flush(b.samples) {
+		return // kept in the journal
+	}
+	for i := 0; i < len(b.segs); {
+		j := i + 1
+		for j < len(b.segs) && b.segs[j] == b.segs[i] {
+			j++
+		}
+		w.journalStored(b.segs[i], j-i)
+		i = j
 	}
 }
 
@@ -249,7 +336,10 @@ const flushTimeout = 2 * time.Minute
 // idle (smaller ones wait for FlushInterval or Close).
 const flushEagerMin = 64
 
-func (w *SampleWriter) flush(batch []Sample) {
+// flush writes batch, retrying the failures that may pass, and reports
+// whether it is stored. A failure that is not retried becomes the writer's
+// sticky error; a flush abandoned because the writer's ctx ended is not one.
+func (w *SampleWriter) flush(batch []Sample) bool {
 	samples := dedupeSamples(batch)
 	var err error
 	for attempt := 0; attempt <= max(w.opts.Retries, 0); attempt++ {
@@ -258,7 +348,7 @@ func (w *SampleWriter) flush(batch []Sample) {
 			select {
 			case <-w.ctx.Done():
 				t.Stop()
-				return
+				return false
 			case <-t.C:
 			}
 			w.store.logger.WarnContext(w.ctx, "retrying sample flush", "run_id", w.runID, "attempt", attempt, "error", err)
@@ -269,24 +359,25 @@ func (w *SampleWriter) flush(batch []Sample) {
 		err = w.store.writeSamplesCopy(fctx, samples)
 		cancel()
 		if err == nil {
-			return
+			return true
 		}
 		if w.ctx.Err() != nil || isPermanent(err) {
 			break // cancelled or not retryable
 		}
 	}
 	if w.ctx.Err() != nil {
-		return // abandoned: Close or the caller reports the cancellation
+		return false // abandoned: Close or the caller reports the cancellation
 	}
 	if isPermanent(err) {
 		// Something in one sample was refused: one bad sample must not cost
 		// the others of its batch.
 		err = w.flushEach(samples)
 		if err == nil {
-			return
+			return true
 		}
 	}
 	w.setErr(fmt.Errorf("flush %d samples: %w", len(samples), err))
+	return false
 }
 
 // flushEach writes samples one at a time; a sample the database still

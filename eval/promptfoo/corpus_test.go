@@ -43,7 +43,7 @@ func TestCorpusLoadsLintsAndRuns(t *testing.T) {
 	h := newHarness(t)
 	for _, dir := range dirs {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			loaded, err := suiteload.LoadPaths([]string{dir}, suiteload.Options{Check: h.opts.Check, Promptfoo: h.opts})
+			loaded, err := suiteload.LoadPaths(t.Context(), []string{dir}, suiteload.Options{Check: h.opts.Check, Promptfoo: h.opts})
 			if err != nil {
 				t.Fatalf("load: %v", err)
 			}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -18,8 +17,15 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/driftwatch/driftwatch/eval/yamlsuite"
 	"github.com/driftwatch/driftwatch/internal/yamldoc"
 )
+
+// MaxDatasetBytes is the largest tests file (CSV, JSONL, JSON or YAML) a
+// config may reference, as for a Driftwatch suite's dataset. The config and
+// its prompt, vars and script files are read up to yamldoc.MaxFileBytes;
+// like those, a tests file must be a regular file (not a FIFO or a device).
+const MaxDatasetBytes = yamlsuite.MaxDatasetBytes
 
 // prompt is one prompt of a config, before rendering.
 type prompt struct {
@@ -305,7 +311,7 @@ func (l *loader) promptEntry(text, label, id string, line int) []prompt {
 	}
 	var out []prompt
 	for _, p := range paths {
-		data, err := os.ReadFile(p)
+		data, err := yamldoc.ReadRegular(p, yamldoc.MaxFileBytes)
 		if err != nil {
 			l.errorf(file, line, "prompts: %v", err)
 			continue
@@ -424,7 +430,7 @@ func (l *loader) testFile(ref, file string, line int, field string) []*test {
 			l.errorf(file, line, "%s: test generators (%s) are not supported: list the tests in CSV, JSONL, JSON or YAML", field, ref)
 			continue
 		}
-		data, err := os.ReadFile(p)
+		data, err := yamldoc.ReadRegular(p, MaxDatasetBytes)
 		if err != nil {
 			l.errorf(file, line, "%s: %v", field, err)
 			continue
@@ -548,7 +554,7 @@ func (l *loader) testNode(n *yaml.Node, file, field string) *test {
 // varsFile reads a test's vars from a YAML or JSON file.
 func (l *loader) varsFile(ref, file string, line int) *ordered {
 	p := resolve(filepath.Dir(file), ref)
-	data, err := os.ReadFile(p)
+	data, err := yamldoc.ReadRegular(p, yamldoc.MaxFileBytes)
 	if err != nil {
 		l.errorf(file, line, "vars: %v", err)
 		return newOrdered()

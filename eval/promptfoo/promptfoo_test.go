@@ -98,7 +98,7 @@ func TestSuiteLoadTellsConfigsFromSuitesAndLeavesOutTheirParts(t *testing.T) {
 		"pf/tests.yaml":           "- vars: {a: 1}\n  assert: [{type: contains, value: '2'}]\n",
 		"native.yaml":             "name: native\nprompt: hello\ncases: [{id: one}]\n",
 	})
-	loaded, err := suiteload.LoadPaths([]string{dir}, suiteload.Options{})
+	loaded, err := suiteload.LoadPaths(t.Context(), []string{dir}, suiteload.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

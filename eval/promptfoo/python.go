@@ -6,9 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
+
+	"github.com/driftwatch/driftwatch/internal/yamldoc"
 )
 
 // pyScript is python code from a config: inline (an expression, or a
@@ -26,7 +27,7 @@ func loadPython(v, dir string) (*pyScript, error) {
 	}
 	p, fn := splitFunction(strings.TrimPrefix(v, "file://"))
 	p = resolve(dir, p)
-	b, err := os.ReadFile(p)
+	b, err := yamldoc.ReadRegular(p, yamldoc.MaxFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("read script: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/driftwatch/driftwatch/internal/yamldoc"
 	"gopkg.in/yaml.v3"
 )
 
@@ -18,7 +19,7 @@ func References(path string) []string {
 	var out []string
 	var visit func(file string, depth int)
 	visit = func(file string, depth int) {
-		data, err := os.ReadFile(file)
+		data, err := yamldoc.ReadRegular(file, yamldoc.MaxFileBytes)
 		if err != nil || depth > 4 {
 			return
 		}

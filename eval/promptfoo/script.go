@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime/metrics"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dop251/goja"
+	"github.com/driftwatch/driftwatch/internal/yamldoc"
 )
 
 // Limits bound the javascript and python code a config runs.
@@ -75,7 +75,7 @@ func (e *runtimeEnv) loadScript(v, dir string) (*script, error) {
 	}
 	p, fn := splitFunction(strings.TrimPrefix(v, "file://"))
 	p = resolve(dir, p)
-	b, err := os.ReadFile(p)
+	b, err := yamldoc.ReadRegular(p, yamldoc.MaxFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("read script: %w", err)
 	}

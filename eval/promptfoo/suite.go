@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -137,7 +136,7 @@ func Load(path string, opts Options) (*Suite, error) {
 // mapping with top-level prompts: and tests: (or scenarios:). Other files,
 // and files that cannot be read or parsed, are not.
 func IsConfig(path string) bool {
-	data, err := os.ReadFile(path)
+	data, err := yamldoc.ReadRegular(path, yamldoc.MaxFileBytes)
 	if err != nil {
 		return false
 	}
@@ -506,7 +505,7 @@ func (b *builder) readVarFile(p string) (any, error) {
 	if v, ok := b.varFiles[p]; ok {
 		return v, nil
 	}
-	data, err := os.ReadFile(p)
+	data, err := yamldoc.ReadRegular(p, yamldoc.MaxFileBytes)
 	if err != nil {
 		return nil, err
 	}

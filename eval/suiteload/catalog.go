@@ -1,6 +1,7 @@
 package suiteload
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -30,8 +31,9 @@ type Catalog struct {
 
 // Load loads the config's YAML suites and adds every registered Go suite.
 // A name used by both is an error. With names, only the YAML suites of
-// those names are loaded (the others are not rendered).
-func (c *Catalog) Load(only ...string) ([]eval.Suite, error) {
+// those names are loaded (the others are not rendered). Reading stops
+// when ctx ends.
+func (c *Catalog) Load(ctx context.Context, only ...string) ([]eval.Suite, error) {
 	var opts check.Options
 	if c.Check != nil {
 		var err error
@@ -45,7 +47,7 @@ func (c *Catalog) Load(only ...string) ([]eval.Suite, error) {
 	}
 	var out []eval.Suite
 	if len(paths) > 0 {
-		ys, err := LoadPaths(paths, Options{Check: opts, Only: only})
+		ys, err := LoadPaths(ctx, paths, Options{Check: opts, Only: only})
 		if err != nil {
 			return nil, ExplainCheckErrors(err, c.Config.File)
 		}
@@ -61,8 +63,8 @@ func (c *Catalog) Load(only ...string) ([]eval.Suite, error) {
 }
 
 // One loads the suite called name, rendering no other.
-func (c *Catalog) One(name string) (eval.Suite, error) {
-	all, err := c.Load(name)
+func (c *Catalog) One(ctx context.Context, name string) (eval.Suite, error) {
+	all, err := c.Load(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -212,11 +214,11 @@ func (c *Catalog) Pick(all []eval.Suite, names []string) ([]eval.Suite, error) {
 
 // CheckSchedules loads every suite and reports schedules whose suites: name
 // unknown suites, with file:line.
-func (c *Catalog) CheckSchedules() error {
+func (c *Catalog) CheckSchedules(ctx context.Context) error {
 	if !slices.ContainsFunc(c.Config.Schedules, func(s config.Schedule) bool { return len(s.Suites) > 0 }) {
 		return nil
 	}
-	all, err := c.Load()
+	all, err := c.Load(ctx)
 	if err != nil {
 		return err
 	}

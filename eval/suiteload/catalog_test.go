@@ -51,7 +51,7 @@ func names(ss []eval.Suite) []string {
 func TestCatalogDefaultsSkipUnnamedGoSuites(t *testing.T) {
 	t.Parallel()
 	c := catalogOf(t, "  - suites/\n  - named\n", "named", "example")
-	all, err := c.Load()
+	all, err := c.Load(t.Context())
 	require.NoError(t, err)
 	require.ElementsMatch(t, []string{"alpha", "beta", "named", "example"}, names(all))
 	def, err := c.Defaults(all)
@@ -67,10 +67,10 @@ func TestCatalogDefaultsSkipUnnamedGoSuites(t *testing.T) {
 func TestCatalogOneAndUnknownNames(t *testing.T) {
 	t.Parallel()
 	c := catalogOf(t, "  - suites/\n", "gosuite")
-	s, err := c.One("beta")
+	s, err := c.One(t.Context(), "beta")
 	require.NoError(t, err)
 	require.Equal(t, "beta", s.Name())
-	only, err := c.Load("beta")
+	only, err := c.Load(t.Context(), "beta")
 	require.NoError(t, err)
 	require.ElementsMatch(t, []string{"beta", "gosuite"}, names(only))
 	_, err = c.Pick(only, []string{"gamma"})

@@ -43,7 +43,7 @@ func (p *Problems) Unwrap() error { return p.Err }
 // (paths without a config): checks that need a judge or an embedder are
 // validated in shape only. A config whose ${VAR}s are not all set (a CI job
 // without the API keys) lints with stand-ins for its judge and embedder.
-func Lint(c *Catalog, paths []string) (Loaded, error) {
+func Lint(ctx context.Context, c *Catalog, paths []string) (Loaded, error) {
 	fromConfig := len(paths) == 0
 	opts := lintCheckOptions()
 	switch {
@@ -69,7 +69,7 @@ func Lint(c *Catalog, paths []string) (Loaded, error) {
 			return Loaded{}, err
 		}
 	}
-	loaded, err := LoadPaths(paths, Options{Check: opts})
+	loaded, err := LoadPaths(ctx, paths, Options{Check: opts})
 	suites := loaded.Suites
 	if err != nil {
 		file := config.FileDefault

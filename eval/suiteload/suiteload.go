@@ -6,6 +6,7 @@
 package suiteload
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -63,8 +64,9 @@ func split(paths []string) (configs, suites []string, err error) {
 // LoadPaths loads every suite in paths (files, or folders searched as
 // yamlsuite.SuiteFiles does). Suite names must be unique across both
 // kinds. All problems of all files are reported together, each at its
-// file:line.
-func LoadPaths(paths []string, opts Options) (Loaded, error) {
+// file:line. When ctx ends, reading the suites' datasets stops, and
+// LoadPaths returns ctx's error alone.
+func LoadPaths(ctx context.Context, paths []string, opts Options) (Loaded, error) {
 	var out Loaded
 	configs, suites, err := split(paths)
 	if err != nil {
@@ -73,7 +75,10 @@ func LoadPaths(paths []string, opts Options) (Loaded, error) {
 	var errs yamldoc.Errors
 	byName := map[string]string{}
 	if len(suites) > 0 {
-		ys, err := yamlsuite.LoadPaths(suites, yamlsuite.Options{Check: opts.Check, Only: opts.Only})
+		ys, err := yamlsuite.LoadPathsContext(ctx, suites, yamlsuite.Options{Check: opts.Check, Only: opts.Only})
+		if ctx.Err() != nil {
+			return out, err
+		}
 		if err != nil {
 			errs = append(errs, located(err, "")...)
 		}

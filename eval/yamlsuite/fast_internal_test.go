@@ -192,8 +192,8 @@ func TestPlannedLoadMatchesUnplanned(t *testing.T) {
 	require.NoError(t, err)
 	paths = append(paths, fs...)
 	for _, p := range paths {
-		want, werr := loadFile(p, Options{}, false)
-		got, gerr := loadFile(p, Options{}, true)
+		want, werr := loadFile(t.Context(), p, Options{}, false)
+		got, gerr := loadFile(t.Context(), p, Options{}, true)
 		require.Equal(t, fmt.Sprint(werr), fmt.Sprint(gerr), p)
 		if werr != nil {
 			continue

@@ -38,7 +38,7 @@ func FuzzLoad(f *testing.F) {
 			return
 		}
 		l := loader{doc: doc, f: &fl, tmpls: map[string]*compiled{}}
-		s, err := l.load()
+		s, err := l.load(t.Context())
 		if err != nil {
 			if err.Error() == "" {
 				t.Fatal("an error without a message")

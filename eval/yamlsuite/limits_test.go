@@ -1,6 +1,8 @@
 package yamlsuite_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/driftwatch/driftwatch/eval/yamlsuite"
+	"github.com/driftwatch/driftwatch/internal/yamldoc"
 )
 
 // quickErrs is loadErrs, and requires the load to fail within a few seconds.
@@ -149,4 +152,36 @@ func TestTextThatCannotBeStoredIsRefused(t *testing.T) {
 
 	got = quickErrs(t, "s.yaml", "name: s\nprompt: \"{{.x}}\"\ndataset: rows.csv\n", "rows.csv", "id,x\na,\xff\xfe\n")
 	require.Equal(t, []string{"rows.csv:2: x: is not valid UTF-8"}, got)
+}
+
+// A load whose context has ended stops reading the dataset (JSONL or CSV)
+// and returns the context's error, not a problem of the suite; with a live
+// context the same suites load.
+func TestDatasetReadingStopsWhenTheContextEnds(t *testing.T) {
+	t.Parallel()
+	const n = 20_000
+	jsonlDir, csvDir := t.TempDir(), t.TempDir()
+	jsonl := writeBenchSuite(t, jsonlDir, n)
+	var rows strings.Builder
+	rows.WriteString("id,x\n")
+	for i := range n {
+		fmt.Fprintf(&rows, "c%d,%d\n", i, i)
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(csvDir, "rows.csv"), []byte(rows.String()), 0o644))
+	csv := writeSuite(t, csvDir, "s.yaml", "name: s\nprompt: \"{{.x}}\"\ndataset: rows.csv\n")
+
+	interrupted := errors.New("interrupted")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(interrupted)
+	for _, path := range []string{jsonl, csv} {
+		_, err := yamlsuite.LoadContext(ctx, path, yamlsuite.Options{})
+		require.ErrorIs(t, err, interrupted, path)
+		var problems yamldoc.Errors
+		require.False(t, errors.As(err, &problems), "not a problem of the suite: %v", err)
+		s, err := yamlsuite.LoadContext(t.Context(), path, yamlsuite.Options{})
+		require.NoError(t, err)
+		require.Len(t, s.Cases(), n)
+	}
+	_, err := yamlsuite.LoadPathsContext(ctx, []string{jsonlDir, csvDir}, yamlsuite.Options{})
+	require.ErrorIs(t, err, interrupted)
 }

@@ -14,6 +14,7 @@ import (
 	"bufio"
 	"bytes"
 	"cmp"
+	"context"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
@@ -133,12 +134,18 @@ func (s *Suite) Samples() int { return s.samples }
 // Load reads one suite file. The error, if any, is a yamldoc.Errors listing
 // every problem found, each with file:line.
 func Load(path string, opts Options) (*Suite, error) {
-	return loadFile(path, opts, true)
+	return LoadContext(context.Background(), path, opts)
 }
 
-// loadFile is Load; without plan, every case renders and decodes every
-// check (tests compare the two).
-func loadFile(path string, opts Options, plan bool) (*Suite, error) {
+// LoadContext is Load, stopped when ctx ends (a large dataset takes
+// seconds to read): it then returns ctx's error.
+func LoadContext(ctx context.Context, path string, opts Options) (*Suite, error) {
+	return loadFile(ctx, path, opts, true)
+}
+
+// loadFile is LoadContext; without plan, every case renders and decodes
+// every check (tests compare the two).
+func loadFile(ctx context.Context, path string, opts Options, plan bool) (*Suite, error) {
 	doc, err := yamldoc.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -148,13 +155,19 @@ func loadFile(path string, opts Options, plan bool) (*Suite, error) {
 		return nil, err
 	}
 	l := loader{doc: doc, f: &f, opts: opts, tmpls: map[string]*compiled{}, noPlans: !plan}
-	return l.load()
+	return l.load(ctx)
 }
 
 // LoadPaths loads every suite in paths (files, or folders searched for
 // *.yaml / *.yml files, non-recursively into hidden folders or datasets).
 // Suite names must be unique. All problems of all files are reported together.
 func LoadPaths(paths []string, opts Options) ([]*Suite, error) {
+	return LoadPathsContext(context.Background(), paths, opts)
+}
+
+// LoadPathsContext is LoadPaths, stopped when ctx ends: it then returns
+// ctx's error alone.
+func LoadPathsContext(ctx context.Context, paths []string, opts Options) ([]*Suite, error) {
 	files, err := SuiteFiles(paths)
 	if err != nil {
 		return nil, err
@@ -172,7 +185,10 @@ func LoadPaths(paths []string, opts Options) ([]*Suite, error) {
 				continue
 			}
 		}
-		s, err := Load(p, opts)
+		s, err := LoadContext(ctx, p, opts)
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("load suites: %w", context.Cause(ctx))
+		}
 		if err != nil {
 			var es yamldoc.Errors
 			var e *yamldoc.Error
@@ -312,7 +328,7 @@ func (l *loader) errorf(path []any, format string, args ...any) {
 	l.errs = append(l.errs, l.doc.Errorf(path, format, args...))
 }
 
-func (l *loader) load() (*Suite, error) {
+func (l *loader) load(ctx context.Context) (*Suite, error) {
 	f := l.f
 	if f.Name == "" {
 		l.errorf([]any{"name"}, "a suite needs a name")
@@ -345,9 +361,11 @@ func (l *loader) load() (*Suite, error) {
 		rows = append(rows, row{spec: c, file: l.doc.File, line: l.doc.Line("cases", i), path: []any{"cases", i}})
 	}
 	if f.Dataset != "" {
-		dr, err := readDataset(l.doc.File, f.Dataset)
+		dr, err := readDataset(ctx, l.doc.File, f.Dataset)
 		var located *yamldoc.Error
 		switch {
+		case ctx.Err() != nil:
+			return nil, fmt.Errorf("suite %s: %w", l.doc.File, context.Cause(ctx))
 		case errors.As(err, &located):
 			l.errs = append(l.errs, located)
 		case err != nil:
@@ -386,6 +404,9 @@ func (l *loader) load() (*Suite, error) {
 	s.cases = make([]eval.Case, 0, len(rows))
 	s.reqs = make([]*eval.Request, 0, len(rows))
 	for i := range rows {
+		if i%1024 == 0 && ctx.Err() != nil {
+			return nil, fmt.Errorf("suite %s: %w", l.doc.File, context.Cause(ctx))
+		}
 		r := rows[i]
 		c, req, ok := l.buildCase(r, extractor, tools)
 		rows[i] = row{file: r.file, line: r.line} // the rest is garbage now
@@ -1449,8 +1470,9 @@ func normalize(v any) any {
 // fields. An "id" field names the case. The dataset must be a regular file
 // of at most MaxDatasetBytes inside the suite's folder tree (after symbolic
 // links are resolved): a link to /etc/shadow, /dev/zero or a FIFO is
-// refused, without reading it.
-func readDataset(suiteFile, name string) ([]row, error) {
+// refused, without reading it. Reading stops with ctx's error when ctx
+// ends.
+func readDataset(ctx context.Context, suiteFile, name string) ([]row, error) {
 	path := name
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(filepath.Dir(suiteFile), path)
@@ -1481,15 +1503,24 @@ func readDataset(suiteFile, name string) ([]row, error) {
 	defer fh.Close()
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".jsonl", ".ndjson":
-		return readJSONL(path, fh)
+		return readJSONL(ctx, path, fh)
 	case ".csv":
-		return readCSV(path, fh)
+		return readCSV(ctx, path, fh)
 	default:
 		return nil, fmt.Errorf("dataset %s: unsupported format (want .jsonl or .csv)", path)
 	}
 }
 
-func readJSONL(path string, r io.Reader) ([]row, error) {
+// datasetCheckEvery is how many rows a dataset reader reads between two
+// looks at its ctx.
+const datasetCheckEvery = 4096
+
+// stopped returns the error of a dataset read that ctx ended.
+func stopped(ctx context.Context, path string) error {
+	return fmt.Errorf("read dataset %s: %w", path, context.Cause(ctx))
+}
+
+func readJSONL(ctx context.Context, path string, r io.Reader) ([]row, error) {
 	var rows []row
 	if f, ok := r.(io.ReadSeeker); ok {
 		// Count the lines first (cheap) so rows, which are large, grow once.
@@ -1506,6 +1537,9 @@ func readJSONL(path string, r io.Reader) ([]row, error) {
 	keys := map[string]string{} // interned keys
 	for sc.Scan() {
 		line++
+		if line%datasetCheckEvery == 0 && ctx.Err() != nil {
+			return nil, stopped(ctx, path)
+		}
 		b := bytes.TrimSpace(sc.Bytes())
 		if len(b) == 0 {
 			continue
@@ -1688,7 +1722,7 @@ func numberEnd(b []byte, i int) int {
 	return i
 }
 
-func readCSV(path string, r io.Reader) ([]row, error) {
+func readCSV(ctx context.Context, path string, r io.Reader) ([]row, error) {
 	cr := csv.NewReader(r)
 	header, err := cr.Read()
 	if err != nil {
@@ -1696,6 +1730,9 @@ func readCSV(path string, r io.Reader) ([]row, error) {
 	}
 	var rows []row
 	for {
+		if len(rows)%datasetCheckEvery == 0 && ctx.Err() != nil {
+			return nil, stopped(ctx, path)
+		}
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			break
