@@ -77,7 +77,7 @@ func readReport(t *testing.T, path string) jsonReport {
 func TestRunSurvivesADatabaseOutage(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dataDir := t.TempDir()
+	dataDir := storagetest.ClusterDir(t)
 	cluster, err := pglocal.Start(ctx, pglocal.Config{DataDir: dataDir})
 	if err != nil {
 		t.Skipf("no local PostgreSQL binaries to run a private cluster: %v", err)

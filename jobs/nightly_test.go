@@ -22,6 +22,7 @@ import (
 	"github.com/driftwatch/driftwatch/sim"
 	"github.com/driftwatch/driftwatch/storage"
 	"github.com/driftwatch/driftwatch/storage/pglocal"
+	"github.com/driftwatch/driftwatch/storage/storagetest"
 )
 
 // startServe runs an in-process serve/worker and returns a stop function
@@ -99,7 +100,7 @@ func excessRequests(st sim.Stats, k int) int64 {
 func TestRunSurvivesPostgresRestart(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dataDir := t.TempDir()
+	dataDir := storagetest.ClusterDir(t)
 	cluster, err := pglocal.Start(ctx, pglocal.Config{DataDir: dataDir})
 	if err != nil {
 		t.Skipf("no local PostgreSQL binaries to run a private cluster: %v", err)

@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
 
 	"github.com/driftwatch/driftwatch/migrations"
 	"github.com/driftwatch/driftwatch/storage"
@@ -221,4 +223,16 @@ func ProjectID(t testing.TB, st *storage.Store) int64 {
 		t.Fatalf("default project: %v", err)
 	}
 	return id
+}
+
+// ClusterDir returns a folder, not yet created, for an embedded cluster's
+// data (pglocal.Config.DataDir) that the unprivileged database user can
+// reach when tests run as root: t.TempDir's parent is private to root.
+func ClusterDir(t testing.TB) string {
+	t.Helper()
+	parent, err := os.MkdirTemp("", "driftwatch-cluster-")
+	require.NoError(t, err)
+	require.NoError(t, os.Chmod(parent, 0o755))
+	t.Cleanup(func() { _ = os.RemoveAll(parent) })
+	return filepath.Join(parent, "data")
 }
