@@ -19,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/driftwatch/driftwatch/storage/pglocal"
+	"github.com/driftwatch/driftwatch/storage/storagetest"
 )
 
 func TestMain(m *testing.M) {
@@ -76,15 +77,8 @@ func requireBinaries(t *testing.T) {
 }
 
 // dataDir returns a directory the postgres user can reach when tests run as
-// root (t.TempDir's parent is 0700).
-func dataDir(t *testing.T) string {
-	t.Helper()
-	parent, err := os.MkdirTemp("", "pglocal-test-")
-	require.NoError(t, err)
-	require.NoError(t, os.Chmod(parent, 0o755))
-	t.Cleanup(func() { _ = os.RemoveAll(parent) })
-	return filepath.Join(parent, "data")
-}
+// root.
+func dataDir(t *testing.T) string { return storagetest.ClusterDir(t) }
 
 func serverRunning(t *testing.T, dir string) bool {
 	t.Helper()
