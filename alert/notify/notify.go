@@ -39,11 +39,21 @@ func minSeverity(ch string) alert.Severity {
 // HTTPTimeout bounds one notifier request.
 const HTTPTimeout = 15 * time.Second
 
+// orDiscard is logger, or one that discards when it is nil.
+func orDiscard(logger *slog.Logger) *slog.Logger {
+	if logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return logger
+}
+
 // Notifiers builds the configured notifiers by channel. The log channel is
-// always there; Slack and the webhook when configured. Errors never contain
+// always there; Slack and the webhook when configured. A nil logger
+// discards. Errors never contain
 // the webhook URLs; the notifiers that could be built are returned with
 // them.
 func Notifiers(cfg config.Alerts, logger *slog.Logger) (map[string]alert.Notifier, error) {
+	logger = orDiscard(logger)
 	client := &http.Client{Timeout: HTTPTimeout}
 	ns := map[string]alert.Notifier{
 		ChannelLog: alert.NewLogNotifier(logger, slog.LevelInfo),
@@ -87,6 +97,7 @@ func NewDispatcher(st *storage.Store, notifiers map[string]alert.Notifier, logge
 // dispatcher); failed is how many did. The error reports configuration and
 // outbox problems.
 func Reports(ctx context.Context, st *storage.Store, cfg *config.Config, reports []*report.Report, logger *slog.Logger) (failed int, err error) {
+	logger = orDiscard(logger)
 	notifiers, cfgErr := Notifiers(cfg.Alerts, logger)
 	routes := make(map[string]alert.Severity, len(notifiers))
 	for ch := range notifiers {
