@@ -82,6 +82,9 @@ func TestPacerLearnsTheLimitFromHeaders(t *testing.T) {
 // A provider that reports no limit, only Retry-After on its 429s: the
 // client slows down after the first refusals and loses nothing.
 func TestPacerLearnsFromRetryAfterAlone(t *testing.T) {
+	if raceEnabled {
+		t.Skip("timing of the pacer's cuts: asserted without the race detector")
+	}
 	t.Parallel()
 	const rps, n = 40.0, 240
 	ok, elapsed, st, ctl := paceRun(t, sim.RateLimit{RequestsPerSecond: rps, RetryAfterOnly: true}, n, 16)
