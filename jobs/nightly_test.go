@@ -81,18 +81,6 @@ func awaitRunDone(t testing.TB, e *testEnv, key string, timeout time.Duration) s
 	return run
 }
 
-// excessRequests is how many requests the simulator served beyond k per
-// prompt (each case has its own prompt): samples requested twice.
-func excessRequests(st sim.Stats, k int) int64 {
-	var n int64
-	for _, prompts := range st.PerPrompt {
-		for _, c := range prompts {
-			n += max(0, c-int64(k))
-		}
-	}
-	return n
-}
-
 // PostgreSQL restarted in the middle of a run (pg_ctl stop -m fast, then
 // start): the run resumes when it is back and completes with every (case,
 // sample) stored once; only samples in flight at the outage may be
@@ -133,7 +121,7 @@ func TestRunSurvivesPostgresRestart(t *testing.T) {
 	require.Equal(t, storage.RunCompleted, run.Status, run.VerdictReason)
 	require.Equal(t, cases*k, countSamples(t, e.st, runID))
 	st := e.sim.Stats()
-	excess := excessRequests(st, k)
+	excess := st.Repeated(k)
 	t.Logf("served %d for %d samples; requested twice: %d", st.Served, cases*k, excess)
 	require.LessOrEqual(t, excess, inFlight, "only samples in flight at the outage may be requested again")
 	require.Equal(t, int64(cases*k)+excess, st.Served)

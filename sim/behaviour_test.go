@@ -486,3 +486,11 @@ func TestInjectedErrorShapes(t *testing.T) {
 	require.False(t, json.Valid([]byte(datas[0])))
 	require.Equal(t, int64(1), b.srv.Stats().Errors["malformed"])
 }
+
+// Repeated counts only the responses past k for each prompt.
+func TestStatsRepeatedCountsResponsesBeyondK(t *testing.T) {
+	st := sim.Stats{PerPrompt: map[string]map[string]int64{"m": {"a": 3, "b": 1}, "n": {"c": 2}}}
+	require.Equal(t, int64(1), st.Repeated(2))
+	require.Equal(t, int64(3), st.Repeated(1))
+	require.Zero(t, st.Repeated(3))
+}

@@ -239,3 +239,15 @@ func writeJSONValue(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
 }
+
+// Repeated counts the responses served beyond k per prompt: with one
+// prompt per case and k samples each, the (case, sample)s paid for twice.
+func (s Stats) Repeated(k int) int64 {
+	var n int64
+	for _, prompts := range s.PerPrompt {
+		for _, c := range prompts {
+			n += max(0, c-int64(k))
+		}
+	}
+	return n
+}
